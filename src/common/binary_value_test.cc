@@ -1,0 +1,109 @@
+// Binary values: encoding round trips to JSON, lookups, and safety on corrupt bytes.
+#include "common/binary_value.h"
+
+#include <gtest/gtest.h>
+
+namespace vigil {
+namespace {
+
+std::string Encode(const std::function<void(BinaryValueWriter&)>& f) {
+  std::string out;
+  BinaryValueWriter w(&out);
+  f(w);
+  return out;
+}
+
+std::string ToJson(std::string_view bytes) {
+  BinaryValue v;
+  size_t n = 0;
+  EXPECT_TRUE(BinaryValue::Parse(bytes, &v, &n));
+  EXPECT_EQ(n, bytes.size());
+  std::string json;
+  JsonWriter jw(&json);
+  v.ToJson(&jw);
+  return json;
+}
+
+TEST(BinaryValueTest, NestedObjectRoundTripsToJsonInOrder) {
+  std::string bytes = Encode([](BinaryValueWriter& w) {
+    w.BeginObject();
+    w.Key("z");
+    w.Int(-5);
+    w.Key("a");
+    w.BeginArray();
+    w.String("x\"y");
+    w.Double(1.5);
+    w.Bool(true);
+    w.Null();
+    w.BeginObject();
+    w.EndObject();
+    w.EndArray();
+    w.Key("big");
+    w.Uint(18446744073709551615ull);
+    w.EndObject();
+  });
+  EXPECT_EQ(ToJson(bytes), R"({"z":-5,"a":["x\"y",1.5,true,null,{}],"big":18446744073709551615})");
+}
+
+TEST(BinaryValueTest, GetFindsMembersAndCountsThem) {
+  std::string bytes = Encode([](BinaryValueWriter& w) {
+    w.BeginObject();
+    w.Key("method");
+    w.String("GET");
+    w.Key("status");
+    w.Int(200);
+    w.EndObject();
+  });
+  BinaryValue v(bytes);
+  EXPECT_EQ(v.Count(), 2u);
+  EXPECT_EQ(v.Get("method").AsString(), "GET");
+  EXPECT_EQ(v.Get("status").AsInt(), 200);
+  EXPECT_FALSE(v.Get("missing").present());
+  EXPECT_FALSE(v.Get("status").is_string());
+}
+
+TEST(BinaryValueTest, EveryTruncationIsRejected) {
+  std::string bytes = Encode([](BinaryValueWriter& w) {
+    w.BeginObject();
+    w.Key("k");
+    w.BeginArray();
+    w.String("hello");
+    w.Int(1234567);
+    w.EndArray();
+    w.EndObject();
+  });
+  for (size_t len = 0; len < bytes.size(); ++len) {
+    BinaryValue v;
+    size_t n;
+    EXPECT_FALSE(BinaryValue::Parse(std::string_view(bytes).substr(0, len), &v, &n)) << len;
+  }
+}
+
+TEST(BinaryValueTest, CorruptCountsAndSizesAreRejected) {
+  std::string bytes = Encode([](BinaryValueWriter& w) {
+    w.BeginArray();
+    w.Int(1);
+    w.EndArray();
+  });
+  std::string bad_count = bytes;
+  bad_count[1] = 5;
+  BinaryValue v;
+  size_t n;
+  EXPECT_FALSE(BinaryValue::Parse(bad_count, &v, &n));
+  std::string bad_tag = bytes;
+  bad_tag[0] = 42;
+  EXPECT_FALSE(BinaryValue::Parse(bad_tag, &v, &n));
+}
+
+TEST(BinaryValueTest, DeepNestingIsRejectedNotRecursedForever) {
+  std::string bytes;
+  BinaryValueWriter w(&bytes);
+  for (int i = 0; i < 100; ++i) w.BeginArray();
+  for (int i = 0; i < 100; ++i) w.EndArray();
+  BinaryValue v;
+  size_t n;
+  EXPECT_FALSE(BinaryValue::Parse(bytes, &v, &n));
+}
+
+}  // namespace
+}  // namespace vigil

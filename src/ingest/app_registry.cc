@@ -1,0 +1,161 @@
+// App registry persistence (apps.json) and lookups.
+#include "ingest/app_registry.h"
+
+#include <simdjson.h>
+
+#include <mutex>
+
+#include "common/file_util.h"
+#include "common/json_writer.h"
+#include "common/secret.h"
+
+namespace vigil::ingest {
+
+Result<std::unique_ptr<AppRegistry>> AppRegistry::Open(const std::string& data_dir,
+                                                       Clock* clock) {
+  std::unique_ptr<AppRegistry> r(new AppRegistry(data_dir + "/apps.json", clock));
+  VIGIL_RETURN_IF_ERROR(r->Load());
+  return r;
+}
+
+Status AppRegistry::Load() {
+  Result<std::string> text = ReadFile(path_);
+  if (!text.ok()) {
+    if (text.status().code() == StatusCode::kNotFound) return Status::Ok();
+    return text.status();
+  }
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  auto bad = [&](const char* what) {
+    return Status::Corruption(path_ + ": " + what + "; restore it from a backup");
+  };
+  if (parser.parse(*text).get(root)) return bad("not valid JSON");
+  simdjson::dom::array apps;
+  if (root["apps"].get_array().get(apps)) return bad("no \"apps\" array");
+  for (simdjson::dom::element e : apps) {
+    auto app = std::make_shared<App>();
+    std::string_view id, name, key, hash;
+    int64_t created = 0;
+    bool disabled = false;
+    if (e["id"].get_string().get(id) || e["name"].get_string().get(name) ||
+        e["ingest_key"].get_string().get(key) || e["api_token_sha256"].get_string().get(hash) ||
+        e["disabled"].get_bool().get(disabled) || e["created_ms"].get_int64().get(created)) {
+      return bad("an app entry is missing a field");
+    }
+    app->id = id;
+    app->name = name;
+    app->ingest_key = key;
+    app->api_token_sha256 = hash;
+    app->disabled = disabled;
+    app->created_ms = created;
+    IndexLocked(std::move(app));
+  }
+  return Status::Ok();
+}
+
+void AppRegistry::IndexLocked(std::shared_ptr<const App> app) {
+  by_key_[app->ingest_key] = app;
+  by_id_[app->id] = app;
+  by_token_hash_[app->api_token_sha256] = app;
+  for (auto& existing : apps_) {
+    if (existing->id == app->id) {
+      existing = app;
+      return;
+    }
+  }
+  apps_.push_back(std::move(app));
+}
+
+Status AppRegistry::SaveLocked() const {
+  std::string out;
+  JsonWriter w(&out);
+  w.BeginObject().Key("version").Int(1).Key("apps").BeginArray();
+  for (const auto& a : apps_) {
+    w.BeginObject()
+        .Key("id").String(a->id)
+        .Key("name").String(a->name)
+        .Key("ingest_key").String(a->ingest_key)
+        .Key("api_token_sha256").String(a->api_token_sha256)
+        .Key("disabled").Bool(a->disabled)
+        .Key("created_ms").Int(a->created_ms)
+        .EndObject();
+  }
+  w.EndArray().EndObject();
+  out.push_back('\n');
+  return WriteFileAtomically(path_, out, 0600);
+}
+
+Result<CreatedApp> AppRegistry::Create(std::string_view name) {
+  if (name.empty() || name.size() > 100) {
+    return Status::InvalidArgument("name must be a string of 1-100 bytes");
+  }
+  CreatedApp created;
+  App& app = created.app;
+  app.id = RandomToken("app_", 6);
+  app.name = name;
+  app.ingest_key = RandomToken("vik_", 16);
+  created.api_token = RandomToken("vat_", 24);
+  app.api_token_sha256 = Sha256Hex(created.api_token);
+  app.created_ms = clock_->NowMs();
+  std::unique_lock lock(mu_);
+  IndexLocked(std::make_shared<const App>(app));
+  Status st = SaveLocked();
+  if (!st.ok()) {
+    // Not persisted: forget it, so what the registry serves is what survives a restart.
+    by_key_.erase(app.ingest_key);
+    by_id_.erase(app.id);
+    by_token_hash_.erase(app.api_token_sha256);
+    apps_.pop_back();
+    return st;
+  }
+  return created;
+}
+
+std::shared_ptr<const App> AppRegistry::FindByIngestKey(std::string_view key) const {
+  std::shared_lock lock(mu_);
+  auto it = by_key_.find(std::string(key));
+  return it == by_key_.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<const App> AppRegistry::FindById(std::string_view id) const {
+  std::shared_lock lock(mu_);
+  auto it = by_id_.find(std::string(id));
+  return it == by_id_.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<const App> AppRegistry::FindByApiToken(std::string_view token) const {
+  // Lookup by digest: the map probe compares digests, never the secret itself; the final
+  // comparison is constant-time.
+  std::string digest = Sha256Hex(token);
+  std::shared_lock lock(mu_);
+  auto it = by_token_hash_.find(digest);
+  if (it == by_token_hash_.end()) return nullptr;
+  return ConstantTimeEquals(it->second->api_token_sha256, digest) ? it->second : nullptr;
+}
+
+std::vector<App> AppRegistry::List() const {
+  std::shared_lock lock(mu_);
+  std::vector<App> out;
+  for (const auto& a : apps_) out.push_back(*a);
+  return out;
+}
+
+Status AppRegistry::SetDisabled(std::string_view id, bool disabled) {
+  std::unique_lock lock(mu_);
+  auto it = by_id_.find(std::string(id));
+  if (it == by_id_.end()) return Status::NotFound("no app with id '" + std::string(id) + "'");
+  std::shared_ptr<const App> old = it->second;
+  auto updated = std::make_shared<App>(*old);
+  updated->disabled = disabled;
+  IndexLocked(updated);
+  Status st = SaveLocked();
+  if (!st.ok()) IndexLocked(old);
+  return st;
+}
+
+size_t AppRegistry::size() const {
+  std::shared_lock lock(mu_);
+  return apps_.size();
+}
+
+}  // namespace vigil::ingest

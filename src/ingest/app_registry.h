@@ -1,0 +1,65 @@
+// AppRegistry: the tenants (apps) — their ingest keys, hashed API tokens and enabled state.
+//
+// Persisted as <data>/apps.json, rewritten atomically on every change, so apps survive restarts.
+// Ingest keys identify an app's SDK traffic and are not secret (they ship inside the app); API
+// tokens are secrets: only their SHA-256 is stored, and lookups compare digests in constant time.
+//
+// Thread-safety: all methods are safe from any thread. Lookups on the ingest hot path take a
+// shared lock only.
+#pragma once
+
+#include <memory>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/status.h"
+
+namespace vigil::ingest {
+
+struct App {
+  std::string id;
+  std::string name;
+  std::string ingest_key;
+  std::string api_token_sha256;
+  bool disabled = false;
+  int64_t created_ms = 0;
+};
+
+struct CreatedApp {
+  App app;
+  std::string api_token;  // the only time the plaintext token exists
+};
+
+class AppRegistry {
+ public:
+  // Loads <data_dir>/apps.json (an empty registry if it does not exist).
+  static Result<std::unique_ptr<AppRegistry>> Open(const std::string& data_dir, Clock* clock);
+
+  // InvalidArgument for an empty or over-long name.
+  Result<CreatedApp> Create(std::string_view name);
+  // The app with this ingest key; nullptr if none.
+  std::shared_ptr<const App> FindByIngestKey(std::string_view key) const;
+  std::shared_ptr<const App> FindById(std::string_view id) const;
+  std::shared_ptr<const App> FindByApiToken(std::string_view token) const;
+  std::vector<App> List() const;
+  // NotFound for an unknown id.
+  Status SetDisabled(std::string_view id, bool disabled);
+  size_t size() const;
+
+ private:
+  AppRegistry(std::string path, Clock* clock) : path_(std::move(path)), clock_(clock) {}
+  Status Load();
+  Status SaveLocked() const;  // requires mu_ held exclusively
+  void IndexLocked(std::shared_ptr<const App> app);
+
+  const std::string path_;
+  Clock* const clock_;
+  mutable std::shared_mutex mu_;
+  std::vector<std::shared_ptr<const App>> apps_;  // in creation order
+  std::unordered_map<std::string, std::shared_ptr<const App>> by_key_, by_id_, by_token_hash_;
+};
+
+}  // namespace vigil::ingest

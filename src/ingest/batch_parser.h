@@ -1,0 +1,76 @@
+// BatchParser: turns the JSON body of POST /v1/events into a batch record for the log, validating
+// every event as docs/protocol.md specifies.
+//
+// Parsing uses simdjson on-demand (compiled for this CPU; see CMakeLists.txt). Each field is
+// visited once and re-encoded as a binary value, so unknown fields are kept without a second
+// pass. A body that is not usable as a whole (not JSON, not UTF-8, `events` not an array, no
+// batch_id, ...) is an InvalidArgument for a 400; a bad event only rejects that event, with its
+// index, a DropReason and a message saying what to fix.
+//
+// Clock skew: when `sent_at` differs from the receive time by more than `skew_threshold_ms`, the
+// difference is added to every event's ts and the record notes the correction.
+//
+// Not thread-safe: one parser per thread (it reuses its buffers).
+#pragma once
+
+#include <simdjson.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/event_type.h"
+#include "common/status.h"
+#include "ingest/drop_reason.h"
+
+namespace vigil::ingest {
+
+struct BatchLimits {
+  size_t max_events = 10000;
+  size_t max_batch_id_bytes = 128;
+  int64_t skew_threshold_ms = 60 * 1000;
+};
+
+struct EventError {
+  uint32_t index;
+  DropReason reason;
+  std::string message;
+};
+
+struct ParsedBatch {
+  std::string record;  // the batch record (accepted events only); empty if none accepted
+  std::string batch_id;
+  uint32_t accepted = 0;
+  uint32_t rejected = 0;
+  std::vector<EventError> errors;
+  bool skew_corrected = false;
+  int64_t skew_ms = 0;
+};
+
+// The log's dedup key for a batch id (never 0, which means "no key").
+uint64_t BatchDedupKey(std::string_view batch_id);
+
+class BatchParser {
+ public:
+  explicit BatchParser(BatchLimits limits = {}) : limits_(limits) {}
+
+  // `json` must be followed by at least simdjson::SIMDJSON_PADDING readable bytes (its
+  // capacity); use PaddedCopy when it is not. `received_ms` is the server's receive time.
+  Status Parse(const char* json, size_t size, size_t capacity, int64_t received_ms,
+               ParsedBatch* out);
+
+ private:
+  struct ScratchEvent {
+    std::string id;
+    EventType type;
+    int64_t ts_ms;
+    size_t fields_begin, fields_end;  // in fields_
+  };
+
+  BatchLimits limits_;
+  simdjson::ondemand::parser parser_;
+  std::string device_, app_, user_, extra_, fields_;
+  std::vector<ScratchEvent> events_;
+};
+
+}  // namespace vigil::ingest

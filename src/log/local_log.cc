@@ -1,0 +1,254 @@
+// LocalLog: partition directory management, the group-commit writer thread and retention.
+#include "log/local_log.h"
+
+#include <cstdio>
+#include <unordered_map>
+
+#include "common/file_util.h"
+#include "log/consumer_offsets.h"
+
+namespace vigil::log {
+
+bool IsValidPartitionName(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+Result<std::unique_ptr<LocalLog>> LocalLog::Open(const std::string& dir, LocalLogOptions options,
+                                                 Clock* clock) {
+  VIGIL_RETURN_IF_ERROR(MakeDirs(dir));
+  std::unique_ptr<LocalLog> log(new LocalLog(dir, std::move(options), clock, false));
+  VIGIL_RETURN_IF_ERROR(log->LoadPartitions());
+  log->writer_ = std::thread([l = log.get()] { l->WriterLoop(); });
+  return log;
+}
+
+Result<std::unique_ptr<LocalLog>> LocalLog::OpenReadOnly(const std::string& dir, Clock* clock) {
+  LocalLogOptions options;
+  options.partition.read_only = true;
+  std::unique_ptr<LocalLog> log(new LocalLog(dir, std::move(options), clock, true));
+  VIGIL_RETURN_IF_ERROR(log->LoadPartitions());
+  return log;
+}
+
+LocalLog::~LocalLog() {
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    stopping_ = true;
+  }
+  queue_cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+}
+
+Status LocalLog::LoadPartitions() {
+  Result<std::vector<std::string>> names = ListDir(dir_);
+  if (!names.ok()) return names.status();
+  for (const std::string& name : *names) {
+    if (!IsValidPartitionName(name)) continue;
+    Result<std::unique_ptr<Partition>> p =
+        Partition::Open(dir_ + "/" + name, name, options_.partition, clock_);
+    if (!p.ok()) return p.status();
+    partitions_[name] = std::move(*p);
+  }
+  return Status::Ok();
+}
+
+Partition* LocalLog::FindPartition(std::string_view name) {
+  std::lock_guard<std::mutex> lock(partitions_mu_);
+  auto it = partitions_.find(name);
+  return it == partitions_.end() ? nullptr : it->second.get();
+}
+
+Result<Partition*> LocalLog::GetOrCreatePartition(const std::string& name) {
+  if (Partition* p = FindPartition(name)) return p;
+  Result<std::unique_ptr<Partition>> p =
+      Partition::Open(dir_ + "/" + name, name, options_.partition, clock_);
+  if (!p.ok()) return p.status();
+  VIGIL_RETURN_IF_ERROR(SyncDir(dir_));
+  std::lock_guard<std::mutex> lock(partitions_mu_);
+  Partition* raw = p->get();
+  partitions_[name] = std::move(*p);
+  return raw;
+}
+
+Status LocalLog::Append(std::string_view partition, uint64_t dedup_key, uint32_t item_count,
+                        std::string payload, AppendCallback done) {
+  if (read_only_) return Status::Unavailable("log is open read-only");
+  if (!IsValidPartitionName(partition)) {
+    return Status::InvalidArgument("bad partition name '" + std::string(partition) + "'");
+  }
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    if (stopping_) return Status::Unavailable("log is shutting down");
+    if (queued_bytes_ + payload.size() > options_.max_backlog_bytes) {
+      return Status::Unavailable("log backlog is full (" + std::to_string(queued_bytes_) +
+                                 " bytes waiting for disk)");
+    }
+    queued_bytes_ += payload.size();
+    queue_.push_back({std::string(partition), dedup_key, item_count, std::move(payload),
+                      std::move(done)});
+  }
+  queue_cv_.notify_one();
+  return Status::Ok();
+}
+
+void LocalLog::WriterLoop() {
+  int64_t next_retention_ms = clock_->NowMs() + options_.retention_check_ms;
+  for (;;) {
+    std::deque<Pending> round;
+    {
+      std::unique_lock<std::mutex> lock(queue_mu_);
+      queue_cv_.wait_for(lock, std::chrono::milliseconds(500),
+                         [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty() && stopping_) return;
+      round.swap(queue_);
+      queued_bytes_ = 0;
+    }
+    if (!round.empty()) CommitRound(&round);
+    if (clock_->NowMs() >= next_retention_ms) {
+      Status st = RunRetention();
+      if (!st.ok()) std::fprintf(stderr, "vigil: log retention: %s\n", st.ToString().c_str());
+      next_retention_ms = clock_->NowMs() + options_.retention_check_ms;
+    }
+  }
+}
+
+void LocalLog::CommitRound(std::deque<Pending>* round) {
+  struct Outcome {
+    Status status;
+    AppendResult result;
+    Partition* partition = nullptr;
+  };
+  std::vector<Outcome> outcomes(round->size());
+  std::vector<Partition*> touched;
+  const int64_t now_ms = clock_->NowMs();
+  for (size_t i = 0; i < round->size(); ++i) {
+    Pending& item = (*round)[i];
+    Result<Partition*> p = GetOrCreatePartition(item.partition);
+    if (!p.ok()) {
+      outcomes[i].status = p.status();
+      continue;
+    }
+    Partition* part = *p;
+    outcomes[i].partition = part;
+    uint64_t original;
+    if (part->FindDuplicate(item.dedup_key, &original)) {
+      outcomes[i].result = {original, true};
+      continue;
+    }
+    if (!part->has_staged()) touched.push_back(part);
+    outcomes[i].result.offset = part->Stage(item.dedup_key, item.item_count, item.payload, now_ms);
+  }
+  std::unordered_map<Partition*, Status> commit_status;
+  Status round_status;
+  for (Partition* part : touched) {
+    int64_t t0 = clock_->MonotonicNs();
+    size_t before = 0;
+    Status st = part->Commit();
+    if (options_.on_commit && st.ok()) {
+      for (const Outcome& o : outcomes) before += (o.partition == part && !o.result.duplicate);
+      options_.on_commit(clock_->MonotonicNs() - t0, before);
+    }
+    if (!st.ok()) {
+      std::fprintf(stderr, "vigil: log %s: %s\n", part->name().c_str(), st.ToString().c_str());
+      round_status = st;
+    }
+    commit_status[part] = st;
+  }
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    last_write_status_ = round_status;
+  }
+  for (size_t i = 0; i < round->size(); ++i) {
+    Outcome& o = outcomes[i];
+    if (o.status.ok() && o.partition != nullptr && !o.result.duplicate) {
+      o.status = commit_status[o.partition];
+    }
+    // A duplicate of a record staged in this same round shares that record's fate.
+    if (o.status.ok() && o.result.duplicate) {
+      auto it = commit_status.find(o.partition);
+      if (it != commit_status.end() && !it->second.ok()) o.status = it->second;
+    }
+    (*round)[i].done(o.status, o.result);
+  }
+}
+
+Status LocalLog::Read(std::string_view partition, uint64_t from, size_t max_records,
+                      std::vector<LogRecord>* out) {
+  Partition* p = FindPartition(partition);
+  if (p == nullptr) return Status::NotFound("no partition '" + std::string(partition) + "'");
+  return p->Read(from, max_records, out);
+}
+
+Status LocalLog::CommitOffset(std::string_view consumer, std::string_view partition,
+                              uint64_t next_offset) {
+  if (read_only_) return Status::Unavailable("log is open read-only");
+  Partition* p = FindPartition(partition);
+  if (p == nullptr) return Status::NotFound("no partition '" + std::string(partition) + "'");
+  return WriteConsumerOffset(p->dir(), consumer, next_offset);
+}
+
+Result<uint64_t> LocalLog::CommittedOffset(std::string_view consumer, std::string_view partition) {
+  Partition* p = FindPartition(partition);
+  if (p == nullptr) return uint64_t{0};
+  Result<std::optional<uint64_t>> v = ReadConsumerOffset(p->dir(), consumer);
+  if (!v.ok()) return v.status();
+  return v->value_or(0);
+}
+
+std::vector<PartitionInfo> LocalLog::Partitions() {
+  std::vector<PartitionInfo> out;
+  std::lock_guard<std::mutex> lock(partitions_mu_);
+  for (auto& [name, p] : partitions_) out.push_back(p->Info());
+  return out;
+}
+
+std::vector<std::string> LocalLog::Consumers(std::string_view partition) {
+  Partition* p = FindPartition(partition);
+  if (p == nullptr) return {};
+  return ListConsumers(p->dir());
+}
+
+Status LocalLog::Writable() {
+  if (read_only_) return Status::Unavailable("log is open read-only");
+  std::lock_guard<std::mutex> lock(queue_mu_);
+  return last_write_status_;
+}
+
+Status LocalLog::ScanHeaders(std::string_view partition,
+                             const std::function<void(const LogRecord&)>& fn) {
+  Partition* p = FindPartition(partition);
+  if (p == nullptr) return Status::NotFound("no partition '" + std::string(partition) + "'");
+  return p->ScanHeaders(fn);
+}
+
+uint64_t LocalLog::backlog_bytes() const {
+  std::lock_guard<std::mutex> lock(queue_mu_);
+  return queued_bytes_;
+}
+
+Status LocalLog::RunRetention() {
+  if (read_only_ || options_.retention_consumers.empty()) return Status::Ok();
+  std::vector<Partition*> parts;
+  {
+    std::lock_guard<std::mutex> lock(partitions_mu_);
+    for (auto& [name, p] : partitions_) parts.push_back(p.get());
+  }
+  const int64_t cutoff = clock_->NowMs() - options_.retention_ms;
+  for (Partition* p : parts) {
+    uint64_t min_offset = UINT64_MAX;
+    for (const std::string& consumer : options_.retention_consumers) {
+      Result<std::optional<uint64_t>> v = ReadConsumerOffset(p->dir(), consumer);
+      min_offset = std::min(min_offset, v.ok() ? v->value_or(0) : 0);
+    }
+    VIGIL_RETURN_IF_ERROR(p->ApplyRetention(cutoff, min_offset));
+  }
+  return Status::Ok();
+}
+
+}  // namespace vigil::log

@@ -1,0 +1,108 @@
+// LocalLog: the embedded LogStore — one directory of partitions on local disk, one writer thread
+// that commits in groups.
+//
+// Group commit: Append only queues. The writer thread takes everything queued, stages it into
+// each partition, then writes and fsyncs each touched partition once, and only then runs the
+// callbacks. While it syncs, new appends queue up for the next round, so one fsync covers every
+// batch that arrived meanwhile and durability does not cap throughput.
+//
+// Backpressure: Append fails fast with Unavailable once the queued bytes exceed
+// max_backlog_bytes, and after a failed write (disk full) until a later round succeeds.
+//
+// Retention: every retention_check_ms the writer deletes sealed segments older than
+// retention_ms whose records every consumer in retention_consumers has committed past. With no
+// consumers listed nothing is ever deleted: unconsumed data is never thrown away.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/clock.h"
+#include "log/log_store.h"
+#include "log/partition.h"
+
+namespace vigil::log {
+
+struct LocalLogOptions {
+  PartitionOptions partition;
+  uint64_t max_backlog_bytes = 64ull << 20;
+  int64_t retention_ms = 7 * 24 * 3600 * 1000LL;
+  std::vector<std::string> retention_consumers;
+  int64_t retention_check_ms = 60 * 1000;
+  // Called by the writer thread after each partition commit: fsync duration and records synced.
+  std::function<void(int64_t sync_ns, size_t records)> on_commit;
+};
+
+// Partition names are 1–64 characters of [A-Za-z0-9_-].
+bool IsValidPartitionName(std::string_view name);
+
+class LocalLog : public LogStore {
+ public:
+  // Recovers every partition under `dir` (creating `dir` if needed) and starts the writer.
+  static Result<std::unique_ptr<LocalLog>> Open(const std::string& dir, LocalLogOptions options,
+                                                Clock* clock);
+  // For tools reading a log a server may be writing: no recovery writes, no writer thread;
+  // Append fails. Sees the records durable at open time.
+  static Result<std::unique_ptr<LocalLog>> OpenReadOnly(const std::string& dir, Clock* clock);
+
+  // Drains queued appends (their callbacks run), then stops the writer.
+  ~LocalLog() override;
+
+  Status Append(std::string_view partition, uint64_t dedup_key, uint32_t item_count,
+                std::string payload, AppendCallback done) override;
+  Status Read(std::string_view partition, uint64_t from, size_t max_records,
+              std::vector<LogRecord>* out) override;
+  Status CommitOffset(std::string_view consumer, std::string_view partition,
+                      uint64_t next_offset) override;
+  Result<uint64_t> CommittedOffset(std::string_view consumer, std::string_view partition) override;
+  std::vector<PartitionInfo> Partitions() override;
+  std::vector<std::string> Consumers(std::string_view partition) override;
+  Status Writable() override;
+
+  // Every record header of a partition (payloads not read), for tools and stats.
+  Status ScanHeaders(std::string_view partition, const std::function<void(const LogRecord&)>& fn);
+  uint64_t backlog_bytes() const;
+  // Runs retention now (normally periodic); for tests and tools.
+  Status RunRetention();
+
+ private:
+  struct Pending {
+    std::string partition;
+    uint64_t dedup_key;
+    uint32_t item_count;
+    std::string payload;
+    AppendCallback done;
+  };
+
+  LocalLog(std::string dir, LocalLogOptions options, Clock* clock, bool read_only)
+      : dir_(std::move(dir)), options_(std::move(options)), clock_(clock), read_only_(read_only) {}
+  Status LoadPartitions();
+  Result<Partition*> GetOrCreatePartition(const std::string& name);
+  Partition* FindPartition(std::string_view name);
+  void WriterLoop();
+  void CommitRound(std::deque<Pending>* round);
+
+  const std::string dir_;
+  const LocalLogOptions options_;
+  Clock* const clock_;
+  const bool read_only_;
+
+  std::mutex partitions_mu_;
+  std::map<std::string, std::unique_ptr<Partition>, std::less<>> partitions_;
+
+  mutable std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::deque<Pending> queue_;       // guarded by queue_mu_
+  uint64_t queued_bytes_ = 0;       // guarded by queue_mu_
+  bool stopping_ = false;           // guarded by queue_mu_
+  Status last_write_status_;        // guarded by queue_mu_
+  std::thread writer_;
+};
+
+}  // namespace vigil::log

@@ -1,0 +1,199 @@
+// LocalLog: appends, group commit, dedup, reads across segments, offsets and retention.
+#include "log/local_log.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <future>
+
+#include "common/file_util.h"
+
+namespace vigil::log {
+namespace {
+
+class LocalLogTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/vigil-log-test-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+  }
+  void TearDown() override { (void)system(("rm -rf " + dir_).c_str()); }
+
+  std::unique_ptr<LocalLog> OpenLog(LocalLogOptions options = {}) {
+    auto log = LocalLog::Open(dir_, std::move(options), &clock_);
+    EXPECT_TRUE(log.ok()) << log.status().ToString();
+    return std::move(log).value();
+  }
+
+  // Appends and waits for durability.
+  static std::pair<Status, AppendResult> AppendSync(LogStore* log, std::string_view part,
+                                                    uint64_t key, std::string payload) {
+    std::promise<std::pair<Status, AppendResult>> done;
+    Status st = log->Append(part, key, 1, std::move(payload),
+                            [&](const Status& s, const AppendResult& r) { done.set_value({s, r}); });
+    if (!st.ok()) return {st, {}};
+    return done.get_future().get();
+  }
+
+  std::string dir_;
+  FakeClock clock_{1700000000000};
+};
+
+TEST_F(LocalLogTest, AppendedRecordsReadBackInOrderWithOffsets) {
+  auto log = OpenLog();
+  for (int i = 0; i < 5; ++i) {
+    auto [st, r] = AppendSync(log.get(), "app1", 0, "rec" + std::to_string(i));
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    EXPECT_EQ(r.offset, static_cast<uint64_t>(i));
+  }
+  std::vector<LogRecord> recs;
+  ASSERT_TRUE(log->Read("app1", 2, 10, &recs).ok());
+  ASSERT_EQ(recs.size(), 3u);
+  EXPECT_EQ(recs[0].offset, 2u);
+  EXPECT_EQ(recs[0].payload, "rec2");
+  EXPECT_EQ(recs[2].payload, "rec4");
+}
+
+TEST_F(LocalLogTest, PartitionsAreIndependent) {
+  auto log = OpenLog();
+  ASSERT_TRUE(AppendSync(log.get(), "a", 0, "x").first.ok());
+  ASSERT_TRUE(AppendSync(log.get(), "b", 0, "y").first.ok());
+  auto [st, r] = AppendSync(log.get(), "b", 0, "z");
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(r.offset, 1u);
+  std::vector<LogRecord> recs;
+  ASSERT_TRUE(log->Read("a", 0, 10, &recs).ok());
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].payload, "x");
+}
+
+TEST_F(LocalLogTest, SameKeyIsAppendedOnceAndReportedDuplicate) {
+  auto log = OpenLog();
+  auto first = AppendSync(log.get(), "app", 99, "one");
+  auto second = AppendSync(log.get(), "app", 99, "two");
+  ASSERT_TRUE(first.first.ok());
+  ASSERT_TRUE(second.first.ok());
+  EXPECT_FALSE(first.second.duplicate);
+  EXPECT_TRUE(second.second.duplicate);
+  EXPECT_EQ(second.second.offset, first.second.offset);
+  std::vector<LogRecord> recs;
+  ASSERT_TRUE(log->Read("app", 0, 10, &recs).ok());
+  EXPECT_EQ(recs.size(), 1u);
+}
+
+TEST_F(LocalLogTest, DedupSurvivesRestartWithinWindowAndExpiresAfter) {
+  {
+    auto log = OpenLog();
+    ASSERT_TRUE(AppendSync(log.get(), "app", 7, "one").first.ok());
+  }
+  {
+    auto log = OpenLog();
+    EXPECT_TRUE(AppendSync(log.get(), "app", 7, "again").second.duplicate);
+  }
+  clock_.AdvanceMs(26 * 3600 * 1000LL);
+  auto log = OpenLog();
+  EXPECT_FALSE(AppendSync(log.get(), "app", 7, "later").second.duplicate);
+}
+
+TEST_F(LocalLogTest, ConcurrentAppendsShareCommitsAndAllLand) {
+  std::atomic<int> commits{0};
+  LocalLogOptions options;
+  options.on_commit = [&](int64_t, size_t) { ++commits; };
+  auto log = OpenLog(options);
+  constexpr int kThreads = 8, kPerThread = 200;
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        auto [st, r] = AppendSync(log.get(), "app", 0, std::to_string(t * 1000 + i));
+        if (st.ok()) ++ok;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(ok.load(), kThreads * kPerThread);
+  EXPECT_LT(commits.load(), kThreads * kPerThread);  // fsyncs were shared
+  std::vector<LogRecord> recs;
+  ASSERT_TRUE(log->Read("app", 0, 100000, &recs).ok());
+  ASSERT_EQ(recs.size(), static_cast<size_t>(kThreads * kPerThread));
+  for (size_t i = 0; i < recs.size(); ++i) EXPECT_EQ(recs[i].offset, i);
+}
+
+TEST_F(LocalLogTest, SegmentsRollAndReadsCrossThem) {
+  LocalLogOptions options;
+  options.partition.segment_bytes = 4096;
+  auto log = OpenLog(options);
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_TRUE(AppendSync(log.get(), "app", 0, std::string(200, 'a' + i % 26)).first.ok());
+  }
+  auto parts = log->Partitions();
+  ASSERT_EQ(parts.size(), 1u);
+  EXPECT_GT(parts[0].segments, 3u);
+  EXPECT_EQ(parts[0].end_offset, 100u);
+  std::vector<LogRecord> recs;
+  ASSERT_TRUE(log->Read("app", 37, 1000, &recs).ok());
+  ASSERT_EQ(recs.size(), 63u);
+  EXPECT_EQ(recs.front().offset, 37u);
+  EXPECT_EQ(recs.front().payload, std::string(200, 'a' + 37 % 26));
+}
+
+TEST_F(LocalLogTest, CommittedOffsetsPersistAndStartAtZero) {
+  {
+    auto log = OpenLog();
+    ASSERT_TRUE(AppendSync(log.get(), "app", 0, "x").first.ok());
+    auto none = log->CommittedOffset("process", "app");
+    ASSERT_TRUE(none.ok());
+    EXPECT_EQ(*none, 0u);
+    ASSERT_TRUE(log->CommitOffset("process", "app", 1).ok());
+  }
+  auto log = OpenLog();
+  auto v = log->CommittedOffset("process", "app");
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(*v, 1u);
+  EXPECT_EQ(log->Consumers("app"), std::vector<std::string>{"process"});
+}
+
+TEST_F(LocalLogTest, BacklogBoundRejectsWithUnavailable) {
+  LocalLogOptions options;
+  options.max_backlog_bytes = 10;
+  auto log = OpenLog(options);
+  Status st = log->Append("app", 0, 1, std::string(100, 'x'), [](const Status&, const AppendResult&) {});
+  EXPECT_EQ(st.code(), StatusCode::kUnavailable);
+}
+
+TEST_F(LocalLogTest, RetentionDeletesOnlyOldSegmentsEveryConsumerPassed) {
+  LocalLogOptions options;
+  options.partition.segment_bytes = 1024;
+  options.retention_ms = 3600 * 1000;
+  options.retention_consumers = {"archive"};
+  auto log = OpenLog(options);
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_TRUE(AppendSync(log.get(), "app", 0, std::string(200, 'x')).first.ok());
+  }
+  uint64_t segments_before = log->Partitions()[0].segments;
+  ASSERT_GT(segments_before, 4u);
+  clock_.AdvanceMs(2 * 3600 * 1000);
+  ASSERT_TRUE(log->RunRetention().ok());  // the consumer has not committed: nothing goes
+  EXPECT_EQ(log->Partitions()[0].segments, segments_before);
+  ASSERT_TRUE(log->CommitOffset("archive", "app", 20).ok());
+  ASSERT_TRUE(log->RunRetention().ok());
+  auto info = log->Partitions()[0];
+  EXPECT_LT(info.segments, segments_before);
+  EXPECT_LE(info.start_offset, 20u);
+  EXPECT_GT(info.start_offset, 0u);
+  std::vector<LogRecord> recs;
+  ASSERT_TRUE(log->Read("app", 0, 1000, &recs).ok());
+  EXPECT_EQ(recs.front().offset, info.start_offset);
+  EXPECT_EQ(recs.back().offset, 39u);
+}
+
+TEST_F(LocalLogTest, RejectsBadPartitionNames) {
+  auto log = OpenLog();
+  Status st = log->Append("../etc", 0, 1, "x", [](const Status&, const AppendResult&) {});
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace vigil::log

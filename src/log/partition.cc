@@ -1,0 +1,326 @@
+// Partition recovery, staged group writes, reads and retention.
+#include "log/partition.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+
+#include "common/file_util.h"
+#include "log/consumer_offsets.h"
+#include "log/record_format.h"
+#include "log/segment_reader.h"
+
+namespace vigil::log {
+
+namespace {
+constexpr uint64_t kIndexEveryBytes = 1 << 20;
+constexpr std::string_view kSegmentSuffix = ".seg";
+
+bool ParseSegmentName(const std::string& name, uint64_t* base) {
+  if (name.size() != 20 + kSegmentSuffix.size() || !name.ends_with(kSegmentSuffix)) return false;
+  uint64_t v = 0;
+  for (size_t i = 0; i < 20; ++i) {
+    if (name[i] < '0' || name[i] > '9') return false;
+    v = v * 10 + (name[i] - '0');
+  }
+  *base = v;
+  return true;
+}
+}  // namespace
+
+std::string Partition::SegmentPath(uint64_t base) const {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%020" PRIu64, base);
+  return dir_ + "/" + buf + std::string(kSegmentSuffix);
+}
+
+Result<std::unique_ptr<Partition>> Partition::Open(const std::string& dir, std::string name,
+                                                   const PartitionOptions& options, Clock* clock) {
+  std::unique_ptr<Partition> p(new Partition(dir, std::move(name), options, clock));
+  if (!options.read_only) VIGIL_RETURN_IF_ERROR(MakeDirs(dir));
+  VIGIL_RETURN_IF_ERROR(p->Recover());
+  return p;
+}
+
+Status Partition::Recover() {
+  Result<std::vector<std::string>> names = ListDir(dir_);
+  if (!names.ok()) return names.status();
+  std::vector<std::pair<uint64_t, std::string>> files;
+  for (const std::string& n : *names) {
+    uint64_t base;
+    if (ParseSegmentName(n, &base)) files.emplace_back(base, dir_ + "/" + n);
+  }
+  std::sort(files.begin(), files.end());
+  const int64_t dedup_since = clock_->NowMs() - options_.dedup_window_ms;
+
+  // A crash while creating a segment can leave it without a complete header. Nothing in such a
+  // file was acknowledged (records are synced only after the header), so it is removed.
+  while (!files.empty() && !options_.read_only) {
+    Result<std::unique_ptr<SegmentReader>> probe = SegmentReader::Open(files.back().second);
+    if (probe.ok()) break;
+    std::fprintf(stderr, "vigil: log %s: removing segment with incomplete header %s\n",
+                 name_.c_str(), files.back().second.c_str());
+    if (::unlink(files.back().second.c_str()) != 0) {
+      return Status::FromErrno("unlink " + files.back().second, errno);
+    }
+    VIGIL_RETURN_IF_ERROR(SyncDir(dir_));
+    files.pop_back();
+  }
+
+  for (size_t i = 0; i < files.size(); ++i) {
+    const bool last = i + 1 == files.size();
+    const std::string& path = files[i].second;
+    Result<std::unique_ptr<SegmentReader>> reader = SegmentReader::Open(path);
+    if (!reader.ok()) return reader.status();
+    SegmentReader& r = **reader;
+    if (r.header().base_offset != files[i].first) {
+      return Status::Corruption(path + ": header says base offset " +
+                                std::to_string(r.header().base_offset) + ", file name disagrees");
+    }
+    Segment seg{files[i].first, r.header().created_ms, path, kSegmentHeaderSize, {}};
+    uint64_t next = seg.base_offset;
+    LogRecord rec;
+    uint64_t last_indexed = 0;
+    SegmentReader::Outcome outcome;
+    uint64_t pos = r.position();
+    // The last segment's records are CRC-checked: that is where a crash can leave damage.
+    for (; (outcome = r.Next(&rec, /*read_payload=*/last)) == SegmentReader::Outcome::kRecord;
+         pos = r.position()) {
+      if (seg.index.empty() || pos - last_indexed >= kIndexEveryBytes) {
+        seg.index.emplace_back(rec.offset, pos);
+        last_indexed = pos;
+      }
+      if (rec.dedup_key != 0 && rec.append_time_ms >= dedup_since) {
+        dedup_[rec.dedup_key] = {rec.offset, rec.append_time_ms};
+      }
+      next = rec.offset + 1;
+    }
+    if (last && outcome != SegmentReader::Outcome::kEnd && !options_.read_only) {
+      uint64_t valid = r.position();
+      if (outcome == SegmentReader::Outcome::kCorrupt) {
+        // A complete record that fails its checks: keep the bytes for inspection.
+        Result<std::string> all = ReadFile(path);
+        if (all.ok() && all->size() > valid) {
+          std::string keep = path + ".corrupt-" + std::to_string(valid);
+          (void)WriteFileAtomically(keep, std::string_view(*all).substr(valid));
+        }
+      }
+      std::fprintf(stderr, "vigil: log %s: truncating %s at byte %" PRIu64 " (%s tail)\n",
+                   name_.c_str(), path.c_str(), valid,
+                   outcome == SegmentReader::Outcome::kTorn ? "torn" : "corrupt");
+      Result<std::unique_ptr<SegmentWriter>> w = SegmentWriter::OpenForAppend(path, valid);
+      if (!w.ok()) return w.status();
+      active_ = std::move(*w);
+    } else if (last && !options_.read_only) {
+      Result<std::unique_ptr<SegmentWriter>> w = SegmentWriter::OpenForAppend(path, r.position());
+      if (!w.ok()) return w.status();
+      active_ = std::move(*w);
+    } else if (!last && outcome != SegmentReader::Outcome::kEnd) {
+      std::fprintf(stderr, "vigil: log %s: sealed segment %s is damaged at byte %" PRIu64
+                   "; records after it in that file are unreadable\n",
+                   name_.c_str(), path.c_str(), r.position());
+    }
+    seg.bytes = r.position();
+    segments_.push_back(std::move(seg));
+    next_offset_ = std::max(next_offset_, next);
+  }
+  end_offset_ = next_offset_;
+  last_prune_ms_ = clock_->NowMs();
+  return Status::Ok();
+}
+
+bool Partition::FindDuplicate(uint64_t key, uint64_t* offset) const {
+  if (key == 0) return false;
+  auto it = dedup_.find(key);
+  if (it == dedup_.end()) return false;
+  if (it->second.time_ms < clock_->NowMs() - options_.dedup_window_ms) return false;
+  *offset = it->second.offset;
+  return true;
+}
+
+uint64_t Partition::Stage(uint64_t key, uint32_t item_count, std::string_view payload,
+                          int64_t now_ms) {
+  uint64_t offset = next_offset_++;
+  staged_records_.push_back({offset, key, staged_.size(), now_ms});
+  EncodeRecord(offset, now_ms, key, item_count, payload, &staged_);
+  if (key != 0) dedup_[key] = {offset, now_ms};  // visible to FindDuplicate within this round
+  return offset;
+}
+
+Status Partition::RollSegment(int64_t now_ms) {
+  // The new segment starts at the first staged (unwritten) record.
+  SegmentHeader header{staged_records_.front().offset, now_ms};
+  Result<std::unique_ptr<SegmentWriter>> w =
+      SegmentWriter::Create(SegmentPath(header.base_offset), header);
+  if (!w.ok()) return w.status();
+  active_ = std::move(*w);
+  std::lock_guard<std::mutex> lock(mu_);
+  segments_.push_back({header.base_offset, now_ms, active_->path(), kSegmentHeaderSize, {}});
+  return Status::Ok();
+}
+
+void Partition::DropStaged() {
+  for (const StagedRecord& r : staged_records_) {
+    if (r.key == 0) continue;
+    auto it = dedup_.find(r.key);
+    if (it != dedup_.end() && it->second.offset == r.offset) dedup_.erase(it);
+  }
+  next_offset_ = staged_records_.front().offset;
+  staged_.clear();
+  staged_records_.clear();
+}
+
+Status Partition::Commit() {
+  if (staged_records_.empty()) return Status::Ok();
+  const int64_t now_ms = clock_->NowMs();
+  // Segments roll between rounds, so one round's records always go to one file: a failed round
+  // is undone by truncating that file to where the round began. (The size bound is thus soft,
+  // exceeded by at most one round, itself capped by LocalLog's backlog bound.)
+  if (!active_ || active_->size() >= options_.segment_bytes) {
+    Status st = RollSegment(now_ms);
+    if (!st.ok()) {
+      DropStaged();
+      return st;
+    }
+  }
+  const uint64_t round_start = active_->size();
+  Status st = active_->Write(staged_);
+  if (st.ok()) st = active_->Sync();
+  if (!st.ok()) {
+    // Write() already rolled back its own partial write; a failed sync leaves the bytes in an
+    // unknown state, so cut them too. Nothing of this round is acknowledged.
+    Result<std::unique_ptr<SegmentWriter>> reopened =
+        SegmentWriter::OpenForAppend(active_->path(), round_start);
+    if (reopened.ok()) {
+      active_ = std::move(*reopened);
+    } else {
+      active_.reset();  // the next round starts a new segment
+    }
+    DropStaged();
+    return st;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Segment& seg = segments_.back();
+    for (const StagedRecord& r : staged_records_) {
+      uint64_t pos = round_start + r.buffer_pos;
+      if (seg.index.empty() || pos - seg.index.back().second >= kIndexEveryBytes) {
+        seg.index.emplace_back(r.offset, pos);
+      }
+    }
+    seg.bytes = active_->size();
+    end_offset_ = next_offset_;
+  }
+  staged_.clear();
+  staged_records_.clear();
+  if (now_ms - last_prune_ms_ > 60 * 1000) PruneDedup(now_ms);
+  return Status::Ok();
+}
+
+void Partition::PruneDedup(int64_t now_ms) {
+  last_prune_ms_ = now_ms;
+  const int64_t cutoff = now_ms - options_.dedup_window_ms;
+  for (auto it = dedup_.begin(); it != dedup_.end();) {
+    if (it->second.time_ms < cutoff) {
+      it = dedup_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+Status Partition::ApplyRetention(int64_t cutoff_ms, uint64_t min_offset) {
+  std::vector<std::string> doomed;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    // Never the last (active) segment; a segment's records end where the next one begins.
+    while (segments_.size() > 1 && segments_[1].base_offset <= min_offset &&
+           segments_[0].created_ms < cutoff_ms) {
+      doomed.push_back(segments_[0].path);
+      segments_.erase(segments_.begin());
+    }
+  }
+  for (const std::string& path : doomed) {
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+      return Status::FromErrno("unlink " + path, errno);
+    }
+  }
+  if (!doomed.empty()) return SyncDir(dir_);
+  return Status::Ok();
+}
+
+Status Partition::Read(uint64_t from, size_t max_records, std::vector<LogRecord>* out) const {
+  std::vector<Segment> segs;
+  uint64_t end;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    end = end_offset_;
+    for (size_t i = 0; i < segments_.size(); ++i) {
+      bool has_from = i + 1 == segments_.size() || segments_[i + 1].base_offset > from;
+      if (has_from) segs.push_back(segments_[i]);
+    }
+  }
+  size_t taken = 0;
+  for (const Segment& seg : segs) {
+    if (taken >= max_records || from >= end) break;
+    Result<std::unique_ptr<SegmentReader>> reader = SegmentReader::Open(seg.path);
+    if (!reader.ok()) {
+      if (reader.status().code() == StatusCode::kIoError) continue;  // removed by retention
+      return reader.status();
+    }
+    SegmentReader& r = **reader;
+    for (auto it = seg.index.rbegin(); it != seg.index.rend(); ++it) {
+      if (it->first <= from) {
+        r.Seek(it->second, it->first);
+        break;
+      }
+    }
+    LogRecord rec;
+    for (;;) {
+      if (taken >= max_records) break;
+      SegmentReader::Outcome o = r.Next(&rec);
+      if (o != SegmentReader::Outcome::kRecord) break;
+      if (rec.offset >= end) break;
+      if (rec.offset < from) continue;
+      out->push_back(std::move(rec));
+      ++taken;
+      from = out->back().offset + 1;
+    }
+  }
+  return Status::Ok();
+}
+
+PartitionInfo Partition::Info() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  PartitionInfo info;
+  info.name = name_;
+  info.start_offset = segments_.empty() ? end_offset_ : segments_.front().base_offset;
+  info.end_offset = end_offset_;
+  info.segments = segments_.size();
+  for (const Segment& s : segments_) info.bytes += s.bytes;
+  return info;
+}
+
+Status Partition::ScanHeaders(const std::function<void(const LogRecord&)>& fn) const {
+  std::vector<std::string> paths;
+  uint64_t end;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    end = end_offset_;
+    for (const Segment& s : segments_) paths.push_back(s.path);
+  }
+  for (const std::string& path : paths) {
+    Result<std::unique_ptr<SegmentReader>> reader = SegmentReader::Open(path);
+    if (!reader.ok()) continue;
+    LogRecord rec;
+    while ((*reader)->Next(&rec, /*read_payload=*/false) == SegmentReader::Outcome::kRecord) {
+      if (rec.offset >= end) return Status::Ok();
+      fn(rec);
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace vigil::log

@@ -1,0 +1,111 @@
+// Partition: one app's sequence of records in LocalLog — its segment files, the offset index,
+// the dedup window, crash recovery and retention.
+//
+// Files: <log dir>/<partition>/<base offset, 20 digits>.seg, plus consumers/ (consumer_offsets.h).
+//
+// Recovery (Open, writable mode): every segment is scanned. In the last one, the first record
+// that is torn or fails its CRC ends the valid data and the file is truncated there (the bytes
+// cut are kept in <segment>.corrupt-<position> when they held a complete but damaged record).
+// Nothing acknowledged is lost by this: a record is acknowledged only after its fsync, so only
+// unacknowledged writes can be torn. A last segment too short to hold its header (a crash while
+// rolling) is removed. Damage in an earlier, sealed segment stops reading at that point and is
+// reported, but the file is left as it is.
+//
+// Threads: Append*/Sync/ApplyRetention are called by LocalLog's single writer thread; Read and
+// Info from any thread (they take mu_).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "log/log_store.h"
+#include "log/segment_writer.h"
+
+namespace vigil::log {
+
+struct PartitionOptions {
+  uint64_t segment_bytes = 64ull << 20;
+  int64_t dedup_window_ms = 25 * 3600 * 1000LL;
+  bool read_only = false;  // for tools reading a live log: no truncation, no writes
+};
+
+class Partition {
+ public:
+  static Result<std::unique_ptr<Partition>> Open(const std::string& dir, std::string name,
+                                                 const PartitionOptions& options, Clock* clock);
+
+  const std::string& name() const { return name_; }
+  const std::string& dir() const { return dir_; }
+
+  // --- writer thread ---
+  // If `key` (non-zero) was appended within the dedup window, its original offset.
+  bool FindDuplicate(uint64_t key, uint64_t* offset) const;
+  // Encodes a record at the next offset into the pending buffer and returns its offset.
+  uint64_t Stage(uint64_t key, uint32_t item_count, std::string_view payload, int64_t now_ms);
+  // Writes and fsyncs everything staged, then publishes the new end offset to readers. On failure
+  // the round is cut from the file, nothing staged becomes visible, and its offsets are reused.
+  Status Commit();
+  bool has_staged() const { return !staged_.empty(); }
+  // Deletes sealed segments created before `cutoff_ms` whose records all lie below `min_offset`.
+  Status ApplyRetention(int64_t cutoff_ms, uint64_t min_offset);
+
+  // --- any thread ---
+  Status Read(uint64_t from, size_t max_records, std::vector<LogRecord>* out) const;
+  PartitionInfo Info() const;
+  // Every record header of the retained segments, in order (payloads not read).
+  Status ScanHeaders(const std::function<void(const LogRecord&)>& fn) const;
+
+ private:
+  struct Segment {
+    uint64_t base_offset;
+    int64_t created_ms;
+    std::string path;
+    uint64_t bytes;
+    // (offset, file position) every ~1 MiB, for seeking.
+    std::vector<std::pair<uint64_t, uint64_t>> index;
+  };
+  struct DedupEntry {
+    uint64_t offset;
+    int64_t time_ms;
+  };
+
+  Partition(std::string dir, std::string name, PartitionOptions options, Clock* clock)
+      : dir_(std::move(dir)), name_(std::move(name)), options_(options), clock_(clock) {}
+  Status Recover();
+  Status RollSegment(int64_t now_ms);
+  // Forgets the staged records after a failed round (offsets and dedup keys are reused).
+  void DropStaged();
+  void PruneDedup(int64_t now_ms);
+  std::string SegmentPath(uint64_t base) const;
+
+  const std::string dir_;
+  const std::string name_;
+  const PartitionOptions options_;
+  Clock* const clock_;
+
+  // Writer thread only.
+  std::unique_ptr<SegmentWriter> active_;
+  std::string staged_;
+  struct StagedRecord {
+    uint64_t offset;
+    uint64_t key;
+    uint64_t buffer_pos;  // start of the record in staged_
+    int64_t time_ms;
+  };
+  std::vector<StagedRecord> staged_records_;
+  uint64_t next_offset_ = 0;  // including staged records
+  std::unordered_map<uint64_t, DedupEntry> dedup_;
+  int64_t last_prune_ms_ = 0;
+
+  mutable std::mutex mu_;
+  std::vector<Segment> segments_;  // guarded by mu_
+  uint64_t end_offset_ = 0;        // guarded by mu_: one past the last durable record
+};
+
+}  // namespace vigil::log

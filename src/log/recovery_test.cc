@@ -1,0 +1,177 @@
+// Crash recovery of LocalLog: torn tails, bad CRCs, half-written segments, missing offset files.
+// Each test damages the files as a crash or a bad disk would, then reopens the log.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <future>
+
+#include "common/file_util.h"
+#include "log/local_log.h"
+#include "log/record_format.h"
+
+namespace vigil::log {
+namespace {
+
+class RecoveryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/vigil-recovery-test-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+  }
+  void TearDown() override { (void)system(("rm -rf " + dir_).c_str()); }
+
+  std::unique_ptr<LocalLog> OpenLog() {
+    auto log = LocalLog::Open(dir_, {}, &clock_);
+    EXPECT_TRUE(log.ok()) << log.status().ToString();
+    return log.ok() ? std::move(log).value() : nullptr;
+  }
+  void Write(LogStore* log, int n, int first = 0) {
+    for (int i = first; i < first + n; ++i) {
+      std::promise<Status> done;
+      ASSERT_TRUE(log->Append("app", 0, 1, "record-" + std::to_string(i),
+                              [&](const Status& s, const AppendResult&) { done.set_value(s); })
+                      .ok());
+      ASSERT_TRUE(done.get_future().get().ok());
+    }
+  }
+  std::vector<std::string> ReadAll(LogStore* log) {
+    std::vector<LogRecord> recs;
+    EXPECT_TRUE(log->Read("app", 0, 1000, &recs).ok());
+    std::vector<std::string> out;
+    for (auto& r : recs) out.push_back(r.payload);
+    return out;
+  }
+  std::string SegmentPath() { return dir_ + "/app/00000000000000000000.seg"; }
+  off_t FileSize(const std::string& p) {
+    struct stat st;
+    return ::stat(p.c_str(), &st) == 0 ? st.st_size : -1;
+  }
+
+  std::string dir_;
+  FakeClock clock_{1700000000000};
+};
+
+TEST_F(RecoveryTest, TornTailIsTruncatedAndEarlierRecordsKept) {
+  off_t good_size;
+  {
+    auto log = OpenLog();
+    Write(log.get(), 3);
+    good_size = FileSize(SegmentPath());
+    Write(log.get(), 1, 3);
+  }
+  // A crash in the middle of writing the 4th record: only part of it reached the disk.
+  ASSERT_EQ(::truncate(SegmentPath().c_str(), good_size + 17), 0);
+  auto log = OpenLog();
+  EXPECT_EQ(ReadAll(log.get()), (std::vector<std::string>{"record-0", "record-1", "record-2"}));
+  EXPECT_EQ(FileSize(SegmentPath()), good_size);
+  // Appends continue at the next offset after the cut.
+  Write(log.get(), 1, 9);
+  std::vector<LogRecord> recs;
+  ASSERT_TRUE(log->Read("app", 3, 10, &recs).ok());
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].offset, 3u);
+  EXPECT_EQ(recs[0].payload, "record-9");
+}
+
+TEST_F(RecoveryTest, BadCrcInLastRecordIsCutAndKeptAside) {
+  off_t good_size;
+  {
+    auto log = OpenLog();
+    Write(log.get(), 2);
+    good_size = FileSize(SegmentPath());
+    Write(log.get(), 1, 2);
+  }
+  int fd = ::open(SegmentPath().c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  char c = 'X';
+  ASSERT_EQ(::pwrite(fd, &c, 1, good_size + kRecordHeaderSize + 2), 1);
+  ::close(fd);
+  auto log = OpenLog();
+  EXPECT_EQ(ReadAll(log.get()), (std::vector<std::string>{"record-0", "record-1"}));
+  EXPECT_TRUE(FileExists(SegmentPath() + ".corrupt-" + std::to_string(good_size)));
+}
+
+TEST_F(RecoveryTest, GarbageAfterLastRecordIsCut) {
+  {
+    auto log = OpenLog();
+    Write(log.get(), 2);
+  }
+  int fd = ::open(SegmentPath().c_str(), O_WRONLY | O_APPEND);
+  ASSERT_GE(fd, 0);
+  std::string junk(100, '\xff');
+  ASSERT_EQ(::write(fd, junk.data(), junk.size()), 100);
+  ::close(fd);
+  auto log = OpenLog();
+  EXPECT_EQ(ReadAll(log.get()).size(), 2u);
+}
+
+TEST_F(RecoveryTest, HalfWrittenNewSegmentIsRemoved) {
+  {
+    auto log = OpenLog();
+    Write(log.get(), 2);
+  }
+  // A crash while rolling: the new segment exists but its header is incomplete.
+  std::string next = dir_ + "/app/00000000000000000002.seg";
+  ASSERT_TRUE(WriteFileAtomically(next, "VIGILS").ok());
+  auto log = OpenLog();
+  EXPECT_FALSE(FileExists(next));
+  EXPECT_EQ(ReadAll(log.get()).size(), 2u);
+  Write(log.get(), 1, 2);
+  EXPECT_EQ(ReadAll(log.get()).size(), 3u);
+}
+
+TEST_F(RecoveryTest, EmptySegmentFileIsRemoved) {
+  ASSERT_TRUE(MakeDirs(dir_ + "/app").ok());
+  ASSERT_TRUE(WriteFileAtomically(SegmentPath(), "").ok());
+  auto log = OpenLog();
+  Write(log.get(), 1);
+  EXPECT_EQ(ReadAll(log.get()), std::vector<std::string>{"record-0"});
+}
+
+TEST_F(RecoveryTest, MissingOffsetsFileStartsConsumerAtZero) {
+  {
+    auto log = OpenLog();
+    Write(log.get(), 3);
+    ASSERT_TRUE(log->CommitOffset("process", "app", 2).ok());
+  }
+  ASSERT_EQ(::unlink((dir_ + "/app/consumers/process.offset").c_str()), 0);
+  auto log = OpenLog();
+  auto v = log->CommittedOffset("process", "app");
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(*v, 0u);
+}
+
+TEST_F(RecoveryTest, GarbledOffsetsFileIsReportedNotGuessed) {
+  {
+    auto log = OpenLog();
+    Write(log.get(), 1);
+    ASSERT_TRUE(log->CommitOffset("process", "app", 1).ok());
+  }
+  ASSERT_TRUE(WriteFileAtomically(dir_ + "/app/consumers/process.offset", "garbage").ok());
+  auto log = OpenLog();
+  auto v = log->CommittedOffset("process", "app");
+  EXPECT_EQ(v.status().code(), StatusCode::kCorruption);
+}
+
+TEST_F(RecoveryTest, ReadOnlyOpenDoesNotTouchATornTail) {
+  off_t good_size;
+  {
+    auto log = OpenLog();
+    Write(log.get(), 2);
+    good_size = FileSize(SegmentPath());
+  }
+  int fd = ::open(SegmentPath().c_str(), O_WRONLY | O_APPEND);
+  ASSERT_EQ(::write(fd, "abc", 3), 3);
+  ::close(fd);
+  auto ro = LocalLog::OpenReadOnly(dir_, &clock_);
+  ASSERT_TRUE(ro.ok());
+  std::vector<LogRecord> recs;
+  ASSERT_TRUE((*ro)->Read("app", 0, 10, &recs).ok());
+  EXPECT_EQ(recs.size(), 2u);
+  EXPECT_EQ(FileSize(SegmentPath()), good_size + 3);
+}
+
+}  // namespace
+}  // namespace vigil::log
