@@ -30,7 +30,7 @@ error_code EncodeValue(od::value v, BinaryValueWriter& w, int depth) {
       w.BeginObject();
       for (auto field_result : o) {
         od::field field;
-        if (auto err = field_result.get(field)) return err;
+        if (auto err = std::move(field_result).get(field)) return err;
         std::string_view key;
         if (auto err = field.unescaped_key().get(key)) return err;
         w.Key(key);
@@ -45,7 +45,7 @@ error_code EncodeValue(od::value v, BinaryValueWriter& w, int depth) {
       w.BeginArray();
       for (auto element : a) {
         od::value ev;
-        if (auto err = element.get(ev)) return err;
+        if (auto err = std::move(element).get(ev)) return err;
         if (auto err = EncodeValue(ev, w, depth + 1)) return err;
       }
       w.EndArray();
@@ -266,7 +266,7 @@ Status BatchParser::Parse(const char* json, size_t size, size_t capacity, int64_
 
   for (auto field_result : root) {
     od::field field;
-    if (auto err = field_result.get(field)) return JsonError(err);
+    if (auto err = std::move(field_result).get(field)) return JsonError(err);
     std::string_view key;
     if (auto err = field.unescaped_key().get(key)) return JsonError(err);
     od::value value = field.value();
@@ -300,7 +300,7 @@ Status BatchParser::Parse(const char* json, size_t size, size_t capacity, int64_
       have_events = true;
       for (auto element : events) {
         od::value ev;
-        if (auto err = element.get(ev)) return JsonError(err);
+        if (auto err = std::move(element).get(ev)) return JsonError(err);
         if (index >= limits_.max_events) {
           return Status::TooLarge("a batch holds at most " + std::to_string(limits_.max_events) +
                                   " events; split it into smaller batches");
@@ -328,7 +328,7 @@ Status BatchParser::Parse(const char* json, size_t size, size_t capacity, int64_
         int64_t ts = 0;
         for (auto ef_result : obj) {
           od::field ef;
-          if (auto err = ef_result.get(ef)) return JsonError(err);
+          if (auto err = std::move(ef_result).get(ef)) return JsonError(err);
           std::string_view ekey;
           if (auto err = ef.unescaped_key().get(ekey)) return JsonError(err);
           od::value fv = ef.value();
@@ -418,8 +418,6 @@ Status BatchParser::Parse(const char* json, size_t size, size_t capacity, int64_
     }
   }
   extra_writer.EndObject();
-  // Trailing content after the root object is an error, not something to ignore.
-  if (!doc.at_end()) return Status::InvalidArgument("body has content after the JSON object");
   if (!have_batch_id || batch_id.empty() || batch_id.size() > limits_.max_batch_id_bytes) {
     return Status::InvalidArgument("batch_id is required: a unique string of at most " +
                                    std::to_string(limits_.max_batch_id_bytes) +

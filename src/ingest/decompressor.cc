@@ -7,6 +7,22 @@
 
 namespace vigil::ingest {
 
+namespace {
+// Resizes `s` to `n` bytes, growing its capacity geometrically but never past `limit`, so the
+// memory a capped decompression takes stays near the cap.
+void ResizeWithin(std::string* s, size_t n, size_t limit) {
+  if (n > s->capacity()) {
+    // A fresh string gets exactly the capacity asked for; reserve() on the old one could round
+    // up to twice its capacity, past the limit.
+    std::string fresh;
+    fresh.reserve(std::min(std::max(n, s->capacity() * 2), limit));
+    fresh.append(*s);
+    s->swap(fresh);
+  }
+  s->resize(n);
+}
+}  // namespace
+
 Result<ContentEncoding> ParseContentEncoding(std::string_view h) {
   while (!h.empty() && (h.front() == ' ' || h.front() == '\t')) h.remove_prefix(1);
   while (!h.empty() && (h.back() == ' ' || h.back() == '\t')) h.remove_suffix(1);
@@ -57,7 +73,7 @@ Status Decompressor::Gunzip(std::string_view in, size_t max_output, std::string*
     size_t guess = std::min<size_t>(room, std::max<size_t>(isize, in.size() * 4));
     for (;;) {
       size_t base = out->size();
-      out->resize(base + guess);
+      ResizeWithin(out, base + guess, max_output + 1);
       size_t in_used = 0, produced = 0;
       libdeflate_result r = libdeflate_gzip_decompress_ex(deflate_, in.data(), in.size(),
                                                           out->data() + base, guess, &in_used,
@@ -94,7 +110,7 @@ Status Decompressor::Unzstd(std::string_view in, size_t max_output, std::string*
       out->clear();
       return Status::TooLarge("decompressed body is over " + std::to_string(max_output) + " bytes");
     }
-    out->resize(base + chunk);
+    ResizeWithin(out, base + chunk, max_output + 1);
     ZSTD_outBuffer output{out->data() + base, chunk, 0};
     last = ZSTD_decompressStream(zstd_, &output, &input);
     out->resize(base + output.pos);
@@ -118,7 +134,7 @@ Status Decompressor::Unzstd(std::string_view in, size_t max_output, std::string*
       return Status::TooLarge("decompressed body is over " + std::to_string(max_output) + " bytes");
     }
     chunk = std::min<size_t>(chunk, 64 * 1024);
-    out->resize(base + chunk);
+    ResizeWithin(out, base + chunk, max_output + 1);
     ZSTD_outBuffer output{out->data() + base, chunk, 0};
     last = ZSTD_decompressStream(zstd_, &output, &input);
     out->resize(base + output.pos);

@@ -1,0 +1,14 @@
+// The subcommands of the `vigil` binary. Each takes the arguments after its name and returns
+// the process exit code (0 success, 1 failure, 2 usage error).
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace vigil::cli {
+
+int RunServeCommand(const std::vector<std::string>& args);
+int RunLogCommand(const std::vector<std::string>& args);
+int RunLoadgenCommand(const std::vector<std::string>& args);
+
+}  // namespace vigil::cli

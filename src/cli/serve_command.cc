@@ -1,0 +1,207 @@
+// `vigil serve`: runs the embedded server — ingest over HTTP in front of the local log.
+//
+// Start-up order: config, data directory, admin token, log recovery, apps (creating the demo app
+// on first start), then the HTTP loops. Shutdown (SIGINT/SIGTERM): stop accepting, stop the
+// loops, then drain the log so every batch already taken is made durable.
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+
+#include "cli/commands.h"
+#include "cli/serve_config.h"
+#include "common/file_util.h"
+#include "common/flags.h"
+#include "common/secret.h"
+#include "ingest/admin_handler.h"
+#include "ingest/api_router.h"
+#include "ingest/events_handler.h"
+#include "ingest/http_server.h"
+#include "log/local_log.h"
+
+namespace vigil::cli {
+
+namespace {
+
+// The admin token's digest: from config, else <data>/admin-token, else a new one written there.
+Result<std::string> AdminTokenDigest(const ServeConfig& config, bool* generated,
+                                     std::string* plaintext) {
+  if (!config.admin_token.empty()) return Sha256Hex(config.admin_token);
+  std::string path = config.data_dir + "/admin-token";
+  Result<std::string> existing = ReadFile(path);
+  if (existing.ok()) {
+    std::string token = *existing;
+    while (!token.empty() && (token.back() == '\n' || token.back() == ' ')) token.pop_back();
+    if (token.empty()) return Status::InvalidArgument(path + " is empty; delete it to regenerate");
+    return Sha256Hex(token);
+  }
+  if (existing.status().code() != StatusCode::kNotFound) return existing.status();
+  *plaintext = RandomToken("vadm_", 24);
+  VIGIL_RETURN_IF_ERROR(WriteFileAtomically(path, *plaintext + "\n", 0600));
+  ::chmod(path.c_str(), 0600);
+  *generated = true;
+  return Sha256Hex(*plaintext);
+}
+
+}  // namespace
+
+int RunServeCommand(const std::vector<std::string>& args) {
+  ServeConfig config;
+  std::string config_path;
+  if (const char* env = std::getenv("VIGIL_CONFIG")) config_path = env;
+  ServeConfig from_flags;
+  FlagSet flags("vigil serve [--data DIR] [--listen HOST:PORT] [--admin-token T] [--config FILE]",
+                "Runs every stage of Vigil in one process on local disk: the ingest collector\n"
+                "(POST /v1/events), the durable log, the admin API and /metrics. Settings come\n"
+                "from defaults, then --config (TOML), then VIGIL_* variables, then flags.\n"
+                "See docs/configuration.md.");
+  flags.String("data", &from_flags.data_dir, "data directory");
+  flags.String("listen", &from_flags.listen, "address to listen on (port 0 picks a free one)");
+  flags.String("admin-token", &from_flags.admin_token,
+               "admin token (default: <data>/admin-token, generated at first start)");
+  flags.String("config", &config_path, "TOML configuration file");
+  flags.Int("threads", &from_flags.threads, "HTTP event loops (0 = one per core)");
+  Status st = flags.Parse(args);
+  if (!st.ok()) {
+    std::fprintf(stderr, "vigil serve: %s\n", st.message().c_str());
+    return 2;
+  }
+  if (flags.help_requested()) {
+    std::fputs(flags.Usage().c_str(), stdout);
+    return 0;
+  }
+  if (!config_path.empty()) st = ApplyTomlFile(config_path, &config);
+  if (st.ok()) st = ApplyEnvironment(&config);
+  if (!st.ok()) {
+    std::fprintf(stderr, "vigil serve: %s\n", st.message().c_str());
+    return 2;
+  }
+  if (flags.WasSet("data")) config.data_dir = from_flags.data_dir;
+  if (flags.WasSet("listen")) config.listen = from_flags.listen;
+  if (flags.WasSet("admin-token")) config.admin_token = from_flags.admin_token;
+  if (flags.WasSet("threads")) config.threads = from_flags.threads;
+
+  std::string host;
+  uint16_t port;
+  st = ParseListen(config.listen, &host, &port);
+  if (st.ok()) st = MakeDirs(config.data_dir);
+  if (!st.ok()) {
+    std::fprintf(stderr, "vigil serve: %s\n", st.message().c_str());
+    return 2;
+  }
+
+  // Signals are taken by sigwait below; block them before any thread starts.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  bool token_generated = false;
+  std::string admin_token;
+  Result<std::string> admin_digest = AdminTokenDigest(config, &token_generated, &admin_token);
+  if (!admin_digest.ok()) {
+    std::fprintf(stderr, "vigil serve: admin token: %s\n",
+                 admin_digest.status().message().c_str());
+    return 1;
+  }
+
+  std::unique_ptr<ingest::Metrics> metrics;
+  log::LocalLogOptions log_options;
+  log_options.partition.segment_bytes = static_cast<uint64_t>(config.segment_bytes);
+  log_options.partition.dedup_window_ms = config.dedup_window_hours * 3600 * 1000;
+  log_options.max_backlog_bytes = static_cast<uint64_t>(config.max_backlog_bytes);
+  log_options.retention_ms = config.retention_hours * 3600 * 1000;
+  ingest::Metrics* metrics_ptr = nullptr;
+  log_options.on_commit = [&metrics_ptr](int64_t ns, size_t records) {
+    if (metrics_ptr != nullptr) metrics_ptr->ObserveFsync(ns, records);
+  };
+  std::fprintf(stderr, "vigil: recovering the log in %s/log/raw\n", config.data_dir.c_str());
+  Result<std::unique_ptr<log::LocalLog>> log =
+      log::LocalLog::Open(config.data_dir + "/log/raw", log_options, SystemClock());
+  if (!log.ok()) {
+    std::fprintf(stderr, "vigil serve: cannot open the log: %s\n",
+                 log.status().ToString().c_str());
+    return 1;
+  }
+  metrics = std::make_unique<ingest::Metrics>(log->get());
+  metrics_ptr = metrics.get();
+
+  Result<std::unique_ptr<ingest::AppRegistry>> apps =
+      ingest::AppRegistry::Open(config.data_dir, SystemClock());
+  if (!apps.ok()) {
+    std::fprintf(stderr, "vigil serve: %s\n", apps.status().ToString().c_str());
+    return 1;
+  }
+  std::string demo_banner;
+  if ((*apps)->size() == 0) {
+    Result<ingest::CreatedApp> demo = (*apps)->Create("demo");
+    if (!demo.ok()) {
+      std::fprintf(stderr, "vigil serve: cannot create the demo app: %s\n",
+                   demo.status().ToString().c_str());
+      return 1;
+    }
+    demo_banner = "  demo app:     " + demo->app.id + "\n" +
+                  "  ingest key:   " + demo->app.ingest_key + "\n" +
+                  "  api token:    " + demo->api_token + "   (shown once)\n";
+  }
+
+  ingest::IngestLimits limits;
+  limits.max_body_bytes = static_cast<size_t>(config.max_body_bytes);
+  limits.max_decompressed_bytes = static_cast<size_t>(config.max_decompressed_bytes);
+  limits.batch.max_events = static_cast<size_t>(config.max_events_per_batch);
+  ingest::EventsHandler events(apps->get(), log->get(), metrics.get(), SystemClock(), limits);
+  ingest::AdminHandler admin(apps->get(), metrics.get(), *admin_digest);
+  ingest::ApiRouter router(&events, &admin, metrics.get(), log->get());
+  ingest::HttpServerOptions http;
+  http.host = host;
+  http.port = port;
+  http.threads = static_cast<int>(config.threads);
+  ingest::HttpServer server(http, [&router](h2o_req_t* req) { router.Handle(req); });
+  st = server.Start();
+  if (!st.ok()) {
+    std::fprintf(stderr, "vigil serve: %s\n", st.message().c_str());
+    return 1;
+  }
+
+  std::string url = "http://" + host + ":" + std::to_string(server.port());
+  std::printf("vigil: listening on %s (%d event loops), data in %s\n", url.c_str(),
+              server.threads(), config.data_dir.c_str());
+  if (token_generated) {
+    std::printf("  admin token:  %s   (saved in %s/admin-token, mode 0600)\n", admin_token.c_str(),
+                config.data_dir.c_str());
+  }
+  if (!demo_banner.empty()) {
+    std::shared_ptr<const ingest::App> demo = (*apps)->List().empty()
+                                                  ? nullptr
+                                                  : (*apps)->FindById((*apps)->List()[0].id);
+    std::printf("first start:\n%s", demo_banner.c_str());
+    std::printf(
+        "send a first batch:\n"
+        "  curl -s %s/v1/events -H 'X-Vigil-Key: %s' -H 'Content-Type: application/json' \\\n"
+        "    -d '{\"batch_id\":\"first-batch\",\"device\":{\"id\":\"dev-1\",\"os\":\"android\"},"
+        "\"app\":{\"version\":\"1.0.0\"},\"user\":{\"id\":\"u1\"},"
+        "\"events\":[{\"id\":\"e1\",\"type\":\"session_start\",\"ts\":%lld}]}'\n",
+        url.c_str(), demo ? demo->ingest_key.c_str() : "", static_cast<long long>(
+                                                                SystemClock()->NowMs()));
+  }
+  std::fflush(stdout);
+
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  std::fprintf(stderr, "vigil: %s received, draining the log\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  server.StopAccepting();
+  usleep(200 * 1000);  // answers already on their way reach their loops
+  server.Stop();
+  // Drains the queue: every batch taken is made durable (its client, no longer answered, will
+  // retry with the same batch_id and get "duplicate").
+  log->reset();
+  std::fprintf(stderr, "vigil: stopped\n");
+  std::fflush(stderr);
+  // Contexts and connections of h2o are not torn down one by one; the OS reclaims them.
+  _exit(0);
+}
+
+}  // namespace vigil::cli

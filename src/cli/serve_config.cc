@@ -1,0 +1,110 @@
+// TOML and environment sources of ServeConfig.
+#include "cli/serve_config.h"
+
+#include <toml++/toml.h>
+
+#include <charconv>
+#include <cstdlib>
+
+namespace vigil::cli {
+
+namespace {
+struct IntSetting {
+  const char* toml_key;
+  const char* env;
+  int64_t ServeConfig::*field;
+};
+constexpr IntSetting kIntSettings[] = {
+    {"threads", "VIGIL_THREADS", &ServeConfig::threads},
+    {"max_body_bytes", "VIGIL_MAX_BODY_BYTES", &ServeConfig::max_body_bytes},
+    {"max_decompressed_bytes", "VIGIL_MAX_DECOMPRESSED_BYTES",
+     &ServeConfig::max_decompressed_bytes},
+    {"max_events_per_batch", "VIGIL_MAX_EVENTS_PER_BATCH", &ServeConfig::max_events_per_batch},
+    {"segment_bytes", "VIGIL_SEGMENT_BYTES", &ServeConfig::segment_bytes},
+    {"max_backlog_bytes", "VIGIL_MAX_BACKLOG_BYTES", &ServeConfig::max_backlog_bytes},
+    {"retention_hours", "VIGIL_RETENTION_HOURS", &ServeConfig::retention_hours},
+    {"dedup_window_hours", "VIGIL_DEDUP_WINDOW_HOURS", &ServeConfig::dedup_window_hours},
+};
+struct StringSetting {
+  const char* toml_key;
+  const char* env;
+  std::string ServeConfig::*field;
+};
+constexpr StringSetting kStringSettings[] = {
+    {"data", "VIGIL_DATA", &ServeConfig::data_dir},
+    {"listen", "VIGIL_LISTEN", &ServeConfig::listen},
+    {"admin_token", "VIGIL_ADMIN_TOKEN", &ServeConfig::admin_token},
+};
+}  // namespace
+
+Status ApplyTomlFile(const std::string& path, ServeConfig* config) {
+  // toml++ reports errors by exception in this build; none may leave this function.
+  toml::table table;
+  try {
+    table = toml::parse_file(path);
+  } catch (const toml::parse_error& err) {
+    return Status::InvalidArgument(path + ":" + std::to_string(err.source().begin.line) + ": " +
+                                   std::string(err.description()));
+  }
+  for (auto&& [key, node] : table) {
+    bool known = false;
+    for (const StringSetting& s : kStringSettings) {
+      if (key.str() != s.toml_key) continue;
+      known = true;
+      if (!node.is_string()) {
+        return Status::InvalidArgument(path + ": " + s.toml_key + " must be a string");
+      }
+      config->*s.field = *node.value<std::string>();
+    }
+    for (const IntSetting& s : kIntSettings) {
+      if (key.str() != s.toml_key) continue;
+      known = true;
+      if (!node.is_integer()) {
+        return Status::InvalidArgument(path + ": " + s.toml_key + " must be an integer");
+      }
+      config->*s.field = *node.value<int64_t>();
+    }
+    if (!known) {
+      return Status::InvalidArgument(path + ": unknown setting '" + std::string(key.str()) +
+                                     "' (see docs/configuration.md)");
+    }
+  }
+  return Status::Ok();
+}
+
+Status ApplyEnvironment(ServeConfig* config) {
+  for (const StringSetting& s : kStringSettings) {
+    if (const char* v = std::getenv(s.env)) config->*s.field = v;
+  }
+  for (const IntSetting& s : kIntSettings) {
+    const char* v = std::getenv(s.env);
+    if (v == nullptr) continue;
+    std::string_view text(v);
+    int64_t parsed;
+    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), parsed);
+    if (ec != std::errc() || ptr != text.data() + text.size()) {
+      return Status::InvalidArgument(std::string(s.env) + " must be an integer, not '" + v + "'");
+    }
+    config->*s.field = parsed;
+  }
+  return Status::Ok();
+}
+
+Status ParseListen(const std::string& listen, std::string* host, uint16_t* port) {
+  size_t colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    return Status::InvalidArgument("listen address must be HOST:PORT, e.g. 127.0.0.1:8080");
+  }
+  *host = listen.substr(0, colon);
+  if (*host == "localhost") *host = "127.0.0.1";
+  std::string_view p = std::string_view(listen).substr(colon + 1);
+  unsigned v = 0;
+  auto [ptr, ec] = std::from_chars(p.data(), p.data() + p.size(), v);
+  if (ec != std::errc() || ptr != p.data() + p.size() || v > 65535) {
+    return Status::InvalidArgument("listen port must be a number 0-65535 (0 picks a free one)");
+  }
+  *port = static_cast<uint16_t>(v);
+  return Status::Ok();
+}
+
+}  // namespace vigil::cli

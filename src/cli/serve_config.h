@@ -1,0 +1,35 @@
+// ServeConfig: the settings of `vigil serve`, from defaults, a TOML file, VIGIL_* environment
+// variables and flags — later sources override earlier ones. docs/configuration.md lists them.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace vigil::cli {
+
+struct ServeConfig {
+  std::string data_dir = "./data";
+  std::string listen = "127.0.0.1:8080";
+  std::string admin_token;  // empty: read or generate <data>/admin-token
+  int64_t threads = 0;      // HTTP loops; 0 = one per core
+  int64_t max_body_bytes = 1 << 20;
+  int64_t max_decompressed_bytes = 16 << 20;
+  int64_t max_events_per_batch = 10000;
+  int64_t segment_bytes = 64ll << 20;
+  int64_t max_backlog_bytes = 64ll << 20;
+  int64_t retention_hours = 7 * 24;
+  int64_t dedup_window_hours = 25;
+};
+
+// Applies a TOML file's settings (keys as in docs/configuration.md). InvalidArgument naming the
+// key for unknown keys or wrong types.
+Status ApplyTomlFile(const std::string& path, ServeConfig* config);
+// Applies VIGIL_DATA, VIGIL_LISTEN, VIGIL_ADMIN_TOKEN, VIGIL_THREADS, ... from the environment.
+Status ApplyEnvironment(ServeConfig* config);
+// Splits "host:port". InvalidArgument if malformed.
+Status ParseListen(const std::string& listen, std::string* host, uint16_t* port);
+
+}  // namespace vigil::cli

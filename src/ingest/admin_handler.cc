@@ -1,0 +1,109 @@
+// Admin API for apps.
+#include "ingest/admin_handler.h"
+
+#include <simdjson.h>
+
+#include "common/json_writer.h"
+#include "common/secret.h"
+#include "ingest/http_server.h"
+
+namespace vigil::ingest {
+
+std::string AppJson(const App& app, std::string_view api_token) {
+  std::string out;
+  JsonWriter w(&out);
+  w.BeginObject()
+      .Key("id").String(app.id)
+      .Key("name").String(app.name)
+      .Key("ingest_key").String(app.ingest_key);
+  if (!api_token.empty()) w.Key("api_token").String(api_token);
+  w.Key("disabled").Bool(app.disabled).Key("created_ms").Int(app.created_ms).EndObject();
+  return out;
+}
+
+void AdminHandler::Reply(h2o_req_t* req, int status, std::string_view json) {
+  metrics_->CountRequest(status);
+  SendJson(req, status, json);
+}
+
+void AdminHandler::Error(h2o_req_t* req, int status, std::string_view message) {
+  metrics_->CountRequest(status);
+  SendError(req, status, message);
+}
+
+void AdminHandler::Handle(h2o_req_t* req, std::string_view path) {
+  std::string_view auth = RequestHeader(req, H2O_TOKEN_AUTHORIZATION);
+  constexpr std::string_view kBearer = "Bearer ";
+  if (auth.substr(0, kBearer.size()) != kBearer) {
+    Error(req, 401, "missing admin token: send Authorization: Bearer <admin token>");
+    return;
+  }
+  if (!ConstantTimeEquals(Sha256Hex(auth.substr(kBearer.size())), admin_token_sha256_)) {
+    Error(req, 401, "wrong admin token (it is in <data>/admin-token unless set by flag or env)");
+    return;
+  }
+  std::string_view method(req->method.base, req->method.len);
+  if (path == "/v1/admin/apps") {
+    if (method == "GET") {
+      std::string out;
+      JsonWriter w(&out);
+      w.BeginObject().Key("apps").BeginArray();
+      for (const App& a : apps_->List()) w.Raw(AppJson(a));
+      w.EndArray().EndObject();
+      Reply(req, 200, out);
+      return;
+    }
+    if (method != "POST") {
+      Error(req, 405, "use GET to list apps or POST {\"name\"} to create one");
+      return;
+    }
+    simdjson::dom::parser parser;
+    simdjson::dom::element root;
+    std::string_view name;
+    if (parser.parse(req->entity.base, req->entity.len).get(root) ||
+        root["name"].get_string().get(name)) {
+      Error(req, 400, "body must be a JSON object {\"name\": \"<app name>\"}");
+      return;
+    }
+    Result<CreatedApp> created = apps_->Create(name);
+    if (!created.ok()) {
+      Error(req, created.status().code() == StatusCode::kInvalidArgument ? 400 : 500,
+            created.status().message());
+      return;
+    }
+    Reply(req, 201, AppJson(created->app, created->api_token));
+    return;
+  }
+  constexpr std::string_view kPrefix = "/v1/admin/apps/";
+  if (path.substr(0, kPrefix.size()) == kPrefix) {
+    std::string_view rest = path.substr(kPrefix.size());
+    size_t slash = rest.find('/');
+    std::string_view id = rest.substr(0, slash);
+    std::string_view action = slash == std::string_view::npos ? "" : rest.substr(slash + 1);
+    if (action == "disable" || action == "enable") {
+      if (method != "POST") {
+        Error(req, 405, "use POST to " + std::string(action) + " an app");
+        return;
+      }
+      Status st = apps_->SetDisabled(id, action == "disable");
+      if (!st.ok()) {
+        Error(req, st.code() == StatusCode::kNotFound ? 404 : 500, st.message());
+        return;
+      }
+      Reply(req, 200, AppJson(*apps_->FindById(id)));
+      return;
+    }
+    if (action.empty() && method == "GET") {
+      std::shared_ptr<const App> app = apps_->FindById(id);
+      if (app == nullptr) {
+        Error(req, 404, "no app with id '" + std::string(id) + "'");
+        return;
+      }
+      Reply(req, 200, AppJson(*app));
+      return;
+    }
+  }
+  Error(req, 404, "no such admin endpoint; see docs/protocol.md");
+}
+
+}  // namespace vigil::ingest

@@ -1,0 +1,35 @@
+// AdminHandler: /v1/admin/apps — create, list, disable and enable apps, with the admin token.
+#pragma once
+
+#define H2O_USE_LIBUV 0
+#include <h2o.h>
+
+#include <string>
+
+#include "ingest/app_registry.h"
+#include "ingest/metrics.h"
+
+namespace vigil::ingest {
+
+class AdminHandler {
+ public:
+  // Only the SHA-256 of the admin token is kept. Pointers must outlive the handler.
+  AdminHandler(AppRegistry* apps, Metrics* metrics, std::string admin_token_sha256)
+      : apps_(apps), metrics_(metrics), admin_token_sha256_(std::move(admin_token_sha256)) {}
+
+  // `path` is the normalized path, starting with /v1/admin/.
+  void Handle(h2o_req_t* req, std::string_view path);
+
+ private:
+  void Reply(h2o_req_t* req, int status, std::string_view json);
+  void Error(h2o_req_t* req, int status, std::string_view message);
+
+  AppRegistry* const apps_;
+  Metrics* const metrics_;
+  const std::string admin_token_sha256_;
+};
+
+// {"id","name","ingest_key","disabled","created_ms"} (+ "api_token" when given).
+std::string AppJson(const App& app, std::string_view api_token = {});
+
+}  // namespace vigil::ingest

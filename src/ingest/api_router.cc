@@ -1,0 +1,50 @@
+// Request routing and the operational endpoints.
+#include "ingest/api_router.h"
+
+#include "ingest/http_server.h"
+
+namespace vigil::ingest {
+
+void ApiRouter::Handle(h2o_req_t* req) {
+  std::string_view path(req->path_normalized.base, req->path_normalized.len);
+  if (path == "/v1/events") {
+    events_->Handle(req);
+    return;
+  }
+  if (path.substr(0, 10) == "/v1/admin/") {
+    admin_->Handle(req, path);
+    return;
+  }
+  if (path == "/healthz") {
+    metrics_->CountRequest(200);
+    SendJson(req, 200, "{\"status\":\"up\"}");
+    return;
+  }
+  if (path == "/readyz") {
+    Status st = log_->Writable();
+    if (st.ok()) {
+      metrics_->CountRequest(200);
+      SendJson(req, 200, "{\"status\":\"ready\"}");
+    } else {
+      metrics_->CountRequest(503);
+      SendError(req, 503, "the log is not writable: " + st.message(), 5);
+    }
+    return;
+  }
+  if (path == "/metrics") {
+    std::string text = metrics_->Render();
+    metrics_->CountRequest(200);
+    req->res.status = 200;
+    req->res.reason = "OK";
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, nullptr,
+                   H2O_STRLIT("text/plain; version=0.0.4"));
+    h2o_iovec_t body = h2o_strdup(&req->pool, text.data(), text.size());
+    req->res.content_length = body.len;
+    h2o_send_inline(req, body.base, body.len);
+    return;
+  }
+  metrics_->CountRequest(404);
+  SendError(req, 404, "no such endpoint: " + std::string(path) + " (see docs/protocol.md)");
+}
+
+}  // namespace vigil::ingest

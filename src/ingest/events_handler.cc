@@ -1,0 +1,162 @@
+// The ingest path of POST /v1/events.
+#include "ingest/events_handler.h"
+
+#include "common/json_writer.h"
+#include "ingest/decompressor.h"
+#include "ingest/http_server.h"
+
+namespace vigil::ingest {
+
+namespace {
+// Per loop thread: decompression contexts, the decoded body (with simdjson's padding) and the
+// parser, all reused across requests.
+struct ThreadState {
+  explicit ThreadState(const BatchLimits& limits) : parser(limits) {}
+  Decompressor decompressor;
+  std::string body;
+  BatchParser parser;
+  ParsedBatch parsed;
+};
+
+ThreadState& State(const BatchLimits& limits) {
+  thread_local ThreadState state(limits);
+  return state;
+}
+
+bool IsMethod(h2o_req_t* req, std::string_view m) {
+  return std::string_view(req->method.base, req->method.len) == m;
+}
+}  // namespace
+
+std::string AcceptedBody(const ParsedBatch& b, bool duplicate) {
+  std::string out;
+  JsonWriter w(&out);
+  w.BeginObject().Key("accepted").Uint(b.accepted);
+  w.Key("rejected").Uint(b.rejected);
+  w.Key("errors").BeginArray();
+  for (const EventError& e : b.errors) {
+    w.BeginObject().Key("index").Uint(e.index).Key("error").String(e.message).EndObject();
+  }
+  w.EndArray();
+  if (duplicate) w.Key("duplicate").Bool(true);
+  if (b.skew_corrected) w.Key("clock_skew_corrected_ms").Int(b.skew_ms);
+  w.EndObject();
+  return out;
+}
+
+void EventsHandler::Reply(h2o_req_t* req, int status, std::string_view message,
+                          int retry_after_s) {
+  metrics_->CountRequest(status);
+  SendError(req, status, message, retry_after_s);
+}
+
+void EventsHandler::Handle(h2o_req_t* req) {
+  if (!IsMethod(req, "POST")) {
+    Reply(req, 405, "use POST to send events to /v1/events");
+    return;
+  }
+  std::string_view key = RequestHeader(req, std::string_view("x-vigil-key"));
+  if (key.empty()) {
+    Reply(req, 401, "missing X-Vigil-Key header: send your app's ingest key");
+    return;
+  }
+  std::shared_ptr<const App> app = apps_->FindByIngestKey(key);
+  if (app == nullptr) {
+    Reply(req, 401, "unknown ingest key: check the X-Vigil-Key header against your app's key");
+    return;
+  }
+  if (app->disabled) {
+    Reply(req, 403, "app '" + app->id + "' is disabled; an admin can enable it again");
+    return;
+  }
+  Result<ContentEncoding> encoding =
+      ParseContentEncoding(RequestHeader(req, H2O_TOKEN_CONTENT_ENCODING));
+  if (!encoding.ok()) {
+    Reply(req, 415, encoding.status().message());
+    return;
+  }
+  std::string_view wire(req->entity.base, req->entity.len);
+  if (req->entity.base == nullptr || wire.empty()) {
+    Reply(req, 400, "body is empty; send a JSON object with batch_id and events");
+    return;
+  }
+  if (wire.size() > limits_.max_body_bytes) {
+    Reply(req, 413, "body is " + std::to_string(wire.size()) + " bytes, over the " +
+                        std::to_string(limits_.max_body_bytes) +
+                        "-byte cap; compress it or send smaller batches");
+    return;
+  }
+
+  ThreadState& ts = State(limits_.batch);
+  Status st = ts.decompressor.Decompress(*encoding, wire, limits_.max_decompressed_bytes, &ts.body);
+  if (!st.ok()) {
+    if (st.code() == StatusCode::kTooLarge) {
+      Reply(req, 413, "decompressed body is over the " +
+                          std::to_string(limits_.max_decompressed_bytes) +
+                          "-byte cap; send smaller batches");
+    } else {
+      Reply(req, 400, st.message());
+    }
+    return;
+  }
+  metrics_->CountBytesIn(wire.size(), ts.body.size());
+  size_t size = ts.body.size();
+  ts.body.reserve(size + simdjson::SIMDJSON_PADDING);
+  const int64_t now_ms = clock_->NowMs();
+  st = ts.parser.Parse(ts.body.data(), size, ts.body.capacity(), now_ms, &ts.parsed);
+  if (!st.ok()) {
+    Reply(req, st.code() == StatusCode::kTooLarge ? 413 : 400, st.message());
+    return;
+  }
+  ParsedBatch& parsed = ts.parsed;
+  for (const EventError& e : parsed.errors) metrics_->CountEventRejected(e.reason);
+  if (parsed.skew_corrected) metrics_->CountSkewCorrected();
+  if (parsed.accepted == 0) {
+    // Nothing to append: the answer is final now.
+    metrics_->CountRequest(202);
+    SendJson(req, 202, AcceptedBody(parsed, false));
+    return;
+  }
+
+  DeferredReply* reply = DeferredReply::Defer(req);
+  Metrics* metrics = metrics_;
+  // The reply body is rendered now (the parser's state is reused by the next request); the
+  // duplicate variant is rendered by the callback only when needed.
+  std::string body = AcceptedBody(parsed, false);
+  std::string duplicate_body = AcceptedBody(parsed, true);
+  uint32_t accepted = parsed.accepted;
+  st = log_->Append(
+      app->id, BatchDedupKey(parsed.batch_id), accepted, std::move(parsed.record),
+      [reply, metrics, accepted, body = std::move(body),
+       duplicate_body = std::move(duplicate_body),
+       retry = limits_.retry_after_s](const Status& s, const log::AppendResult& r) mutable {
+        if (!s.ok()) {
+          metrics->CountRequest(503);
+          std::string err = "{\"error\":";
+          AppendJsonString(&err, "the log could not store the batch (" + s.message() +
+                                     "); retry after the Retry-After delay");
+          err += "}";
+          reply->Complete(503, std::move(err), retry);
+          return;
+        }
+        metrics->CountRequest(202);
+        if (r.duplicate) {
+          metrics->CountDuplicateBatch();
+          reply->Complete(202, std::move(duplicate_body));
+          return;
+        }
+        metrics->CountEventsAccepted(accepted);
+        metrics->ObserveBatchEvents(accepted);
+        reply->Complete(202, std::move(body));
+      });
+  if (!st.ok()) {
+    metrics_->CountRequest(503);
+    std::string err = "{\"error\":";
+    AppendJsonString(&err, "the log cannot take the batch now (" + st.message() +
+                               "); retry after the Retry-After delay");
+    err += "}";
+    reply->Complete(503, std::move(err), limits_.retry_after_s);
+  }
+}
+
+}  // namespace vigil::ingest

@@ -1,0 +1,48 @@
+// EventsHandler: POST /v1/events — authenticate, decompress, parse and validate, append to the
+// log, and answer 202 only once the log has fsynced the batch.
+//
+// Every answer and its cause are in docs/protocol.md. Runs on the HTTP loop threads; the reply
+// for an appended batch is sent from the log's writer thread through a DeferredReply.
+#pragma once
+
+#define H2O_USE_LIBUV 0
+#include <h2o.h>
+
+#include "common/clock.h"
+#include "ingest/app_registry.h"
+#include "ingest/batch_parser.h"
+#include "ingest/metrics.h"
+#include "log/log_store.h"
+
+namespace vigil::ingest {
+
+struct IngestLimits {
+  size_t max_body_bytes = 1 << 20;           // as received (compressed or not)
+  size_t max_decompressed_bytes = 16 << 20;  // after decompression
+  BatchLimits batch;
+  int retry_after_s = 1;                     // on 503
+};
+
+class EventsHandler {
+ public:
+  // Pointers must outlive the handler.
+  EventsHandler(AppRegistry* apps, log::LogStore* log, Metrics* metrics, Clock* clock,
+                IngestLimits limits)
+      : apps_(apps), log_(log), metrics_(metrics), clock_(clock), limits_(limits) {}
+
+  void Handle(h2o_req_t* req);
+
+ private:
+  void Reply(h2o_req_t* req, int status, std::string_view message, int retry_after_s = 0);
+
+  AppRegistry* const apps_;
+  log::LogStore* const log_;
+  Metrics* const metrics_;
+  Clock* const clock_;
+  const IngestLimits limits_;
+};
+
+// The 202 body for a parsed batch.
+std::string AcceptedBody(const ParsedBatch& batch, bool duplicate);
+
+}  // namespace vigil::ingest

@@ -1,0 +1,244 @@
+// h2o event loops, listeners, request dispatch and cross-thread replies.
+#include "ingest/http_server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/json_writer.h"
+
+namespace vigil::ingest {
+
+namespace {
+thread_local h2o_multithread_receiver_t* current_receiver = nullptr;
+
+const char* ReasonPhrase(int status) {
+  switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
+    case 429: return "Too Many Requests";
+    case 503: return "Service Unavailable";
+    default: return "Internal Server Error";
+  }
+}
+
+struct Handler {
+  h2o_handler_t super;  // first: h2o passes &super
+  HttpServer* server;
+};
+}  // namespace
+
+struct HttpServer::Loop {
+  HttpServer* server = nullptr;
+  h2o_evloop_t* evloop = nullptr;
+  h2o_context_t ctx;
+  h2o_accept_ctx_t accept_ctx;
+  h2o_multithread_queue_t* queue = nullptr;
+  h2o_multithread_receiver_t receiver;
+  int listen_fd = -1;
+  h2o_socket_t* listener = nullptr;
+  std::thread thread;
+};
+
+void SendJson(h2o_req_t* req, int status, std::string_view json, int retry_after_s) {
+  req->res.status = status;
+  req->res.reason = ReasonPhrase(status);
+  h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, nullptr,
+                 H2O_STRLIT("application/json"));
+  if (retry_after_s > 0) {
+    h2o_iovec_t v = h2o_strdup(&req->pool, std::to_string(retry_after_s).c_str(), SIZE_MAX);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, nullptr, v.base, v.len);
+  }
+  h2o_iovec_t body = h2o_strdup(&req->pool, json.data(), json.size());
+  req->res.content_length = body.len;  // without it HTTP/1.1 answers close the connection
+  h2o_send_inline(req, body.base, body.len);
+}
+
+void SendError(h2o_req_t* req, int status, std::string_view message, int retry_after_s) {
+  std::string body = "{\"error\":";
+  AppendJsonString(&body, message);
+  body += "}";
+  SendJson(req, status, body, retry_after_s);
+}
+
+std::string_view RequestHeader(h2o_req_t* req, std::string_view lowercase_name) {
+  ssize_t i = h2o_find_header_by_str(&req->headers, lowercase_name.data(), lowercase_name.size(), -1);
+  if (i < 0) return {};
+  const h2o_iovec_t& v = req->headers.entries[i].value;
+  return std::string_view(v.base, v.len);
+}
+
+std::string_view RequestHeader(h2o_req_t* req, const h2o_token_t* token) {
+  ssize_t i = h2o_find_header(&req->headers, token, -1);
+  if (i < 0) return {};
+  const h2o_iovec_t& v = req->headers.entries[i].value;
+  return std::string_view(v.base, v.len);
+}
+
+DeferredReply* DeferredReply::Defer(h2o_req_t* req) {
+  auto* d = new DeferredReply();
+  d->req_ = req;
+  d->receiver_ = current_receiver;
+  d->message_.reply = d;
+  auto** slot = static_cast<DeferredReply**>(
+      h2o_mem_alloc_shared(&req->pool, sizeof(DeferredReply*), &DeferredReply::OnDispose));
+  *slot = d;
+  return d;
+}
+
+void DeferredReply::OnDispose(void* slot) {
+  DeferredReply* d = *static_cast<DeferredReply**>(slot);
+  d->req_ = nullptr;
+  d->Release();
+}
+
+void DeferredReply::Release() {
+  if (--refs_ == 0) delete this;
+}
+
+void DeferredReply::Complete(int status, std::string body, int retry_after_s) {
+  status_ = status;
+  body_ = std::move(body);
+  retry_after_s_ = retry_after_s;
+  h2o_multithread_send_message(receiver_, &message_.super);
+}
+
+void HttpServer::OnMessages(h2o_multithread_receiver_t*, h2o_linklist_t* messages) {
+  while (!h2o_linklist_is_empty(messages)) {
+    auto* m = reinterpret_cast<DeferredReply::Message*>(messages->next);
+    h2o_linklist_unlink(&m->super.link);
+    DeferredReply* d = m->reply;
+    if (d->req_ != nullptr) SendJson(d->req_, d->status_, d->body_, d->retry_after_s_);
+    d->Release();
+  }
+}
+
+HttpServer::HttpServer(HttpServerOptions options, RequestHandler handler)
+    : options_(std::move(options)), handler_(std::move(handler)) {
+  h2o_config_init(&config_);
+  config_.max_request_entity_size = options_.max_request_bytes;
+  config_.server_name = h2o_iovec_init(H2O_STRLIT("vigil"));
+  h2o_hostconf_t* host = h2o_config_register_host(&config_, h2o_iovec_init(H2O_STRLIT("default")),
+                                                  65535);
+  h2o_pathconf_t* path = h2o_config_register_path(host, "/", 0);
+  auto* h = reinterpret_cast<Handler*>(h2o_create_handler(path, sizeof(Handler)));
+  h->server = this;
+  h->super.on_req = &HttpServer::OnRequest;
+}
+
+HttpServer::~HttpServer() { Stop(); }
+
+int HttpServer::OnRequest(h2o_handler_t* self, h2o_req_t* req) {
+  reinterpret_cast<Handler*>(self)->server->handler_(req);
+  return 0;
+}
+
+void HttpServer::OnAccept(h2o_socket_t* listener, const char* err) {
+  if (err != nullptr) return;
+  auto* loop = static_cast<Loop*>(listener->data);
+  h2o_socket_t* sock = h2o_evloop_socket_accept(listener);
+  if (sock == nullptr) return;
+  h2o_accept(&loop->accept_ctx, sock);
+}
+
+static int Listen(const std::string& host, uint16_t port, int* fd_out) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  if (inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) return EINVAL;
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return errno;
+  int on = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on));
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      ::listen(fd, SOMAXCONN) != 0) {
+    int err = errno;
+    ::close(fd);
+    return err;
+  }
+  *fd_out = fd;
+  return 0;
+}
+
+Status HttpServer::Start() {
+  signal(SIGPIPE, SIG_IGN);
+  int threads = options_.threads > 0 ? options_.threads
+                                     : static_cast<int>(std::thread::hardware_concurrency());
+  if (threads <= 0) threads = 1;
+  port_ = options_.port;
+  for (int i = 0; i < threads; ++i) {
+    auto loop = std::make_unique<Loop>();
+    loop->server = this;
+    int err = Listen(options_.host, port_, &loop->listen_fd);
+    if (err != 0) {
+      for (auto& l : loops_) ::close(l->listen_fd);
+      loops_.clear();
+      return Status::IoError("cannot listen on " + options_.host + ":" + std::to_string(port_) +
+                             ": " + std::strerror(err) +
+                             " (is another server using the port? pick one with --listen)");
+    }
+    if (port_ == 0) {
+      sockaddr_in bound{};
+      socklen_t len = sizeof(bound);
+      ::getsockname(loop->listen_fd, reinterpret_cast<sockaddr*>(&bound), &len);
+      port_ = ntohs(bound.sin_port);  // the other loops join the same port
+    }
+    loops_.push_back(std::move(loop));
+  }
+  for (auto& l : loops_) {
+    Loop* loop = l.get();
+    loop->thread = std::thread([this, loop] { Run(loop); });
+  }
+  return Status::Ok();
+}
+
+void HttpServer::Run(Loop* loop) {
+  loop->evloop = h2o_evloop_create();
+  h2o_context_init(&loop->ctx, loop->evloop, &config_);
+  loop->accept_ctx = {};
+  loop->accept_ctx.ctx = &loop->ctx;
+  loop->accept_ctx.hosts = config_.hosts;
+  loop->queue = h2o_multithread_create_queue(loop->evloop);
+  h2o_multithread_register_receiver(loop->queue, &loop->receiver, &HttpServer::OnMessages);
+  current_receiver = &loop->receiver;
+  loop->listener = h2o_evloop_socket_create(loop->evloop, loop->listen_fd,
+                                            H2O_SOCKET_FLAG_DONT_READ);
+  loop->listener->data = loop;
+  h2o_socket_read_start(loop->listener, &HttpServer::OnAccept);
+  while (!stop_.load(std::memory_order_relaxed)) {
+    h2o_evloop_run(loop->evloop, 50);
+    if (stop_accepting_.load(std::memory_order_relaxed) && loop->listener != nullptr) {
+      h2o_socket_read_stop(loop->listener);
+      h2o_socket_close(loop->listener);  // closes listen_fd
+      loop->listener = nullptr;
+    }
+  }
+  // The process is ending: contexts, connections and the loop are reclaimed by the OS.
+}
+
+void HttpServer::StopAccepting() { stop_accepting_ = true; }
+
+void HttpServer::Stop() {
+  stop_ = true;
+  for (auto& l : loops_) {
+    if (l->thread.joinable()) l->thread.join();
+  }
+}
+
+}  // namespace vigil::ingest

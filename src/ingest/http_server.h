@@ -1,0 +1,102 @@
+// HttpServer: libh2o event loops, one per thread, each with its own SO_REUSEPORT listening socket.
+//
+// Every request goes to one RequestHandler, on the loop thread that accepted the connection. A
+// handler answers at once with SendJson, or later — from any thread, e.g. the log's writer
+// after an fsync — through a DeferredReply, which is delivered to the request's own loop via an
+// h2o multithread queue. If the client went away meanwhile, the reply is dropped safely.
+#pragma once
+
+#define H2O_USE_LIBUV 0
+#include <h2o.h>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "common/status.h"
+
+namespace vigil::ingest {
+
+struct HttpServerOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8080;  // 0: an ephemeral port (see HttpServer::port)
+  int threads = 0;       // 0: one per core
+  // Bodies larger than this are refused by h2o itself (plain 413) before any handler runs;
+  // handlers enforce their own, smaller caps with JSON errors.
+  size_t max_request_bytes = 8 << 20;
+};
+
+// Loop thread only.
+void SendJson(h2o_req_t* req, int status, std::string_view json, int retry_after_s = 0);
+// {"error": message}
+void SendError(h2o_req_t* req, int status, std::string_view message, int retry_after_s = 0);
+// The value of a request header, or "" if absent.
+std::string_view RequestHeader(h2o_req_t* req, const h2o_token_t* token);
+// The same for a header that is not an h2o token, by its lowercase name.
+std::string_view RequestHeader(h2o_req_t* req, std::string_view lowercase_name);
+
+// A reply to be sent later. Created on the loop thread with Defer(); Complete() must be called
+// exactly once, from any thread; the object deletes itself.
+class DeferredReply {
+ public:
+  static DeferredReply* Defer(h2o_req_t* req);
+  void Complete(int status, std::string body, int retry_after_s = 0);
+
+ private:
+  friend class HttpServer;
+  struct Message {
+    h2o_multithread_message_t super;  // first: h2o links messages through it
+    DeferredReply* reply;
+  };
+  static void OnDispose(void* slot);
+  void Release();
+
+  Message message_;
+  h2o_req_t* req_ = nullptr;  // null once h2o freed the request (loop thread only)
+  h2o_multithread_receiver_t* receiver_ = nullptr;
+  int refs_ = 2;  // the request's pool and the pending Complete
+  int status_ = 500;
+  int retry_after_s_ = 0;
+  std::string body_;
+};
+
+class HttpServer {
+ public:
+  using RequestHandler = std::function<void(h2o_req_t* req)>;
+
+  HttpServer(HttpServerOptions options, RequestHandler handler);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds and starts the loops. IoError naming the address if it cannot bind.
+  Status Start();
+  // The bound port (useful with port 0).
+  uint16_t port() const { return port_; }
+  int threads() const { return static_cast<int>(loops_.size()); }
+  // Closes the listening sockets; open connections keep being served until Stop.
+  void StopAccepting();
+  // Stops and joins the loops.
+  void Stop();
+
+ private:
+  struct Loop;
+  static void OnAccept(h2o_socket_t* listener, const char* err);
+  static int OnRequest(h2o_handler_t* self, h2o_req_t* req);
+  static void OnMessages(h2o_multithread_receiver_t* receiver, h2o_linklist_t* messages);
+  void Run(Loop* loop);
+
+  HttpServerOptions options_;
+  RequestHandler handler_;
+  h2o_globalconf_t config_;
+  uint16_t port_ = 0;
+  std::vector<std::unique_ptr<Loop>> loops_;
+  std::atomic<bool> stop_accepting_{false};
+  std::atomic<bool> stop_{false};
+};
+
+}  // namespace vigil::ingest

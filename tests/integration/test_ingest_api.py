@@ -1,0 +1,231 @@
+"""Every answer of POST /v1/events and the admin API, against the real server over HTTP.
+
+Each expected status and error text is written here from docs/protocol.md, not read from the code.
+"""
+import gzip
+import json
+import os
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from vigil_harness import ADMIN_TOKEN, VIGIL, Server, batch, session  # noqa: E402
+
+
+class IngestApiTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server().start()
+        cls.app = cls.server.create_app("ingest-test")
+        cls.key = cls.app["ingest_key"]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.cleanup()
+
+    def test_valid_batch_is_accepted_and_in_the_log(self):
+        now = int(time.time() * 1000)
+        status, _, body = self.server.post_events(self.key, batch("valid-1", [
+            session("v1-e1", now),
+            {"id": "v1-e2", "type": "network", "ts": now, "custom_field": "kept",
+             "network": {"method": "GET", "url": "https://api.example.com/v1/x", "status": 200,
+                         "duration_ms": 42}}]))
+        self.assertEqual(status, 202)
+        self.assertEqual(body, {"accepted": 2, "rejected": 0, "errors": []})
+        events = {e["id"]: e for e in self.server.log_dump(self.app["id"])}
+        self.assertEqual(events["v1-e1"]["type"], "session_start")
+        self.assertEqual(events["v1-e1"]["device"]["id"], "dev-1")
+        self.assertEqual(events["v1-e1"]["app"]["version"], "2.3.1")
+        self.assertEqual(events["v1-e1"]["user"]["id"], "user-1")
+        self.assertEqual(events["v1-e2"]["network"]["duration_ms"], 42)
+        self.assertEqual(events["v1-e2"]["custom_field"], "kept")
+        self.assertEqual(events["v1-e2"]["ts"], now)
+
+    def test_identity_and_zstd_bodies_are_accepted(self):
+        payload = json.dumps(batch("enc-1", [session("enc-1-e")])).encode()
+        status, _, body = self.server.post_events(self.key, None, encoding=None, raw=payload)
+        self.assertEqual((status, body["accepted"]), (202, 1))
+        z = subprocess.run(["zstd", "-q", "-c"], input=json.dumps(batch("enc-2", [session("enc-2-e")])).encode(),
+                           capture_output=True, check=True).stdout
+        status, _, body = self.server.post_events(self.key, None, encoding="zstd", raw=z)
+        self.assertEqual((status, body["accepted"]), (202, 1))
+
+    def test_mixed_batch_keeps_valid_events(self):
+        now = int(time.time() * 1000)
+        status, _, body = self.server.post_events(self.key, batch("mixed-1", [
+            session("m-ok", now),
+            {"id": "m-bad", "type": "teleport", "ts": now},
+            {"id": "m-net", "type": "network", "ts": now, "network": {"method": "GET"}}]))
+        self.assertEqual(status, 202)
+        self.assertEqual(body["accepted"], 1)
+        self.assertEqual(body["rejected"], 2)
+        self.assertEqual(body["errors"], [
+            {"index": 1, "error": "type must be one of session_start, crash, handled_exception, "
+                                  "network, user_flow, custom"},
+            {"index": 2, "error": "network: network.url must be a non-empty string"}])
+        ids = [e["id"] for e in self.server.log_dump(self.app["id"])]
+        self.assertIn("m-ok", ids)
+        self.assertNotIn("m-bad", ids)
+
+    def test_retried_batch_id_is_a_duplicate_and_not_appended_again(self):
+        payload = batch("dup-1", [session("dup-e1"), session("dup-e2")])
+        s1, _, b1 = self.server.post_events(self.key, payload)
+        s2, _, b2 = self.server.post_events(self.key, payload)
+        self.assertEqual((s1, s2), (202, 202))
+        self.assertNotIn("duplicate", b1)
+        self.assertTrue(b2["duplicate"])
+        ids = [e["id"] for e in self.server.log_dump(self.app["id"])]
+        self.assertEqual(ids.count("dup-e1"), 1)
+
+    def test_clock_skew_is_corrected(self):
+        now = int(time.time() * 1000)
+        skew = 3600 * 1000  # the device clock is an hour behind
+        status, _, body = self.server.post_events(
+            self.key, batch("skew-1", [session("skew-e", now - skew - 5000)], sent_at=now - skew))
+        self.assertEqual(status, 202)
+        self.assertIn("clock_skew_corrected_ms", body)
+        event = [e for e in self.server.log_dump(self.app["id"]) if e["id"] == "skew-e"][0]
+        # Corrected ts lands within a few seconds of (now - 5 s), whatever the request latency.
+        self.assertLess(abs(event["ts"] - (now - 5000)), 5000)
+        self.assertIn("clock_skew_ms", event)
+
+    def assertError(self, answer, status, text):
+        self.assertEqual(answer[0], status, answer)
+        self.assertEqual(answer[2], {"error": text})
+
+    def test_bad_bodies_are_400(self):
+        h = {"X-Vigil-Key": self.key}
+        self.assertError(self.server.json_request("POST", "/v1/events", b"", h), 400,
+                         "body is empty; send a JSON object with batch_id and events")
+        self.assertError(self.server.json_request("POST", "/v1/events", b'{"batch_id":"x","events":{}}', h),
+                         400, "events must be an array of event objects")
+        status, _, body = self.server.json_request("POST", "/v1/events", b'{"batch_id":"x","ev', h)
+        self.assertEqual(status, 400)
+        self.assertTrue(body["error"].startswith("body is not valid JSON"), body)
+        gz = gzip.compress(json.dumps(batch("trunc", [session("t")])).encode())
+        status, _, body = self.server.post_events(self.key, None, encoding="gzip", raw=gz[:-8])
+        self.assertEqual(status, 400)
+        self.assertEqual(body["error"], "body is not a valid gzip stream (corrupt or truncated)")
+        self.assertError(self.server.json_request("POST", "/v1/events", b'{"events":[]}', h), 400,
+                         "batch_id is required: a unique string of at most 128 bytes per batch, "
+                         "reused when the batch is retried")
+
+    def test_auth_and_method_errors(self):
+        body = json.dumps(batch("auth", [session("a")])).encode()
+        self.assertError(self.server.json_request("POST", "/v1/events", body), 401,
+                         "missing X-Vigil-Key header: send your app's ingest key")
+        self.assertError(self.server.json_request("POST", "/v1/events", body, {"X-Vigil-Key": "nope"}),
+                         401, "unknown ingest key: check the X-Vigil-Key header against your app's key")
+        self.assertError(self.server.json_request("GET", "/v1/events", None, {"X-Vigil-Key": self.key}),
+                         405, "use POST to send events to /v1/events")
+
+    def test_disabled_app_gets_403_until_enabled(self):
+        app = self.server.create_app("to-disable")
+        status, _, a = self.server.admin("POST", "/v1/admin/apps/%s/disable" % app["id"])
+        self.assertEqual((status, a["disabled"]), (200, True))
+        answer = self.server.post_events(app["ingest_key"], batch("d1", [session("d1")]))
+        self.assertError(answer, 403, "app '%s' is disabled; an admin can enable it again" % app["id"])
+        status, _, a = self.server.admin("POST", "/v1/admin/apps/%s/enable" % app["id"])
+        self.assertEqual((status, a["disabled"]), (200, False))
+        self.assertEqual(self.server.post_events(app["ingest_key"], batch("d2", [session("d2")]))[0], 202)
+
+    def test_size_caps_are_413(self):
+        big = b"x" * ((1 << 20) + 1)
+        status, _, body = self.server.json_request(
+            "POST", "/v1/events", big, {"X-Vigil-Key": self.key, "Content-Encoding": "identity"})
+        self.assertEqual(status, 413)
+        self.assertIn("over the 1048576-byte cap", body["error"])
+        # A gzip bomb: 17 MiB of JSON whitespace compresses to ~17 KiB.
+        bomb = gzip.compress(b'{"batch_id":"bomb","events":[]' + b" " * (17 << 20) + b"}")
+        status, _, body = self.server.post_events(self.key, None, encoding="gzip", raw=bomb)
+        self.assertEqual(status, 413)
+        self.assertEqual(body["error"], "decompressed body is over the 16777216-byte cap; send smaller batches")
+
+    def test_unknown_encoding_is_415(self):
+        self.assertError(self.server.post_events(self.key, None, encoding="br", raw=b"xx"), 415,
+                         "Content-Encoding 'br' is not supported; send gzip, zstd or identity")
+
+    def test_admin_requires_token_and_lists_apps(self):
+        self.assertError(self.server.json_request("GET", "/v1/admin/apps"), 401,
+                         "missing admin token: send Authorization: Bearer <admin token>")
+        self.assertEqual(self.server.json_request("GET", "/v1/admin/apps", None,
+                                                  {"Authorization": "Bearer wrong"})[0], 401)
+        status, _, listing = self.server.admin("GET", "/v1/admin/apps")
+        self.assertEqual(status, 200)
+        self.assertIn(self.app["id"], [a["id"] for a in listing["apps"]])
+        self.assertTrue(all("api_token" not in a for a in listing["apps"]))
+        self.assertEqual(self.server.admin("POST", "/v1/admin/apps", {"nom": 1})[0], 400)
+        self.assertEqual(self.server.admin("POST", "/v1/admin/apps/nope/disable")[0], 404)
+
+    def test_health_ready_and_metrics(self):
+        self.assertEqual(self.server.json_request("GET", "/healthz")[:1], (200,))
+        self.assertEqual(self.server.json_request("GET", "/readyz")[2], {"status": "ready"})
+        self.server.post_events(self.key, batch("metrics-1", [session("mx1"), {"id": "mx2", "type": "x", "ts": 1}]))
+        status, headers, text = self.server.request("GET", "/metrics")
+        self.assertEqual(status, 200)
+        text = text.decode()
+        self.assertRegex(text, r'vigil_http_requests_total\{code="202"\} [1-9]')
+        self.assertRegex(text, r'vigil_events_rejected_total\{reason="bad_type"\} [1-9]')
+        self.assertRegex(text, r"vigil_events_accepted_total [1-9]")
+        self.assertIn("vigil_log_fsync_seconds_bucket", text)
+        self.assertRegex(text, r'vigil_log_bytes\{app="%s"\} [1-9]' % self.app["id"])
+
+    def test_log_stats_counts_this_apps_records_and_events(self):
+        app = self.server.create_app("stats")
+        for i in range(3):
+            self.server.post_events(app["ingest_key"], batch("st-%d" % i, [session("st-%d-a" % i),
+                                                                         session("st-%d-b" % i)]))
+        part = [p for p in self.server.log_stats()["partitions"] if p["app"] == app["id"]][0]
+        self.assertEqual((part["records"], part["events"], part["end_offset"]), (3, 6, 3))
+        self.assertGreater(part["bytes"], 0)
+
+    def test_help_on_every_command(self):
+        for args in (["--help"], ["serve", "--help"], ["log", "--help"], ["log", "stats", "--help"],
+                     ["log", "dump", "--help"]):
+            out = subprocess.run([VIGIL] + args, capture_output=True, text=True)
+            self.assertEqual(out.returncode, 0, args)
+            self.assertIn("usage: vigil", out.stdout)
+
+
+class RestartTest(unittest.TestCase):
+    def test_apps_and_events_survive_a_restart(self):
+        s = Server().start()
+        try:
+            app = s.create_app("persist")
+            self.assertEqual(s.post_events(app["ingest_key"], batch("p1", [session("p1e")]))[0], 202)
+            s.stop()
+            s.start()
+            status, _, listing = s.admin("GET", "/v1/admin/apps")
+            self.assertIn(app["id"], [a["id"] for a in listing["apps"]])
+            # The dedup window survives too.
+            status, _, body = s.post_events(app["ingest_key"], batch("p1", [session("p1e")]))
+            self.assertTrue(body.get("duplicate"))
+            self.assertEqual([e["id"] for e in s.log_dump(app["id"])], ["p1e"])
+        finally:
+            s.cleanup()
+
+    def test_first_start_prints_demo_app_and_generates_admin_token(self):
+        import tempfile
+        d = tempfile.mkdtemp(prefix="vigil-first-")
+        env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0")
+        p = subprocess.Popen([VIGIL, "serve", "--data", d, "--listen", "127.0.0.1:0"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        try:
+            lines = [p.stdout.readline() for _ in range(8)]
+            text = "".join(lines)
+            self.assertIn("admin token:", text)
+            self.assertIn("ingest key:", text)
+            self.assertIn("api token:", text)
+            self.assertIn("curl -s http://127.0.0.1:", text)
+            mode = os.stat(os.path.join(d, "admin-token")).st_mode & 0o777
+            self.assertEqual(mode, 0o600)
+        finally:
+            p.terminate()
+            p.wait(timeout=30)
+            subprocess.run(["rm", "-rf", d])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -1,0 +1,127 @@
+"""Starts a real `vigil serve` on an ephemeral 127.0.0.1 port and talks to it over real HTTP.
+
+Used by every integration test. The server is started by PID and stopped by PID; its data
+directory is a fresh temp dir unless one is given (to restart on the same data).
+"""
+import gzip
+import http.client
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+
+VIGIL = os.environ.get("VIGIL_BIN", os.path.join(os.path.dirname(__file__), "../../build/vigil"))
+ADMIN_TOKEN = "test-admin-token"
+
+
+class Server:
+    def __init__(self, data_dir=None, extra_args=(), env=None):
+        self.own_dir = data_dir is None
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix="vigil-it-")
+        self.extra_args = list(extra_args)
+        self.env = dict(os.environ, **(env or {}))
+        self.env.setdefault("ASAN_OPTIONS", "detect_leaks=0")
+        self.proc = None
+        self.port = None
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            [VIGIL, "serve", "--data", self.data_dir, "--listen", "127.0.0.1:0",
+             "--admin-token", ADMIN_TOKEN, "--threads", "2"] + self.extra_args,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self.env, text=True)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise RuntimeError("vigil serve exited: " + self.proc.stderr.read())
+            m = re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)
+            if m:
+                self.port = int(m.group(1))
+                self.banner = line
+                return self
+        raise RuntimeError("vigil serve did not start in time")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def kill9(self):
+        self.proc.kill()  # SIGKILL
+        self.proc.wait()
+
+    def cleanup(self):
+        self.stop()
+        if self.own_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def request(self, method, path, body=None, headers=None, timeout=30):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            resp = conn.getresponse()
+            data = resp.read()
+            return resp.status, dict(resp.getheaders()), data
+        finally:
+            conn.close()
+
+    def json_request(self, method, path, body=None, headers=None):
+        status, hdrs, data = self.request(method, path, body, headers)
+        return status, hdrs, json.loads(data) if data else None
+
+    def admin(self, method, path, body=None):
+        h = {"Authorization": "Bearer " + ADMIN_TOKEN}
+        if body is not None:
+            body = json.dumps(body)
+            h["Content-Type"] = "application/json"
+        return self.json_request(method, path, body, h)
+
+    def create_app(self, name="test-app"):
+        status, _, app = self.admin("POST", "/v1/admin/apps", {"name": name})
+        assert status == 201, (status, app)
+        return app
+
+    def post_events(self, key, payload, encoding="gzip", raw=None):
+        body = raw if raw is not None else json.dumps(payload).encode()
+        headers = {"X-Vigil-Key": key, "Content-Type": "application/json"}
+        if encoding == "gzip" and raw is None:
+            body = gzip.compress(body)
+            headers["Content-Encoding"] = "gzip"
+        elif encoding:
+            headers["Content-Encoding"] = encoding
+        return self.json_request("POST", "/v1/events", body, headers)
+
+    def log_dump(self, app=None):
+        args = [VIGIL, "log", "dump", "--data", self.data_dir]
+        if app:
+            args += ["--app", app]
+        out = subprocess.run(args, capture_output=True, text=True, env=self.env, check=True)
+        return [json.loads(line) for line in out.stdout.splitlines() if line]
+
+    def log_stats(self):
+        out = subprocess.run([VIGIL, "log", "stats", "--data", self.data_dir],
+                             capture_output=True, text=True, env=self.env, check=True)
+        return json.loads(out.stdout)
+
+
+NOW_MS = int(time.time() * 1000)
+
+
+def batch(batch_id, events, sent_at=None, **context):
+    b = {"batch_id": batch_id, "sent_at": sent_at if sent_at is not None else int(time.time() * 1000),
+         "device": {"id": "dev-1", "os": "android", "os_version": "14"},
+         "app": {"version": "2.3.1", "build": "231"}, "user": {"id": "user-1"},
+         "events": events}
+    b.update(context)
+    return b
+
+
+def session(event_id, ts=None):
+    return {"id": event_id, "type": "session_start", "ts": ts or int(time.time() * 1000)}
