@@ -14,6 +14,7 @@ constexpr const char* kUsage =
     "commands:\n"
     "  serve      run the server: ingest, log and every other stage, embedded\n"
     "  log        inspect the durable log: `vigil log stats`, `vigil log dump`\n"
+    "  loadgen    send synthetic device traffic to a server\n"
     "  version    print the version\n"
     "\n"
     "`vigil <command> --help` describes each command and its flags.\n";
@@ -29,6 +30,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> rest(args.begin() + 1, args.end());
   if (command == "serve") return vigil::cli::RunServeCommand(rest);
   if (command == "log") return vigil::cli::RunLogCommand(rest);
+  if (command == "loadgen") return vigil::cli::RunLoadgenCommand(rest);
   if (command == "version" || command == "--version") {
     std::puts("vigil 0.1.0");
     return 0;
