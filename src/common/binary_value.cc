@@ -132,6 +132,19 @@ bool BinaryValue::Parse(std::string_view bytes, BinaryValue* value, size_t* cons
   return true;
 }
 
+bool BinaryValue::SkipShallow(const char** pp, const char* end) {
+  const char*& p = *pp;
+  if (p >= end) return false;
+  auto tag = static_cast<ValueTag>(*p);
+  if (tag != ValueTag::kArray && tag != ValueTag::kObject) return SkipValue(p, end, 0);
+  ++p;
+  uint32_t count, size;
+  if (!GetFixed32(p, end, &count) || !GetFixed32(p, end, &size)) return false;
+  if (size > static_cast<uint64_t>(end - p)) return false;
+  p += size;
+  return true;
+}
+
 bool BinaryValue::ReadKey(const char** p, const char* end, std::string_view* key) {
   return GetLengthPrefixed(*p, end, key);
 }
@@ -188,16 +201,17 @@ uint32_t BinaryValue::Count() const {
 }
 
 BinaryValue BinaryValue::Get(std::string_view key) const {
-  BinaryValue found;
-  bool done = false;
-  if (!is_object()) return found;
-  ForEach([&](std::string_view k, const BinaryValue& v) {
-    if (!done && k == key) {
-      found = v;
-      done = true;
-    }
-  });
-  return found;
+  if (!is_object() || bytes_.size() < 9) return BinaryValue();
+  const char* p = bytes_.data() + 9;
+  const char* end = bytes_.data() + bytes_.size();
+  for (uint32_t i = 0, n = Count(); i < n && p < end; ++i) {
+    std::string_view k;
+    if (!ReadKey(&p, end, &k)) break;
+    const char* start = p;
+    if (!SkipShallow(&p, end)) break;
+    if (k == key) return BinaryValue(std::string_view(start, p - start));  // the first match
+  }
+  return BinaryValue();
 }
 
 void BinaryValue::ToJson(JsonWriter* w) const {

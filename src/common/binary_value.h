@@ -74,7 +74,8 @@ class BinaryValueWriter {
 class BinaryValue {
  public:
   BinaryValue() = default;
-  // `bytes` must hold exactly one value; use Parse to check that.
+  // `bytes` must hold exactly one well-formed value (written by BinaryValueWriter, or checked
+  // with Parse); accessors stay within `bytes` even if it is not.
   explicit BinaryValue(std::string_view bytes) : bytes_(bytes) {}
 
   // Checks that `bytes` start with one well-formed value (recursively, up to a nesting depth of
@@ -107,11 +108,9 @@ class BinaryValue {
     for (uint32_t i = 0; i < Count() && p < end; ++i) {
       std::string_view key;
       if (object && !ReadKey(&p, end, &key)) return;
-      BinaryValue v;
-      size_t n = 0;
-      if (!Parse(std::string_view(p, end - p), &v, &n)) return;
-      p += n;
-      f(key, v);
+      const char* start = p;
+      if (!SkipShallow(&p, end)) return;
+      f(key, BinaryValue(std::string_view(start, p - start)));
     }
   }
 
@@ -121,6 +120,9 @@ class BinaryValue {
 
  private:
   static bool ReadKey(const char** p, const char* end, std::string_view* key);
+  // Advances past one value, jumping over containers by their byte size (bounds-checked, not
+  // recursive): the bytes were checked by Parse when they entered, or written by this process.
+  static bool SkipShallow(const char** p, const char* end);
   std::string_view bytes_;
 };
 
