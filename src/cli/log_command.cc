@@ -58,14 +58,22 @@ int Stats(const std::vector<std::string>& args) {
       events += r.item_count;
     });
     w.BeginObject()
-        .Key("app").String(p.name)
-        .Key("segments").Uint(p.segments)
-        .Key("bytes").Uint(p.bytes)
-        .Key("start_offset").Uint(p.start_offset)
-        .Key("end_offset").Uint(p.end_offset)
-        .Key("records").Uint(records)
-        .Key("events").Uint(events)
-        .Key("consumers").BeginObject();
+        .Key("app")
+        .String(p.name)
+        .Key("segments")
+        .Uint(p.segments)
+        .Key("bytes")
+        .Uint(p.bytes)
+        .Key("start_offset")
+        .Uint(p.start_offset)
+        .Key("end_offset")
+        .Uint(p.end_offset)
+        .Key("records")
+        .Uint(records)
+        .Key("events")
+        .Uint(events)
+        .Key("consumers")
+        .BeginObject();
     for (const std::string& c : (*log)->Consumers(p.name)) {
       Result<uint64_t> off = (*log)->CommittedOffset(c, p.name);
       w.Key(c);
@@ -82,11 +90,16 @@ int Stats(const std::vector<std::string>& args) {
     total_segments += p.segments;
   }
   w.EndArray()
-      .Key("totals").BeginObject()
-      .Key("segments").Uint(total_segments)
-      .Key("bytes").Uint(total_bytes)
-      .Key("records").Uint(total_records)
-      .Key("events").Uint(total_events)
+      .Key("totals")
+      .BeginObject()
+      .Key("segments")
+      .Uint(total_segments)
+      .Key("bytes")
+      .Uint(total_bytes)
+      .Key("records")
+      .Uint(total_records)
+      .Key("events")
+      .Uint(total_events)
       .EndObject()
       .EndObject();
   std::puts(out.c_str());
@@ -146,10 +159,14 @@ int Dump(const std::vector<std::string>& args) {
           line.clear();
           JsonWriter w(&line);
           w.BeginObject()
-              .Key("app_id").String(p.name)
-              .Key("offset").Uint(r.offset)
-              .Key("batch_id").String(h.batch_id)
-              .Key("received_ms").Int(h.received_ms);
+              .Key("app_id")
+              .String(p.name)
+              .Key("offset")
+              .Uint(r.offset)
+              .Key("batch_id")
+              .String(h.batch_id)
+              .Key("received_ms")
+              .Int(h.received_ms);
           if (h.skew_corrected) w.Key("clock_skew_ms").Int(h.skew_ms);
           w.Key("device");
           h.device.ToJson(&w);

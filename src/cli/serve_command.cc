@@ -103,8 +103,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
   std::string admin_token;
   Result<std::string> admin_digest = AdminTokenDigest(config, &token_generated, &admin_token);
   if (!admin_digest.ok()) {
-    std::fprintf(stderr, "vigil serve: admin token: %s\n",
-                 admin_digest.status().message().c_str());
+    std::fprintf(stderr, "vigil serve: admin token: %s\n", admin_digest.status().message().c_str());
     return 1;
   }
 
@@ -122,8 +121,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
   Result<std::unique_ptr<log::LocalLog>> log =
       log::LocalLog::Open(config.data_dir + "/log/raw", log_options, SystemClock());
   if (!log.ok()) {
-    std::fprintf(stderr, "vigil serve: cannot open the log: %s\n",
-                 log.status().ToString().c_str());
+    std::fprintf(stderr, "vigil serve: cannot open the log: %s\n", log.status().ToString().c_str());
     return 1;
   }
   metrics = std::make_unique<ingest::Metrics>(log->get());
@@ -174,9 +172,8 @@ int RunServeCommand(const std::vector<std::string>& args) {
                 config.data_dir.c_str());
   }
   if (!demo_banner.empty()) {
-    std::shared_ptr<const ingest::App> demo = (*apps)->List().empty()
-                                                  ? nullptr
-                                                  : (*apps)->FindById((*apps)->List()[0].id);
+    std::shared_ptr<const ingest::App> demo =
+        (*apps)->List().empty() ? nullptr : (*apps)->FindById((*apps)->List()[0].id);
     std::printf("first start:\n%s", demo_banner.c_str());
     std::printf(
         "send a first batch:\n"
@@ -184,14 +181,15 @@ int RunServeCommand(const std::vector<std::string>& args) {
         "    -d '{\"batch_id\":\"first-batch\",\"device\":{\"id\":\"dev-1\",\"os\":\"android\"},"
         "\"app\":{\"version\":\"1.0.0\"},\"user\":{\"id\":\"u1\"},"
         "\"events\":[{\"id\":\"e1\",\"type\":\"session_start\",\"ts\":%lld}]}'\n",
-        url.c_str(), demo ? demo->ingest_key.c_str() : "", static_cast<long long>(
-                                                                SystemClock()->NowMs()));
+        url.c_str(), demo ? demo->ingest_key.c_str() : "",
+        static_cast<long long>(SystemClock()->NowMs()));
   }
   std::fflush(stdout);
 
   int sig = 0;
   sigwait(&stop_signals, &sig);
-  std::fprintf(stderr, "vigil: %s received, draining the log\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  std::fprintf(stderr, "vigil: %s received, draining the log\n",
+               sig == SIGINT ? "SIGINT" : "SIGTERM");
   server.StopAccepting();
   usleep(200 * 1000);  // answers already on their way reach their loops
   server.Stop();

@@ -21,21 +21,21 @@ inline constexpr uint8_t kBatchRecordVersion = 1;
 
 struct BatchHeader {
   std::string_view batch_id;
-  int64_t sent_at_ms = 0;      // the SDK's clock when it sent the batch (0 if absent)
-  int64_t received_ms = 0;     // the server's clock when the batch arrived
-  int64_t skew_ms = 0;         // added to every event's ts; non-zero only when corrected
+  int64_t sent_at_ms = 0;   // the SDK's clock when it sent the batch (0 if absent)
+  int64_t received_ms = 0;  // the server's clock when the batch arrived
+  int64_t skew_ms = 0;      // added to every event's ts; non-zero only when corrected
   bool skew_corrected = false;
-  BinaryValue device;          // objects as sent (absent if the batch had none)
+  BinaryValue device;  // objects as sent (absent if the batch had none)
   BinaryValue app;
   BinaryValue user;
-  BinaryValue extra;           // object of the batch's unknown top-level fields (or absent)
+  BinaryValue extra;  // object of the batch's unknown top-level fields (or absent)
 };
 
 struct EventView {
   std::string_view id;
   EventType type = EventType::kCustom;
-  int64_t ts_ms = 0;           // occurred time, corrected
-  BinaryValue fields;          // object: every field other than id, type and ts
+  int64_t ts_ms = 0;   // occurred time, corrected
+  BinaryValue fields;  // object: every field other than id, type and ts
 };
 
 // Builds one record. Usage: Begin(header); AddEvent()...; Finish().

@@ -220,10 +220,18 @@ void BinaryValue::ToJson(JsonWriter* w) const {
     return;
   }
   switch (tag()) {
-    case ValueTag::kNull: w->Null(); return;
-    case ValueTag::kFalse: w->Bool(false); return;
-    case ValueTag::kTrue: w->Bool(true); return;
-    case ValueTag::kInt: w->Int(AsInt()); return;
+    case ValueTag::kNull:
+      w->Null();
+      return;
+    case ValueTag::kFalse:
+      w->Bool(false);
+      return;
+    case ValueTag::kTrue:
+      w->Bool(true);
+      return;
+    case ValueTag::kInt:
+      w->Int(AsInt());
+      return;
     case ValueTag::kUint: {
       const char* p = bytes_.data() + 1;
       uint64_t v = 0;
@@ -231,8 +239,12 @@ void BinaryValue::ToJson(JsonWriter* w) const {
       w->Uint(v);
       return;
     }
-    case ValueTag::kDouble: w->Double(AsDouble()); return;
-    case ValueTag::kString: w->String(AsString()); return;
+    case ValueTag::kDouble:
+      w->Double(AsDouble());
+      return;
+    case ValueTag::kString:
+      w->String(AsString());
+      return;
     case ValueTag::kArray:
       w->BeginArray();
       ForEach([&](std::string_view, const BinaryValue& v) { v.ToJson(w); });

@@ -19,12 +19,18 @@ inline constexpr int kEventTypeCount = 6;
 
 inline std::string_view EventTypeName(EventType t) {
   switch (t) {
-    case EventType::kSessionStart: return "session_start";
-    case EventType::kCrash: return "crash";
-    case EventType::kHandledException: return "handled_exception";
-    case EventType::kNetwork: return "network";
-    case EventType::kUserFlow: return "user_flow";
-    case EventType::kCustom: return "custom";
+    case EventType::kSessionStart:
+      return "session_start";
+    case EventType::kCrash:
+      return "crash";
+    case EventType::kHandledException:
+      return "handled_exception";
+    case EventType::kNetwork:
+      return "network";
+    case EventType::kUserFlow:
+      return "user_flow";
+    case EventType::kCustom:
+      return "custom";
   }
   return "unknown";
 }

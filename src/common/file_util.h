@@ -1,4 +1,5 @@
-// Small POSIX file helpers with Status errors: whole-file reads, atomic replacement, directory sync.
+// Small POSIX file helpers with Status errors: whole-file reads, atomic replacement, directory
+// sync.
 //
 // WriteFileAtomically is how every small piece of state (apps, consumer offsets) is persisted:
 // write a temp file, fsync it, rename it over the old one, fsync the directory. A crash leaves

@@ -105,8 +105,10 @@ std::string FlagSet::Usage() const {
   for (const Flag& f : flags_) {
     std::string line = "  --" + f.name;
     if (!f.is_bool) line += " VALUE";
-    if (line.size() < 28) line.append(28 - line.size(), ' ');
-    else line += "\n" + std::string(28, ' ');
+    if (line.size() < 28)
+      line.append(28 - line.size(), ' ');
+    else
+      line += "\n" + std::string(28, ' ');
     line += f.help;
     if (!f.default_text.empty() && f.default_text != "false") {
       line += " (default: " + f.default_text + ")";

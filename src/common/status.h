@@ -15,16 +15,16 @@ namespace vigil {
 
 enum class StatusCode {
   kOk = 0,
-  kInvalidArgument,   // bad input from outside: never retried as is
+  kInvalidArgument,  // bad input from outside: never retried as is
   kNotFound,
   kAlreadyExists,
-  kCorruption,        // stored bytes fail their checks
-  kIoError,           // the environment failed (disk, network): may succeed later
-  kUnavailable,       // temporarily cannot take more (backlog bound, disk full): retry later
-  kTooLarge,          // input over a size cap
+  kCorruption,   // stored bytes fail their checks
+  kIoError,      // the environment failed (disk, network): may succeed later
+  kUnavailable,  // temporarily cannot take more (backlog bound, disk full): retry later
+  kTooLarge,     // input over a size cap
   kUnsupported,
   kPermissionDenied,
-  kInternal,          // a bug
+  kInternal,  // a bug
 };
 
 class [[nodiscard]] Status {
@@ -33,7 +33,9 @@ class [[nodiscard]] Status {
   Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
 
   static Status Ok() { return Status(); }
-  static Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+  static Status InvalidArgument(std::string m) {
+    return {StatusCode::kInvalidArgument, std::move(m)};
+  }
   static Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
   static Status AlreadyExists(std::string m) { return {StatusCode::kAlreadyExists, std::move(m)}; }
   static Status Corruption(std::string m) { return {StatusCode::kCorruption, std::move(m)}; }
@@ -62,7 +64,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : value_(std::move(value)) {}          // NOLINT: implicit by design
   Result(Status status) : status_(std::move(status)) {}  // NOLINT: implicit by design
 
   bool ok() const { return value_.has_value(); }
@@ -83,16 +85,16 @@ const char* StatusCodeName(StatusCode code);
 
 }  // namespace vigil
 
-#define VIGIL_RETURN_IF_ERROR(expr)       \
-  do {                                    \
-    ::vigil::Status _st = (expr);         \
-    if (!_st.ok()) return _st;            \
+#define VIGIL_RETURN_IF_ERROR(expr) \
+  do {                              \
+    ::vigil::Status _st = (expr);   \
+    if (!_st.ok()) return _st;      \
   } while (0)
 
 // A broken invariant: a bug in Vigil, never reachable from input alone.
-#define VIGIL_CHECK(cond)                                                               \
-  do {                                                                                  \
-    if (!(cond)) ::vigil::internal::CheckFailed(__FILE__, __LINE__, #cond);             \
+#define VIGIL_CHECK(cond)                                                   \
+  do {                                                                      \
+    if (!(cond)) ::vigil::internal::CheckFailed(__FILE__, __LINE__, #cond); \
   } while (0)
 
 namespace vigil::internal {

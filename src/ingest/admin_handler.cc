@@ -13,9 +13,12 @@ std::string AppJson(const App& app, std::string_view api_token) {
   std::string out;
   JsonWriter w(&out);
   w.BeginObject()
-      .Key("id").String(app.id)
-      .Key("name").String(app.name)
-      .Key("ingest_key").String(app.ingest_key);
+      .Key("id")
+      .String(app.id)
+      .Key("name")
+      .String(app.name)
+      .Key("ingest_key")
+      .String(app.ingest_key);
   if (!api_token.empty()) w.Key("api_token").String(api_token);
   w.Key("disabled").Bool(app.disabled).Key("created_ms").Int(app.created_ms).EndObject();
   return out;

@@ -11,8 +11,7 @@
 
 namespace vigil::ingest {
 
-Result<std::unique_ptr<AppRegistry>> AppRegistry::Open(const std::string& data_dir,
-                                                       Clock* clock) {
+Result<std::unique_ptr<AppRegistry>> AppRegistry::Open(const std::string& data_dir, Clock* clock) {
   std::unique_ptr<AppRegistry> r(new AppRegistry(data_dir + "/apps.json", clock));
   VIGIL_RETURN_IF_ERROR(r->Load());
   return r;
@@ -72,12 +71,18 @@ Status AppRegistry::SaveLocked() const {
   w.BeginObject().Key("version").Int(1).Key("apps").BeginArray();
   for (const auto& a : apps_) {
     w.BeginObject()
-        .Key("id").String(a->id)
-        .Key("name").String(a->name)
-        .Key("ingest_key").String(a->ingest_key)
-        .Key("api_token_sha256").String(a->api_token_sha256)
-        .Key("disabled").Bool(a->disabled)
-        .Key("created_ms").Int(a->created_ms)
+        .Key("id")
+        .String(a->id)
+        .Key("name")
+        .String(a->name)
+        .Key("ingest_key")
+        .String(a->ingest_key)
+        .Key("api_token_sha256")
+        .String(a->api_token_sha256)
+        .Key("disabled")
+        .Bool(a->disabled)
+        .Key("created_ms")
+        .Int(a->created_ms)
         .EndObject();
   }
   w.EndArray().EndObject();

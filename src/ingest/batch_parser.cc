@@ -272,14 +272,16 @@ Status BatchParser::Parse(const char* json, size_t size, size_t capacity, int64_
     od::value value = field.value();
     if (key == "batch_id") {
       if (value.get_string().get(batch_id) != simdjson::SUCCESS) {
-        return Status::InvalidArgument("batch_id must be a string (unique per batch, reused on "
-                                       "retries)");
+        return Status::InvalidArgument(
+            "batch_id must be a string (unique per batch, reused on "
+            "retries)");
       }
       have_batch_id = true;
     } else if (key == "sent_at") {
       if (value.get_int64().get(sent_at) != simdjson::SUCCESS) {
-        return Status::InvalidArgument("sent_at must be an integer: the device clock in ms since "
-                                       "the epoch when the batch was sent");
+        return Status::InvalidArgument(
+            "sent_at must be an integer: the device clock in ms since "
+            "the epoch when the batch was sent");
       }
       have_sent_at = true;
     } else if (key == "device" || key == "app" || key == "user") {
@@ -360,8 +362,7 @@ Status BatchParser::Parse(const char* json, size_t size, size_t capacity, int64_
             od::json_type it;
             if (auto err = fv.type().get(it)) return JsonError(err);
             od::number_type nt{};
-            if (it == od::json_type::number &&
-                fv.get_number_type().get(nt) == simdjson::SUCCESS &&
+            if (it == od::json_type::number && fv.get_number_type().get(nt) == simdjson::SUCCESS &&
                 nt == od::number_type::signed_integer &&
                 fv.get_int64().get(ts) == simdjson::SUCCESS) {
               ts_ok = true;
@@ -400,9 +401,8 @@ Status BatchParser::Parse(const char* json, size_t size, size_t capacity, int64_
           continue;
         }
         std::string problem = ValidateFields(
-            scratch.type,
-            BinaryValue(std::string_view(fields_).substr(
-                scratch.fields_begin, scratch.fields_end - scratch.fields_begin)));
+            scratch.type, BinaryValue(std::string_view(fields_).substr(
+                              scratch.fields_begin, scratch.fields_end - scratch.fields_begin)));
         if (!problem.empty()) {
           reject(DropReason::kBadFields, std::string(EventTypeName(scratch.type)) + ": " + problem);
           continue;
@@ -452,9 +452,9 @@ Status BatchParser::Parse(const char* json, size_t size, size_t capacity, int64_
   BatchRecordBuilder builder;
   builder.Begin(h, &out->record);
   for (const ScratchEvent& e : events_) {
-    builder.AddEvent(e.id, e.type, e.ts_ms + out->skew_ms,
-                     std::string_view(fields_).substr(e.fields_begin,
-                                                      e.fields_end - e.fields_begin));
+    builder.AddEvent(
+        e.id, e.type, e.ts_ms + out->skew_ms,
+        std::string_view(fields_).substr(e.fields_begin, e.fields_end - e.fields_begin));
   }
   builder.Finish();
   return Status::Ok();

@@ -32,8 +32,8 @@ std::unique_ptr<Parsed> Parse(std::string json, int64_t now = kNow) {
 
 std::string Batch(const std::string& events, const std::string& extra = "") {
   return R"({"batch_id":"b-1","sent_at":1700000000000,"device":{"id":"d1","os":"ios"},)"
-         R"("app":{"version":"2.3.1","build":"77"},"user":{"id":"u1"},)" + extra +
-         R"("events":[)" + events + "]}";
+         R"("app":{"version":"2.3.1","build":"77"},"user":{"id":"u1"},)" +
+         extra + R"("events":[)" + events + "]}";
 }
 
 TEST(BatchParserTest, AcceptsEveryEventTypeAndKeepsContext) {
@@ -91,7 +91,8 @@ TEST(BatchParserTest, TypeSpecificRulesAreEnforced) {
     const char* message;
   } cases[] = {
       {R"({"id":"a","type":"crash","ts":1700000000000})",
-       "crash: error must be an object: {\"type\", \"reason\"} and/or a stack (see docs/protocol.md)"},
+       "crash: error must be an object: {\"type\", \"reason\"} and/or a stack (see "
+       "docs/protocol.md)"},
       {R"({"id":"a","type":"crash","ts":1700000000000,"error":{"format":"cobol","text":"x"}})",
        "crash: error.format must be one of native, apple, java, tombstone"},
       {R"({"id":"a","type":"crash","ts":1700000000000,"error":{"format":"apple"}})",

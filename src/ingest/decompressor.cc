@@ -1,9 +1,10 @@
 // gzip via libdeflate (whole-buffer, ~1.7x zlib here) and zstd via its streaming API, both capped.
 #include "ingest/decompressor.h"
 
+#include <strings.h>
+
 #include <algorithm>
 #include <cstring>
-#include <strings.h>
 
 namespace vigil::ingest {
 
@@ -36,8 +37,7 @@ Result<ContentEncoding> ParseContentEncoding(std::string_view h) {
                              "' is not supported; send gzip, zstd or identity");
 }
 
-Decompressor::Decompressor()
-    : deflate_(libdeflate_alloc_decompressor()), zstd_(ZSTD_createDCtx()) {
+Decompressor::Decompressor() : deflate_(libdeflate_alloc_decompressor()), zstd_(ZSTD_createDCtx()) {
   VIGIL_CHECK(deflate_ != nullptr && zstd_ != nullptr);
 }
 
@@ -75,9 +75,8 @@ Status Decompressor::Gunzip(std::string_view in, size_t max_output, std::string*
       size_t base = out->size();
       ResizeWithin(out, base + guess, max_output + 1);
       size_t in_used = 0, produced = 0;
-      libdeflate_result r = libdeflate_gzip_decompress_ex(deflate_, in.data(), in.size(),
-                                                          out->data() + base, guess, &in_used,
-                                                          &produced);
+      libdeflate_result r = libdeflate_gzip_decompress_ex(
+          deflate_, in.data(), in.size(), out->data() + base, guess, &in_used, &produced);
       if (r == LIBDEFLATE_SUCCESS) {
         out->resize(base + produced);
         in.remove_prefix(in_used);
@@ -105,7 +104,8 @@ Status Decompressor::Unzstd(std::string_view in, size_t max_output, std::string*
   size_t last = 1;
   while (input.pos < input.size) {
     size_t base = out->size();
-    size_t chunk = std::min<size_t>(std::max<size_t>(in.size() * 4, 64 * 1024), max_output + 1 - base);
+    size_t chunk =
+        std::min<size_t>(std::max<size_t>(in.size() * 4, 64 * 1024), max_output + 1 - base);
     if (chunk == 0) {
       out->clear();
       return Status::TooLarge("decompressed body is over " + std::to_string(max_output) + " bytes");

@@ -44,8 +44,7 @@ std::string AcceptedBody(const ParsedBatch& b, bool duplicate) {
   return out;
 }
 
-void EventsHandler::Reply(h2o_req_t* req, int status, std::string_view message,
-                          int retry_after_s) {
+void EventsHandler::Reply(h2o_req_t* req, int status, std::string_view message, int retry_after_s) {
   metrics_->CountRequest(status);
   SendError(req, status, message, retry_after_s);
 }
@@ -81,9 +80,10 @@ void EventsHandler::Handle(h2o_req_t* req) {
     return;
   }
   if (wire.size() > limits_.max_body_bytes) {
-    Reply(req, 413, "body is " + std::to_string(wire.size()) + " bytes, over the " +
-                        std::to_string(limits_.max_body_bytes) +
-                        "-byte cap; compress it or send smaller batches");
+    Reply(req, 413,
+          "body is " + std::to_string(wire.size()) + " bytes, over the " +
+              std::to_string(limits_.max_body_bytes) +
+              "-byte cap; compress it or send smaller batches");
     return;
   }
 
@@ -91,9 +91,9 @@ void EventsHandler::Handle(h2o_req_t* req) {
   Status st = ts.decompressor.Decompress(*encoding, wire, limits_.max_decompressed_bytes, &ts.body);
   if (!st.ok()) {
     if (st.code() == StatusCode::kTooLarge) {
-      Reply(req, 413, "decompressed body is over the " +
-                          std::to_string(limits_.max_decompressed_bytes) +
-                          "-byte cap; send smaller batches");
+      Reply(req, 413,
+            "decompressed body is over the " + std::to_string(limits_.max_decompressed_bytes) +
+                "-byte cap; send smaller batches");
     } else {
       Reply(req, 400, st.message());
     }
@@ -127,8 +127,7 @@ void EventsHandler::Handle(h2o_req_t* req) {
   uint32_t accepted = parsed.accepted;
   st = log_->Append(
       app->id, BatchDedupKey(parsed.batch_id), accepted, std::move(parsed.record),
-      [reply, metrics, accepted, body = std::move(body),
-       duplicate_body = std::move(duplicate_body),
+      [reply, metrics, accepted, body = std::move(body), duplicate_body = std::move(duplicate_body),
        retry = limits_.retry_after_s](const Status& s, const log::AppendResult& r) mutable {
         if (!s.ok()) {
           metrics->CountRequest(503);

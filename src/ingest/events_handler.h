@@ -20,7 +20,7 @@ struct IngestLimits {
   size_t max_body_bytes = 1 << 20;           // as received (compressed or not)
   size_t max_decompressed_bytes = 16 << 20;  // after decompression
   BatchLimits batch;
-  int retry_after_s = 1;                     // on 503
+  int retry_after_s = 1;  // on 503
 };
 
 class EventsHandler {

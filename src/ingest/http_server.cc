@@ -20,19 +20,32 @@ thread_local h2o_multithread_receiver_t* current_receiver = nullptr;
 
 const char* ReasonPhrase(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 413: return "Payload Too Large";
-    case 415: return "Unsupported Media Type";
-    case 429: return "Too Many Requests";
-    case 503: return "Service Unavailable";
-    default: return "Internal Server Error";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 202:
+      return "Accepted";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 413:
+      return "Payload Too Large";
+    case 415:
+      return "Unsupported Media Type";
+    case 429:
+      return "Too Many Requests";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Internal Server Error";
   }
 }
 
@@ -76,7 +89,8 @@ void SendError(h2o_req_t* req, int status, std::string_view message, int retry_a
 }
 
 std::string_view RequestHeader(h2o_req_t* req, std::string_view lowercase_name) {
-  ssize_t i = h2o_find_header_by_str(&req->headers, lowercase_name.data(), lowercase_name.size(), -1);
+  ssize_t i =
+      h2o_find_header_by_str(&req->headers, lowercase_name.data(), lowercase_name.size(), -1);
   if (i < 0) return {};
   const h2o_iovec_t& v = req->headers.entries[i].value;
   return std::string_view(v.base, v.len);
@@ -132,8 +146,8 @@ HttpServer::HttpServer(HttpServerOptions options, RequestHandler handler)
   h2o_config_init(&config_);
   config_.max_request_entity_size = options_.max_request_bytes;
   config_.server_name = h2o_iovec_init(H2O_STRLIT("vigil"));
-  h2o_hostconf_t* host = h2o_config_register_host(&config_, h2o_iovec_init(H2O_STRLIT("default")),
-                                                  65535);
+  h2o_hostconf_t* host =
+      h2o_config_register_host(&config_, h2o_iovec_init(H2O_STRLIT("default")), 65535);
   h2o_pathconf_t* path = h2o_config_register_path(host, "/", 0);
   auto* h = reinterpret_cast<Handler*>(h2o_create_handler(path, sizeof(Handler)));
   h->server = this;
@@ -217,8 +231,8 @@ void HttpServer::Run(Loop* loop) {
   loop->queue = h2o_multithread_create_queue(loop->evloop);
   h2o_multithread_register_receiver(loop->queue, &loop->receiver, &HttpServer::OnMessages);
   current_receiver = &loop->receiver;
-  loop->listener = h2o_evloop_socket_create(loop->evloop, loop->listen_fd,
-                                            H2O_SOCKET_FLAG_DONT_READ);
+  loop->listener =
+      h2o_evloop_socket_create(loop->evloop, loop->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
   loop->listener->data = loop;
   h2o_socket_read_start(loop->listener, &HttpServer::OnAccept);
   while (!stop_.load(std::memory_order_relaxed)) {

@@ -47,8 +47,8 @@ void Histogram::Render(const std::string& name, const std::string& help, std::st
 Metrics::Metrics(log::LogStore* log)
     : log_(log),
       batch_events_({1, 5, 10, 20, 50, 100, 200, 500, 1000, 10000}),
-      fsync_seconds_({0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-                      1}),
+      fsync_seconds_(
+          {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1}),
       records_per_fsync_({1, 2, 5, 10, 20, 50, 100, 200, 500, 1000}) {}
 
 void Metrics::CountRequest(int status) {
@@ -81,20 +81,19 @@ std::string Metrics::Render() const {
   Header(&out, "vigil_ingest_bytes_total", "counter",
          "Request body bytes: as received (wire) and after decompression (decoded).");
   out += "vigil_ingest_bytes_total{stage=\"wire\"} " + std::to_string(bytes_in_.load()) + "\n";
-  out += "vigil_ingest_bytes_total{stage=\"decoded\"} " + std::to_string(bytes_decoded_.load()) +
-         "\n";
+  out +=
+      "vigil_ingest_bytes_total{stage=\"decoded\"} " + std::to_string(bytes_decoded_.load()) + "\n";
   Header(&out, "vigil_duplicate_batches_total", "counter",
          "Batches whose batch_id was already accepted (SDK retries); not appended again.");
   out += "vigil_duplicate_batches_total " + std::to_string(duplicate_batches_.load()) + "\n";
   Header(&out, "vigil_clock_skew_corrected_batches_total", "counter",
          "Batches whose timestamps were shifted because sent_at was off by over a minute.");
-  out += "vigil_clock_skew_corrected_batches_total " + std::to_string(skew_corrected_.load()) +
-         "\n";
+  out +=
+      "vigil_clock_skew_corrected_batches_total " + std::to_string(skew_corrected_.load()) + "\n";
   batch_events_.Render("vigil_batch_events", "Events per accepted batch.", &out);
   fsync_seconds_.Render("vigil_log_fsync_seconds", "Duration of each log fsync (group commit).",
                         &out);
-  records_per_fsync_.Render("vigil_log_records_per_fsync", "Batches made durable per fsync.",
-                            &out);
+  records_per_fsync_.Render("vigil_log_records_per_fsync", "Batches made durable per fsync.", &out);
   if (log_ != nullptr) {
     std::vector<log::PartitionInfo> parts = log_->Partitions();
     Header(&out, "vigil_log_bytes", "gauge", "Bytes of log segments, by partition (app).");

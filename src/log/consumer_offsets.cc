@@ -49,7 +49,8 @@ Result<std::optional<uint64_t>> ReadConsumerOffset(const std::string& dir,
   }
   std::string_view s = *text;
   if (s.substr(0, kPrefix.size()) != kPrefix || s.empty() || s.back() != '\n') {
-    return Status::Corruption(path + ": not an offset file; delete it to restart the consumer "
+    return Status::Corruption(path +
+                              ": not an offset file; delete it to restart the consumer "
                               "from the earliest retained record");
   }
   s = s.substr(kPrefix.size(), s.size() - kPrefix.size() - 1);

@@ -90,8 +90,8 @@ Status LocalLog::Append(std::string_view partition, uint64_t dedup_key, uint32_t
                                  " bytes waiting for disk)");
     }
     queued_bytes_ += payload.size();
-    queue_.push_back({std::string(partition), dedup_key, item_count, std::move(payload),
-                      std::move(done)});
+    queue_.push_back(
+        {std::string(partition), dedup_key, item_count, std::move(payload), std::move(done)});
   }
   queue_cv_.notify_one();
   return Status::Ok();

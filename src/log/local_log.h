@@ -98,10 +98,10 @@ class LocalLog : public LogStore {
 
   mutable std::mutex queue_mu_;
   std::condition_variable queue_cv_;
-  std::deque<Pending> queue_;       // guarded by queue_mu_
-  uint64_t queued_bytes_ = 0;       // guarded by queue_mu_
-  bool stopping_ = false;           // guarded by queue_mu_
-  Status last_write_status_;        // guarded by queue_mu_
+  std::deque<Pending> queue_;  // guarded by queue_mu_
+  uint64_t queued_bytes_ = 0;  // guarded by queue_mu_
+  bool stopping_ = false;      // guarded by queue_mu_
+  Status last_write_status_;   // guarded by queue_mu_
   std::thread writer_;
 };
 

@@ -30,8 +30,10 @@ class LocalLogTest : public ::testing::Test {
   static std::pair<Status, AppendResult> AppendSync(LogStore* log, std::string_view part,
                                                     uint64_t key, std::string payload) {
     std::promise<std::pair<Status, AppendResult>> done;
-    Status st = log->Append(part, key, 1, std::move(payload),
-                            [&](const Status& s, const AppendResult& r) { done.set_value({s, r}); });
+    Status st =
+        log->Append(part, key, 1, std::move(payload), [&](const Status& s, const AppendResult& r) {
+          done.set_value({s, r});
+        });
     if (!st.ok()) return {st, {}};
     return done.get_future().get();
   }
@@ -159,7 +161,8 @@ TEST_F(LocalLogTest, BacklogBoundRejectsWithUnavailable) {
   LocalLogOptions options;
   options.max_backlog_bytes = 10;
   auto log = OpenLog(options);
-  Status st = log->Append("app", 0, 1, std::string(100, 'x'), [](const Status&, const AppendResult&) {});
+  Status st =
+      log->Append("app", 0, 1, std::string(100, 'x'), [](const Status&, const AppendResult&) {});
   EXPECT_EQ(st.code(), StatusCode::kUnavailable);
 }
 

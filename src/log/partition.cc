@@ -118,7 +118,8 @@ Status Partition::Recover() {
       if (!w.ok()) return w.status();
       active_ = std::move(*w);
     } else if (!last && outcome != SegmentReader::Outcome::kEnd) {
-      std::fprintf(stderr, "vigil: log %s: sealed segment %s is damaged at byte %" PRIu64
+      std::fprintf(stderr,
+                   "vigil: log %s: sealed segment %s is damaged at byte %" PRIu64
                    "; records after it in that file are unreadable\n",
                    name_.c_str(), path.c_str(), r.position());
     }

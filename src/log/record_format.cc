@@ -51,7 +51,8 @@ RecordCheck DecodeRecordHeader(std::string_view bytes, RecordHeader* h) {
   h->append_time_ms = static_cast<int64_t>(DecodeFixed64(p + 16));
   h->dedup_key = DecodeFixed64(p + 24);
   h->item_count = DecodeFixed32(p + 32);
-  if (DecodeFixed32(p + 36) != 0 || h->payload_size > kMaxRecordPayload) return RecordCheck::kCorrupt;
+  if (DecodeFixed32(p + 36) != 0 || h->payload_size > kMaxRecordPayload)
+    return RecordCheck::kCorrupt;
   return RecordCheck::kOk;
 }
 

@@ -26,6 +26,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   }
   vigil::BatchRecord batch;
-  (void)vigil::DecodeBatchRecord(std::string_view(reinterpret_cast<const char*>(data), size), &batch);
+  (void)vigil::DecodeBatchRecord(std::string_view(reinterpret_cast<const char*>(data), size),
+                                 &batch);
   return 0;
 }
