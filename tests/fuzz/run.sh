@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Builds each fuzz target with clang's libFuzzer + ASan/UBSan and runs it for FUZZ_SECONDS
+# (default 60) from its seed corpus. New crashes land in build-fuzz/<target>/ as crash-* files.
+# `make test` only replays the corpora (tests/fuzz/replay_main.cc); run this when a parser changes.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+command -v clang++ > /dev/null || { apt-get install -y -q clang libclang-rt-14-dev > /dev/null; }
+SECONDS_EACH=${FUZZ_SECONDS:-60}
+OUT=build-fuzz
+mkdir -p "$OUT"
+FLAGS=(-std=c++20 -O1 -g -march=native -fsanitize=fuzzer,address,undefined -Isrc
+       -DH2O_USE_LIBUV=0 -DSIMDJSON_THREADS_ENABLED=1)
+LIBS=(-lsimdjson -ldeflate -lzstd -lxxhash -lcrypto -lpthread)
+COMMON=(src/common/*.cc src/log/*.cc src/ingest/batch_parser.cc src/ingest/decompressor.cc)
+COMMON=($(printf '%s\n' "${COMMON[@]}" | grep -v '_test\.cc$'))
+for target in batch_parser decompressor segment_reader; do
+  echo "fuzz: building $target"
+  clang++ "${FLAGS[@]}" "tests/fuzz/${target}_fuzz.cc" "${COMMON[@]}" "${LIBS[@]}" -o "$OUT/$target"
+  mkdir -p "$OUT/$target.corpus"
+  cp -n tests/fuzz/corpus/$target/* "$OUT/$target.corpus/" 2> /dev/null || true
+  echo "fuzz: running $target for ${SECONDS_EACH}s"
+  (cd "$OUT" && "./$target" -max_total_time="$SECONDS_EACH" -max_len=65536 "$target.corpus")
+done
