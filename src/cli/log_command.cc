@@ -33,15 +33,9 @@ int Stats(const std::vector<std::string>& args) {
                 "Prints a JSON summary of the raw log: for each app (partition) its segments,\n"
                 "bytes, offsets, records, events and consumer offsets. Safe while serving.");
   flags.String("data", &data, "data directory");
-  Status st = flags.Parse(args);
-  if (!st.ok()) {
-    std::fprintf(stderr, "vigil log stats: %s\n", st.message().c_str());
-    return 2;
-  }
-  if (flags.help_requested()) {
-    std::fputs(flags.Usage().c_str(), stdout);
-    return 0;
-  }
+  if (std::optional<int> exit_code = flags.ParseCommandLine(args, "vigil log stats"))
+    return *exit_code;
+  Status st;
   auto log = OpenLog(data);
   if (!log.ok()) {
     std::fprintf(stderr, "vigil log stats: %s\n", log.status().ToString().c_str());
@@ -115,15 +109,9 @@ int Dump(const std::vector<std::string>& args) {
                 "type, ts (occurred time, skew-corrected) and its other fields.");
   flags.String("data", &data, "data directory");
   flags.String("app", &app, "only this app's events");
-  Status st = flags.Parse(args);
-  if (!st.ok()) {
-    std::fprintf(stderr, "vigil log dump: %s\n", st.message().c_str());
-    return 2;
-  }
-  if (flags.help_requested()) {
-    std::fputs(flags.Usage().c_str(), stdout);
-    return 0;
-  }
+  if (std::optional<int> exit_code = flags.ParseCommandLine(args, "vigil log dump"))
+    return *exit_code;
+  Status st;
   auto log = OpenLog(data);
   if (!log.ok()) {
     std::fprintf(stderr, "vigil log dump: %s\n", log.status().ToString().c_str());

@@ -63,15 +63,8 @@ int RunServeCommand(const std::vector<std::string>& args) {
                "admin token (default: <data>/admin-token, generated at first start)");
   flags.String("config", &config_path, "TOML configuration file");
   flags.Int("threads", &from_flags.threads, "HTTP event loops (0 = one per core)");
-  Status st = flags.Parse(args);
-  if (!st.ok()) {
-    std::fprintf(stderr, "vigil serve: %s\n", st.message().c_str());
-    return 2;
-  }
-  if (flags.help_requested()) {
-    std::fputs(flags.Usage().c_str(), stdout);
-    return 0;
-  }
+  if (std::optional<int> exit_code = flags.ParseCommandLine(args, "vigil serve")) return *exit_code;
+  Status st;
   if (!config_path.empty()) st = ApplyTomlFile(config_path, &config);
   if (st.ok()) st = ApplyEnvironment(&config);
   if (!st.ok()) {

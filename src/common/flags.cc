@@ -2,6 +2,7 @@
 #include "common/flags.h"
 
 #include <charconv>
+#include <cstdio>
 #include <cstdlib>
 
 namespace vigil {
@@ -98,6 +99,21 @@ Status FlagSet::Parse(const std::vector<std::string>& args) {
     set_.insert(std::string(name));
   }
   return Status::Ok();
+}
+
+std::optional<int> FlagSet::ParseCommandLine(const std::vector<std::string>& args,
+                                             std::string_view command) {
+  Status st = Parse(args);
+  if (!st.ok()) {
+    std::fprintf(stderr, "%.*s: %s\n", static_cast<int>(command.size()), command.data(),
+                 st.message().c_str());
+    return 2;
+  }
+  if (help_requested_) {
+    std::fputs(Usage().c_str(), stdout);
+    return 0;
+  }
+  return std::nullopt;
 }
 
 std::string FlagSet::Usage() const {

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -27,6 +28,10 @@ class FlagSet {
   void Bool(std::string name, bool* target, std::string help);
 
   Status Parse(const std::vector<std::string>& args);
+  // Parse for a command's main: prints the usage on --help (exit code 0) or the error prefixed
+  // by `command` on stderr (exit code 2) and returns that code; nullopt means carry on.
+  std::optional<int> ParseCommandLine(const std::vector<std::string>& args,
+                                      std::string_view command);
   bool help_requested() const { return help_requested_; }
   bool WasSet(std::string_view name) const { return set_.count(std::string(name)) > 0; }
   std::string Usage() const;

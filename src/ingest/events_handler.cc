@@ -28,7 +28,7 @@ bool IsMethod(h2o_req_t* req, std::string_view m) {
 }
 }  // namespace
 
-std::string AcceptedBody(const ParsedBatch& b, bool duplicate) {
+std::string AcceptedBody(const ParsedBatch& b) {
   std::string out;
   JsonWriter w(&out);
   w.BeginObject().Key("accepted").Uint(b.accepted);
@@ -38,7 +38,6 @@ std::string AcceptedBody(const ParsedBatch& b, bool duplicate) {
     w.BeginObject().Key("index").Uint(e.index).Key("error").String(e.message).EndObject();
   }
   w.EndArray();
-  if (duplicate) w.Key("duplicate").Bool(true);
   if (b.skew_corrected) w.Key("clock_skew_corrected_ms").Int(b.skew_ms);
   w.EndObject();
   return out;
@@ -114,34 +113,32 @@ void EventsHandler::Handle(h2o_req_t* req) {
   if (parsed.accepted == 0) {
     // Nothing to append: the answer is final now.
     metrics_->CountRequest(202);
-    SendJson(req, 202, AcceptedBody(parsed, false));
+    SendJson(req, 202, AcceptedBody(parsed));
     return;
   }
 
   DeferredReply* reply = DeferredReply::Defer(req);
   Metrics* metrics = metrics_;
-  // The reply body is rendered now (the parser's state is reused by the next request); the
-  // duplicate variant is rendered by the callback only when needed.
-  std::string body = AcceptedBody(parsed, false);
-  std::string duplicate_body = AcceptedBody(parsed, true);
+  // The reply body is rendered now: the parser's state is reused by the next request.
+  std::string body = AcceptedBody(parsed);
   uint32_t accepted = parsed.accepted;
   st = log_->Append(
       app->id, BatchDedupKey(parsed.batch_id), accepted, std::move(parsed.record),
-      [reply, metrics, accepted, body = std::move(body), duplicate_body = std::move(duplicate_body),
-       retry = limits_.retry_after_s](const Status& s, const log::AppendResult& r) mutable {
+      [reply, metrics, accepted, body = std::move(body), retry = limits_.retry_after_s](
+          const Status& s, const log::AppendResult& r) mutable {
         if (!s.ok()) {
           metrics->CountRequest(503);
-          std::string err = "{\"error\":";
-          AppendJsonString(&err, "the log could not store the batch (" + s.message() +
-                                     "); retry after the Retry-After delay");
-          err += "}";
-          reply->Complete(503, std::move(err), retry);
+          reply->Complete(503,
+                          ErrorJson("the log could not store the batch (" + s.message() +
+                                    "); retry after the Retry-After delay"),
+                          retry);
           return;
         }
         metrics->CountRequest(202);
         if (r.duplicate) {
           metrics->CountDuplicateBatch();
-          reply->Complete(202, std::move(duplicate_body));
+          body.insert(body.size() - 1, ",\"duplicate\":true");  // before the closing brace
+          reply->Complete(202, std::move(body));
           return;
         }
         metrics->CountEventsAccepted(accepted);
@@ -150,11 +147,10 @@ void EventsHandler::Handle(h2o_req_t* req) {
       });
   if (!st.ok()) {
     metrics_->CountRequest(503);
-    std::string err = "{\"error\":";
-    AppendJsonString(&err, "the log cannot take the batch now (" + st.message() +
-                               "); retry after the Retry-After delay");
-    err += "}";
-    reply->Complete(503, std::move(err), limits_.retry_after_s);
+    reply->Complete(503,
+                    ErrorJson("the log cannot take the batch now (" + st.message() +
+                              "); retry after the Retry-After delay"),
+                    limits_.retry_after_s);
   }
 }
 

@@ -42,7 +42,7 @@ class EventsHandler {
   const IngestLimits limits_;
 };
 
-// The 202 body for a parsed batch.
-std::string AcceptedBody(const ParsedBatch& batch, bool duplicate);
+// The 202 body for a parsed batch (a duplicate's adds "duplicate": true).
+std::string AcceptedBody(const ParsedBatch& batch);
 
 }  // namespace vigil::ingest

@@ -81,11 +81,15 @@ void SendJson(h2o_req_t* req, int status, std::string_view json, int retry_after
   h2o_send_inline(req, body.base, body.len);
 }
 
-void SendError(h2o_req_t* req, int status, std::string_view message, int retry_after_s) {
+std::string ErrorJson(std::string_view message) {
   std::string body = "{\"error\":";
   AppendJsonString(&body, message);
   body += "}";
-  SendJson(req, status, body, retry_after_s);
+  return body;
+}
+
+void SendError(h2o_req_t* req, int status, std::string_view message, int retry_after_s) {
+  SendJson(req, status, ErrorJson(message), retry_after_s);
 }
 
 std::string_view RequestHeader(h2o_req_t* req, std::string_view lowercase_name) {

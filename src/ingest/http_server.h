@@ -32,7 +32,9 @@ struct HttpServerOptions {
 
 // Loop thread only.
 void SendJson(h2o_req_t* req, int status, std::string_view json, int retry_after_s = 0);
-// {"error": message}
+// The error body {"error": message}.
+std::string ErrorJson(std::string_view message);
+// Sends ErrorJson(message).
 void SendError(h2o_req_t* req, int status, std::string_view message, int retry_after_s = 0);
 // The value of a request header, or "" if absent.
 std::string_view RequestHeader(h2o_req_t* req, const h2o_token_t* token);

@@ -148,12 +148,9 @@ void LocalLog::CommitRound(std::deque<Pending>* round) {
   Status round_status;
   for (Partition* part : touched) {
     int64_t t0 = clock_->MonotonicNs();
-    size_t before = 0;
+    const size_t records = part->staged_count();
     Status st = part->Commit();
-    if (options_.on_commit && st.ok()) {
-      for (const Outcome& o : outcomes) before += (o.partition == part && !o.result.duplicate);
-      options_.on_commit(clock_->MonotonicNs() - t0, before);
-    }
+    if (options_.on_commit && st.ok()) options_.on_commit(clock_->MonotonicNs() - t0, records);
     if (!st.ok()) {
       std::fprintf(stderr, "vigil: log %s: %s\n", part->name().c_str(), st.ToString().c_str());
       round_status = st;

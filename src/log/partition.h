@@ -52,6 +52,7 @@ class Partition {
   // the round is cut from the file, nothing staged becomes visible, and its offsets are reused.
   Status Commit();
   bool has_staged() const { return !staged_.empty(); }
+  size_t staged_count() const { return staged_records_.size(); }
   // Deletes sealed segments created before `cutoff_ms` whose records all lie below `min_offset`.
   Status ApplyRetention(int64_t cutoff_ms, uint64_t min_offset);
 
