@@ -10,5 +10,6 @@ namespace vigil::cli {
 int RunServeCommand(const std::vector<std::string>& args);
 int RunLogCommand(const std::vector<std::string>& args);
 int RunLoadgenCommand(const std::vector<std::string>& args);
+int RunSymbolicateCommand(const std::vector<std::string>& args);
 
 }  // namespace vigil::cli

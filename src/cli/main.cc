@@ -15,6 +15,7 @@ constexpr const char* kUsage =
     "  serve      run the server: ingest, log and every other stage, embedded\n"
     "  log        inspect the durable log: `vigil log stats`, `vigil log dump`\n"
     "  loadgen    send synthetic device traffic to a server\n"
+    "  symbolicate  look up addresses in a symbol file, like addr2line\n"
     "  version    print the version\n"
     "\n"
     "`vigil <command> --help` describes each command and its flags.\n";
@@ -31,6 +32,7 @@ int main(int argc, char** argv) {
   if (command == "serve") return vigil::cli::RunServeCommand(rest);
   if (command == "log") return vigil::cli::RunLogCommand(rest);
   if (command == "loadgen") return vigil::cli::RunLoadgenCommand(rest);
+  if (command == "symbolicate") return vigil::cli::RunSymbolicateCommand(rest);
   if (command == "version" || command == "--version") {
     std::puts("vigil 0.1.0");
     return 0;

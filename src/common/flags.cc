@@ -68,6 +68,10 @@ Status FlagSet::Parse(const std::vector<std::string>& args) {
       help_requested_ = true;
       continue;
     }
+    if (arg.substr(0, 2) != "--" && positional_ != nullptr) {
+      positional_->emplace_back(arg);
+      continue;
+    }
     if (arg.substr(0, 2) != "--") {
       return Status::InvalidArgument("unexpected argument '" + std::string(arg) +
                                      "'; flags look like --name value (see --help)");

@@ -26,6 +26,8 @@ class FlagSet {
   void Int(std::string name, int64_t* target, std::string help);
   void Double(std::string name, double* target, std::string help);
   void Bool(std::string name, bool* target, std::string help);
+  // Collects arguments that are not flags into `target` (otherwise they are an error).
+  void Positional(std::vector<std::string>* target) { positional_ = target; }
 
   Status Parse(const std::vector<std::string>& args);
   // Parse for a command's main: prints the usage on --help (exit code 0) or the error prefixed
@@ -51,6 +53,7 @@ class FlagSet {
   std::vector<Flag> flags_;
   std::set<std::string> set_;
   bool help_requested_ = false;
+  std::vector<std::string>* positional_ = nullptr;
 };
 
 }  // namespace vigil
