@@ -1,6 +1,7 @@
 // `vigil symbolicate`: looks up module-relative addresses in a symbol file and prints them the way
 // `addr2line -f -i -C -a` does. A tool for users, and the oracle the tests hold Vigil against.
 #include <charconv>
+#include <chrono>
 #include <cinttypes>
 #include <cstdio>
 #include <iostream>
@@ -28,12 +29,17 @@ std::optional<uint64_t> ParseAddress(std::string_view s) {
   return v;
 }
 
+// Appends addr2line's lines for `addr`: the padded address, then function and file:line per frame.
 void Print(const symbols::SymCache& cache, uint64_t addr, std::vector<symbols::SymbolFrame>* frames,
            std::string* out) {
   char buf[32];
-  std::snprintf(buf, sizeof(buf),
-                cache.address_bits() == 32 ? "0x%08" PRIx64 "\n" : "0x%016" PRIx64 "\n", addr);
-  out->append(buf);
+  const int width = cache.address_bits() == 32 ? 8 : 16;
+  auto hex = std::to_chars(buf, buf + sizeof(buf), addr, 16);
+  const int digits = static_cast<int>(hex.ptr - buf);
+  out->append("0x");
+  if (digits < width) out->append(width - digits, '0');
+  out->append(buf, hex.ptr);
+  out->push_back('\n');
   frames->clear();
   if (cache.Lookup(addr, frames) == 0) {
     out->append("??\n??:0\n");
@@ -42,16 +48,12 @@ void Print(const symbols::SymCache& cache, uint64_t addr, std::vector<symbols::S
   for (const symbols::SymbolFrame& f : *frames) {
     out->append(f.function);
     out->push_back('\n');
-    if (f.file.empty()) {
-      out->append("??");
-    } else {
-      out->append(f.file);
-    }
+    out->append(f.file.empty() ? std::string_view("??") : f.file);
     out->push_back(':');
-    out->append(std::to_string(f.line));
+    out->append(buf, std::to_chars(buf, buf + sizeof(buf), f.line).ptr);
     if (f.discriminator != 0) {
       out->append(" (discriminator ");
-      out->append(std::to_string(f.discriminator));
+      out->append(buf, std::to_chars(buf, buf + sizeof(buf), f.discriminator).ptr);
       out->push_back(')');
     }
     out->push_back('\n');
@@ -74,6 +76,9 @@ int RunSymbolicateCommand(const std::vector<std::string>& args) {
       "1 from return addresses yourself).");
   flags.String("symbols", &symbols_path, "symbol file (.sym, ELF, Mach-O or symcache)");
   flags.String("arch", &arch, "architecture slice of a universal Mach-O (default: the first)");
+  bool stats = false;
+  flags.Bool("stats", &stats,
+             "print timings to stderr: symcache build, and a pure lookup pass over all addresses");
   flags.Positional(&addresses);
   if (std::optional<int> exit_code = flags.ParseCommandLine(args, "vigil symbolicate")) {
     return *exit_code;
@@ -88,6 +93,9 @@ int RunSymbolicateCommand(const std::vector<std::string>& args) {
     return 1;
   }
   std::string data = std::move(*read);
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point start = Clock::now();
+  const size_t input_bytes = data.size();
   std::optional<symbols::SymCache> cache;
   if (symbols::DetectSymbolFileKind(data) == symbols::SymbolFileKind::kSymCache) {
     Result<symbols::SymCache> c = symbols::SymCache::FromBytes(std::move(data));
@@ -125,28 +133,50 @@ int RunSymbolicateCommand(const std::vector<std::string>& args) {
     cache.emplace(std::move(*c));
   }
 
+  const double load_s = std::chrono::duration<double>(Clock::now() - start).count();
+  if (stats) {
+    std::fprintf(stderr, "symcache: %.3f s to load or build, %zu bytes from %zu bytes of input\n",
+                 load_s, cache->size_bytes(), input_bytes);
+  }
+
+  if (addresses.empty()) {
+    std::string line;
+    while (std::getline(std::cin, line)) {
+      if (!line.empty()) addresses.push_back(std::move(line));
+    }
+  }
   std::vector<symbols::SymbolFrame> frames;
+  frames.reserve(64);
+  if (stats) {
+    std::vector<uint64_t> parsed;
+    parsed.reserve(addresses.size());
+    for (const std::string& a : addresses) {
+      if (std::optional<uint64_t> addr = ParseAddress(a)) parsed.push_back(*addr);
+    }
+    size_t total = 0;
+    const Clock::time_point t0 = Clock::now();
+    for (uint64_t addr : parsed) {
+      frames.clear();
+      total += cache->Lookup(addr, &frames);
+    }
+    const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+    std::fprintf(stderr,
+                 "lookups: %zu addresses, %zu frames in %.3f s: %.0f addresses/s, %.0f frames/s\n",
+                 parsed.size(), total, s, parsed.size() / s, total / s);
+  }
   std::string out;
   int bad = 0;
-  auto one = [&](const std::string& text) {
+  for (const std::string& text : addresses) {
     std::optional<uint64_t> addr = ParseAddress(text);
     if (!addr) {
       std::fprintf(stderr, "vigil symbolicate: '%s' is not a hex address\n", text.c_str());
       ++bad;
-      return;
+      continue;
     }
     Print(*cache, *addr, &frames, &out);
     if (out.size() > (1 << 16)) {
       std::fwrite(out.data(), 1, out.size(), stdout);
       out.clear();
-    }
-  };
-  if (!addresses.empty()) {
-    for (const std::string& a : addresses) one(a);
-  } else {
-    std::string line;
-    while (std::getline(std::cin, line)) {
-      if (!line.empty()) one(line);
     }
   }
   std::fwrite(out.data(), 1, out.size(), stdout);

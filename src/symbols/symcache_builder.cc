@@ -15,6 +15,14 @@ size_t Mix(uint64_t h, uint64_t v) {
   return h;
 }
 
+// Spreads the bits of a Mix() chain so the low bits index an open-addressing table well.
+size_t Finalize(uint64_t h) {
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  return h;
+}
+
 void AlignTo8(std::string* out) { out->resize((out->size() + 7) & ~size_t{7}, '\0'); }
 
 template <typename T>
@@ -24,7 +32,7 @@ void AppendArray(std::string* out, const std::vector<T>& v) {
 }  // namespace
 
 size_t SymCacheBuilder::LocKeyHash::operator()(const LocKey& k) const {
-  return Mix(Mix(Mix(Mix(k.file, k.line), k.function), k.inlined_into), k.discriminator);
+  return Finalize(Mix(Mix(Mix(Mix(k.file, k.line), k.function), k.inlined_into), k.discriminator));
 }
 
 size_t SymCacheBuilder::FnKeyHash::operator()(const FnKey& k) const { return Mix(k.name, k.entry); }
@@ -32,7 +40,7 @@ size_t SymCacheBuilder::FnKeyHash::operator()(const FnKey& k) const { return Mix
 SymCacheBuilder::SymCacheBuilder(Info info) : info_(std::move(info)) {}
 
 uint32_t SymCacheBuilder::Intern(std::string_view s) {
-  auto it = string_index_.find(std::string(s));
+  auto it = string_index_.find(s);
   if (it != string_index_.end()) return it->second;
   uint32_t offset = static_cast<uint32_t>(strings_.size());
   if (strings_.size() + s.size() >= 0xFFFFFFFFull) {
@@ -63,11 +71,32 @@ uint32_t SymCacheBuilder::AddFunction(std::string_view name, uint64_t entry_addr
 }
 
 uint32_t SymCacheBuilder::AddLocation(const LocKey& key) {
-  auto [it, inserted] = location_index_.try_emplace(key, static_cast<uint32_t>(locations_.size()));
-  if (inserted) {
-    locations_.push_back({key.file, key.line, key.function, key.inlined_into, key.discriminator});
+  if (locations_.size() * 2 >= location_slots_.size()) {
+    // Grow and re-insert: keeps the table at most half full.
+    std::vector<uint32_t> slots(std::max<size_t>(1024, location_slots_.size() * 2), 0);
+    const size_t mask = slots.size() - 1;
+    for (uint32_t i = 0; i < locations_.size(); ++i) {
+      const symcache::Location& l = locations_[i];
+      size_t h = LocKeyHash()({l.file, l.line, l.function, l.inlined_into, l.discriminator});
+      while (slots[h & mask] != 0) ++h;
+      slots[h & mask] = i + 1;
+    }
+    location_slots_.swap(slots);
   }
-  return it->second;
+  const size_t mask = location_slots_.size() - 1;
+  for (size_t h = LocKeyHash()(key);; ++h) {
+    uint32_t& slot = location_slots_[h & mask];
+    if (slot == 0) {
+      slot = static_cast<uint32_t>(locations_.size()) + 1;
+      locations_.push_back({key.file, key.line, key.function, key.inlined_into, key.discriminator});
+      return slot - 1;
+    }
+    const symcache::Location& l = locations_[slot - 1];
+    if (l.file == key.file && l.line == key.line && l.function == key.function &&
+        l.inlined_into == key.inlined_into && l.discriminator == key.discriminator) {
+      return slot - 1;
+    }
+  }
 }
 
 void SymCacheBuilder::AddFunctionBody(uint32_t function, std::span<const AddrRange> ranges,

@@ -95,7 +95,12 @@ class SymCacheBuilder {
 
   Info info_;
   std::string strings_;
-  std::unordered_map<std::string, uint32_t> string_index_;  // -> offset in strings_
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
+  // -> offset in strings_; looked up by string_view without a copy.
+  std::unordered_map<std::string, uint32_t, StringHash, std::equal_to<>> string_index_;
   std::vector<symcache::File> files_;
   std::unordered_map<uint32_t, uint32_t> file_index_;  // string offset -> file index
   std::vector<symcache::Function> functions_;
@@ -110,7 +115,8 @@ class SymCacheBuilder {
   std::unordered_map<FnKey, uint32_t, FnKeyHash> function_index_;
   std::vector<uint64_t> function_entry_;  // absolute entry per function
   std::vector<symcache::Location> locations_;
-  std::unordered_map<LocKey, uint32_t, LocKeyHash> location_index_;
+  // Open addressing: slot holds location index + 1 (0 = empty); power-of-two size.
+  std::vector<uint32_t> location_slots_;
   std::vector<Range> bodies_;       // from AddFunctionBody
   std::vector<Range> symbols_;      // from AddSymbol
   std::vector<LineRow> line_rows_;  // from AddLineRows
