@@ -1,6 +1,6 @@
 // The symcache file format, version 1: what a symbol file becomes at upload, and what every
 // lookup reads. One flat little-endian file, mmapped and binary-searched; never a DWARF walk per
-// address. Byte layout in docs/symcache_format.md; the builder writes it, SymCache reads it.
+// address. Byte layout in docs/symbols.md; the builder writes it, SymCache reads it.
 //
 //   Header (kHeaderSize bytes)
 //   ranges:    uint32 range_addr[num_ranges]   ascending, relative to header.image_base

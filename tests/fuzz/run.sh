@@ -11,9 +11,15 @@ mkdir -p "$OUT"
 FLAGS=(-std=c++20 -O1 -g -march=native -fsanitize=fuzzer,address,undefined -Isrc
        -DH2O_USE_LIBUV=0 -DSIMDJSON_THREADS_ENABLED=1)
 LIBS=(-lsimdjson -ldeflate -lzstd -lxxhash -lcrypto -lpthread)
-COMMON=(src/common/*.cc src/log/*.cc src/ingest/batch_parser.cc src/ingest/decompressor.cc)
+COMMON=(src/common/*.cc src/log/*.cc src/ingest/batch_parser.cc src/ingest/decompressor.cc
+        src/process/apple_crash_parser.cc src/process/apple_ips_parser.cc
+        src/process/report_text.cc src/process/tombstone_parser.cc
+        src/symbols/proguard_mapping.cc src/symbols/retrace.cc src/process/java_trace.cc
+        src/symbols/debug_id.cc src/symbols/symcache.cc src/symbols/symcache_builder.cc
+        src/symbols/breakpad_reader.cc)
 COMMON=($(printf '%s\n' "${COMMON[@]}" | grep -v '_test\.cc$'))
-for target in batch_parser decompressor segment_reader; do
+for target in batch_parser decompressor segment_reader apple_crash apple_ips tombstone \
+              proguard_mapping java_trace breakpad_sym symcache; do
   echo "fuzz: building $target"
   clang++ "${FLAGS[@]}" "tests/fuzz/${target}_fuzz.cc" "${COMMON[@]}" "${LIBS[@]}" -o "$OUT/$target"
   mkdir -p "$OUT/$target.corpus"
