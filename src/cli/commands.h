@@ -11,5 +11,6 @@ int RunServeCommand(const std::vector<std::string>& args);
 int RunLogCommand(const std::vector<std::string>& args);
 int RunLoadgenCommand(const std::vector<std::string>& args);
 int RunSymbolicateCommand(const std::vector<std::string>& args);
+int RunSymbolsCommand(const std::vector<std::string>& args);
 
 }  // namespace vigil::cli

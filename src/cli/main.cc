@@ -15,6 +15,7 @@ constexpr const char* kUsage =
     "  serve      run the server: ingest, log and every other stage, embedded\n"
     "  log        inspect the durable log: `vigil log stats`, `vigil log dump`\n"
     "  loadgen    send synthetic device traffic to a server\n"
+    "  symbols    upload symbol files to a server: `vigil symbols upload`\n"
     "  symbolicate  look up addresses in a symbol file, like addr2line\n"
     "  version    print the version\n"
     "\n"
@@ -33,6 +34,7 @@ int main(int argc, char** argv) {
   if (command == "log") return vigil::cli::RunLogCommand(rest);
   if (command == "loadgen") return vigil::cli::RunLoadgenCommand(rest);
   if (command == "symbolicate") return vigil::cli::RunSymbolicateCommand(rest);
+  if (command == "symbols") return vigil::cli::RunSymbolsCommand(rest);
   if (command == "version" || command == "--version") {
     std::puts("vigil 0.1.0");
     return 0;

@@ -19,7 +19,9 @@
 #include "ingest/api_router.h"
 #include "ingest/events_handler.h"
 #include "ingest/http_server.h"
+#include "ingest/symbols_handler.h"
 #include "log/local_log.h"
+#include "symbols/symbol_store.h"
 
 namespace vigil::cli {
 
@@ -145,8 +147,19 @@ int RunServeCommand(const std::vector<std::string>& args) {
   limits.batch.max_events = static_cast<size_t>(config.max_events_per_batch);
   ingest::EventsHandler events(apps->get(), log->get(), metrics.get(), SystemClock(), limits);
   ingest::AdminHandler admin(apps->get(), metrics.get(), *admin_digest);
-  ingest::ApiRouter router(&events, &admin, metrics.get(), log->get());
+  Result<std::unique_ptr<symbols::SymbolStore>> symbol_store =
+      symbols::SymbolStore::Open(config.data_dir + "/symbols");
+  if (!symbol_store.ok()) {
+    std::fprintf(stderr, "vigil serve: cannot open the symbol store: %s\n",
+                 symbol_store.status().ToString().c_str());
+    return 1;
+  }
+  ingest::SymbolsHandler symbols_api(apps->get(), symbol_store->get(), metrics.get(),
+                                     SystemClock());
+  ingest::ApiRouter router(&events, &admin, &symbols_api, metrics.get(), log->get());
   ingest::HttpServerOptions http;
+  // Symbol files are the largest bodies; /v1/events enforces its own 1 MiB cap.
+  http.max_request_bytes = symbols::kMaxSymbolFileBytes + (1 << 20);
   http.host = host;
   http.port = port;
   http.threads = static_cast<int>(config.threads);

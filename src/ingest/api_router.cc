@@ -15,6 +15,10 @@ void ApiRouter::Handle(h2o_req_t* req) {
     admin_->Handle(req, path);
     return;
   }
+  if (path.substr(0, 9) == "/v1/apps/" || path == "/v1/app") {
+    symbols_->Handle(req, path);
+    return;
+  }
   if (path == "/healthz") {
     metrics_->CountRequest(200);
     SendJson(req, 200, "{\"status\":\"up\"}");

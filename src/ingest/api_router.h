@@ -8,6 +8,7 @@
 #include "ingest/admin_handler.h"
 #include "ingest/events_handler.h"
 #include "ingest/metrics.h"
+#include "ingest/symbols_handler.h"
 #include "log/log_store.h"
 
 namespace vigil::ingest {
@@ -15,8 +16,9 @@ namespace vigil::ingest {
 class ApiRouter {
  public:
   // Pointers must outlive the router.
-  ApiRouter(EventsHandler* events, AdminHandler* admin, Metrics* metrics, log::LogStore* log)
-      : events_(events), admin_(admin), metrics_(metrics), log_(log) {}
+  ApiRouter(EventsHandler* events, AdminHandler* admin, SymbolsHandler* symbols, Metrics* metrics,
+            log::LogStore* log)
+      : events_(events), admin_(admin), symbols_(symbols), metrics_(metrics), log_(log) {}
 
   // Loop thread.
   void Handle(h2o_req_t* req);
@@ -24,6 +26,7 @@ class ApiRouter {
  private:
   EventsHandler* const events_;
   AdminHandler* const admin_;
+  SymbolsHandler* const symbols_;
   Metrics* const metrics_;
   log::LogStore* const log_;
 };

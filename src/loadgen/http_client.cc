@@ -8,6 +8,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -151,9 +152,11 @@ Status HttpClient::Connect() {
   return Status::FromErrno("connect to " + host_ + ":" + port, last_errno);
 }
 
-Status HttpClient::SendAll(std::string_view data) {
+Status HttpClient::SendAll(std::string_view data, const Progress& progress) {
+  const size_t total = data.size();
   while (!data.empty()) {
-    ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+    const size_t piece = progress ? std::min<size_t>(data.size(), 256 << 10) : data.size();
+    ssize_t n = ::send(fd_, data.data(), piece, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -162,6 +165,7 @@ Status HttpClient::SendAll(std::string_view data) {
       return Status::FromErrno("send to " + host_ + ":" + std::to_string(port_), errno);
     }
     data.remove_prefix(static_cast<size_t>(n));
+    if (progress) progress(total - data.size(), total);
   }
   return Status::Ok();
 }
@@ -187,9 +191,15 @@ Status HttpClient::ReadMore() {
 
 Result<HttpResponse> HttpClient::Post(std::string_view path, const HttpHeaders& headers,
                                       std::string_view body) {
+  return Request("POST", path, headers, body);
+}
+
+Result<HttpResponse> HttpClient::Request(std::string_view method, std::string_view path,
+                                         const HttpHeaders& headers, std::string_view body,
+                                         const Progress& progress) {
   std::string request;
   request.reserve(256 + body.size());
-  request.append("POST ").append(path).append(" HTTP/1.1\r\nHost: ").append(host_);
+  request.append(method).append(" ").append(path).append(" HTTP/1.1\r\nHost: ").append(host_);
   request.append(":").append(std::to_string(port_)).append("\r\n");
   request.append("User-Agent: vigil-loadgen\r\nContent-Length: ");
   request.append(std::to_string(body.size())).append("\r\n");
@@ -204,7 +214,7 @@ Result<HttpResponse> HttpClient::Post(std::string_view path, const HttpHeaders& 
     bool reused = fd_ >= 0;
     if (!reused) VIGIL_RETURN_IF_ERROR(Connect());
     received_any_ = false;
-    Status status = SendAll(request);
+    Status status = SendAll(request, progress);
     HttpResponse response;
     if (status.ok()) status = ReadResponse(&response);
     if (status.ok()) {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -52,6 +53,12 @@ class HttpClient {
   // Any HTTP status, 4xx and 5xx included, is a successful Result.
   Result<HttpResponse> Post(std::string_view path, const HttpHeaders& headers,
                             std::string_view body);
+  // Called while a request is sent: bytes of the request sent so far, and its total size.
+  using Progress = std::function<void(size_t sent, size_t total)>;
+  // Any method; the same contract as Post. `progress` (may be empty) is called per 256 KiB sent.
+  Result<HttpResponse> Request(std::string_view method, std::string_view path,
+                               const HttpHeaders& headers, std::string_view body,
+                               const Progress& progress = {});
 
   // Opens the connection now rather than on the first request (to fail fast); IoError if the
   // server cannot be reached. No-op when already connected.
@@ -61,7 +68,7 @@ class HttpClient {
   void Close();
 
  private:
-  Status SendAll(std::string_view data);
+  Status SendAll(std::string_view data, const Progress& progress = {});
   // Reads more bytes into buffer_; IoError on timeout, error or a closed connection.
   Status ReadMore();
   Status ReadResponse(HttpResponse* response);

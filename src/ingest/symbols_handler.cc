@@ -1,0 +1,200 @@
+// Symbol upload, listing and deletion over HTTP; conversions on one worker thread.
+#include "ingest/symbols_handler.h"
+
+#include "common/json_writer.h"
+#include "ingest/admin_handler.h"
+#include "ingest/http_server.h"
+
+namespace vigil::ingest {
+
+namespace {
+
+std::string_view Method(h2o_req_t* req) { return {req->method.base, req->method.len}; }
+
+// The value of `key` in the request's query string ("" if absent); no percent-decoding beyond
+// what a file name needs.
+std::string QueryParam(h2o_req_t* req, std::string_view key) {
+  if (req->query_at == SIZE_MAX) return {};
+  std::string_view q(req->path.base + req->query_at + 1, req->path.len - req->query_at - 1);
+  while (!q.empty()) {
+    size_t amp = q.find('&');
+    std::string_view pair = q.substr(0, amp);
+    q = amp == std::string_view::npos ? std::string_view() : q.substr(amp + 1);
+    if (pair.substr(0, key.size()) == key && pair.size() > key.size() && pair[key.size()] == '=') {
+      std::string out;
+      std::string_view v = pair.substr(key.size() + 1);
+      auto hex = [](char c) {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+        return -1;
+      };
+      for (size_t i = 0; i < v.size(); ++i) {
+        if (v[i] == '%' && i + 2 < v.size() && hex(v[i + 1]) >= 0 && hex(v[i + 2]) >= 0) {
+          out.push_back(static_cast<char>(hex(v[i + 1]) * 16 + hex(v[i + 2])));
+          i += 2;
+        } else {
+          out.push_back(v[i] == '+' ? ' ' : v[i]);
+        }
+      }
+      return out;
+    }
+  }
+  return {};
+}
+
+int StatusFor(const Status& st) {
+  switch (st.code()) {
+    case StatusCode::kInvalidArgument:
+    case StatusCode::kUnsupported:
+      return 400;
+    case StatusCode::kTooLarge:
+      return 413;
+    case StatusCode::kNotFound:
+      return 404;
+    default:
+      return 500;
+  }
+}
+
+}  // namespace
+
+SymbolsHandler::SymbolsHandler(AppRegistry* apps, symbols::SymbolStore* store, Metrics* metrics,
+                               Clock* clock)
+    : apps_(apps), store_(store), metrics_(metrics), clock_(clock) {
+  worker_ = std::thread([this] { RunWorker(); });
+}
+
+SymbolsHandler::~SymbolsHandler() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  worker_.join();
+}
+
+void SymbolsHandler::RunWorker() {
+  for (;;) {
+    std::function<void()> job;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
+      if (jobs_.empty()) return;
+      job = std::move(jobs_.front());
+      jobs_.pop_front();
+    }
+    job();
+  }
+}
+
+void SymbolsHandler::Reply(h2o_req_t* req, int status, std::string_view json) {
+  metrics_->CountRequest(status);
+  SendJson(req, status, json);
+}
+
+void SymbolsHandler::Error(h2o_req_t* req, int status, std::string_view message) {
+  metrics_->CountRequest(status);
+  SendError(req, status, message);
+}
+
+std::shared_ptr<const App> SymbolsHandler::Authenticate(h2o_req_t* req) {
+  std::string_view auth = RequestHeader(req, H2O_TOKEN_AUTHORIZATION);
+  constexpr std::string_view kBearer = "Bearer ";
+  if (auth.substr(0, kBearer.size()) != kBearer) {
+    Error(req, 401, "missing API token: send Authorization: Bearer <the app's API token>");
+    return nullptr;
+  }
+  std::shared_ptr<const App> app = apps_->FindByApiToken(auth.substr(kBearer.size()));
+  if (app == nullptr) {
+    Error(req, 401, "unknown API token: use the api_token returned when the app was created");
+  }
+  return app;
+}
+
+void SymbolsHandler::Handle(h2o_req_t* req, std::string_view path) {
+  std::shared_ptr<const App> app = Authenticate(req);
+  if (app == nullptr) return;
+  if (path == "/v1/app") {
+    if (Method(req) != "GET") return Error(req, 405, "use GET on /v1/app");
+    return Reply(req, 200, AppJson(*app));
+  }
+  // /v1/apps/{app}/symbols[/{id}]
+  std::string_view rest = path.substr(9);
+  size_t slash = rest.find('/');
+  std::string_view app_id = rest.substr(0, slash);
+  rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
+  if (app_id != app->id) {
+    return Error(req, 403,
+                 "this API token belongs to app " + app->id + ", not " + std::string(app_id));
+  }
+  if (rest == "/symbols" || rest == "/symbols/") {
+    if (Method(req) == "POST") return Upload(req, *app);
+    if (Method(req) == "GET") {
+      std::string out;
+      JsonWriter w(&out);
+      w.BeginObject().Key("symbols").BeginArray();
+      for (const symbols::StoredSymbolFile& f : store_->List(app->id)) w.Raw(f.ToJson());
+      w.EndArray().EndObject();
+      return Reply(req, 200, out);
+    }
+    return Error(req, 405, "use POST to upload a symbol file or GET to list them");
+  }
+  if (rest.substr(0, 9) == "/symbols/") {
+    std::string_view id = rest.substr(9);
+    if (Method(req) != "DELETE")
+      return Error(req, 405, "use DELETE on /v1/apps/{app}/symbols/{id}");
+    Status st = store_->Remove(app->id, id);
+    if (!st.ok()) return Error(req, StatusFor(st), st.message());
+    std::string out;
+    JsonWriter(&out).BeginObject().Key("deleted").String(id).EndObject();
+    return Reply(req, 200, out);
+  }
+  Error(req, 404, "no such endpoint: " + std::string(path) + " (see docs/protocol.md)");
+}
+
+void SymbolsHandler::Upload(h2o_req_t* req, const App& app) {
+  if (req->entity.base == nullptr || req->entity.len == 0) {
+    return Error(req, 400,
+                 "empty body: send the symbol file itself (.sym, ELF, Mach-O or mapping.txt) as "
+                 "the request body");
+  }
+  if (req->entity.len > symbols::kMaxSymbolFileBytes) {
+    return Error(
+        req, 413,
+        "symbol file is over " + std::to_string(symbols::kMaxSymbolFileBytes >> 20) + " MiB");
+  }
+  // The body belongs to the request's pool, which dies with the connection: copy it for the
+  // worker.
+  auto data = std::make_shared<std::string>(req->entity.base, req->entity.len);
+  std::string name = QueryParam(req, "name");
+  DeferredReply* reply = DeferredReply::Defer(req);
+  std::string app_id = app.id;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    jobs_.push_back([this, reply, data, name, app_id] {
+      Result<std::vector<symbols::StoredSymbolFile>> stored =
+          store_->Add(app_id, *data, name, clock_->NowMs());
+      if (!stored.ok()) {
+        int status = StatusFor(stored.status());
+        metrics_->CountRequest(status);
+        reply->Complete(status, ErrorJson(stored.status().message()));
+        return;
+      }
+      std::string out;
+      if (stored->size() == 1) {
+        out = stored->front().ToJson();
+      } else {
+        JsonWriter w(&out);
+        w.BeginObject().Key("symbols").BeginArray();
+        for (const symbols::StoredSymbolFile& f : *stored) w.Raw(f.ToJson());
+        w.EndArray().EndObject();
+      }
+      metrics_->CountRequest(201);
+      reply->Complete(201, std::move(out));
+    });
+  }
+  cv_.notify_one();
+}
+
+}  // namespace vigil::ingest

@@ -1,0 +1,59 @@
+// SymbolsHandler: the symbol upload API under /v1/apps/{app}/symbols, with the app's API token.
+//
+//   POST   /v1/apps/{app}/symbols[?name=libfoo.so]  body: a .sym, ELF, Mach-O or mapping.txt
+//   GET    /v1/apps/{app}/symbols                   what is stored, newest first
+//   DELETE /v1/apps/{app}/symbols/{id}
+//   GET    /v1/app                                  which app the API token belongs to
+//
+// Converting a large binary takes seconds, so uploads run on the handler's own worker thread and
+// answer through a DeferredReply; the event loops never wait for a conversion. docs/protocol.md
+// has every answer.
+#pragma once
+
+#define H2O_USE_LIBUV 0
+#include <h2o.h>
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "common/clock.h"
+#include "ingest/app_registry.h"
+#include "ingest/metrics.h"
+#include "symbols/symbol_store.h"
+
+namespace vigil::ingest {
+
+class SymbolsHandler {
+ public:
+  // Pointers must outlive the handler. Starts the worker thread.
+  SymbolsHandler(AppRegistry* apps, symbols::SymbolStore* store, Metrics* metrics, Clock* clock);
+  // Finishes queued uploads, then joins the worker.
+  ~SymbolsHandler();
+
+  // Loop thread. `path` is normalized and starts with /v1/apps/ (or is /v1/app).
+  void Handle(h2o_req_t* req, std::string_view path);
+
+ private:
+  void Reply(h2o_req_t* req, int status, std::string_view json);
+  void Error(h2o_req_t* req, int status, std::string_view message);
+  // The app the request's API token belongs to, or null after answering 401.
+  std::shared_ptr<const App> Authenticate(h2o_req_t* req);
+  void Upload(h2o_req_t* req, const App& app);
+  void RunWorker();
+
+  AppRegistry* const apps_;
+  symbols::SymbolStore* const store_;
+  Metrics* const metrics_;
+  Clock* const clock_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_;
+  bool stopping_ = false;
+  std::thread worker_;
+};
+
+}  // namespace vigil::ingest

@@ -1,0 +1,295 @@
+// Symbol files on disk per app, their index, and cached open symcaches and mappings.
+#include "symbols/symbol_store.h"
+
+#include <simdjson.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "common/file_util.h"
+#include "common/json_writer.h"
+#include "symbols/symbol_file.h"
+
+namespace vigil::symbols {
+
+namespace {
+
+// App ids and symbol ids become folder names: only these characters, never "." or "..".
+bool SafeName(std::string_view s) {
+  return !s.empty() && s.size() <= 128 && std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
+  });
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+const char* SourceKindName(symcache::SourceKind k) {
+  switch (k) {
+    case symcache::SourceKind::kBreakpad:
+      return "breakpad";
+    case symcache::SourceKind::kElf:
+      return "elf";
+    case symcache::SourceKind::kMachO:
+      return "macho";
+  }
+  return "unknown";
+}
+
+Status RemoveTree(const std::string& dir) {
+  Result<std::vector<std::string>> names = ListDir(dir);
+  if (names.ok()) {
+    for (const std::string& n : *names) ::unlink((dir + "/" + n).c_str());
+  }
+  if (::rmdir(dir.c_str()) != 0 && errno != ENOENT) return Status::FromErrno("rmdir " + dir, errno);
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string StoredSymbolFile::ToJson() const {
+  std::string out;
+  JsonWriter w(&out);
+  w.BeginObject().Key("id").String(id).Key("kind").String(kind);
+  if (kind == "proguard") {
+    w.Key("mapping_id").String(mapping_id);
+  } else {
+    w.Key("debug_id").String(debug_id).Key("code_id").String(code_id).Key("arch").String(arch);
+  }
+  w.Key("name").String(name).Key("functions").Uint(functions).Key("bytes").Uint(bytes);
+  w.Key("uploaded_ms").Int(uploaded_ms).EndObject();
+  return out;
+}
+
+bool LooksLikeProguardMapping(std::string_view data) {
+  size_t pos = 0;
+  while (pos < data.size()) {
+    size_t nl = data.find('\n', pos);
+    std::string_view line = data.substr(pos, nl == std::string_view::npos ? nl : nl - pos);
+    pos = nl == std::string_view::npos ? data.size() : nl + 1;
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
+    size_t first = line.find_first_not_of(" \t");
+    if (first == std::string_view::npos || line[first] == '#') continue;
+    return first == 0 && line.find(" -> ") != std::string_view::npos && line.back() == ':';
+  }
+  return false;
+}
+
+Result<std::unique_ptr<SymbolStore>> SymbolStore::Open(std::string dir) {
+  VIGIL_RETURN_IF_ERROR(MakeDirs(dir));
+  std::unique_ptr<SymbolStore> store(new SymbolStore(std::move(dir)));
+  VIGIL_RETURN_IF_ERROR(store->Load());
+  return store;
+}
+
+std::string SymbolStore::Folder(std::string_view app, std::string_view id) const {
+  return dir_ + "/" + std::string(app) + "/" + std::string(id);
+}
+
+Status SymbolStore::Load() {
+  Result<std::vector<std::string>> apps = ListDir(dir_);
+  if (!apps.ok()) return apps.status();
+  simdjson::dom::parser parser;
+  for (const std::string& app : *apps) {
+    if (!SafeName(app)) continue;
+    Result<std::vector<std::string>> ids = ListDir(dir_ + "/" + app);
+    if (!ids.ok()) continue;
+    for (const std::string& id : *ids) {
+      Result<std::string> meta = ReadFile(Folder(app, id) + "/meta.json");
+      if (!meta.ok()) continue;  // an upload that did not finish
+      simdjson::dom::element doc;
+      if (parser.parse(*meta).get(doc) != simdjson::SUCCESS) {
+        std::fprintf(stderr, "vigil: ignoring %s/meta.json: not valid JSON\n",
+                     Folder(app, id).c_str());
+        continue;
+      }
+      StoredSymbolFile f;
+      auto str = [&](const char* key) {
+        std::string_view v;
+        return doc[key].get(v) == simdjson::SUCCESS ? std::string(v) : std::string();
+      };
+      auto num = [&](const char* key) {
+        int64_t v = 0;
+        return doc[key].get(v) == simdjson::SUCCESS ? v : 0;
+      };
+      f.id = str("id");
+      f.kind = str("kind");
+      f.debug_id = str("debug_id");
+      f.mapping_id = str("mapping_id");
+      f.code_id = str("code_id");
+      f.arch = str("arch");
+      f.name = str("name");
+      f.functions = static_cast<uint64_t>(num("functions"));
+      f.bytes = static_cast<uint64_t>(num("bytes"));
+      f.uploaded_ms = num("uploaded_ms");
+      if (f.id != id) continue;
+      entries_[app][id] = std::move(f);
+    }
+  }
+  return Status::Ok();
+}
+
+Status SymbolStore::Write(std::string_view app, const StoredSymbolFile& meta,
+                          std::string_view original, std::string_view symcache) {
+  const std::string folder = Folder(app, meta.id);
+  // Replacing: drop meta.json first so a crash midway leaves an ignored folder, never a mix.
+  ::unlink((folder + "/meta.json").c_str());
+  VIGIL_RETURN_IF_ERROR(MakeDirs(folder));
+  VIGIL_RETURN_IF_ERROR(WriteFileAtomically(folder + "/original", original));
+  if (!symcache.empty()) {
+    VIGIL_RETURN_IF_ERROR(WriteFileAtomically(folder + "/symcache", symcache));
+  }
+  VIGIL_RETURN_IF_ERROR(WriteFileAtomically(folder + "/meta.json", meta.ToJson()));
+  return SyncDir(dir_ + "/" + std::string(app));
+}
+
+Result<std::vector<StoredSymbolFile>> SymbolStore::Add(std::string_view app, std::string_view data,
+                                                       std::string_view name, int64_t now_ms) {
+  if (!SafeName(app)) return Status::InvalidArgument("bad app id");
+  if (data.size() > kMaxSymbolFileBytes) {
+    return Status::TooLarge("symbol file is over " + std::to_string(kMaxSymbolFileBytes >> 20) +
+                            " MiB; strip what symbolication does not need (keep .debug_* and "
+                            ".symtab) or split the upload per architecture");
+  }
+  if (data.empty()) return Status::InvalidArgument("symbol file is empty");
+  std::vector<StoredSymbolFile> stored;
+  if (DetectSymbolFileKind(data) == SymbolFileKind::kUnknown && LooksLikeProguardMapping(data)) {
+    Result<ProguardMapping> mapping = ProguardMapping::Parse(data);
+    if (!mapping.ok()) return mapping.status();
+    StoredSymbolFile f;
+    f.mapping_id = Lower(mapping->mapping_id());
+    f.id = f.mapping_id;
+    if (!SafeName(f.id)) {
+      return Status::InvalidArgument("mapping id '" + f.id +
+                                     "' has characters other than letters, digits, - and _");
+    }
+    f.kind = "proguard";
+    f.name = std::string(name.empty() ? std::string_view("mapping.txt") : name);
+    f.functions = mapping->summary().method_count;
+    f.bytes = data.size();
+    f.uploaded_ms = now_ms;
+    VIGIL_RETURN_IF_ERROR(Write(app, f, data, {}));
+    std::lock_guard<std::mutex> lock(mu_);
+    open_mappings_.erase(std::string(app) + "/" + f.id);
+    entries_[std::string(app)][f.id] = f;
+    stored.push_back(std::move(f));
+  } else {
+    Result<std::vector<BuiltSymCache>> built = BuildSymCaches(data, name);
+    if (!built.ok()) return built.status();
+    for (BuiltSymCache& b : *built) {
+      Result<SymCache> cache = SymCache::FromBytes(b.bytes);
+      if (!cache.ok()) return Status::Internal("built symcache does not validate");
+      StoredSymbolFile f;
+      f.debug_id = b.debug_id.ToString();
+      f.id = f.debug_id;
+      f.kind = SourceKindName(b.source);
+      f.code_id = Lower(b.code_id);
+      f.arch = b.arch;
+      f.name = std::string(cache->name());
+      f.functions = cache->num_source_functions();
+      f.bytes = data.size();
+      f.uploaded_ms = now_ms;
+      VIGIL_RETURN_IF_ERROR(Write(app, f, data, b.bytes));
+      std::lock_guard<std::mutex> lock(mu_);
+      open_caches_.erase(std::string(app) + "/" + f.id);
+      entries_[std::string(app)][f.id] = f;
+      stored.push_back(std::move(f));
+    }
+  }
+  if (on_added_) {
+    for (const StoredSymbolFile& f : stored) on_added_(std::string(app), f);
+  }
+  return stored;
+}
+
+std::vector<StoredSymbolFile> SymbolStore::List(std::string_view app) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<StoredSymbolFile> out;
+  auto it = entries_.find(app);
+  if (it == entries_.end()) return out;
+  for (const auto& [id, f] : it->second) out.push_back(f);
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return a.uploaded_ms != b.uploaded_ms ? a.uploaded_ms > b.uploaded_ms : a.id < b.id;
+  });
+  return out;
+}
+
+Status SymbolStore::Remove(std::string_view app, std::string_view id) {
+  std::string lower = Lower(id);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = entries_.find(app);
+    if (it == entries_.end() || it->second.erase(lower) == 0) {
+      return Status::NotFound("no symbol file with id " + std::string(id) + " for this app");
+    }
+    open_caches_.erase(std::string(app) + "/" + lower);
+    open_mappings_.erase(std::string(app) + "/" + lower);
+  }
+  const std::string folder = Folder(app, lower);
+  ::unlink((folder + "/meta.json").c_str());  // first: the entry is gone even if the rest fails
+  return RemoveTree(folder);
+}
+
+std::shared_ptr<const SymCache> SymbolStore::FindNative(std::string_view app, const DebugId& id) {
+  const std::string key = std::string(app) + "/" + id.ToString();
+  std::lock_guard<std::mutex> lock(mu_);
+  auto open = open_caches_.find(key);
+  if (open != open_caches_.end()) return open->second;
+  auto a = entries_.find(app);
+  if (a == entries_.end() || a->second.count(id.ToString()) == 0) return nullptr;
+  Result<SymCache> cache = SymCache::Open(Folder(app, id.ToString()) + "/symcache");
+  if (!cache.ok()) {
+    std::fprintf(stderr, "vigil: symcache %s: %s\n", key.c_str(),
+                 cache.status().ToString().c_str());
+    return nullptr;
+  }
+  auto shared = std::make_shared<const SymCache>(std::move(*cache));
+  open_caches_.emplace(key, shared);
+  return shared;
+}
+
+std::shared_ptr<const SymCache> SymbolStore::FindNativeByCodeId(std::string_view app,
+                                                                std::string_view code_id) {
+  std::string want = Lower(code_id);
+  std::string id;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto a = entries_.find(app);
+    if (a == entries_.end()) return nullptr;
+    for (const auto& [entry_id, f] : a->second) {
+      if (!f.code_id.empty() && f.code_id == want) id = entry_id;
+    }
+  }
+  if (id.empty()) return nullptr;
+  Result<DebugId> debug_id = DebugId::Parse(id);
+  return debug_id.ok() ? FindNative(app, *debug_id) : nullptr;
+}
+
+std::shared_ptr<const ProguardMapping> SymbolStore::FindMapping(std::string_view app,
+                                                                std::string_view mapping_id) {
+  const std::string id = Lower(mapping_id);
+  const std::string key = std::string(app) + "/" + id;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto open = open_mappings_.find(key);
+    if (open != open_mappings_.end()) return open->second;
+    auto a = entries_.find(app);
+    if (a == entries_.end() || a->second.count(id) == 0) return nullptr;
+  }
+  // Parsing a large mapping takes a while: not under the lock.
+  Result<std::string> data = ReadFile(Folder(app, id) + "/original");
+  if (!data.ok()) return nullptr;
+  Result<ProguardMapping> mapping = ProguardMapping::Parse(*data);
+  if (!mapping.ok()) return nullptr;
+  auto shared = std::make_shared<const ProguardMapping>(std::move(*mapping));
+  std::lock_guard<std::mutex> lock(mu_);
+  open_mappings_.emplace(key, shared);
+  return shared;
+}
+
+}  // namespace vigil::symbols

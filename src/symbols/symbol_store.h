@@ -1,0 +1,99 @@
+// SymbolStore: the symbol files uploaded for each app, converted once at upload, and the lookup
+// side the processing stage uses to find the symcache (or ProGuard mapping) a crash needs.
+//
+// Layout under the store's directory, one folder per stored file:
+//   <app>/<id>/original   the bytes as uploaded (symcaches are rebuilt from it when their format
+//                         version changes)
+//   <app>/<id>/symcache   native files: the symcache (src/symbols/symcache_format.h)
+//   <app>/<id>/meta.json  what the upload answered; written last, so a folder without it is an
+//                         upload that did not finish and is ignored
+// <id> is the debug id (dashed, lower-case) for native files and the mapping id for ProGuard.
+// Uploading the same id again replaces it.
+//
+// Thread-safety: every method may be called from any thread. Add does the conversion (seconds for
+// a large binary) on the caller's thread: call it from a worker, not an event loop.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "symbols/debug_id.h"
+#include "symbols/proguard_mapping.h"
+#include "symbols/symcache.h"
+
+namespace vigil::symbols {
+
+// Largest symbol file accepted (TooLarge above).
+inline constexpr size_t kMaxSymbolFileBytes = size_t{512} << 20;
+
+struct StoredSymbolFile {
+  std::string id;          // debug id or mapping id
+  std::string kind;        // "breakpad", "elf", "macho", "proguard"
+  std::string debug_id;    // native: dashed debug id
+  std::string mapping_id;  // proguard
+  std::string code_id;
+  std::string arch;
+  std::string name;
+  uint64_t functions = 0;  // native: functions and symbols; proguard: methods
+  uint64_t bytes = 0;      // size of the original
+  int64_t uploaded_ms = 0;
+
+  std::string ToJson() const;
+};
+
+class SymbolStore {
+ public:
+  // Opens (creating) `dir` and indexes what it holds.
+  static Result<std::unique_ptr<SymbolStore>> Open(std::string dir);
+
+  // Converts and stores `data` for `app`. `name` is the module name to record for object files
+  // (Breakpad and ProGuard files carry their own). InvalidArgument for an unknown or broken file,
+  // TooLarge over kMaxSymbolFileBytes. Several entries for a universal Mach-O.
+  Result<std::vector<StoredSymbolFile>> Add(std::string_view app, std::string_view data,
+                                            std::string_view name, int64_t now_ms);
+  std::vector<StoredSymbolFile> List(std::string_view app) const;
+  // NotFound for an unknown id.
+  Status Remove(std::string_view app, std::string_view id);
+
+  // The symcache for a native debug id, or null. Cached: cheap after the first call.
+  std::shared_ptr<const SymCache> FindNative(std::string_view app, const DebugId& id);
+  // The same by code id (ELF build-id hex, as tombstones give it).
+  std::shared_ptr<const SymCache> FindNativeByCodeId(std::string_view app,
+                                                     std::string_view code_id);
+  // The parsed mapping for a mapping id, or null.
+  std::shared_ptr<const ProguardMapping> FindMapping(std::string_view app,
+                                                     std::string_view mapping_id);
+
+  // Called after every successful Add with the app and what was stored (e.g. to reprocess the
+  // crashes that waited for these symbols). Set once, before use.
+  void SetOnAdded(std::function<void(const std::string& app, const StoredSymbolFile&)> f) {
+    on_added_ = std::move(f);
+  }
+
+ private:
+  explicit SymbolStore(std::string dir) : dir_(std::move(dir)) {}
+  Status Load();
+  std::string Folder(std::string_view app, std::string_view id) const;
+  Status Write(std::string_view app, const StoredSymbolFile& meta, std::string_view original,
+               std::string_view symcache);
+
+  const std::string dir_;
+  mutable std::mutex mu_;
+  // app -> id -> entry
+  std::map<std::string, std::map<std::string, StoredSymbolFile>, std::less<>> entries_;
+  std::map<std::string, std::shared_ptr<const SymCache>, std::less<>> open_caches_;  // app/id
+  std::map<std::string, std::shared_ptr<const ProguardMapping>, std::less<>> open_mappings_;
+  std::function<void(const std::string&, const StoredSymbolFile&)> on_added_;
+};
+
+// True when `data` looks like a ProGuard / R8 mapping (its first non-comment line is a class line).
+bool LooksLikeProguardMapping(std::string_view data);
+
+}  // namespace vigil::symbols
