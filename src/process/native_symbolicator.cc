@@ -73,6 +73,25 @@ SymbolicatedStack SymbolicateCrashedThread(const CrashReport& report, SymbolSour
       out.missing.push_back(std::move(id));
     }
   };
+  // Symbols per image, looked up once per report however many frames the image has.
+  std::vector<std::pair<std::string, std::shared_ptr<const symbols::SymCache>>> by_image;
+  auto find_symbols = [&](const CrashImage& image) -> std::shared_ptr<const symbols::SymCache> {
+    std::string key = image.uuid + "|" + image.code_id;
+    for (const auto& [k, cache] : by_image) {
+      if (k == key) return cache;
+    }
+    std::shared_ptr<const symbols::SymCache> cache;
+    if (!image.uuid.empty()) {
+      Result<symbols::DebugId> id = symbols::DebugId::Parse(image.uuid);
+      if (id.ok()) cache = symbols->FindByDebugId(*id);
+      if (cache == nullptr) missing("debug_id:" + (id.ok() ? id->ToString() : image.uuid));
+    } else if (!image.code_id.empty()) {
+      cache = symbols->FindByCodeId(image.code_id);
+      if (cache == nullptr) missing("code_id:" + image.code_id);
+    }
+    by_image.emplace_back(std::move(key), cache);
+    return cache;
+  };
   std::vector<symbols::SymbolFrame> found;
   bool complete = true;
   for (size_t i = 0; i < thread->frames.size(); ++i) {
@@ -99,14 +118,7 @@ SymbolicatedStack SymbolicateCrashedThread(const CrashReport& report, SymbolSour
           frame.addr_is_relative ? frame.instruction_addr : frame.instruction_addr - image->addr;
       // Caller frames hold return addresses: the call is the instruction before.
       if (!frame.addr_is_relative && i > 0 && base.module_addr > 0) --base.module_addr;
-      if (!image->uuid.empty()) {
-        Result<symbols::DebugId> id = symbols::DebugId::Parse(image->uuid);
-        if (id.ok()) cache = symbols->FindByDebugId(*id);
-        if (cache == nullptr) missing("debug_id:" + (id.ok() ? id->ToString() : image->uuid));
-      } else if (!image->code_id.empty()) {
-        cache = symbols->FindByCodeId(image->code_id);
-        if (cache == nullptr) missing("code_id:" + image->code_id);
-      }
+      cache = find_symbols(*image);
     }
     if (cache == nullptr) {
       base.symbols_missing = image != nullptr && (!image->uuid.empty() || !image->code_id.empty());

@@ -6,19 +6,6 @@
 
 namespace vigil::process::text {
 
-bool LineReader::Next(std::string_view* line) {
-  if (pos_ >= text_.size()) return false;
-  size_t end = text_.find('\n', pos_);
-  size_t next = end == std::string_view::npos ? text_.size() : end + 1;
-  if (end == std::string_view::npos) end = text_.size();
-  std::string_view l = text_.substr(pos_, end - pos_);
-  if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
-  pos_ = next;
-  ++line_number_;
-  *line = l;
-  return true;
-}
-
 std::string_view TrimLeft(std::string_view s) {
   size_t i = 0;
   while (i < s.size() && IsSpace(s[i])) ++i;

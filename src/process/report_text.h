@@ -15,26 +15,12 @@
 #include <string>
 #include <string_view>
 
+#include "common/line_reader.h"
 #include "common/status.h"
 
 namespace vigil::process::text {
 
-// Yields the lines of `text` in order, without the '\n' and without a trailing '\r'. The views
-// point into `text`, which must outlive the reader.
-class LineReader {
- public:
-  explicit LineReader(std::string_view text) : text_(text) {}
-
-  // False when all lines were returned. A final line without '\n' is still a line.
-  bool Next(std::string_view* line);
-  // 1-based number of the line last returned by Next (0 before the first call).
-  size_t line_number() const { return line_number_; }
-
- private:
-  std::string_view text_;
-  size_t pos_ = 0;
-  size_t line_number_ = 0;
-};
+using ::vigil::LineReader;  // common/line_reader.h
 
 inline bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\f'; }
 inline bool IsDigit(char c) { return c >= '0' && c <= '9'; }

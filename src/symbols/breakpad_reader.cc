@@ -7,6 +7,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/line_reader.h"
 #include "symbols/symcache_builder.h"
 
 namespace vigil::symbols {
@@ -120,28 +121,6 @@ struct PendingFunc {
   std::vector<PendingInline> inlines;
 };
 
-// Reads lines with their numbers; strips a trailing '\r'.
-class LineReader {
- public:
-  explicit LineReader(std::string_view data) : data_(data) {}
-  bool Next(std::string_view* line) {
-    if (pos_ >= data_.size()) return false;
-    size_t nl = data_.find('\n', pos_);
-    if (nl == std::string_view::npos) nl = data_.size();
-    *line = data_.substr(pos_, nl - pos_);
-    if (!line->empty() && line->back() == '\r') line->remove_suffix(1);
-    pos_ = nl + 1;
-    ++number_;
-    return true;
-  }
-  size_t number() const { return number_; }
-
- private:
-  std::string_view data_;
-  size_t pos_ = 0;
-  size_t number_ = 0;
-};
-
 Status LineError(size_t number, std::string_view what) {
   return Status::InvalidArgument("Breakpad .sym line " + std::to_string(number) + ": " +
                                  std::string(what));
@@ -202,7 +181,7 @@ Result<std::string> BuildSymCacheFromBreakpad(std::string_view data, BreakpadMod
 
   while (lines.Next(&line)) {
     if (line.empty()) continue;
-    const size_t n = lines.number();
+    const size_t n = lines.line_number();
     if (line.substr(0, 5) == "FILE ") {
       int64_t id;
       if (Split(line.substr(5), 1, t, &rest) != 1 || !ParseDec(t[0], &id)) {

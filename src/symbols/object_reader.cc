@@ -396,17 +396,17 @@ void AddSymbols(const SymbolTable& table, SymCacheBuilder* b) {
   }
 }
 
-Result<ObjectSymCache> BuildOne(const llvm::object::ObjectFile& obj, std::string_view name) {
+Result<BuiltSymCache> BuildOne(const llvm::object::ObjectFile& obj, std::string_view name) {
   SymCacheBuilder::Info info;
-  ObjectSymCache out;
+  BuiltSymCache out;
   if (obj.isELF()) {
-    info.kind = symcache::SourceKind::kElf;
+    info.kind = out.source = symcache::SourceKind::kElf;
     std::string build_id = ElfBuildId(obj);
     std::span<const uint8_t> id(reinterpret_cast<const uint8_t*>(build_id.data()), build_id.size());
     out.code_id = HexEncode(id);
     if (!build_id.empty()) out.debug_id = DebugId::FromElfBuildId(id);
   } else if (const auto* macho = llvm::dyn_cast<llvm::object::MachOObjectFile>(&obj)) {
-    info.kind = symcache::SourceKind::kMachO;
+    info.kind = out.source = symcache::SourceKind::kMachO;
     llvm::ArrayRef<uint8_t> uuid = macho->getUuid();
     if (uuid.size() == 16) {
       std::span<const uint8_t, 16> u(uuid.data(), 16);
@@ -466,8 +466,8 @@ bool LooksLikeObjectFile(std::string_view data) {
          m == 0xbebafeca /* FAT_MAGIC read LE */ || m == 0xcafebabe;
 }
 
-Result<std::vector<ObjectSymCache>> BuildSymCachesFromObject(std::string_view data,
-                                                             std::string_view name) {
+Result<std::vector<BuiltSymCache>> BuildSymCachesFromObject(std::string_view data,
+                                                            std::string_view name) {
   llvm::MemoryBufferRef ref(llvm::StringRef(data.data(), data.size()), "upload");
   llvm::Expected<std::unique_ptr<llvm::object::Binary>> bin_or = llvm::object::createBinary(ref);
   if (!bin_or) {
@@ -475,7 +475,7 @@ Result<std::vector<ObjectSymCache>> BuildSymCachesFromObject(std::string_view da
     return Status::InvalidArgument("not a readable object file: " + why);
   }
   std::unique_ptr<llvm::object::Binary> bin = std::move(*bin_or);
-  std::vector<ObjectSymCache> out;
+  std::vector<BuiltSymCache> out;
   if (auto* fat = llvm::dyn_cast<llvm::object::MachOUniversalBinary>(bin.get())) {
     for (const auto& slice : fat->objects()) {
       auto obj_or = slice.getAsObjectFile();
@@ -484,12 +484,12 @@ Result<std::vector<ObjectSymCache>> BuildSymCachesFromObject(std::string_view da
         return Status::InvalidArgument("universal binary slice " + slice.getArchFlagName() +
                                        " is not readable: " + why);
       }
-      Result<ObjectSymCache> one = BuildOne(**obj_or, name);
+      Result<BuiltSymCache> one = BuildOne(**obj_or, name);
       if (!one.ok()) return one.status();
       out.push_back(std::move(*one));
     }
   } else if (auto* obj = llvm::dyn_cast<llvm::object::ObjectFile>(bin.get())) {
-    Result<ObjectSymCache> one = BuildOne(*obj, name);
+    Result<BuiltSymCache> one = BuildOne(*obj, name);
     if (!one.ok()) return one.status();
     out.push_back(std::move(*one));
   } else {

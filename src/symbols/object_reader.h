@@ -16,24 +16,16 @@
 #include <vector>
 
 #include "common/status.h"
-#include "symbols/debug_id.h"
+#include "symbols/symcache_builder.h"
 
 namespace vigil::symbols {
-
-struct ObjectSymCache {
-  std::string bytes;  // the symcache file
-  DebugId debug_id;
-  std::string code_id;          // build-id / UUID hex, may be empty
-  std::string arch;             // "x86_64", "arm64", ...
-  bool has_debug_info = false;  // false: symbol table only (no file:line)
-};
 
 // True when `data` starts with an ELF, Mach-O or Mach-O universal magic.
 bool LooksLikeObjectFile(std::string_view data);
 
 // One symcache per architecture slice (one for ELF and thin Mach-O). `name` becomes the module
 // name. InvalidArgument when the file cannot be read or has neither debug info nor symbols.
-Result<std::vector<ObjectSymCache>> BuildSymCachesFromObject(std::string_view data,
-                                                             std::string_view name);
+Result<std::vector<BuiltSymCache>> BuildSymCachesFromObject(std::string_view data,
+                                                            std::string_view name);
 
 }  // namespace vigil::symbols

@@ -47,25 +47,8 @@ Result<std::vector<BuiltSymCache>> BuildSymCaches(std::string_view data, std::st
       out.push_back(std::move(c));
       return out;
     }
-    case SymbolFileKind::kObject: {
-      Result<std::vector<ObjectSymCache>> objs = BuildSymCachesFromObject(data, name);
-      if (!objs.ok()) return objs.status();
-      for (ObjectSymCache& o : *objs) {
-        BuiltSymCache c;
-        c.bytes = std::move(o.bytes);
-        c.source = data.substr(0, 4) ==
-                           "\x7f"
-                           "ELF"
-                       ? symcache::SourceKind::kElf
-                       : symcache::SourceKind::kMachO;
-        c.debug_id = o.debug_id;
-        c.code_id = std::move(o.code_id);
-        c.arch = std::move(o.arch);
-        c.has_debug_info = o.has_debug_info;
-        out.push_back(std::move(c));
-      }
-      return out;
-    }
+    case SymbolFileKind::kObject:
+      return BuildSymCachesFromObject(data, name);
     case SymbolFileKind::kSymCache:
       return Status::InvalidArgument(
           "this is already a symcache; upload the original symbol file instead");

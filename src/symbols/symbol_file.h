@@ -8,7 +8,7 @@
 
 #include "common/status.h"
 #include "symbols/debug_id.h"
-#include "symbols/symcache_format.h"
+#include "symbols/symcache_builder.h"
 
 namespace vigil::symbols {
 
@@ -17,15 +17,6 @@ enum class SymbolFileKind { kUnknown, kSymCache, kBreakpad, kObject };
 // Detected from the first bytes.
 SymbolFileKind DetectSymbolFileKind(std::string_view data);
 const char* SymbolFileKindName(SymbolFileKind kind);
-
-struct BuiltSymCache {
-  std::string bytes;
-  symcache::SourceKind source = symcache::SourceKind::kBreakpad;
-  DebugId debug_id;
-  std::string code_id;
-  std::string arch;
-  bool has_debug_info = true;
-};
 
 // Builds the symcaches of a Breakpad .sym or an ELF / Mach-O file (one per architecture).
 // `name` is the module name to record (a Breakpad file's MODULE name takes precedence).

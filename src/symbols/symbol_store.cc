@@ -9,6 +9,7 @@
 
 #include "common/file_util.h"
 #include "common/json_writer.h"
+#include "common/line_reader.h"
 #include "symbols/symbol_file.h"
 
 namespace vigil::symbols {
@@ -67,12 +68,10 @@ std::string StoredSymbolFile::ToJson() const {
 }
 
 bool LooksLikeProguardMapping(std::string_view data) {
-  size_t pos = 0;
-  while (pos < data.size()) {
-    size_t nl = data.find('\n', pos);
-    std::string_view line = data.substr(pos, nl == std::string_view::npos ? nl : nl - pos);
-    pos = nl == std::string_view::npos ? data.size() : nl + 1;
-    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
+  LineReader lines(data);
+  std::string_view line;
+  while (lines.Next(&line)) {
+    while (!line.empty() && line.back() == ' ') line.remove_suffix(1);
     size_t first = line.find_first_not_of(" \t");
     if (first == std::string_view::npos || line[first] == '#') continue;
     return first == 0 && line.find(" -> ") != std::string_view::npos && line.back() == ':';
@@ -128,7 +127,7 @@ Status SymbolStore::Load() {
       f.bytes = static_cast<uint64_t>(num("bytes"));
       f.uploaded_ms = num("uploaded_ms");
       if (f.id != id) continue;
-      entries_[app][id] = std::move(f);
+      IndexLocked(app, std::move(f));
     }
   }
   return Status::Ok();
@@ -146,6 +145,12 @@ Status SymbolStore::Write(std::string_view app, const StoredSymbolFile& meta,
   }
   VIGIL_RETURN_IF_ERROR(WriteFileAtomically(folder + "/meta.json", meta.ToJson()));
   return SyncDir(dir_ + "/" + std::string(app));
+}
+
+void SymbolStore::IndexLocked(const std::string& app, StoredSymbolFile f) {
+  if (!f.code_id.empty()) code_ids_[app][f.code_id] = f.id;
+  std::string id = f.id;
+  entries_[app][id] = std::move(f);
 }
 
 Result<std::vector<StoredSymbolFile>> SymbolStore::Add(std::string_view app, std::string_view data,
@@ -176,7 +181,7 @@ Result<std::vector<StoredSymbolFile>> SymbolStore::Add(std::string_view app, std
     VIGIL_RETURN_IF_ERROR(Write(app, f, data, {}));
     std::lock_guard<std::mutex> lock(mu_);
     open_mappings_.erase(std::string(app) + "/" + f.id);
-    entries_[std::string(app)][f.id] = f;
+    IndexLocked(std::string(app), f);
     stored.push_back(std::move(f));
   } else {
     Result<std::vector<BuiltSymCache>> built = BuildSymCaches(data, name);
@@ -197,7 +202,7 @@ Result<std::vector<StoredSymbolFile>> SymbolStore::Add(std::string_view app, std
       VIGIL_RETURN_IF_ERROR(Write(app, f, data, b.bytes));
       std::lock_guard<std::mutex> lock(mu_);
       open_caches_.erase(std::string(app) + "/" + f.id);
-      entries_[std::string(app)][f.id] = f;
+      IndexLocked(std::string(app), f);
       stored.push_back(std::move(f));
     }
   }
@@ -224,9 +229,13 @@ Status SymbolStore::Remove(std::string_view app, std::string_view id) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = entries_.find(app);
-    if (it == entries_.end() || it->second.erase(lower) == 0) {
-      return Status::NotFound("no symbol file with id " + std::string(id) + " for this app");
-    }
+    const Status not_found =
+        Status::NotFound("no symbol file with id " + std::string(id) + " for this app");
+    if (it == entries_.end()) return not_found;
+    auto entry = it->second.find(lower);
+    if (entry == it->second.end()) return not_found;
+    if (!entry->second.code_id.empty()) code_ids_[std::string(app)].erase(entry->second.code_id);
+    it->second.erase(entry);
     open_caches_.erase(std::string(app) + "/" + lower);
     open_mappings_.erase(std::string(app) + "/" + lower);
   }
@@ -255,15 +264,13 @@ std::shared_ptr<const SymCache> SymbolStore::FindNative(std::string_view app, co
 
 std::shared_ptr<const SymCache> SymbolStore::FindNativeByCodeId(std::string_view app,
                                                                 std::string_view code_id) {
-  std::string want = Lower(code_id);
   std::string id;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto a = entries_.find(app);
-    if (a == entries_.end()) return nullptr;
-    for (const auto& [entry_id, f] : a->second) {
-      if (!f.code_id.empty() && f.code_id == want) id = entry_id;
-    }
+    auto a = code_ids_.find(app);
+    if (a == code_ids_.end()) return nullptr;
+    auto it = a->second.find(Lower(code_id));
+    if (it != a->second.end()) id = it->second;
   }
   if (id.empty()) return nullptr;
   Result<DebugId> debug_id = DebugId::Parse(id);

@@ -83,11 +83,15 @@ class SymbolStore {
   std::string Folder(std::string_view app, std::string_view id) const;
   Status Write(std::string_view app, const StoredSymbolFile& meta, std::string_view original,
                std::string_view symcache);
+  // Records `f` for `app` in both indexes. Requires mu_.
+  void IndexLocked(const std::string& app, StoredSymbolFile f);
 
   const std::string dir_;
   mutable std::mutex mu_;
   // app -> id -> entry
   std::map<std::string, std::map<std::string, StoredSymbolFile>, std::less<>> entries_;
+  // app -> code id -> id, for tombstone frames that name only a build id.
+  std::map<std::string, std::map<std::string, std::string, std::less<>>, std::less<>> code_ids_;
   std::map<std::string, std::shared_ptr<const SymCache>, std::less<>> open_caches_;  // app/id
   std::map<std::string, std::shared_ptr<const ProguardMapping>, std::less<>> open_mappings_;
   std::function<void(const std::string&, const StoredSymbolFile&)> on_added_;

@@ -61,20 +61,10 @@ SymCache& SymCache::operator=(SymCache&& o) noexcept {
   owned_ = std::move(o.owned_);
   size_ = o.size_;
   data_ = owned ? owned_.data() : o.data_;
-  // Re-point the section pointers into our (possibly moved) bytes.
-  auto rebase = [&](const auto* p) {
-    using T = std::remove_cv_t<std::remove_pointer_t<decltype(p)>>;
-    return p == nullptr
-               ? nullptr
-               : reinterpret_cast<const T*>(data_ + (reinterpret_cast<const char*>(p) - o.data_));
-  };
-  header_ = rebase(o.header_);
-  range_addr_ = rebase(o.range_addr_);
-  range_loc_ = rebase(o.range_loc_);
-  locations_ = rebase(o.locations_);
-  functions_ = rebase(o.functions_);
-  files_ = rebase(o.files_);
-  strings_ = rebase(o.strings_);
+  // Point the sections into our bytes (which moved, when owned); the offsets were validated.
+  const bool bound = o.header_ != nullptr;
+  header_ = nullptr;
+  if (bound) Bind();
   o.mapping_ = nullptr;
   o.data_ = nullptr;
   o.size_ = 0;
@@ -91,6 +81,17 @@ DebugId SymCache::debug_id() const {
   std::memcpy(id.guid.data(), header_->debug_id, 16);
   id.age = header_->debug_age;
   return id;
+}
+
+void SymCache::Bind() {
+  header_ = reinterpret_cast<const symcache::Header*>(data_);
+  const symcache::Header& h = *header_;
+  range_addr_ = reinterpret_cast<const uint32_t*>(data_ + h.ranges_offset);
+  range_loc_ = range_addr_ + h.num_ranges;
+  locations_ = reinterpret_cast<const symcache::Location*>(data_ + h.locations_offset);
+  functions_ = reinterpret_cast<const symcache::Function*>(data_ + h.functions_offset);
+  files_ = reinterpret_cast<const symcache::File*>(data_ + h.files_offset);
+  strings_ = data_ + h.strings_offset;
 }
 
 Status SymCache::Validate() {
@@ -121,12 +122,7 @@ Status SymCache::Validate() {
   if (h.address_bits != 32 && h.address_bits != 64) {
     return Status::Corruption("symcache address size is neither 32 nor 64 bits");
   }
-  range_addr_ = reinterpret_cast<const uint32_t*>(data_ + h.ranges_offset);
-  range_loc_ = range_addr_ + h.num_ranges;
-  locations_ = reinterpret_cast<const symcache::Location*>(data_ + h.locations_offset);
-  functions_ = reinterpret_cast<const symcache::Function*>(data_ + h.functions_offset);
-  files_ = reinterpret_cast<const symcache::File*>(data_ + h.files_offset);
-  strings_ = data_ + h.strings_offset;
+  Bind();
 
   auto str_ok = [&](uint32_t off, uint32_t len) { return uint64_t{off} + len <= h.strings_size; };
   if (!str_ok(h.name_offset, h.name_length) || !str_ok(h.arch_offset, h.arch_length) ||

@@ -60,6 +60,8 @@ class SymCache {
  private:
   SymCache() = default;
   Status Validate();
+  // Sets the section pointers from the header's offsets (checked by Validate).
+  void Bind();
   std::string_view Str(uint32_t off, uint32_t len) const {
     return std::string_view(strings_ + off, len);
   }

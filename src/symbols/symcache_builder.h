@@ -25,6 +25,16 @@
 
 namespace vigil::symbols {
 
+// A finished symcache and what it was built from, as the readers return it.
+struct BuiltSymCache {
+  std::string bytes;  // the symcache file
+  symcache::SourceKind source = symcache::SourceKind::kBreakpad;
+  DebugId debug_id;
+  std::string code_id;  // lower- or upper-case hex as the source gives it; may be empty
+  std::string arch;
+  bool has_debug_info = true;  // false: symbol table only (no file:line)
+};
+
 class SymCacheBuilder {
  public:
   struct Info {
