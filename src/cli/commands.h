@@ -12,5 +12,6 @@ int RunLogCommand(const std::vector<std::string>& args);
 int RunLoadgenCommand(const std::vector<std::string>& args);
 int RunSymbolicateCommand(const std::vector<std::string>& args);
 int RunSymbolsCommand(const std::vector<std::string>& args);
+int RunReprocessCommand(const std::vector<std::string>& args);
 
 }  // namespace vigil::cli

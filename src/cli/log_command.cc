@@ -23,20 +23,27 @@ constexpr const char* kLogUsage =
     "\n"
     "`vigil log stats --help` and `vigil log dump --help` list the flags.\n";
 
-Result<std::unique_ptr<log::LocalLog>> OpenLog(const std::string& data_dir) {
-  return log::LocalLog::OpenReadOnly(data_dir + "/log/raw", SystemClock());
+// `which` is "raw" (what ingest appended) or "processed" (what the processing stage appended).
+Result<std::unique_ptr<log::LocalLog>> OpenLog(const std::string& data_dir,
+                                               const std::string& which) {
+  if (which != "raw" && which != "processed") {
+    return Status::InvalidArgument("--log must be raw or processed, not " + which);
+  }
+  return log::LocalLog::OpenReadOnly(data_dir + "/log/" + which, SystemClock());
 }
 
 int Stats(const std::vector<std::string>& args) {
   std::string data = "./data";
-  FlagSet flags("vigil log stats --data DIR",
-                "Prints a JSON summary of the raw log: for each app (partition) its segments,\n"
+  std::string which = "raw";
+  FlagSet flags("vigil log stats --data DIR [--log raw|processed]",
+                "Prints a JSON summary of a log: for each app (partition) its segments,\n"
                 "bytes, offsets, records, events and consumer offsets. Safe while serving.");
   flags.String("data", &data, "data directory");
+  flags.String("log", &which, "which log: raw (ingested) or processed");
   if (std::optional<int> exit_code = flags.ParseCommandLine(args, "vigil log stats"))
     return *exit_code;
   Status st;
-  auto log = OpenLog(data);
+  auto log = OpenLog(data, which);
   if (!log.ok()) {
     std::fprintf(stderr, "vigil log stats: %s\n", log.status().ToString().c_str());
     return 1;
@@ -103,16 +110,20 @@ int Stats(const std::vector<std::string>& args) {
 int Dump(const std::vector<std::string>& args) {
   std::string data = "./data";
   std::string app;
-  FlagSet flags("vigil log dump --data DIR [--app ID]",
-                "Prints every event in the raw log as one JSON object per line: app_id, offset,\n"
-                "batch_id, received_ms, the batch's device, app and user, then the event's id,\n"
-                "type, ts (occurred time, skew-corrected) and its other fields.");
+  std::string which = "raw";
+  FlagSet flags(
+      "vigil log dump --data DIR [--app ID] [--log raw|processed]",
+      "Prints every event in a log as one JSON object per line: app_id, offset,\n"
+      "batch_id, received_ms, the batch's device, app and user, then the event's id,\n"
+      "type, ts (occurred time, skew-corrected) and its other fields. In the processed\n"
+      "log, crashes carry \"processed\" (symbolicated frames, group) and \"processing\".");
   flags.String("data", &data, "data directory");
+  flags.String("log", &which, "which log: raw (ingested) or processed");
   flags.String("app", &app, "only this app's events");
   if (std::optional<int> exit_code = flags.ParseCommandLine(args, "vigil log dump"))
     return *exit_code;
   Status st;
-  auto log = OpenLog(data);
+  auto log = OpenLog(data, which);
   if (!log.ok()) {
     std::fprintf(stderr, "vigil log dump: %s\n", log.status().ToString().c_str());
     return 1;

@@ -16,6 +16,7 @@ constexpr const char* kUsage =
     "  log        inspect the durable log: `vigil log stats`, `vigil log dump`\n"
     "  loadgen    send synthetic device traffic to a server\n"
     "  symbols    upload symbol files to a server: `vigil symbols upload`\n"
+    "  reprocess  re-run an app's crashes that waited for symbols\n"
     "  symbolicate  look up addresses in a symbol file, like addr2line\n"
     "  version    print the version\n"
     "\n"
@@ -35,6 +36,7 @@ int main(int argc, char** argv) {
   if (command == "loadgen") return vigil::cli::RunLoadgenCommand(rest);
   if (command == "symbolicate") return vigil::cli::RunSymbolicateCommand(rest);
   if (command == "symbols") return vigil::cli::RunSymbolsCommand(rest);
+  if (command == "reprocess") return vigil::cli::RunReprocessCommand(rest);
   if (command == "version" || command == "--version") {
     std::puts("vigil 0.1.0");
     return 0;

@@ -1,8 +1,11 @@
-// `vigil serve`: runs the embedded server — ingest over HTTP in front of the local log.
+// `vigil serve`: runs the embedded server — ingest over HTTP in front of the raw log, the
+// processing stage (raw log -> processed log), the crash-group index and the APIs.
 //
-// Start-up order: config, data directory, admin token, log recovery, apps (creating the demo app
-// on first start), then the HTTP loops. Shutdown (SIGINT/SIGTERM): stop accepting, stop the
-// loops, then drain the log so every batch already taken is made durable.
+// Start-up order: config, data directory, admin token, log recovery (raw, then processed), apps
+// (creating the demo app on first start), symbols, the processing stage and crash-group index,
+// then the HTTP loops. Shutdown (SIGINT/SIGTERM): stop accepting, stop the loops, drain the raw
+// log so every batch already taken is made durable, then stop processing (committing its
+// offsets) and save the crash-group snapshot.
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -21,6 +24,9 @@
 #include "ingest/http_server.h"
 #include "ingest/symbols_handler.h"
 #include "log/local_log.h"
+#include "process/processing_stage.h"
+#include "serve/crash_group_index.h"
+#include "serve/crash_groups_api.h"
 #include "symbols/symbol_store.h"
 
 namespace vigil::cli {
@@ -154,9 +160,60 @@ int RunServeCommand(const std::vector<std::string>& args) {
                  symbol_store.status().ToString().c_str());
     return 1;
   }
+  std::fprintf(stderr, "vigil: recovering the log in %s/log/processed\n", config.data_dir.c_str());
+  log::LocalLogOptions processed_options = log_options;
+  processed_options.on_commit = nullptr;
+  Result<std::unique_ptr<log::LocalLog>> processed_log =
+      log::LocalLog::Open(config.data_dir + "/log/processed", processed_options, SystemClock());
+  if (!processed_log.ok()) {
+    std::fprintf(stderr, "vigil serve: cannot open the processed log: %s\n",
+                 processed_log.status().ToString().c_str());
+    return 1;
+  }
+  process::ProcessingStage processing(log->get(), processed_log->get(), symbol_store->get(),
+                                      SystemClock());
+  Result<std::unique_ptr<serve::CrashGroupIndex>> groups = serve::CrashGroupIndex::Open(
+      processed_log->get(), config.data_dir + "/crash-groups.snapshot", SystemClock());
+  if (!groups.ok()) {
+    std::fprintf(stderr, "vigil serve: %s\n", groups.status().ToString().c_str());
+    return 1;
+  }
+  symbols::SymbolStore* store = symbol_store->get();
+  serve::CrashGroupIndex* index = groups->get();
+  index->SetReprocessor(
+      [store](const std::string& app, std::string_view id) { return store->Provides(app, id); },
+      [&processing](const std::string& app, std::vector<process::ReprocessTarget> targets) {
+        processing.Reprocess(app, std::move(targets));
+      });
+  // Crashes that wait for a symbol file move to their groups as soon as it is stored.
+  store->SetOnAdded([index](const std::string& app, const symbols::StoredSymbolFile&) {
+    index->ReprocessAvailable(app);
+  });
+  metrics->AddRenderer([&processing, index](std::string* out) {
+    processing.RenderMetrics(out);
+    *out +=
+        "# HELP vigil_crash_groups_sentinel_crashes Crashes waiting for symbol files.\n"
+        "# TYPE vigil_crash_groups_sentinel_crashes gauge\n"
+        "vigil_crash_groups_sentinel_crashes " +
+        std::to_string(index->sentinel_crashes()) + "\n";
+  });
+  processing.Start();
+  index->Start();
+  // Symbols stored while the server was down.
+  index->ReprocessAvailable("");
+
   ingest::SymbolsHandler symbols_api(apps->get(), symbol_store->get(), metrics.get(),
                                      SystemClock());
-  ingest::ApiRouter router(&events, &admin, &symbols_api, metrics.get(), log->get());
+  serve::CrashGroupsApi groups_api(index, metrics.get());
+  ingest::ApiRouter router(&events, &admin, &symbols_api, apps->get(), metrics.get(), log->get());
+  router.AddAppResource(
+      "crash-groups", [&groups_api](h2o_req_t* req, const ingest::App& app, std::string_view rest) {
+        groups_api.HandleGroups(req, app, rest);
+      });
+  router.AddAppResource(
+      "reprocess", [&groups_api](h2o_req_t* req, const ingest::App& app, std::string_view rest) {
+        groups_api.HandleReprocess(req, app, rest);
+      });
   ingest::HttpServerOptions http;
   // Symbol files are the largest bodies; /v1/events enforces its own 1 MiB cap.
   http.max_request_bytes = symbols::kMaxSymbolFileBytes + (1 << 20);
@@ -199,9 +256,13 @@ int RunServeCommand(const std::vector<std::string>& args) {
   server.StopAccepting();
   usleep(200 * 1000);  // answers already on their way reach their loops
   server.Stop();
+  // Processing reads the raw log: stop it (committing its offsets) before the logs close.
+  processing.Stop();
+  index->Stop();
   // Drains the queue: every batch taken is made durable (its client, no longer answered, will
   // retry with the same batch_id and get "duplicate").
   log->reset();
+  processed_log->reset();
   std::fprintf(stderr, "vigil: stopped\n");
   std::fflush(stderr);
   // Contexts and connections of h2o are not torn down one by one; the OS reclaims them.

@@ -2,12 +2,12 @@
 // bar for large files, and prints what the server stored (one JSON object per file).
 #include <unistd.h>
 
-#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <vector>
 
+#include "cli/api_client_util.h"
 #include "cli/commands.h"
 #include "common/file_util.h"
 #include "common/flags.h"
@@ -26,21 +26,6 @@ constexpr const char* kSymbolsUsage =
     "`vigil symbols upload --help` lists the flags.\n";
 
 std::string Basename(const std::string& path) { return path.substr(path.rfind('/') + 1); }
-
-std::string UrlEncode(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
 
 // "\r  name  [#########           ]  45%  12.3 of 27.1 MiB" on stderr.
 void DrawProgress(const std::string& name, size_t sent, size_t total) {
@@ -88,19 +73,12 @@ int Upload(const std::vector<std::string>& args) {
   loadgen::HttpClient client(url->host, url->port, static_cast<int>(timeout_s * 1000));
   const loadgen::HttpHeaders auth = {{"Authorization", "Bearer " + token}};
   if (app.empty()) {
-    Result<loadgen::HttpResponse> me = client.Request("GET", url->path + "/v1/app", auth, {});
-    if (!me.ok() || me->status != 200) {
-      std::fprintf(stderr, "vigil symbols upload: cannot tell which app the token is for: %s\n",
-                   me.ok() ? me->body.c_str() : me.status().message().c_str());
+    Result<std::string> id = AppForToken(&client, url->path, token);
+    if (!id.ok()) {
+      std::fprintf(stderr, "vigil symbols upload: %s\n", id.status().message().c_str());
       return 1;
     }
-    size_t at = me->body.find("\"id\":\"");
-    if (at == std::string::npos) {
-      std::fprintf(stderr, "vigil symbols upload: unexpected answer from /v1/app: %s\n",
-                   me->body.c_str());
-      return 1;
-    }
-    app = me->body.substr(at + 6, me->body.find('"', at + 6) - at - 6);
+    app = *id;
   }
   const bool tty = isatty(2);
   int failed = 0;

@@ -45,6 +45,10 @@ void BinaryValueWriter::Double(double v) {
   std::memcpy(&bits, &v, 8);
   PutFixed64(out_, bits);
 }
+void BinaryValueWriter::Encoded(std::string_view value) {
+  CountValue();
+  out_->append(value);
+}
 void BinaryValueWriter::String(std::string_view s) {
   CountValue();
   out_->push_back(static_cast<char>(ValueTag::kString));

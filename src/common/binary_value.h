@@ -51,6 +51,8 @@ class BinaryValueWriter {
   void Uint(uint64_t v);
   void Double(double v);
   void String(std::string_view s);
+  // Appends an already-encoded value (one whole value, e.g. a BinaryValue's bytes()).
+  void Encoded(std::string_view value);
   // Object members are written as Key() then one value.
   void Key(std::string_view key);
   void BeginObject();

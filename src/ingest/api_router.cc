@@ -1,6 +1,7 @@
 // Request routing and the operational endpoints.
 #include "ingest/api_router.h"
 
+#include "ingest/api_auth.h"
 #include "ingest/http_server.h"
 
 namespace vigil::ingest {
@@ -14,6 +15,31 @@ void ApiRouter::Handle(h2o_req_t* req) {
   if (path.substr(0, 10) == "/v1/admin/") {
     admin_->Handle(req, path);
     return;
+  }
+  if (path.substr(0, 9) == "/v1/apps/") {
+    // /v1/apps/{app}/{resource}[/...]
+    std::string_view rest = path.substr(9);
+    size_t slash = rest.find('/');
+    std::string_view app_id = rest.substr(0, slash);
+    std::string_view resource =
+        slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+    size_t end = resource.find('/');
+    std::string_view tail =
+        end == std::string_view::npos ? std::string_view() : resource.substr(end);
+    resource = resource.substr(0, end);
+    auto handler = app_resources_.find(resource);
+    if (handler != app_resources_.end()) {
+      std::shared_ptr<const App> app = AuthenticateApiToken(req, apps_, metrics_);
+      if (app == nullptr) return;
+      if (app_id != app->id) {
+        metrics_->CountRequest(403);
+        SendError(req, 403,
+                  "this API token belongs to app " + app->id + ", not " + std::string(app_id));
+        return;
+      }
+      handler->second(req, *app, tail);
+      return;
+    }
   }
   if (path.substr(0, 9) == "/v1/apps/" || path == "/v1/app") {
     symbols_->Handle(req, path);

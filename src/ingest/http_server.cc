@@ -92,6 +92,36 @@ void SendError(h2o_req_t* req, int status, std::string_view message, int retry_a
   SendJson(req, status, ErrorJson(message), retry_after_s);
 }
 
+std::string QueryParam(h2o_req_t* req, std::string_view key) {
+  if (req->query_at == SIZE_MAX) return {};
+  std::string_view q(req->path.base + req->query_at + 1, req->path.len - req->query_at - 1);
+  while (!q.empty()) {
+    size_t amp = q.find('&');
+    std::string_view pair = q.substr(0, amp);
+    q = amp == std::string_view::npos ? std::string_view() : q.substr(amp + 1);
+    if (pair.substr(0, key.size()) == key && pair.size() > key.size() && pair[key.size()] == '=') {
+      std::string out;
+      std::string_view v = pair.substr(key.size() + 1);
+      auto hex = [](char c) {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+        return -1;
+      };
+      for (size_t i = 0; i < v.size(); ++i) {
+        if (v[i] == '%' && i + 2 < v.size() && hex(v[i + 1]) >= 0 && hex(v[i + 2]) >= 0) {
+          out.push_back(static_cast<char>(hex(v[i + 1]) * 16 + hex(v[i + 2])));
+          i += 2;
+        } else {
+          out.push_back(v[i] == '+' ? ' ' : v[i]);
+        }
+      }
+      return out;
+    }
+  }
+  return {};
+}
+
 std::string_view RequestHeader(h2o_req_t* req, std::string_view lowercase_name) {
   ssize_t i =
       h2o_find_header_by_str(&req->headers, lowercase_name.data(), lowercase_name.size(), -1);

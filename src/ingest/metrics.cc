@@ -116,6 +116,7 @@ std::string Metrics::Render() const {
       }
     }
   }
+  for (const auto& render : renderers_) render(&out);
   return out;
 }
 

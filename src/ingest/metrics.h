@@ -8,6 +8,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -50,6 +51,12 @@ class Metrics {
   void ObserveBatchEvents(uint32_t n) { batch_events_.Observe(n); }
   void ObserveFsync(int64_t ns, size_t records);
 
+  // Adds a section to Render(): other stages' counters, already in Prometheus text format.
+  // Register before the server starts; `render` is called on the scraping thread.
+  void AddRenderer(std::function<void(std::string* out)> render) {
+    renderers_.push_back(std::move(render));
+  }
+
   std::string Render() const;
 
  private:
@@ -64,6 +71,7 @@ class Metrics {
   Histogram batch_events_;
   Histogram fsync_seconds_;
   Histogram records_per_fsync_;
+  std::vector<std::function<void(std::string*)>> renderers_;
 };
 
 }  // namespace vigil::ingest

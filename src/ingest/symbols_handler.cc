@@ -3,6 +3,7 @@
 
 #include "common/json_writer.h"
 #include "ingest/admin_handler.h"
+#include "ingest/api_auth.h"
 #include "ingest/http_server.h"
 
 namespace vigil::ingest {
@@ -10,38 +11,6 @@ namespace vigil::ingest {
 namespace {
 
 std::string_view Method(h2o_req_t* req) { return {req->method.base, req->method.len}; }
-
-// The value of `key` in the request's query string ("" if absent); no percent-decoding beyond
-// what a file name needs.
-std::string QueryParam(h2o_req_t* req, std::string_view key) {
-  if (req->query_at == SIZE_MAX) return {};
-  std::string_view q(req->path.base + req->query_at + 1, req->path.len - req->query_at - 1);
-  while (!q.empty()) {
-    size_t amp = q.find('&');
-    std::string_view pair = q.substr(0, amp);
-    q = amp == std::string_view::npos ? std::string_view() : q.substr(amp + 1);
-    if (pair.substr(0, key.size()) == key && pair.size() > key.size() && pair[key.size()] == '=') {
-      std::string out;
-      std::string_view v = pair.substr(key.size() + 1);
-      auto hex = [](char c) {
-        if (c >= '0' && c <= '9') return c - '0';
-        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-        return -1;
-      };
-      for (size_t i = 0; i < v.size(); ++i) {
-        if (v[i] == '%' && i + 2 < v.size() && hex(v[i + 1]) >= 0 && hex(v[i + 2]) >= 0) {
-          out.push_back(static_cast<char>(hex(v[i + 1]) * 16 + hex(v[i + 2])));
-          i += 2;
-        } else {
-          out.push_back(v[i] == '+' ? ' ' : v[i]);
-        }
-      }
-      return out;
-    }
-  }
-  return {};
-}
 
 int StatusFor(const Status& st) {
   switch (st.code()) {
@@ -98,22 +67,8 @@ void SymbolsHandler::Error(h2o_req_t* req, int status, std::string_view message)
   SendError(req, status, message);
 }
 
-std::shared_ptr<const App> SymbolsHandler::Authenticate(h2o_req_t* req) {
-  std::string_view auth = RequestHeader(req, H2O_TOKEN_AUTHORIZATION);
-  constexpr std::string_view kBearer = "Bearer ";
-  if (auth.substr(0, kBearer.size()) != kBearer) {
-    Error(req, 401, "missing API token: send Authorization: Bearer <the app's API token>");
-    return nullptr;
-  }
-  std::shared_ptr<const App> app = apps_->FindByApiToken(auth.substr(kBearer.size()));
-  if (app == nullptr) {
-    Error(req, 401, "unknown API token: use the api_token returned when the app was created");
-  }
-  return app;
-}
-
 void SymbolsHandler::Handle(h2o_req_t* req, std::string_view path) {
-  std::shared_ptr<const App> app = Authenticate(req);
+  std::shared_ptr<const App> app = AuthenticateApiToken(req, apps_, metrics_);
   if (app == nullptr) return;
   if (path == "/v1/app") {
     if (Method(req) != "GET") return Error(req, 405, "use GET on /v1/app");

@@ -40,8 +40,6 @@ class SymbolsHandler {
  private:
   void Reply(h2o_req_t* req, int status, std::string_view json);
   void Error(h2o_req_t* req, int status, std::string_view message);
-  // The app the request's API token belongs to, or null after answering 401.
-  std::shared_ptr<const App> Authenticate(h2o_req_t* req);
   void Upload(h2o_req_t* req, const App& app);
   void RunWorker();
 

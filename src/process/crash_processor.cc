@@ -224,51 +224,65 @@ ProcessedCrash ProcessCrash(const BinaryValue& error, std::string_view app_versi
   return out;
 }
 
+void ProcessedCrash::WriteTo(BinaryValueWriter* w) const {
+  w->BeginObject();
+  w->Key("format");
+  w->String(format);
+  w->Key("type");
+  w->String(exception_type);
+  w->Key("reason");
+  w->String(reason);
+  w->Key("group_id");
+  w->String(group.group_id);
+  w->Key("title");
+  w->String(group.title);
+  w->Key("culprit");
+  w->String(group.culprit);
+  w->Key("sentinel");
+  w->Bool(group.sentinel);
+  w->Key("symbolicated");
+  w->Bool(symbolicated);
+  w->Key("missing");
+  w->BeginArray();
+  for (const std::string& m : missing) w->String(m);
+  w->EndArray();
+  w->Key("frames");
+  w->BeginArray();
+  for (const ProcessedFrame& f : frames) {
+    w->BeginObject();
+    w->Key("function");
+    w->String(f.function);
+    w->Key("file");
+    w->String(f.file);
+    w->Key("line");
+    w->Uint(f.line);
+    w->Key("module");
+    w->String(f.module);
+    w->Key("address");
+    w->Uint(f.address);
+    w->Key("in_app");
+    w->Bool(f.in_app);
+    w->Key("inlined");
+    w->Bool(f.inlined);
+    w->Key("symbolicated");
+    w->Bool(f.symbolicated);
+    w->EndObject();
+  }
+  w->EndArray();
+  if (!error.empty()) {
+    w->Key("error");
+    w->String(error);
+  }
+  w->EndObject();
+}
+
 std::string ProcessedCrash::ToJson() const {
+  std::string binary;
+  BinaryValueWriter bw(&binary);
+  WriteTo(&bw);
   std::string s;
   JsonWriter w(&s);
-  w.BeginObject()
-      .Key("format")
-      .String(format)
-      .Key("type")
-      .String(exception_type)
-      .Key("reason")
-      .String(reason)
-      .Key("group_id")
-      .String(group.group_id)
-      .Key("title")
-      .String(group.title)
-      .Key("culprit")
-      .String(group.culprit)
-      .Key("sentinel")
-      .Bool(group.sentinel)
-      .Key("symbolicated")
-      .Bool(symbolicated)
-      .Key("missing")
-      .BeginArray();
-  for (const std::string& m : missing) w.String(m);
-  w.EndArray().Key("frames").BeginArray();
-  for (const ProcessedFrame& f : frames) {
-    w.BeginObject()
-        .Key("function")
-        .String(f.function)
-        .Key("file")
-        .String(f.file)
-        .Key("line")
-        .Uint(f.line)
-        .Key("module")
-        .String(f.module)
-        .Key("address")
-        .Uint(f.address)
-        .Key("in_app")
-        .Bool(f.in_app)
-        .Key("inlined")
-        .Bool(f.inlined)
-        .EndObject();
-  }
-  w.EndArray();
-  if (!error.empty()) w.Key("error").String(error);
-  w.EndObject();
+  BinaryValue(binary).ToJson(&w);
   return s;
 }
 

@@ -47,7 +47,9 @@ struct ProcessedCrash {
   std::string error;                   // why the report could not be read, if it could not
 
   // {"format","type","reason","group_id","title","culprit","sentinel","symbolicated","missing",
-  //  "frames":[{"function","file","line","module","address","in_app","inlined"}],"error"?}
+  //  "frames":[{"function","file","line","module","address","in_app","inlined","symbolicated"}],
+  //  "error"?} — the object the processed log stores under an event's "processed" field.
+  void WriteTo(BinaryValueWriter* w) const;
   std::string ToJson() const;
 };
 

@@ -277,6 +277,27 @@ std::shared_ptr<const SymCache> SymbolStore::FindNativeByCodeId(std::string_view
   return debug_id.ok() ? FindNative(app, *debug_id) : nullptr;
 }
 
+bool SymbolStore::Provides(std::string_view app, std::string_view missing_id) const {
+  size_t colon = missing_id.find(':');
+  if (colon == std::string_view::npos) return false;
+  std::string_view kind = missing_id.substr(0, colon);
+  std::string id = Lower(missing_id.substr(colon + 1));
+  std::lock_guard<std::mutex> lock(mu_);
+  if (kind == "code_id") {
+    auto a = code_ids_.find(app);
+    return a != code_ids_.end() && a->second.count(id) != 0;
+  }
+  if (kind == "debug_id") {
+    Result<DebugId> debug_id = DebugId::Parse(id);
+    if (!debug_id.ok()) return false;
+    id = debug_id->ToString();
+  } else if (kind != "mapping_id") {
+    return false;
+  }
+  auto a = entries_.find(app);
+  return a != entries_.end() && a->second.count(id) != 0;
+}
+
 std::shared_ptr<const ProguardMapping> SymbolStore::FindMapping(std::string_view app,
                                                                 std::string_view mapping_id) {
   const std::string id = Lower(mapping_id);

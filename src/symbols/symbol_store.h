@@ -71,6 +71,10 @@ class SymbolStore {
   std::shared_ptr<const ProguardMapping> FindMapping(std::string_view app,
                                                      std::string_view mapping_id);
 
+  // Whether a file named in a processed crash's `missing` list ("debug_id:<id>", "code_id:<hex>"
+  // or "mapping_id:<id>") is now stored for `app`. Cheap: index lookups only.
+  bool Provides(std::string_view app, std::string_view missing_id) const;
+
   // Called after every successful Add with the app and what was stored (e.g. to reprocess the
   // crashes that waited for these symbols). Set once, before use.
   void SetOnAdded(std::function<void(const std::string& app, const StoredSymbolFile&)> f) {

@@ -1,0 +1,359 @@
+// The processing loop: round-robin over apps, process, append durably, then commit.
+#include "process/processing_stage.h"
+
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+
+#include "common/batch_record.h"
+#include "common/binary_value.h"
+#include "process/crash_processor.h"
+
+namespace vigil::process {
+
+namespace {
+
+// One app's symbols, as the crash processor asks for them.
+class AppSymbols : public CrashSymbols {
+ public:
+  AppSymbols(symbols::SymbolStore* store, const std::string& app) : store_(store), app_(app) {}
+  std::shared_ptr<const symbols::SymCache> FindByDebugId(const symbols::DebugId& id) override {
+    return store_->FindNative(app_, id);
+  }
+  std::shared_ptr<const symbols::SymCache> FindByCodeId(std::string_view code_id) override {
+    return store_->FindNativeByCodeId(app_, code_id);
+  }
+  std::shared_ptr<const symbols::ProguardMapping> FindMapping(std::string_view id) override {
+    return store_->FindMapping(app_, id);
+  }
+
+ private:
+  symbols::SymbolStore* const store_;
+  const std::string& app_;
+};
+
+bool IsCrash(EventType t) { return t == EventType::kCrash || t == EventType::kHandledException; }
+
+// Dedup keys of processed records: a function of the raw offset (and, for reprocessing, of the
+// job), never 0.
+uint64_t DedupKey(char kind, uint64_t raw_offset, int64_t job) {
+  char buf[17];
+  buf[0] = kind;
+  std::memcpy(buf + 1, &raw_offset, 8);
+  std::memcpy(buf + 9, &job, 8);
+  uint64_t h = XXH3_64bits(buf, sizeof(buf));
+  return h == 0 ? 1 : h;
+}
+
+constexpr int64_t kCommitIntervalMs = 1000;
+
+}  // namespace
+
+ProcessingStage::ProcessingStage(log::LogStore* raw, log::LogStore* processed,
+                                 symbols::SymbolStore* symbols, Clock* clock,
+                                 ProcessingOptions options)
+    : raw_(raw),
+      processed_(processed),
+      symbols_(symbols),
+      clock_(clock),
+      options_(std::move(options)),
+      last_commit_ms_(clock->NowMs()) {}
+
+ProcessingStage::~ProcessingStage() { Stop(); }
+
+void ProcessingStage::Start() {
+  worker_ = std::thread([this] { Run(); });
+}
+
+void ProcessingStage::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (worker_.joinable()) worker_.join();
+}
+
+void ProcessingStage::Notify() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    notified_ = true;
+  }
+  cv_.notify_all();
+}
+
+void ProcessingStage::Reprocess(const std::string& app, std::vector<ReprocessTarget> targets) {
+  if (targets.empty()) return;
+  std::sort(targets.begin(), targets.end(), [](const ReprocessTarget& a, const ReprocessTarget& b) {
+    return a.raw_offset < b.raw_offset;
+  });
+  ReprocessJob job;
+  job.app = app;
+  job.targets.assign(std::make_move_iterator(targets.begin()),
+                     std::make_move_iterator(targets.end()));
+  job.created_ms = clock_->NowMs();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    jobs_.push_back(std::move(job));
+    notified_ = true;
+  }
+  cv_.notify_all();
+}
+
+size_t ProcessingStage::pending_reprocess() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  size_t n = 0;
+  for (const ReprocessJob& j : jobs_) n += j.targets.size();
+  return n;
+}
+
+ProcessingStats ProcessingStage::stats() const {
+  ProcessingStats s;
+  s.records = records_.load(std::memory_order_relaxed);
+  s.crashes = crashes_.load(std::memory_order_relaxed);
+  s.sentinel = sentinel_.load(std::memory_order_relaxed);
+  s.reprocessed = reprocessed_.load(std::memory_order_relaxed);
+  s.reprocess_gone = reprocess_gone_.load(std::memory_order_relaxed);
+  s.corrupt_records = corrupt_.load(std::memory_order_relaxed);
+  return s;
+}
+
+void ProcessingStage::RenderMetrics(std::string* out) const {
+  ProcessingStats s = stats();
+  auto counter = [out](const char* name, const char* help, uint64_t v) {
+    *out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " counter\n" + name +
+            " " + std::to_string(v) + "\n";
+  };
+  counter("vigil_process_records_total", "Raw log records processed.", s.records);
+  counter("vigil_process_crashes_total", "Crash and handled-exception events processed.",
+          s.crashes);
+  counter("vigil_process_sentinel_total",
+          "Crash events that went to a sentinel group (symbols missing).", s.sentinel);
+  counter("vigil_process_reprocessed_total", "Crash events processed again.", s.reprocessed);
+  counter("vigil_process_reprocess_gone_total",
+          "Crashes to reprocess whose raw record was already deleted.", s.reprocess_gone);
+  counter("vigil_process_corrupt_records_total", "Raw records that did not decode (skipped).",
+          s.corrupt_records);
+  *out +=
+      "# HELP vigil_process_reprocess_pending Raw records queued for reprocessing.\n"
+      "# TYPE vigil_process_reprocess_pending gauge\nvigil_process_reprocess_pending " +
+      std::to_string(pending_reprocess()) + "\n";
+}
+
+bool ProcessingStage::ProcessRecord(const std::string& app, const log::LogRecord& record,
+                                    const std::vector<std::string>* only, std::string* out) {
+  BatchRecord batch;
+  if (!DecodeBatchRecord(record.payload, &batch).ok()) return false;
+  bool any = false;
+  for (const EventView& e : batch.events) any |= IsCrash(e.type);
+  if (!any && only == nullptr) {
+    *out = record.payload;
+    return true;
+  }
+  std::string_view version = batch.header.app.Get("version").AsString();
+  AppSymbols symbols(symbols_, app);
+  BatchRecordBuilder builder;
+  builder.Begin(batch.header, out);
+  std::string fields;
+  for (const EventView& e : batch.events) {
+    if (only != nullptr &&
+        (!IsCrash(e.type) || std::find(only->begin(), only->end(), e.id) == only->end())) {
+      continue;
+    }
+    if (!IsCrash(e.type)) {
+      builder.AddEvent(e.id, e.type, e.ts_ms, e.fields.bytes());
+      continue;
+    }
+    ProcessedCrash crash = ProcessCrash(e.fields.Get("error"), version, &symbols);
+    crashes_.fetch_add(1, std::memory_order_relaxed);
+    if (crash.group.sentinel) sentinel_.fetch_add(1, std::memory_order_relaxed);
+    if (only != nullptr) reprocessed_.fetch_add(1, std::memory_order_relaxed);
+    fields.clear();
+    BinaryValueWriter w(&fields);
+    w.BeginObject();
+    e.fields.ForEach([&](std::string_view key, const BinaryValue& v) {
+      if (key == "processed" || key == "processing") return;  // ours, not the SDK's
+      w.Key(key);
+      w.Encoded(v.bytes());
+    });
+    w.Key("processed");
+    crash.WriteTo(&w);
+    w.Key("processing");
+    w.BeginObject();
+    w.Key("raw_offset");
+    w.Uint(record.offset);
+    w.Key("at");
+    w.Int(clock_->NowMs());
+    w.Key("reprocessed");
+    w.Bool(only != nullptr);
+    w.EndObject();
+    w.EndObject();
+    builder.AddEvent(e.id, e.type, e.ts_ms, fields);
+  }
+  builder.Finish();
+  return builder.event_count() > 0 || only == nullptr;
+}
+
+Status ProcessingStage::AppendAll(std::vector<Output>* outputs) {
+  if (outputs->empty()) return Status::Ok();
+  struct Waiter {
+    std::mutex mu;
+    std::condition_variable cv;
+    size_t left = 0;
+    Status first;
+  };
+  auto waiter = std::make_shared<Waiter>();
+  waiter->left = outputs->size();
+  for (size_t i = 0; i < outputs->size(); ++i) {
+    Output& o = (*outputs)[i];
+    Status st = processed_->Append(o.partition, o.dedup_key, o.items, std::move(o.payload),
+                                   [waiter](const Status& status, const log::AppendResult&) {
+                                     std::lock_guard<std::mutex> lock(waiter->mu);
+                                     if (!status.ok() && waiter->first.ok()) waiter->first = status;
+                                     if (--waiter->left == 0) waiter->cv.notify_all();
+                                   });
+    if (!st.ok()) {
+      std::lock_guard<std::mutex> lock(waiter->mu);
+      if (waiter->first.ok()) waiter->first = st;
+      waiter->left -= outputs->size() - i;  // these callbacks will never run
+      break;
+    }
+  }
+  std::unique_lock<std::mutex> lock(waiter->mu);
+  waiter->cv.wait(lock, [&] { return waiter->left == 0; });
+  return waiter->first;
+}
+
+Status ProcessingStage::RunRound(bool* did_work) {
+  *did_work = false;
+  std::vector<log::PartitionInfo> parts = raw_->Partitions();
+  std::vector<Output> outputs;
+  std::vector<std::pair<std::string, uint64_t>> advanced;  // app, next offset once durable
+  const size_t n = parts.size();
+  for (size_t k = 0; k < n; ++k) {
+    const log::PartitionInfo& p = parts[(rotate_ + k) % n];
+    auto it = next_.find(p.name);
+    if (it == next_.end()) {
+      Result<uint64_t> committed = raw_->CommittedOffset(options_.consumer, p.name);
+      if (!committed.ok()) return committed.status();
+      it = next_.emplace(p.name, *committed).first;
+    }
+    uint64_t next = std::max(it->second, p.start_offset);
+    if (next >= p.end_offset) continue;
+    std::vector<log::LogRecord> records;
+    VIGIL_RETURN_IF_ERROR(raw_->Read(p.name, next, options_.records_per_turn, &records));
+    for (const log::LogRecord& r : records) {
+      Output o{p.name, DedupKey('p', r.offset, 0), r.item_count, {}};
+      if (ProcessRecord(p.name, r, nullptr, &o.payload)) {
+        outputs.push_back(std::move(o));
+      } else {
+        corrupt_.fetch_add(1, std::memory_order_relaxed);
+        std::fprintf(stderr, "vigil: process: raw record %s/%llu does not decode; skipped\n",
+                     p.name.c_str(), static_cast<unsigned long long>(r.offset));
+      }
+      next = r.offset + 1;
+    }
+    records_.fetch_add(records.size(), std::memory_order_relaxed);
+    advanced.emplace_back(p.name, next);
+  }
+  if (n > 0) rotate_ = (rotate_ + 1) % n;
+
+  // One slice of the oldest reprocessing job.
+  std::string job_app;
+  int64_t job_created = 0;
+  std::vector<ReprocessTarget> taken;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!jobs_.empty()) {
+      ReprocessJob& job = jobs_.front();
+      job_app = job.app;
+      job_created = job.created_ms;
+      while (!job.targets.empty() && taken.size() < options_.records_per_turn) {
+        taken.push_back(std::move(job.targets.front()));
+        job.targets.pop_front();
+      }
+      if (job.targets.empty()) jobs_.pop_front();
+    }
+  }
+  for (const ReprocessTarget& t : taken) {
+    std::vector<log::LogRecord> records;
+    Status st = raw_->Read(job_app, t.raw_offset, 1, &records);
+    if (!st.ok() || records.empty() || records[0].offset != t.raw_offset) {
+      reprocess_gone_.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    Output o{job_app, DedupKey('r', t.raw_offset, job_created), records[0].item_count, {}};
+    if (ProcessRecord(job_app, records[0], &t.event_ids, &o.payload)) {
+      outputs.push_back(std::move(o));
+    }
+  }
+
+  *did_work = !advanced.empty() || !taken.empty();
+  Status st = AppendAll(&outputs);
+  if (!st.ok()) {
+    // Nothing is committed: those records are read again next round (their appends that did
+    // succeed are deduplicated by key), and the reprocessing slice goes back to the queue.
+    for (const auto& [app, next] : advanced) next_.erase(app);
+    if (!taken.empty()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      ReprocessJob job;
+      job.app = job_app;
+      job.created_ms = job_created;
+      job.targets.assign(std::make_move_iterator(taken.begin()),
+                         std::make_move_iterator(taken.end()));
+      jobs_.push_front(std::move(job));
+    }
+    return st;
+  }
+  for (const auto& [app, next] : advanced) next_[app] = next;
+  return CommitOffsets(false);
+}
+
+Status ProcessingStage::CommitOffsets(bool force) {
+  int64_t now = clock_->NowMs();
+  if (!force && now - last_commit_ms_ < kCommitIntervalMs) return Status::Ok();
+  last_commit_ms_ = now;
+  for (const auto& [app, next] : next_) {
+    auto c = committed_.find(app);
+    if (c != committed_.end() && c->second == next) continue;
+    VIGIL_RETURN_IF_ERROR(raw_->CommitOffset(options_.consumer, app, next));
+    committed_[app] = next;
+  }
+  return Status::Ok();
+}
+
+void ProcessingStage::Run() {
+  int64_t last_error_ms = 0;
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) break;
+    }
+    bool did = false;
+    Status st = RunRound(&did);
+    if (!st.ok()) {
+      int64_t now = clock_->NowMs();
+      if (now - last_error_ms > 10000) {
+        std::fprintf(stderr, "vigil: process: %s (retrying)\n", st.ToString().c_str());
+        last_error_ms = now;
+      }
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait_for(lock, std::chrono::milliseconds(500), [&] { return stopping_; });
+      continue;
+    }
+    if (!did) {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait_for(lock, std::chrono::milliseconds(options_.idle_wait_ms),
+                   [&] { return stopping_ || notified_; });
+      notified_ = false;
+    }
+  }
+  Status st = CommitOffsets(true);
+  if (!st.ok()) {
+    std::fprintf(stderr, "vigil: process: cannot commit offsets: %s\n", st.ToString().c_str());
+  }
+}
+
+}  // namespace vigil::process

@@ -1,0 +1,539 @@
+// Crash groups from the processed log: counting, moving reprocessed crashes, the snapshot.
+#include "serve/crash_group_index.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "common/binary_value.h"
+#include "common/file_util.h"
+#include "common/json_writer.h"
+
+namespace vigil::serve {
+
+namespace {
+
+constexpr std::string_view kSnapshotMagic = "VIGIL-CRASH-GROUPS 1\n";
+
+bool IsCrash(EventType t) { return t == EventType::kCrash || t == EventType::kHandledException; }
+
+bool IsTrue(const BinaryValue& v) { return v.present() && v.tag() == ValueTag::kTrue; }
+
+// The sample an API user sees: the event as sent, with its processed crash.
+std::string SampleJson(const BatchRecord& record, const EventView& e, std::string_view version) {
+  std::string out;
+  JsonWriter w(&out);
+  w.BeginObject()
+      .Key("event_id")
+      .String(e.id)
+      .Key("type")
+      .String(EventTypeName(e.type))
+      .Key("ts")
+      .Int(e.ts_ms)
+      .Key("version")
+      .String(version);
+  for (auto [key, value] :
+       {std::pair{"device", record.header.device}, std::pair{"user", record.header.user}}) {
+    if (value.present()) {
+      w.Key(key);
+      value.ToJson(&w);
+    }
+  }
+  for (std::string_view key : {"error", "breadcrumbs", "processed"}) {
+    BinaryValue v = e.fields.Get(key);
+    if (!v.present()) continue;
+    if (key == "error") {
+      // The raw report can be large; the processed frames say what it said.
+      w.Key("error").BeginObject();
+      for (std::string_view k : {"format", "type", "reason", "mapping_id"}) {
+        BinaryValue f = v.Get(k);
+        if (f.is_string()) w.Key(k).String(f.AsString());
+      }
+      w.EndObject();
+      continue;
+    }
+    w.Key(key);
+    v.ToJson(&w);
+  }
+  w.EndObject();
+  return out;
+}
+
+void AddCounts(CrashGroup* g, const std::string& version, bool handled, int64_t delta) {
+  CrashGroup::Counts& c = g->versions[version];
+  uint64_t& total = handled ? g->handled : g->crashes;
+  uint64_t& per_version = handled ? c.handled : c.crashes;
+  total += delta;
+  per_version += delta;
+  if (c.crashes == 0 && c.handled == 0) g->versions.erase(version);
+}
+
+}  // namespace
+
+std::string CrashGroup::ToJson(bool with_sample) const {
+  std::string out;
+  JsonWriter w(&out);
+  w.BeginObject()
+      .Key("id")
+      .String(id)
+      .Key("title")
+      .String(title)
+      .Key("culprit")
+      .String(culprit)
+      .Key("type")
+      .String(type)
+      .Key("sentinel")
+      .Bool(sentinel)
+      .Key("crashes")
+      .Uint(crashes)
+      .Key("handled")
+      .Uint(handled)
+      .Key("events")
+      .Uint(events())
+      .Key("first_seen")
+      .Int(first_seen_ms)
+      .Key("last_seen")
+      .Int(last_seen_ms)
+      .Key("versions")
+      .BeginObject();
+  for (const auto& [v, c] : versions) {
+    w.Key(v).BeginObject().Key("crashes").Uint(c.crashes).Key("handled").Uint(c.handled);
+    w.EndObject();
+  }
+  w.EndObject().Key("missing").BeginArray();
+  for (const auto& [id, n] : missing) {
+    if (n > 0) w.String(id);
+  }
+  w.EndArray();
+  if (with_sample && !sample.empty()) w.Key("sample").Raw(sample);
+  w.EndObject();
+  return out;
+}
+
+Result<std::unique_ptr<CrashGroupIndex>> CrashGroupIndex::Open(log::LogStore* processed,
+                                                               std::string snapshot_path,
+                                                               Clock* clock,
+                                                               CrashGroupIndexOptions options) {
+  std::unique_ptr<CrashGroupIndex> index(
+      new CrashGroupIndex(processed, std::move(snapshot_path), clock, std::move(options)));
+  Result<std::string> bytes = ReadFile(index->snapshot_path_);
+  if (bytes.ok()) {
+    Status st = index->LoadSnapshot(*bytes);
+    if (!st.ok()) {
+      return Status::Corruption(index->snapshot_path_ + ": " + st.message() +
+                                "; delete the file to rebuild the crash groups from the log");
+    }
+  } else if (bytes.status().code() != StatusCode::kNotFound) {
+    return bytes.status();
+  }
+  return index;
+}
+
+CrashGroupIndex::~CrashGroupIndex() { Stop(); }
+
+void CrashGroupIndex::SetReprocessor(AvailableFn available, ReprocessFn reprocess) {
+  available_ = std::move(available);
+  reprocess_ = std::move(reprocess);
+}
+
+void CrashGroupIndex::Start() {
+  worker_ = std::thread([this] { Run(); });
+}
+
+void CrashGroupIndex::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (worker_.joinable()) worker_.join();
+  Status st = SaveSnapshot();
+  if (!st.ok()) {
+    std::fprintf(stderr, "vigil: crash groups: cannot save %s: %s\n", snapshot_path_.c_str(),
+                 st.ToString().c_str());
+  }
+}
+
+void CrashGroupIndex::ApplyLocked(const std::string& app, const BatchRecord& record,
+                                  std::map<uint64_t, std::vector<std::string>>* ready) {
+  AppState& state = apps_[app];
+  std::string version(record.header.app.Get("version").AsString());
+  for (const EventView& e : record.events) {
+    if (!IsCrash(e.type)) continue;
+    BinaryValue processed = e.fields.Get("processed");
+    BinaryValue processing = e.fields.Get("processing");
+    if (!processed.is_object()) continue;
+    bool handled = e.type == EventType::kHandledException;
+    std::string event_id(e.id);
+    if (IsTrue(processing.Get("reprocessed"))) {
+      auto it = state.sentinel.find(event_id);
+      if (it == state.sentinel.end()) continue;  // moved already: nothing to do
+      auto g = state.groups.find(it->second.group_id);
+      if (g != state.groups.end()) {
+        AddCounts(&g->second, it->second.version, it->second.handled, -1);
+        for (const std::string& m : it->second.missing) {
+          auto mi = g->second.missing.find(m);
+          if (mi != g->second.missing.end() && --mi->second == 0) g->second.missing.erase(mi);
+        }
+        if (g->second.events() == 0) state.groups.erase(g);
+      }
+      state.sentinel.erase(it);
+    }
+    std::string group_id(processed.Get("group_id").AsString());
+    CrashGroup& g = state.groups[group_id];
+    if (g.id.empty()) {
+      g.id = group_id;
+      g.title = std::string(processed.Get("title").AsString());
+      g.culprit = std::string(processed.Get("culprit").AsString());
+      g.type = std::string(processed.Get("type").AsString());
+      g.sentinel = IsTrue(processed.Get("sentinel"));
+      g.first_seen_ms = e.ts_ms;
+      g.last_seen_ms = e.ts_ms;
+    }
+    AddCounts(&g, version, handled, 1);
+    g.first_seen_ms = std::min(g.first_seen_ms, e.ts_ms);
+    g.last_seen_ms = std::max(g.last_seen_ms, e.ts_ms);
+    if (g.sample.empty() || e.ts_ms >= g.sample_ts) {
+      g.sample = SampleJson(record, e, version);
+      g.sample_ts = e.ts_ms;
+    }
+    if (!g.sentinel) continue;
+    SentinelCrash s;
+    s.group_id = group_id;
+    s.version = version;
+    s.raw_offset = static_cast<uint64_t>(processing.Get("raw_offset").AsInt());
+    s.handled = handled;
+    bool available = false;
+    processed.Get("missing").ForEach([&](std::string_view, const BinaryValue& m) {
+      s.missing.emplace_back(m.AsString());
+      ++g.missing[s.missing.back()];
+      if (available_ && available_(app, s.missing.back())) available = true;
+    });
+    // Symbols that arrived between processing and now: reprocess at once. Not for a
+    // reprocessed crash (its symbols were looked up just now), so a file that is stored but
+    // unusable cannot loop.
+    if (available && !IsTrue(processing.Get("reprocessed"))) {
+      (*ready)[s.raw_offset].push_back(event_id);
+    }
+    state.sentinel[event_id] = std::move(s);
+  }
+}
+
+Status CrashGroupIndex::RunRound(bool* did_work) {
+  *did_work = false;
+  std::map<std::string, std::map<uint64_t, std::vector<std::string>>> ready;  // app -> ...
+  for (const log::PartitionInfo& p : processed_->Partitions()) {
+    uint64_t next;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = next_.find(p.name);
+      next = it == next_.end() ? 0 : it->second;
+    }
+    next = std::max(next, p.start_offset);
+    if (next >= p.end_offset) continue;
+    std::vector<log::LogRecord> records;
+    VIGIL_RETURN_IF_ERROR(processed_->Read(p.name, next, options_.records_per_turn, &records));
+    if (records.empty()) continue;
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const log::LogRecord& r : records) {
+      BatchRecord batch;
+      if (DecodeBatchRecord(r.payload, &batch).ok()) {
+        ApplyLocked(p.name, batch, &ready[p.name]);
+      } else {
+        std::fprintf(stderr, "vigil: crash groups: processed record %s/%llu does not decode\n",
+                     p.name.c_str(), static_cast<unsigned long long>(r.offset));
+      }
+      next_[p.name] = r.offset + 1;
+    }
+    dirty_ = true;
+    *did_work = true;
+  }
+  if (reprocess_) {
+    for (auto& [app, by_offset] : ready) {
+      if (!by_offset.empty()) reprocess_(app, Targets(std::move(by_offset)));
+    }
+  }
+  return Status::Ok();
+}
+
+std::vector<process::ReprocessTarget> CrashGroupIndex::Targets(
+    std::map<uint64_t, std::vector<std::string>> by_offset) {
+  std::vector<process::ReprocessTarget> out;
+  for (auto& [offset, ids] : by_offset) {
+    process::ReprocessTarget t;
+    t.raw_offset = offset;
+    t.event_ids = std::move(ids);
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+size_t CrashGroupIndex::ReprocessSentinel(const std::string& app, const std::string& version) {
+  std::map<uint64_t, std::vector<std::string>> by_offset;
+  size_t n = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto a = apps_.find(app);
+    if (a == apps_.end()) return 0;
+    for (const auto& [id, s] : a->second.sentinel) {
+      if (!version.empty() && s.version != version) continue;
+      by_offset[s.raw_offset].push_back(id);
+      ++n;
+    }
+  }
+  if (n > 0 && reprocess_) reprocess_(app, Targets(std::move(by_offset)));
+  return n;
+}
+
+size_t CrashGroupIndex::ReprocessAvailable(const std::string& app) {
+  if (!available_ || !reprocess_) return 0;
+  std::map<std::string, std::map<uint64_t, std::vector<std::string>>> ready;
+  size_t n = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [name, state] : apps_) {
+      if (!app.empty() && name != app) continue;
+      for (const auto& [id, s] : state.sentinel) {
+        for (const std::string& m : s.missing) {
+          if (available_(name, m)) {
+            ready[name][s.raw_offset].push_back(id);
+            ++n;
+            break;
+          }
+        }
+      }
+    }
+  }
+  for (auto& [name, by_offset] : ready) reprocess_(name, Targets(std::move(by_offset)));
+  return n;
+}
+
+size_t CrashGroupIndex::sentinel_crashes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  size_t n = 0;
+  for (const auto& [name, state] : apps_) n += state.sentinel.size();
+  return n;
+}
+
+std::vector<CrashGroup> CrashGroupIndex::List(const std::string& app,
+                                              const std::string& version) const {
+  std::vector<CrashGroup> out;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto a = apps_.find(app);
+    if (a == apps_.end()) return out;
+    for (const auto& [id, g] : a->second.groups) {
+      if (version.empty()) {
+        out.push_back(g);
+        continue;
+      }
+      auto v = g.versions.find(version);
+      if (v == g.versions.end()) continue;
+      CrashGroup only = g;
+      only.crashes = v->second.crashes;
+      only.handled = v->second.handled;
+      only.versions = {{v->first, v->second}};
+      out.push_back(std::move(only));
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const CrashGroup& a, const CrashGroup& b) {
+    if (a.events() != b.events()) return a.events() > b.events();
+    return a.id < b.id;
+  });
+  return out;
+}
+
+std::optional<CrashGroup> CrashGroupIndex::Get(const std::string& app,
+                                               const std::string& group_id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto a = apps_.find(app);
+  if (a == apps_.end()) return std::nullopt;
+  auto g = a->second.groups.find(group_id);
+  if (g == a->second.groups.end()) return std::nullopt;
+  return g->second;
+}
+
+void CrashGroupIndex::Run() {
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) return;
+    }
+    bool did = false;
+    Status st = RunRound(&did);
+    if (!st.ok()) std::fprintf(stderr, "vigil: crash groups: %s\n", st.ToString().c_str());
+    int64_t now = clock_->NowMs();
+    if (now - last_snapshot_ms_ >= options_.snapshot_interval_ms) {
+      last_snapshot_ms_ = now;
+      st = SaveSnapshot();
+      if (!st.ok()) std::fprintf(stderr, "vigil: crash groups: %s\n", st.ToString().c_str());
+    }
+    if (!did) {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait_for(lock, std::chrono::milliseconds(options_.idle_wait_ms),
+                   [&] { return stopping_; });
+    }
+  }
+}
+
+// Snapshot: kSnapshotMagic, then one binary value:
+//   {"offsets": {app: next}, "apps": {app: {"groups": [group...], "sentinel": [crash...]}}}
+//   group = {"id","title","culprit","type","sentinel","first","last","versions":{v:[c,h]},
+//            "missing":{id:n},"sample","sample_ts"}
+//   crash = [event id, group id, version, raw offset, handled, [missing...]]
+Status CrashGroupIndex::SaveSnapshot() {
+  std::string bytes(kSnapshotMagic);
+  std::map<std::string, uint64_t> offsets;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!dirty_) return Status::Ok();
+    BinaryValueWriter w(&bytes);
+    w.BeginObject();
+    w.Key("offsets");
+    w.BeginObject();
+    for (const auto& [app, next] : next_) {
+      w.Key(app);
+      w.Uint(next);
+    }
+    w.EndObject();
+    w.Key("apps");
+    w.BeginObject();
+    for (const auto& [app, state] : apps_) {
+      w.Key(app);
+      w.BeginObject();
+      w.Key("groups");
+      w.BeginArray();
+      for (const auto& [id, g] : state.groups) {
+        w.BeginObject();
+        w.Key("id");
+        w.String(g.id);
+        w.Key("title");
+        w.String(g.title);
+        w.Key("culprit");
+        w.String(g.culprit);
+        w.Key("type");
+        w.String(g.type);
+        w.Key("sentinel");
+        w.Bool(g.sentinel);
+        w.Key("first");
+        w.Int(g.first_seen_ms);
+        w.Key("last");
+        w.Int(g.last_seen_ms);
+        w.Key("versions");
+        w.BeginObject();
+        for (const auto& [v, c] : g.versions) {
+          w.Key(v);
+          w.BeginArray();
+          w.Uint(c.crashes);
+          w.Uint(c.handled);
+          w.EndArray();
+        }
+        w.EndObject();
+        w.Key("missing");
+        w.BeginObject();
+        for (const auto& [m, n] : g.missing) {
+          w.Key(m);
+          w.Uint(n);
+        }
+        w.EndObject();
+        w.Key("sample");
+        w.String(g.sample);
+        w.Key("sample_ts");
+        w.Int(g.sample_ts);
+        w.EndObject();
+      }
+      w.EndArray();
+      w.Key("sentinel");
+      w.BeginArray();
+      for (const auto& [id, s] : state.sentinel) {
+        w.BeginArray();
+        w.String(id);
+        w.String(s.group_id);
+        w.String(s.version);
+        w.Uint(s.raw_offset);
+        w.Bool(s.handled);
+        w.BeginArray();
+        for (const std::string& m : s.missing) w.String(m);
+        w.EndArray();
+        w.EndArray();
+      }
+      w.EndArray();
+      w.EndObject();
+    }
+    w.EndObject();
+    w.EndObject();
+    offsets = next_;
+    dirty_ = false;
+  }
+  Status st = WriteFileAtomically(snapshot_path_, bytes);
+  if (!st.ok()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    dirty_ = true;
+    return st;
+  }
+  // The log may drop what the snapshot holds: commit the offsets it reflects.
+  for (const auto& [app, next] : offsets) {
+    VIGIL_RETURN_IF_ERROR(processed_->CommitOffset(options_.consumer, app, next));
+  }
+  return Status::Ok();
+}
+
+Status CrashGroupIndex::LoadSnapshot(std::string_view bytes) {
+  if (bytes.substr(0, kSnapshotMagic.size()) != kSnapshotMagic) {
+    return Status::Corruption("not a crash-group snapshot of this version");
+  }
+  bytes.remove_prefix(kSnapshotMagic.size());
+  BinaryValue root;
+  size_t consumed = 0;
+  if (!BinaryValue::Parse(bytes, &root, &consumed) || consumed != bytes.size() ||
+      !root.is_object()) {
+    return Status::Corruption("the snapshot is truncated or corrupt");
+  }
+  auto str = [](const BinaryValue& v) { return std::string(v.AsString()); };
+  std::lock_guard<std::mutex> lock(mu_);
+  root.Get("offsets").ForEach([&](std::string_view app, const BinaryValue& v) {
+    next_[std::string(app)] = static_cast<uint64_t>(v.AsInt());
+  });
+  root.Get("apps").ForEach([&](std::string_view app, const BinaryValue& a) {
+    AppState& state = apps_[std::string(app)];
+    a.Get("groups").ForEach([&](std::string_view, const BinaryValue& v) {
+      CrashGroup g;
+      g.id = str(v.Get("id"));
+      g.title = str(v.Get("title"));
+      g.culprit = str(v.Get("culprit"));
+      g.type = str(v.Get("type"));
+      g.sentinel = IsTrue(v.Get("sentinel"));
+      g.first_seen_ms = v.Get("first").AsInt();
+      g.last_seen_ms = v.Get("last").AsInt();
+      v.Get("versions").ForEach([&](std::string_view version, const BinaryValue& c) {
+        std::vector<uint64_t> n;
+        c.ForEach([&](std::string_view, const BinaryValue& x) { n.push_back(x.AsInt()); });
+        if (n.size() != 2) return;
+        g.versions[std::string(version)] = {n[0], n[1]};
+        g.crashes += n[0];
+        g.handled += n[1];
+      });
+      v.Get("missing").ForEach([&](std::string_view id, const BinaryValue& n) {
+        g.missing[std::string(id)] = static_cast<uint64_t>(n.AsInt());
+      });
+      g.sample = str(v.Get("sample"));
+      g.sample_ts = v.Get("sample_ts").AsInt();
+      state.groups[g.id] = std::move(g);
+    });
+    a.Get("sentinel").ForEach([&](std::string_view, const BinaryValue& v) {
+      std::vector<BinaryValue> f;
+      v.ForEach([&](std::string_view, const BinaryValue& x) { f.push_back(x); });
+      if (f.size() != 6) return;
+      SentinelCrash s;
+      s.group_id = str(f[1]);
+      s.version = str(f[2]);
+      s.raw_offset = static_cast<uint64_t>(f[3].AsInt());
+      s.handled = IsTrue(f[4]);
+      f[5].ForEach([&](std::string_view, const BinaryValue& m) { s.missing.push_back(str(m)); });
+      state.sentinel[str(f[0])] = std::move(s);
+    });
+  });
+  return Status::Ok();
+}
+
+}  // namespace vigil::serve

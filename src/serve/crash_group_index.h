@@ -1,0 +1,160 @@
+// CrashGroupIndex: the crash groups of every app, built from the processed log — what the
+// crash-group API answers and what tells the processing stage which crashes wait for symbols.
+//
+// It consumes the processed log (consumer "groups") and keeps, per app, each group's title,
+// culprit, exception type, crash and handled-exception counts, counts per app version, first and
+// last occurred time, the latest sample event, and — for sentinel groups — which symbol files
+// its crashes miss. It also remembers every crash currently in a sentinel group (event id, raw
+// offset, missing ids), so that:
+//   - a record marked reprocessed moves those crashes from the sentinel group to their new
+//     group (the latest processed record of an event wins; a reprocessed record for a crash
+//     that is no longer in a sentinel group is ignored, which makes reprocessing idempotent);
+//   - when a symbol file arrives, the crashes that miss it are handed to the processing stage
+//     (ReprocessAvailable), and so are new sentinel crashes whose symbols are already there.
+//
+// State is saved to one snapshot file, together with the processed-log offsets it reflects
+// (written atomically every snapshot_interval_ms when changed, and at Stop); on start it loads
+// the snapshot and resumes from those offsets, so counts survive restarts without double
+// counting. Counts are of processed records: an event the SDK delivered twice counts twice here
+// (exact, deduplicated counts are the batch layer's job).
+//
+// Threads: one worker (Start/Stop); the query methods are safe from any thread.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "common/batch_record.h"
+#include "common/clock.h"
+#include "common/status.h"
+#include "log/log_store.h"
+#include "process/processing_stage.h"
+
+namespace vigil::serve {
+
+struct CrashGroup {
+  std::string id;
+  std::string title;
+  std::string culprit;
+  std::string type;  // exception type
+  bool sentinel = false;
+  uint64_t crashes = 0;  // crash events
+  uint64_t handled = 0;  // handled_exception events
+  int64_t first_seen_ms = 0;
+  int64_t last_seen_ms = 0;
+  struct Counts {
+    uint64_t crashes = 0;
+    uint64_t handled = 0;
+  };
+  std::map<std::string, Counts> versions;   // app version -> events of it
+  std::map<std::string, uint64_t> missing;  // missing symbol file -> events naming it
+  std::string sample;                       // JSON of the latest event (see docs/protocol.md)
+  int64_t sample_ts = 0;
+
+  uint64_t events() const { return crashes + handled; }
+  // {"id","title","culprit","type","sentinel","crashes","handled","events","first_seen",
+  //  "last_seen","versions":{...},"missing":[...]} plus "sample" when with_sample.
+  std::string ToJson(bool with_sample) const;
+};
+
+struct CrashGroupIndexOptions {
+  std::string consumer = "groups";
+  size_t records_per_turn = 64;
+  int64_t snapshot_interval_ms = 5000;
+  int64_t idle_wait_ms = 20;
+};
+
+class CrashGroupIndex {
+ public:
+  // Whether the symbol file named by a missing id ("debug_id:...") is stored now.
+  using AvailableFn = std::function<bool(const std::string& app, std::string_view missing_id)>;
+  using ReprocessFn =
+      std::function<void(const std::string& app, std::vector<process::ReprocessTarget>)>;
+
+  // Loads `snapshot_path` if it exists. Corruption if it exists and does not parse (delete it
+  // to rebuild the index from the processed log).
+  static Result<std::unique_ptr<CrashGroupIndex>> Open(log::LogStore* processed,
+                                                       std::string snapshot_path, Clock* clock,
+                                                       CrashGroupIndexOptions options = {});
+  ~CrashGroupIndex();  // Stop()
+
+  // Before Start: how to ask about symbols and where to send crashes to reprocess.
+  void SetReprocessor(AvailableFn available, ReprocessFn reprocess);
+
+  void Start();
+  // Stops the worker and saves the snapshot.
+  void Stop();
+  // One round on the caller's thread (tests and tools; Start must not have been called).
+  Status RunRound(bool* did_work);
+  Status SaveSnapshot();
+
+  // Groups of `app`, most events first; `version` (if not empty) keeps groups with events of that
+  // version and counts only those.
+  std::vector<CrashGroup> List(const std::string& app, const std::string& version) const;
+  std::optional<CrashGroup> Get(const std::string& app, const std::string& group_id) const;
+
+  // Sends every sentinel crash of `app` (of `version`, unless empty) to the reprocessor; returns
+  // how many crashes were sent.
+  size_t ReprocessSentinel(const std::string& app, const std::string& version);
+  // Sends the sentinel crashes of `app` (every app if empty) that miss a symbol file which is
+  // now available. Returns how many.
+  size_t ReprocessAvailable(const std::string& app);
+
+  // Crashes waiting in sentinel groups, over all apps.
+  size_t sentinel_crashes() const;
+
+ private:
+  struct SentinelCrash {
+    std::string group_id;
+    std::string version;
+    uint64_t raw_offset = 0;
+    bool handled = false;
+    std::vector<std::string> missing;
+  };
+  struct AppState {
+    std::map<std::string, CrashGroup> groups;
+    std::unordered_map<std::string, SentinelCrash> sentinel;  // by event id
+  };
+
+  CrashGroupIndex(log::LogStore* processed, std::string snapshot_path, Clock* clock,
+                  CrashGroupIndexOptions options)
+      : processed_(processed),
+        snapshot_path_(std::move(snapshot_path)),
+        clock_(clock),
+        options_(std::move(options)) {}
+  Status LoadSnapshot(std::string_view bytes);
+  void Run();
+  // Applies one processed record; appends to *ready the crashes whose symbols are already
+  // there. Requires mu_.
+  void ApplyLocked(const std::string& app, const BatchRecord& record,
+                   std::map<uint64_t, std::vector<std::string>>* ready);
+  static std::vector<process::ReprocessTarget> Targets(
+      std::map<uint64_t, std::vector<std::string>> by_offset);
+
+  log::LogStore* const processed_;
+  const std::string snapshot_path_;
+  Clock* const clock_;
+  const CrashGroupIndexOptions options_;
+  AvailableFn available_;
+  ReprocessFn reprocess_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::string, AppState> apps_;  // guarded by mu_
+  std::map<std::string, uint64_t> next_;  // guarded by mu_: next processed offset per app
+  bool dirty_ = false;                    // guarded by mu_
+  bool stopping_ = false;                 // guarded by mu_
+  int64_t last_snapshot_ms_ = 0;          // worker thread
+  std::thread worker_;
+};
+
+}  // namespace vigil::serve
