@@ -98,8 +98,8 @@ class Server:
             headers["Content-Encoding"] = encoding
         return self.json_request("POST", "/v1/events", body, headers)
 
-    def log_dump(self, app=None):
-        args = [VIGIL, "log", "dump", "--data", self.data_dir]
+    def log_dump(self, app=None, log="raw"):
+        args = [VIGIL, "log", "dump", "--data", self.data_dir, "--log", log]
         if app:
             args += ["--app", app]
         out = subprocess.run(args, capture_output=True, text=True, env=self.env, check=True)
