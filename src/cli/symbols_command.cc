@@ -42,7 +42,7 @@ int Upload(const std::vector<std::string>& args) {
   int64_t timeout_s = 600;
   std::vector<std::string> files;
   FlagSet flags(
-      "vigil symbols upload --server URL --token T [--app ID] FILE...",
+      "vigil symbols upload --server URL --token T [--app ID] [--version V] FILE...",
       "Uploads symbol files: Breakpad .sym, ELF or Mach-O files with DWARF (executables,\n"
       "shared objects, split .debug files, dSYM companions) and ProGuard / R8\n"
       "mapping.txt. The server detects the kind from the content, converts each file\n"
@@ -51,6 +51,9 @@ int Upload(const std::vector<std::string>& args) {
   flags.String("server", &server, "the Vigil server, e.g. http://127.0.0.1:8080");
   flags.String("token", &token, "the app's API token (or VIGIL_API_TOKEN)");
   flags.String("app", &app, "the app id (default: the app the token belongs to)");
+  std::string version;
+  flags.String("version", &version,
+               "app version a ProGuard mapping belongs to (for crashes sending no mapping_id)");
   flags.Int("timeout", &timeout_s, "seconds to wait for each file's answer");
   flags.Positional(&files);
   if (std::optional<int> exit_code = flags.ParseCommandLine(args, "vigil symbols upload")) {
@@ -95,7 +98,9 @@ int Upload(const std::vector<std::string>& args) {
       progress = [&name](size_t sent, size_t total) { DrawProgress(name, sent, total); };
     }
     Result<loadgen::HttpResponse> r =
-        client.Request("POST", url->path + "/v1/apps/" + app + "/symbols?name=" + UrlEncode(name),
+        client.Request("POST",
+                       url->path + "/v1/apps/" + app + "/symbols?name=" + UrlEncode(name) +
+                           (version.empty() ? "" : "&version=" + UrlEncode(version)),
                        auth, *data, progress);
     if (progress) std::fprintf(stderr, "\n");
     if (!r.ok()) {

@@ -123,13 +123,14 @@ void SymbolsHandler::Upload(h2o_req_t* req, const App& app) {
   // worker.
   auto data = std::make_shared<std::string>(req->entity.base, req->entity.len);
   std::string name = QueryParam(req, "name");
+  std::string version = QueryParam(req, "version");
   DeferredReply* reply = DeferredReply::Defer(req);
   std::string app_id = app.id;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    jobs_.push_back([this, reply, data, name, app_id] {
+    jobs_.push_back([this, reply, data, name, version, app_id] {
       Result<std::vector<symbols::StoredSymbolFile>> stored =
-          store_->Add(app_id, *data, name, clock_->NowMs());
+          store_->Add(app_id, *data, name, clock_->NowMs(), version);
       if (!stored.ok()) {
         int status = StatusFor(stored.status());
         metrics_->CountRequest(status);

@@ -87,8 +87,8 @@ GroupingInput GroupingOf(const ProcessedCrash& c, std::string_view app_version,
   return in;
 }
 
-void ProcessJava(std::string_view text, std::string_view mapping_id, CrashSymbols* symbols,
-                 ProcessedCrash* out) {
+void ProcessJava(std::string_view text, std::string_view mapping_id, std::string_view app_version,
+                 CrashSymbols* symbols, ProcessedCrash* out) {
   Result<JavaStackTrace> trace = ParseJavaStackTrace(text);
   if (!trace.ok()) {
     out->error = trace.status().message();
@@ -98,6 +98,10 @@ void ProcessJava(std::string_view text, std::string_view mapping_id, CrashSymbol
   if (!mapping_id.empty()) {
     mapping = symbols->FindMapping(mapping_id);
     if (mapping == nullptr) out->missing.push_back("mapping_id:" + std::string(mapping_id));
+  } else {
+    // No id: the mapping uploaded for the app version, if any. Without one the names are
+    // taken as they are (an app that is not obfuscated needs no mapping).
+    mapping = symbols->FindMappingForVersion(app_version);
   }
   // Group on the root cause: the last exception of the cause chain.
   std::vector<uint32_t> chain = trace->CauseChain();
@@ -206,7 +210,7 @@ ProcessedCrash ProcessCrash(const BinaryValue& error, std::string_view app_versi
     }
   } else if (format == "java") {
     out.format = "java";
-    ProcessJava(text, error.Get("mapping_id").AsString(), symbols, &out);
+    ProcessJava(text, error.Get("mapping_id").AsString(), app_version, symbols, &out);
   } else {
     out.format = "minimal";
     out.symbolicated = true;

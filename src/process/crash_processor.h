@@ -23,6 +23,11 @@ namespace vigil::process {
 class CrashSymbols : public SymbolSource {
  public:
   virtual std::shared_ptr<const symbols::ProguardMapping> FindMapping(std::string_view id) = 0;
+  // The mapping uploaded for an app version, for Java crashes that name no mapping_id.
+  virtual std::shared_ptr<const symbols::ProguardMapping> FindMappingForVersion(
+      std::string_view /*app_version*/) {
+    return nullptr;
+  }
 };
 
 struct ProcessedFrame {

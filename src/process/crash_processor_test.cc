@@ -46,6 +46,11 @@ class TestSymbols : public CrashSymbols {
     auto it = mappings_.find(std::string(id));
     return it == mappings_.end() ? nullptr : it->second;
   }
+  // Mappings registered under "version:<v>" stand for the app version's mapping.
+  std::shared_ptr<const symbols::ProguardMapping> FindMappingForVersion(
+      std::string_view version) override {
+    return FindMapping("version:" + std::string(version));
+  }
 
  private:
   std::map<std::string, std::shared_ptr<const symbols::SymCache>> native_, code_;
@@ -182,6 +187,21 @@ TEST(CrashProcessorTest, JavaCrashWithAnUnknownMappingIsASentinel) {
       &none);
   EXPECT_TRUE(c.group.sentinel);
   EXPECT_EQ(c.missing, std::vector<std::string>{"mapping_id:feedbeef"});
+}
+
+TEST(CrashProcessorTest, JavaCrashWithoutMappingIdIsRetracedWithItsVersionsMapping) {
+  TestSymbols symbols;
+  symbols.AddMapping("version:3.1", "proguard/mapping-inlines.txt");
+  ProcessedCrash c = ProcessCrash(
+      TextError("java", Fixture("proguard/mapping-inlines.input.txt")).value(), "3.1", &symbols);
+  EXPECT_TRUE(c.symbolicated);
+  EXPECT_TRUE(c.missing.empty());
+  EXPECT_EQ(c.group.title, "java.lang.RuntimeException: io.sentry.sample.MainActivity.bar");
+  // Another version without a mapping: names as they are, not a sentinel.
+  ProcessedCrash other = ProcessCrash(
+      TextError("java", Fixture("proguard/mapping-inlines.input.txt")).value(), "3.2", &symbols);
+  EXPECT_FALSE(other.group.sentinel);
+  EXPECT_NE(other.group.title, c.group.title);
 }
 
 TEST(CrashProcessorTest, AppleAndTombstoneTextsAreParsed) {

@@ -28,6 +28,10 @@ class AppSymbols : public CrashSymbols {
   std::shared_ptr<const symbols::ProguardMapping> FindMapping(std::string_view id) override {
     return store_->FindMapping(app_, id);
   }
+  std::shared_ptr<const symbols::ProguardMapping> FindMappingForVersion(
+      std::string_view version) override {
+    return store_->FindMappingForVersion(app_, version);
+  }
 
  private:
   symbols::SymbolStore* const store_;

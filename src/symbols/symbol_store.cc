@@ -59,6 +59,7 @@ std::string StoredSymbolFile::ToJson() const {
   w.BeginObject().Key("id").String(id).Key("kind").String(kind);
   if (kind == "proguard") {
     w.Key("mapping_id").String(mapping_id);
+    if (!app_version.empty()) w.Key("version").String(app_version);
   } else {
     w.Key("debug_id").String(debug_id).Key("code_id").String(code_id).Key("arch").String(arch);
   }
@@ -120,6 +121,7 @@ Status SymbolStore::Load() {
       f.kind = str("kind");
       f.debug_id = str("debug_id");
       f.mapping_id = str("mapping_id");
+      f.app_version = str("version");
       f.code_id = str("code_id");
       f.arch = str("arch");
       f.name = str("name");
@@ -154,7 +156,8 @@ void SymbolStore::IndexLocked(const std::string& app, StoredSymbolFile f) {
 }
 
 Result<std::vector<StoredSymbolFile>> SymbolStore::Add(std::string_view app, std::string_view data,
-                                                       std::string_view name, int64_t now_ms) {
+                                                       std::string_view name, int64_t now_ms,
+                                                       std::string_view app_version) {
   if (!SafeName(app)) return Status::InvalidArgument("bad app id");
   if (data.size() > kMaxSymbolFileBytes) {
     return Status::TooLarge("symbol file is over " + std::to_string(kMaxSymbolFileBytes >> 20) +
@@ -174,6 +177,7 @@ Result<std::vector<StoredSymbolFile>> SymbolStore::Add(std::string_view app, std
                                      "' has characters other than letters, digits, - and _");
     }
     f.kind = "proguard";
+    f.app_version = std::string(app_version);
     f.name = std::string(name.empty() ? std::string_view("mapping.txt") : name);
     f.functions = mapping->summary().method_count;
     f.bytes = data.size();
@@ -275,6 +279,26 @@ std::shared_ptr<const SymCache> SymbolStore::FindNativeByCodeId(std::string_view
   if (id.empty()) return nullptr;
   Result<DebugId> debug_id = DebugId::Parse(id);
   return debug_id.ok() ? FindNative(app, *debug_id) : nullptr;
+}
+
+std::shared_ptr<const ProguardMapping> SymbolStore::FindMappingForVersion(
+    std::string_view app, std::string_view app_version) {
+  if (app_version.empty()) return nullptr;
+  std::string id;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto a = entries_.find(app);
+    if (a == entries_.end()) return nullptr;
+    int64_t newest = 0;
+    for (const auto& [entry_id, f] : a->second) {
+      if (f.kind == "proguard" && f.app_version == app_version &&
+          (id.empty() || f.uploaded_ms > newest)) {
+        id = entry_id;
+        newest = f.uploaded_ms;
+      }
+    }
+  }
+  return id.empty() ? nullptr : FindMapping(app, id);
 }
 
 bool SymbolStore::Provides(std::string_view app, std::string_view missing_id) const {

@@ -34,10 +34,11 @@ namespace vigil::symbols {
 inline constexpr size_t kMaxSymbolFileBytes = size_t{512} << 20;
 
 struct StoredSymbolFile {
-  std::string id;          // debug id or mapping id
-  std::string kind;        // "breakpad", "elf", "macho", "proguard"
-  std::string debug_id;    // native: dashed debug id
-  std::string mapping_id;  // proguard
+  std::string id;           // debug id or mapping id
+  std::string kind;         // "breakpad", "elf", "macho", "proguard"
+  std::string debug_id;     // native: dashed debug id
+  std::string mapping_id;   // proguard
+  std::string app_version;  // proguard: the app version it was uploaded for ("" if none)
   std::string code_id;
   std::string arch;
   std::string name;
@@ -56,8 +57,11 @@ class SymbolStore {
   // Converts and stores `data` for `app`. `name` is the module name to record for object files
   // (Breakpad and ProGuard files carry their own). InvalidArgument for an unknown or broken file,
   // TooLarge over kMaxSymbolFileBytes. Several entries for a universal Mach-O.
+  // `app_version` ties a ProGuard mapping to an app version, for crashes that do not name a
+  // mapping_id (ignored for native files).
   Result<std::vector<StoredSymbolFile>> Add(std::string_view app, std::string_view data,
-                                            std::string_view name, int64_t now_ms);
+                                            std::string_view name, int64_t now_ms,
+                                            std::string_view app_version = {});
   std::vector<StoredSymbolFile> List(std::string_view app) const;
   // NotFound for an unknown id.
   Status Remove(std::string_view app, std::string_view id);
@@ -70,6 +74,10 @@ class SymbolStore {
   // The parsed mapping for a mapping id, or null.
   std::shared_ptr<const ProguardMapping> FindMapping(std::string_view app,
                                                      std::string_view mapping_id);
+
+  // The mapping uploaded last for `app_version` of `app`, or null.
+  std::shared_ptr<const ProguardMapping> FindMappingForVersion(std::string_view app,
+                                                               std::string_view app_version);
 
   // Whether a file named in a processed crash's `missing` list ("debug_id:<id>", "code_id:<hex>"
   // or "mapping_id:<id>") is now stored for `app`. Cheap: index lookups only.
