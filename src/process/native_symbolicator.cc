@@ -81,13 +81,16 @@ SymbolicatedStack SymbolicateCrashedThread(const CrashReport& report, SymbolSour
       if (k == key) return cache;
     }
     std::shared_ptr<const symbols::SymCache> cache;
+    // Only the app's own files are named missing: OS libraries' symbols are not the user's to
+    // upload, and their frames do not decide the group.
+    const bool app = IsAppImage(image);
     if (!image.uuid.empty()) {
       Result<symbols::DebugId> id = symbols::DebugId::Parse(image.uuid);
       if (id.ok()) cache = symbols->FindByDebugId(*id);
-      if (cache == nullptr) missing("debug_id:" + (id.ok() ? id->ToString() : image.uuid));
+      if (cache == nullptr && app) missing("debug_id:" + (id.ok() ? id->ToString() : image.uuid));
     } else if (!image.code_id.empty()) {
       cache = symbols->FindByCodeId(image.code_id);
-      if (cache == nullptr) missing("code_id:" + image.code_id);
+      if (cache == nullptr && app) missing("code_id:" + image.code_id);
     }
     by_image.emplace_back(std::move(key), cache);
     return cache;

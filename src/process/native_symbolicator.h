@@ -46,7 +46,8 @@ struct SymbolicatedFrame {
 
 struct SymbolicatedStack {
   std::vector<SymbolicatedFrame> frames;  // innermost first, inline frames expanded
-  // Ids of symbol files needed and not found: "debug_id:<id>" or "code_id:<hex>", each once.
+  // Ids of the app's symbol files needed and not found ("debug_id:<id>" or "code_id:<hex>"),
+  // each once; OS images are never named.
   std::vector<std::string> missing;
   bool complete = false;  // every in-app frame was symbolicated
 };

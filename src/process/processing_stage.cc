@@ -42,7 +42,7 @@ bool IsCrash(EventType t) { return t == EventType::kCrash || t == EventType::kHa
 
 // Dedup keys of processed records: a function of the raw offset (and, for reprocessing, of the
 // job), never 0.
-uint64_t DedupKey(char kind, uint64_t raw_offset, int64_t job) {
+uint64_t DedupKey(char kind, uint64_t raw_offset, uint64_t job) {
   char buf[17];
   buf[0] = kind;
   std::memcpy(buf + 1, &raw_offset, 8);
@@ -88,18 +88,37 @@ void ProcessingStage::Notify() {
   cv_.notify_all();
 }
 
+namespace {
+
+std::string QueuedKey(const std::string& app, uint64_t offset, const std::string& event_id) {
+  return app + "/" + std::to_string(offset) + "/" + event_id;
+}
+
+}  // namespace
+
 void ProcessingStage::Reprocess(const std::string& app, std::vector<ReprocessTarget> targets) {
-  if (targets.empty()) return;
   std::sort(targets.begin(), targets.end(), [](const ReprocessTarget& a, const ReprocessTarget& b) {
     return a.raw_offset < b.raw_offset;
   });
   ReprocessJob job;
   job.app = app;
-  job.targets.assign(std::make_move_iterator(targets.begin()),
-                     std::make_move_iterator(targets.end()));
-  job.created_ms = clock_->NowMs();
+  {
+    // Unique across jobs and restarts: the reprocessed records of two jobs must not share keys.
+    std::lock_guard<std::mutex> lock(mu_);
+    job.id = (static_cast<uint64_t>(clock_->NowMs()) << 16) + (next_job_seq_++ & 0xffff);
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
+    for (ReprocessTarget& t : targets) {
+      std::vector<std::string> ids;
+      for (std::string& id : t.event_ids) {
+        if (queued_.insert(QueuedKey(app, t.raw_offset, id)).second) ids.push_back(std::move(id));
+      }
+      if (ids.empty()) continue;
+      t.event_ids = std::move(ids);
+      job.targets.push_back(std::move(t));
+    }
+    if (job.targets.empty()) return;
     jobs_.push_back(std::move(job));
     notified_ = true;
   }
@@ -266,15 +285,18 @@ Status ProcessingStage::RunRound(bool* did_work) {
 
   // One slice of the oldest reprocessing job.
   std::string job_app;
-  int64_t job_created = 0;
+  uint64_t job_id = 0;
   std::vector<ReprocessTarget> taken;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!jobs_.empty()) {
       ReprocessJob& job = jobs_.front();
       job_app = job.app;
-      job_created = job.created_ms;
+      job_id = job.id;
       while (!job.targets.empty() && taken.size() < options_.records_per_turn) {
+        for (const std::string& id : job.targets.front().event_ids) {
+          queued_.erase(QueuedKey(job_app, job.targets.front().raw_offset, id));
+        }
         taken.push_back(std::move(job.targets.front()));
         job.targets.pop_front();
       }
@@ -288,7 +310,7 @@ Status ProcessingStage::RunRound(bool* did_work) {
       reprocess_gone_.fetch_add(1, std::memory_order_relaxed);
       continue;
     }
-    Output o{job_app, DedupKey('r', t.raw_offset, job_created), records[0].item_count, {}};
+    Output o{job_app, DedupKey('r', t.raw_offset, job_id), records[0].item_count, {}};
     if (ProcessRecord(job_app, records[0], &t.event_ids, &o.payload)) {
       outputs.push_back(std::move(o));
     }
@@ -304,7 +326,12 @@ Status ProcessingStage::RunRound(bool* did_work) {
       std::lock_guard<std::mutex> lock(mu_);
       ReprocessJob job;
       job.app = job_app;
-      job.created_ms = job_created;
+      job.id = job_id;
+      for (const ReprocessTarget& t : taken) {
+        for (const std::string& id : t.event_ids) {
+          queued_.insert(QueuedKey(job_app, t.raw_offset, id));
+        }
+      }
       job.targets.assign(std::make_move_iterator(taken.begin()),
                          std::make_move_iterator(taken.end()));
       jobs_.push_front(std::move(job));

@@ -28,6 +28,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -78,7 +79,8 @@ class ProcessingStage {
   // second (re-appending after a crash is harmless: keys deduplicate) and when it stops.
   Status CommitOffsets(bool force);
 
-  // Queues raw records of `app` to process again. Safe from any thread.
+  // Queues raw records of `app` to process again; crashes already queued and not yet taken
+  // are not queued twice. Safe from any thread.
   void Reprocess(const std::string& app, std::vector<ReprocessTarget> targets);
   size_t pending_reprocess() const;
   // Wakes the worker (e.g. after an append to the raw log).
@@ -92,7 +94,7 @@ class ProcessingStage {
   struct ReprocessJob {
     std::string app;
     std::deque<ReprocessTarget> targets;
-    int64_t created_ms = 0;
+    uint64_t id = 0;  // part of its records' dedup keys
   };
   struct Output {
     std::string partition;
@@ -123,8 +125,12 @@ class ProcessingStage {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<ReprocessJob> jobs_;  // guarded by mu_
-  bool stopping_ = false;          // guarded by mu_
-  bool notified_ = false;          // guarded by mu_
+  // "app/offset/event id" of every crash queued in jobs_ and not yet taken: queuing one again
+  // (another symbol upload while it waits) adds nothing. Guarded by mu_.
+  std::set<std::string> queued_;
+  bool stopping_ = false;      // guarded by mu_
+  bool notified_ = false;      // guarded by mu_
+  uint64_t next_job_seq_ = 0;  // guarded by mu_
   std::thread worker_;
 
   std::atomic<uint64_t> records_{0}, crashes_{0}, sentinel_{0}, reprocessed_{0}, reprocess_gone_{0},

@@ -154,8 +154,41 @@ void CrashGroupIndex::Stop() {
   }
 }
 
+void CrashGroupIndex::RefreshSentinelGroupsLocked(
+    AppState* state, const std::set<std::string>& groups,
+    std::map<uint64_t, std::vector<std::string>>* refresh) {
+  struct Span {
+    int64_t first, last;
+    const std::string* latest_id;
+    uint64_t latest_offset;
+  };
+  std::map<std::string, Span> spans;  // group -> its remaining crashes' times
+  for (const auto& [id, s] : state->sentinel) {
+    if (groups.count(s.group_id) == 0) continue;
+    auto [it, added] = spans.try_emplace(s.group_id, Span{s.ts, s.ts, &id, s.raw_offset});
+    if (added) continue;
+    it->second.first = std::min(it->second.first, s.ts);
+    if (s.ts >= it->second.last) {
+      it->second.last = s.ts;
+      it->second.latest_id = &id;
+      it->second.latest_offset = s.raw_offset;
+    }
+  }
+  for (const std::string& id : groups) {
+    auto g = state->groups.find(id);
+    auto span = spans.find(id);
+    if (g == state->groups.end() || span == spans.end()) continue;
+    g->second.first_seen_ms = span->second.first;
+    g->second.last_seen_ms = span->second.last;
+    if (g->second.sample.empty()) {
+      (*refresh)[span->second.latest_offset].push_back(*span->second.latest_id);
+    }
+  }
+}
+
 void CrashGroupIndex::ApplyLocked(const std::string& app, const BatchRecord& record,
-                                  std::map<uint64_t, std::vector<std::string>>* ready) {
+                                  std::map<uint64_t, std::vector<std::string>>* ready,
+                                  std::set<std::string>* moved_from) {
   AppState& state = apps_[app];
   std::string version(record.header.app.Get("version").AsString());
   for (const EventView& e : record.events) {
@@ -175,7 +208,16 @@ void CrashGroupIndex::ApplyLocked(const std::string& app, const BatchRecord& rec
           auto mi = g->second.missing.find(m);
           if (mi != g->second.missing.end() && --mi->second == 0) g->second.missing.erase(mi);
         }
-        if (g->second.events() == 0) state.groups.erase(g);
+        if (g->second.events() == 0) {
+          state.groups.erase(g);
+        } else {
+          moved_from->insert(g->first);
+          if (g->second.sample_event_id == event_id) {  // the sample is no longer one of its own
+            g->second.sample.clear();
+            g->second.sample_ts = 0;
+            g->second.sample_event_id.clear();
+          }
+        }
       }
       state.sentinel.erase(it);
     }
@@ -196,12 +238,14 @@ void CrashGroupIndex::ApplyLocked(const std::string& app, const BatchRecord& rec
     if (g.sample.empty() || e.ts_ms >= g.sample_ts) {
       g.sample = SampleJson(record, e, version);
       g.sample_ts = e.ts_ms;
+      g.sample_event_id = event_id;
     }
     if (!g.sentinel) continue;
     SentinelCrash s;
     s.group_id = group_id;
     s.version = version;
     s.raw_offset = static_cast<uint64_t>(processing.Get("raw_offset").AsInt());
+    s.ts = e.ts_ms;
     s.handled = handled;
     bool available = false;
     processed.Get("missing").ForEach([&](std::string_view, const BinaryValue& m) {
@@ -235,15 +279,19 @@ Status CrashGroupIndex::RunRound(bool* did_work) {
     VIGIL_RETURN_IF_ERROR(processed_->Read(p.name, next, options_.records_per_turn, &records));
     if (records.empty()) continue;
     std::lock_guard<std::mutex> lock(mu_);
+    std::set<std::string> moved_from;
     for (const log::LogRecord& r : records) {
       BatchRecord batch;
       if (DecodeBatchRecord(r.payload, &batch).ok()) {
-        ApplyLocked(p.name, batch, &ready[p.name]);
+        ApplyLocked(p.name, batch, &ready[p.name], &moved_from);
       } else {
         std::fprintf(stderr, "vigil: crash groups: processed record %s/%llu does not decode\n",
                      p.name.c_str(), static_cast<unsigned long long>(r.offset));
       }
       next_[p.name] = r.offset + 1;
+    }
+    if (!moved_from.empty()) {
+      RefreshSentinelGroupsLocked(&apps_[p.name], moved_from, &ready[p.name]);
     }
     dirty_ = true;
     *did_work = true;
@@ -379,8 +427,8 @@ void CrashGroupIndex::Run() {
 // Snapshot: kSnapshotMagic, then one binary value:
 //   {"offsets": {app: next}, "apps": {app: {"groups": [group...], "sentinel": [crash...]}}}
 //   group = {"id","title","culprit","type","sentinel","first","last","versions":{v:[c,h]},
-//            "missing":{id:n},"sample","sample_ts"}
-//   crash = [event id, group id, version, raw offset, handled, [missing...]]
+//            "missing":{id:n},"sample","sample_ts","sample_event"}
+//   crash = [event id, group id, version, raw offset, handled, [missing...], ts]
 Status CrashGroupIndex::SaveSnapshot() {
   std::string bytes(kSnapshotMagic);
   std::map<std::string, uint64_t> offsets;
@@ -440,6 +488,8 @@ Status CrashGroupIndex::SaveSnapshot() {
         w.String(g.sample);
         w.Key("sample_ts");
         w.Int(g.sample_ts);
+        w.Key("sample_event");
+        w.String(g.sample_event_id);
         w.EndObject();
       }
       w.EndArray();
@@ -455,6 +505,7 @@ Status CrashGroupIndex::SaveSnapshot() {
         w.BeginArray();
         for (const std::string& m : s.missing) w.String(m);
         w.EndArray();
+        w.Int(s.ts);
         w.EndArray();
       }
       w.EndArray();
@@ -518,18 +569,20 @@ Status CrashGroupIndex::LoadSnapshot(std::string_view bytes) {
       });
       g.sample = str(v.Get("sample"));
       g.sample_ts = v.Get("sample_ts").AsInt();
+      g.sample_event_id = str(v.Get("sample_event"));
       state.groups[g.id] = std::move(g);
     });
     a.Get("sentinel").ForEach([&](std::string_view, const BinaryValue& v) {
       std::vector<BinaryValue> f;
       v.ForEach([&](std::string_view, const BinaryValue& x) { f.push_back(x); });
-      if (f.size() != 6) return;
+      if (f.size() != 7) return;
       SentinelCrash s;
       s.group_id = str(f[1]);
       s.version = str(f[2]);
       s.raw_offset = static_cast<uint64_t>(f[3].AsInt());
       s.handled = IsTrue(f[4]);
       f[5].ForEach([&](std::string_view, const BinaryValue& m) { s.missing.push_back(str(m)); });
+      s.ts = f[6].AsInt();
       state.sentinel[str(f[0])] = std::move(s);
     });
   });

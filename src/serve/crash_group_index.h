@@ -28,6 +28,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -57,8 +58,9 @@ struct CrashGroup {
   };
   std::map<std::string, Counts> versions;   // app version -> events of it
   std::map<std::string, uint64_t> missing;  // missing symbol file -> events naming it
-  std::string sample;                       // JSON of the latest event (see docs/protocol.md)
+  std::string sample;  // JSON of the latest event (see docs/protocol.md); "" when it moved out
   int64_t sample_ts = 0;
+  std::string sample_event_id;
 
   uint64_t events() const { return crashes + handled; }
   // {"id","title","culprit","type","sentinel","crashes","handled","events","first_seen",
@@ -117,6 +119,7 @@ class CrashGroupIndex {
     std::string group_id;
     std::string version;
     uint64_t raw_offset = 0;
+    int64_t ts = 0;  // occurred time
     bool handled = false;
     std::vector<std::string> missing;
   };
@@ -136,7 +139,13 @@ class CrashGroupIndex {
   // Applies one processed record; appends to *ready the crashes whose symbols are already
   // there. Requires mu_.
   void ApplyLocked(const std::string& app, const BatchRecord& record,
-                   std::map<uint64_t, std::vector<std::string>>* ready);
+                   std::map<uint64_t, std::vector<std::string>>* ready,
+                   std::set<std::string>* moved_from);
+  // Recomputes first and last seen of the sentinel groups crashes moved out of, from the
+  // crashes still in them; a group whose sample left gets its latest remaining crash processed
+  // again (added to *refresh) to become the sample. Requires mu_.
+  void RefreshSentinelGroupsLocked(AppState* state, const std::set<std::string>& groups,
+                                   std::map<uint64_t, std::vector<std::string>>* refresh);
   static std::vector<process::ReprocessTarget> Targets(
       std::map<uint64_t, std::vector<std::string>> by_offset);
 

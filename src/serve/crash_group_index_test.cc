@@ -29,7 +29,7 @@ std::string Fixture(const std::string& rel) {
 }
 
 // The fields of a native crash in liblinux_inline.so (its symbols: linux_inline.new.sym).
-std::string NativeCrashFields() {
+std::string NativeCrashFields(std::string_view debug_id = kDebugId) {
   std::string out;
   BinaryValueWriter w(&out);
   w.BeginObject();
@@ -57,7 +57,7 @@ std::string NativeCrashFields() {
   w.BeginArray();
   w.BeginObject();
   w.Key("debug_id");
-  w.String(kDebugId);
+  w.String(debug_id);
   w.Key("name");
   w.String("liblinux_inline.so");
   w.Key("image_addr");
@@ -117,6 +117,28 @@ std::string RawBatch(std::string_view version, std::string_view suffix) {
   b.AddEvent("c" + s, EventType::kCrash, 1700000000002, NativeCrashFields());
   b.AddEvent("h" + s, EventType::kHandledException, 1700000000003, NativeCrashFields());
   b.AddEvent("m" + s, EventType::kCrash, 1700000000004, MinimalCrashFields("OutOfMemory"));
+  b.Finish();
+  return out;
+}
+
+// Two crashes of version 1.0 in another image whose symbols are never uploaded, occurred
+// before the ones of RawBatch.
+std::string OtherImageBatch() {
+  std::string app;
+  BinaryValueWriter w(&app);
+  w.BeginObject();
+  w.Key("version");
+  w.String("1.0");
+  w.EndObject();
+  BatchHeader h;
+  h.batch_id = "other";
+  h.app = BinaryValue(app);
+  std::string out;
+  BatchRecordBuilder b;
+  b.Begin(h, &out);
+  const std::string fields = NativeCrashFields("00000000-1111-2222-3333-444444444444");
+  b.AddEvent("x1", EventType::kCrash, 1700000000000, fields);
+  b.AddEvent("x2", EventType::kCrash, 1700000000001, fields);
   b.Finish();
   return out;
 }
@@ -285,6 +307,43 @@ TEST_F(ProcessingTest, SentinelCrashesMoveToTheirGroupWhenSymbolsArrive) {
   stage_->Reprocess(kApp, again);
   Drain();
   EXPECT_EQ(Summary(), (std::vector<std::string>{"OutOfMemory: 2/0", "SIGSEGV: func(): 2/2"}));
+}
+
+TEST_F(ProcessingTest, SentinelGroupForgetsTheCrashesThatMovedOut) {
+  AppendRaw(OtherImageBatch());     // x1, x2: symbols never uploaded
+  AppendRaw(RawBatch("1.0", "1"));  // c1, h1: symbols uploaded below
+  Drain();
+  EXPECT_EQ(Summary(), (std::vector<std::string>{
+                           "OutOfMemory: 1/0",
+                           "SIGSEGV (unsymbolicated, 1.0) [sentinel]: 3/1",
+                       }));
+  ASSERT_TRUE(store_->Add(kApp, Fixture("breakpad/linux_inline.new.sym"), "", 0).ok());
+  EXPECT_EQ(index_->ReprocessAvailable(kApp), 2u);
+  EXPECT_EQ(index_->ReprocessAvailable(kApp), 2u);  // sent twice; queued once
+  Drain();
+  // c1 and h1 (the group's sample, the latest) moved out; x2, the latest left, became the
+  // sample by being processed once more.
+  EXPECT_EQ(stage_->stats().reprocessed, 3u);
+  EXPECT_EQ(Summary(), (std::vector<std::string>{
+                           "OutOfMemory: 1/0",
+                           "SIGSEGV (unsymbolicated, 1.0) [sentinel]: 2/0",
+                           "SIGSEGV: func(): 1/1",
+                       }));
+  std::vector<std::string> before = Summary();
+  for (const CrashGroup& g : index_->List(kApp, "")) {
+    if (!g.sentinel) continue;
+    EXPECT_EQ(g.first_seen_ms, 1700000000000);
+    EXPECT_EQ(g.last_seen_ms, 1700000000001);
+    EXPECT_NE(g.sample.find("\"event_id\":\"x2\""), std::string::npos) << g.sample;
+    EXPECT_EQ(g.missing.size(), 1u);
+    EXPECT_EQ(g.missing.begin()->first, "debug_id:00000000-1111-2222-3333-444444444444");
+  }
+  // The same after a restart from the snapshot.
+  ASSERT_TRUE(index_->SaveSnapshot().ok());
+  CloseAll();
+  OpenAll();
+  EXPECT_EQ(Summary(), before);
+  EXPECT_EQ(index_->sentinel_crashes(), 2u);
 }
 
 TEST_F(ProcessingTest, NewSentinelCrashIsReprocessedWhenItsSymbolsAreAlreadyThere) {
