@@ -38,5 +38,5 @@ for target in $TARGETS; do
   mkdir -p "$OUT/$target.corpus"
   cp -n tests/fuzz/corpus/$target/* "$OUT/$target.corpus/" 2> /dev/null || true
   echo "fuzz: running $target for ${SECONDS_EACH}s"
-  (cd "$OUT" && "./$target" -max_total_time="$SECONDS_EACH" -max_len=65536 "$target.corpus")
+  (cd "$OUT" && "./$target" -max_total_time="$SECONDS_EACH" -timeout=25 -max_len=65536 "$target.corpus")
 done
