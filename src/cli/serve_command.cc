@@ -17,6 +17,7 @@
 #include "cli/serve_config.h"
 #include "common/file_util.h"
 #include "common/flags.h"
+#include "common/prometheus_text.h"
 #include "common/secret.h"
 #include "ingest/admin_handler.h"
 #include "ingest/api_router.h"
@@ -191,11 +192,8 @@ int RunServeCommand(const std::vector<std::string>& args) {
   });
   metrics->AddRenderer([&processing, index](std::string* out) {
     processing.RenderMetrics(out);
-    *out +=
-        "# HELP vigil_crash_groups_sentinel_crashes Crashes waiting for symbol files.\n"
-        "# TYPE vigil_crash_groups_sentinel_crashes gauge\n"
-        "vigil_crash_groups_sentinel_crashes " +
-        std::to_string(index->sentinel_crashes()) + "\n";
+    AppendMetric(out, "vigil_crash_groups_sentinel_crashes", "gauge",
+                 "Crashes waiting for symbol files.", index->sentinel_crashes());
   });
   processing.Start();
   index->Start();

@@ -91,6 +91,7 @@ class BinaryValue {
   bool is_array() const { return present() && tag() == ValueTag::kArray; }
   bool is_number() const;
   bool is_integer() const { return present() && tag() == ValueTag::kInt; }
+  bool is_true() const { return present() && tag() == ValueTag::kTrue; }
 
   std::string_view AsString() const;  // "" unless a string
   int64_t AsInt() const;              // 0 unless an int

@@ -35,6 +35,11 @@ inline std::string_view EventTypeName(EventType t) {
   return "unknown";
 }
 
+// Crashes and handled exceptions: the events the processing stage symbolicates and groups.
+inline bool IsCrashEvent(EventType t) {
+  return t == EventType::kCrash || t == EventType::kHandledException;
+}
+
 // False if `name` is not one of the six.
 inline bool ParseEventType(std::string_view name, EventType* t) {
   for (int i = 1; i <= kEventTypeCount; ++i) {

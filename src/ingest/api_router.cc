@@ -16,11 +16,31 @@ void ApiRouter::Handle(h2o_req_t* req) {
     admin_->Handle(req, path);
     return;
   }
+  if (path == "/v1/app") {  // which app the API token belongs to
+    std::shared_ptr<const App> app = AuthenticateApiToken(req, apps_, metrics_);
+    if (app == nullptr) return;
+    if (RequestMethod(req) != "GET") {
+      metrics_->CountRequest(405);
+      SendError(req, 405, "use GET on /v1/app");
+      return;
+    }
+    metrics_->CountRequest(200);
+    SendJson(req, 200, AppJson(*app));
+    return;
+  }
   if (path.substr(0, 9) == "/v1/apps/") {
-    // /v1/apps/{app}/{resource}[/...]
+    // /v1/apps/{app}/{resource}[/...], with the API token of {app}.
+    std::shared_ptr<const App> app = AuthenticateApiToken(req, apps_, metrics_);
+    if (app == nullptr) return;
     std::string_view rest = path.substr(9);
     size_t slash = rest.find('/');
     std::string_view app_id = rest.substr(0, slash);
+    if (app_id != app->id) {
+      metrics_->CountRequest(403);
+      SendError(req, 403,
+                "this API token belongs to app " + app->id + ", not " + std::string(app_id));
+      return;
+    }
     std::string_view resource =
         slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
     size_t end = resource.find('/');
@@ -29,21 +49,13 @@ void ApiRouter::Handle(h2o_req_t* req) {
     resource = resource.substr(0, end);
     auto handler = app_resources_.find(resource);
     if (handler != app_resources_.end()) {
-      std::shared_ptr<const App> app = AuthenticateApiToken(req, apps_, metrics_);
-      if (app == nullptr) return;
-      if (app_id != app->id) {
-        metrics_->CountRequest(403);
-        SendError(req, 403,
-                  "this API token belongs to app " + app->id + ", not " + std::string(app_id));
-        return;
-      }
       handler->second(req, *app, tail);
       return;
     }
-  }
-  if (path.substr(0, 9) == "/v1/apps/" || path == "/v1/app") {
-    symbols_->Handle(req, path);
-    return;
+    if (resource == "symbols") {
+      symbols_->Handle(req, *app, tail);
+      return;
+    }
   }
   if (path == "/healthz") {
     metrics_->CountRequest(200);

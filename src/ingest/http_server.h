@@ -40,6 +40,10 @@ void SendError(h2o_req_t* req, int status, std::string_view message, int retry_a
 std::string_view RequestHeader(h2o_req_t* req, const h2o_token_t* token);
 // The same for a header that is not an h2o token, by its lowercase name.
 std::string_view RequestHeader(h2o_req_t* req, std::string_view lowercase_name);
+// The request's method ("GET", "POST", ...).
+inline std::string_view RequestMethod(h2o_req_t* req) {
+  return {req->method.base, req->method.len};
+}
 // The value of `key` in the query string, percent- and '+'-decoded; "" if absent.
 std::string QueryParam(h2o_req_t* req, std::string_view key);
 

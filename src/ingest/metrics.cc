@@ -3,6 +3,8 @@
 
 #include <cstdio>
 
+#include "common/prometheus_text.h"
+
 namespace vigil::ingest {
 
 namespace {
@@ -12,7 +14,7 @@ std::string Num(double v) {
   return buf;
 }
 void Header(std::string* out, const std::string& name, const char* type, const std::string& help) {
-  *out += "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+  AppendMetricHeader(out, name, type, help);
 }
 }  // namespace
 

@@ -2,15 +2,11 @@
 #include "ingest/symbols_handler.h"
 
 #include "common/json_writer.h"
-#include "ingest/admin_handler.h"
-#include "ingest/api_auth.h"
 #include "ingest/http_server.h"
 
 namespace vigil::ingest {
 
 namespace {
-
-std::string_view Method(h2o_req_t* req) { return {req->method.base, req->method.len}; }
 
 int StatusFor(const Status& st) {
   switch (st.code()) {
@@ -67,45 +63,28 @@ void SymbolsHandler::Error(h2o_req_t* req, int status, std::string_view message)
   SendError(req, status, message);
 }
 
-void SymbolsHandler::Handle(h2o_req_t* req, std::string_view path) {
-  std::shared_ptr<const App> app = AuthenticateApiToken(req, apps_, metrics_);
-  if (app == nullptr) return;
-  if (path == "/v1/app") {
-    if (Method(req) != "GET") return Error(req, 405, "use GET on /v1/app");
-    return Reply(req, 200, AppJson(*app));
-  }
-  // /v1/apps/{app}/symbols[/{id}]
-  std::string_view rest = path.substr(9);
-  size_t slash = rest.find('/');
-  std::string_view app_id = rest.substr(0, slash);
-  rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
-  if (app_id != app->id) {
-    return Error(req, 403,
-                 "this API token belongs to app " + app->id + ", not " + std::string(app_id));
-  }
-  if (rest == "/symbols" || rest == "/symbols/") {
-    if (Method(req) == "POST") return Upload(req, *app);
-    if (Method(req) == "GET") {
+void SymbolsHandler::Handle(h2o_req_t* req, const App& app, std::string_view rest) {
+  if (rest.empty() || rest == "/") {
+    if (RequestMethod(req) == "POST") return Upload(req, app);
+    if (RequestMethod(req) == "GET") {
       std::string out;
       JsonWriter w(&out);
       w.BeginObject().Key("symbols").BeginArray();
-      for (const symbols::StoredSymbolFile& f : store_->List(app->id)) w.Raw(f.ToJson());
+      for (const symbols::StoredSymbolFile& f : store_->List(app.id)) w.Raw(f.ToJson());
       w.EndArray().EndObject();
       return Reply(req, 200, out);
     }
     return Error(req, 405, "use POST to upload a symbol file or GET to list them");
   }
-  if (rest.substr(0, 9) == "/symbols/") {
-    std::string_view id = rest.substr(9);
-    if (Method(req) != "DELETE")
-      return Error(req, 405, "use DELETE on /v1/apps/{app}/symbols/{id}");
-    Status st = store_->Remove(app->id, id);
-    if (!st.ok()) return Error(req, StatusFor(st), st.message());
-    std::string out;
-    JsonWriter(&out).BeginObject().Key("deleted").String(id).EndObject();
-    return Reply(req, 200, out);
+  std::string_view id = rest.substr(1);
+  if (RequestMethod(req) != "DELETE") {
+    return Error(req, 405, "use DELETE on /v1/apps/{app}/symbols/{id}");
   }
-  Error(req, 404, "no such endpoint: " + std::string(path) + " (see docs/protocol.md)");
+  Status st = store_->Remove(app.id, id);
+  if (!st.ok()) return Error(req, StatusFor(st), st.message());
+  std::string out;
+  JsonWriter(&out).BeginObject().Key("deleted").String(id).EndObject();
+  Reply(req, 200, out);
 }
 
 void SymbolsHandler::Upload(h2o_req_t* req, const App& app) {

@@ -3,7 +3,6 @@
 //   POST   /v1/apps/{app}/symbols[?name=libfoo.so]  body: a .sym, ELF, Mach-O or mapping.txt
 //   GET    /v1/apps/{app}/symbols                   what is stored, newest first
 //   DELETE /v1/apps/{app}/symbols/{id}
-//   GET    /v1/app                                  which app the API token belongs to
 //
 // Converting a large binary takes seconds, so uploads run on the handler's own worker thread and
 // answer through a DeferredReply; the event loops never wait for a conversion. docs/protocol.md
@@ -34,8 +33,9 @@ class SymbolsHandler {
   // Finishes queued uploads, then joins the worker.
   ~SymbolsHandler();
 
-  // Loop thread. `path` is normalized and starts with /v1/apps/ (or is /v1/app).
-  void Handle(h2o_req_t* req, std::string_view path);
+  // Loop thread. The router has checked the API token is `app`'s; `rest` follows
+  // /v1/apps/{app}/symbols: "", "/" or "/{id}".
+  void Handle(h2o_req_t* req, const App& app, std::string_view rest);
 
  private:
   void Reply(h2o_req_t* req, int status, std::string_view json);

@@ -40,8 +40,7 @@ CrashReport FromNative(const BinaryValue& error) {
   });
   error.Get("threads").ForEach([&](std::string_view, const BinaryValue& th) {
     CrashThread thread;
-    BinaryValue crashed = th.Get("crashed");
-    thread.crashed = crashed.present() && crashed.tag() == ValueTag::kTrue;
+    thread.crashed = th.Get("crashed").is_true();
     th.Get("frames").ForEach([&](std::string_view, const BinaryValue& fr) {
       CrashFrame frame;
       frame.instruction_addr = Address(fr.Get("instruction_addr"));

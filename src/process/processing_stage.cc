@@ -9,6 +9,7 @@
 
 #include "common/batch_record.h"
 #include "common/binary_value.h"
+#include "common/prometheus_text.h"
 #include "process/crash_processor.h"
 
 namespace vigil::process {
@@ -37,8 +38,6 @@ class AppSymbols : public CrashSymbols {
   symbols::SymbolStore* const store_;
   const std::string& app_;
 };
-
-bool IsCrash(EventType t) { return t == EventType::kCrash || t == EventType::kHandledException; }
 
 // Dedup keys of processed records: a function of the raw offset (and, for reprocessing, of the
 // job), never 0.
@@ -145,24 +144,20 @@ ProcessingStats ProcessingStage::stats() const {
 
 void ProcessingStage::RenderMetrics(std::string* out) const {
   ProcessingStats s = stats();
-  auto counter = [out](const char* name, const char* help, uint64_t v) {
-    *out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " counter\n" + name +
-            " " + std::to_string(v) + "\n";
-  };
-  counter("vigil_process_records_total", "Raw log records processed.", s.records);
-  counter("vigil_process_crashes_total", "Crash and handled-exception events processed.",
-          s.crashes);
-  counter("vigil_process_sentinel_total",
-          "Crash events that went to a sentinel group (symbols missing).", s.sentinel);
-  counter("vigil_process_reprocessed_total", "Crash events processed again.", s.reprocessed);
-  counter("vigil_process_reprocess_gone_total",
-          "Crashes to reprocess whose raw record was already deleted.", s.reprocess_gone);
-  counter("vigil_process_corrupt_records_total", "Raw records that did not decode (skipped).",
-          s.corrupt_records);
-  *out +=
-      "# HELP vigil_process_reprocess_pending Raw records queued for reprocessing.\n"
-      "# TYPE vigil_process_reprocess_pending gauge\nvigil_process_reprocess_pending " +
-      std::to_string(pending_reprocess()) + "\n";
+  AppendMetric(out, "vigil_process_records_total", "counter", "Raw log records processed.",
+               s.records);
+  AppendMetric(out, "vigil_process_crashes_total", "counter",
+               "Crash and handled-exception events processed.", s.crashes);
+  AppendMetric(out, "vigil_process_sentinel_total", "counter",
+               "Crash events that went to a sentinel group (symbols missing).", s.sentinel);
+  AppendMetric(out, "vigil_process_reprocessed_total", "counter", "Crash events processed again.",
+               s.reprocessed);
+  AppendMetric(out, "vigil_process_reprocess_gone_total", "counter",
+               "Crashes to reprocess whose raw record was already deleted.", s.reprocess_gone);
+  AppendMetric(out, "vigil_process_corrupt_records_total", "counter",
+               "Raw records that did not decode (skipped).", s.corrupt_records);
+  AppendMetric(out, "vigil_process_reprocess_pending", "gauge",
+               "Raw records queued for reprocessing.", pending_reprocess());
 }
 
 bool ProcessingStage::ProcessRecord(const std::string& app, const log::LogRecord& record,
@@ -170,7 +165,7 @@ bool ProcessingStage::ProcessRecord(const std::string& app, const log::LogRecord
   BatchRecord batch;
   if (!DecodeBatchRecord(record.payload, &batch).ok()) return false;
   bool any = false;
-  for (const EventView& e : batch.events) any |= IsCrash(e.type);
+  for (const EventView& e : batch.events) any |= IsCrashEvent(e.type);
   if (!any && only == nullptr) {
     *out = record.payload;
     return true;
@@ -182,10 +177,10 @@ bool ProcessingStage::ProcessRecord(const std::string& app, const log::LogRecord
   std::string fields;
   for (const EventView& e : batch.events) {
     if (only != nullptr &&
-        (!IsCrash(e.type) || std::find(only->begin(), only->end(), e.id) == only->end())) {
+        (!IsCrashEvent(e.type) || std::find(only->begin(), only->end(), e.id) == only->end())) {
       continue;
     }
-    if (!IsCrash(e.type)) {
+    if (!IsCrashEvent(e.type)) {
       builder.AddEvent(e.id, e.type, e.ts_ms, e.fields.bytes());
       continue;
     }

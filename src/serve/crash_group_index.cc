@@ -14,10 +14,6 @@ namespace {
 
 constexpr std::string_view kSnapshotMagic = "VIGIL-CRASH-GROUPS 1\n";
 
-bool IsCrash(EventType t) { return t == EventType::kCrash || t == EventType::kHandledException; }
-
-bool IsTrue(const BinaryValue& v) { return v.present() && v.tag() == ValueTag::kTrue; }
-
 // The sample an API user sees: the event as sent, with its processed crash.
 std::string SampleJson(const BatchRecord& record, const EventView& e, std::string_view version) {
   std::string out;
@@ -192,13 +188,13 @@ void CrashGroupIndex::ApplyLocked(const std::string& app, const BatchRecord& rec
   AppState& state = apps_[app];
   std::string version(record.header.app.Get("version").AsString());
   for (const EventView& e : record.events) {
-    if (!IsCrash(e.type)) continue;
+    if (!IsCrashEvent(e.type)) continue;
     BinaryValue processed = e.fields.Get("processed");
     BinaryValue processing = e.fields.Get("processing");
     if (!processed.is_object()) continue;
     bool handled = e.type == EventType::kHandledException;
     std::string event_id(e.id);
-    if (IsTrue(processing.Get("reprocessed"))) {
+    if (processing.Get("reprocessed").is_true()) {
       auto it = state.sentinel.find(event_id);
       if (it == state.sentinel.end()) continue;  // moved already: nothing to do
       auto g = state.groups.find(it->second.group_id);
@@ -228,7 +224,7 @@ void CrashGroupIndex::ApplyLocked(const std::string& app, const BatchRecord& rec
       g.title = std::string(processed.Get("title").AsString());
       g.culprit = std::string(processed.Get("culprit").AsString());
       g.type = std::string(processed.Get("type").AsString());
-      g.sentinel = IsTrue(processed.Get("sentinel"));
+      g.sentinel = processed.Get("sentinel").is_true();
       g.first_seen_ms = e.ts_ms;
       g.last_seen_ms = e.ts_ms;
     }
@@ -256,7 +252,7 @@ void CrashGroupIndex::ApplyLocked(const std::string& app, const BatchRecord& rec
     // Symbols that arrived between processing and now: reprocess at once. Not for a
     // reprocessed crash (its symbols were looked up just now), so a file that is stored but
     // unusable cannot loop.
-    if (available && !IsTrue(processing.Get("reprocessed"))) {
+    if (available && !processing.Get("reprocessed").is_true()) {
       (*ready)[s.raw_offset].push_back(event_id);
     }
     state.sentinel[event_id] = std::move(s);
@@ -553,7 +549,7 @@ Status CrashGroupIndex::LoadSnapshot(std::string_view bytes) {
       g.title = str(v.Get("title"));
       g.culprit = str(v.Get("culprit"));
       g.type = str(v.Get("type"));
-      g.sentinel = IsTrue(v.Get("sentinel"));
+      g.sentinel = v.Get("sentinel").is_true();
       g.first_seen_ms = v.Get("first").AsInt();
       g.last_seen_ms = v.Get("last").AsInt();
       v.Get("versions").ForEach([&](std::string_view version, const BinaryValue& c) {
@@ -580,7 +576,7 @@ Status CrashGroupIndex::LoadSnapshot(std::string_view bytes) {
       s.group_id = str(f[1]);
       s.version = str(f[2]);
       s.raw_offset = static_cast<uint64_t>(f[3].AsInt());
-      s.handled = IsTrue(f[4]);
+      s.handled = f[4].is_true();
       f[5].ForEach([&](std::string_view, const BinaryValue& m) { s.missing.push_back(str(m)); });
       s.ts = f[6].AsInt();
       state.sentinel[str(f[0])] = std::move(s);

@@ -97,14 +97,20 @@ std::string EmptyFields() {
   return out;
 }
 
-// A raw batch record of app version `version`.
-std::string RawBatch(std::string_view version, std::string_view suffix) {
+// The batch's app object: {"version": version}.
+std::string AppObject(std::string_view version) {
   std::string app;
   BinaryValueWriter w(&app);
   w.BeginObject();
   w.Key("version");
   w.String(version);
   w.EndObject();
+  return app;
+}
+
+// A raw batch record of app version `version`.
+std::string RawBatch(std::string_view version, std::string_view suffix) {
+  const std::string app = AppObject(version);
   BatchHeader h;
   h.batch_id = "batch";
   h.received_ms = 1700000000000;
@@ -124,12 +130,7 @@ std::string RawBatch(std::string_view version, std::string_view suffix) {
 // Two crashes of version 1.0 in another image whose symbols are never uploaded, occurred
 // before the ones of RawBatch.
 std::string OtherImageBatch() {
-  std::string app;
-  BinaryValueWriter w(&app);
-  w.BeginObject();
-  w.Key("version");
-  w.String("1.0");
-  w.EndObject();
+  const std::string app = AppObject("1.0");
   BatchHeader h;
   h.batch_id = "other";
   h.app = BinaryValue(app);
@@ -184,12 +185,12 @@ class ProcessingTest : public ::testing::Test {
     raw_.reset();
   }
 
-  void AppendRaw(std::string payload) {
+  void AppendRaw(std::string payload, std::string_view app = kApp) {
     std::mutex mu;
     std::condition_variable cv;
     bool done = false;
     Status result;
-    ASSERT_TRUE(raw_->Append(kApp, 0, 4, std::move(payload),
+    ASSERT_TRUE(raw_->Append(app, 0, 4, std::move(payload),
                              [&](const Status& st, const log::AppendResult&) {
                                std::lock_guard<std::mutex> lock(mu);
                                result = st;
@@ -420,21 +421,7 @@ TEST_F(ProcessingTest, CorruptSnapshotIsRefusedWithTheFix) {
 
 TEST_F(ProcessingTest, OneAppsBacklogDoesNotStallAnother) {
   for (int i = 0; i < 40; ++i) AppendRaw(RawBatch("1.0", std::to_string(i)));
-  std::string other = RawBatch("2.0", "x");
-  std::mutex mu;
-  std::condition_variable cv;
-  bool done = false;
-  ASSERT_TRUE(raw_->Append("app2", 0, 4, other,
-                           [&](const Status&, const log::AppendResult&) {
-                             std::lock_guard<std::mutex> lock(mu);
-                             done = true;
-                             cv.notify_all();
-                           })
-                  .ok());
-  {
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [&] { return done; });
-  }
+  AppendRaw(RawBatch("2.0", "x"), "app2");
   bool did = false;
   ASSERT_TRUE(stage_->RunRound(&did).ok());
   // One round took a turn of app1's backlog and all of app2.

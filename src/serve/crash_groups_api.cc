@@ -10,8 +10,6 @@ namespace vigil::serve {
 
 namespace {
 
-std::string_view Method(h2o_req_t* req) { return {req->method.base, req->method.len}; }
-
 constexpr size_t kDefaultLimit = 100;
 constexpr size_t kMaxLimit = 10000;
 
@@ -28,7 +26,7 @@ void CrashGroupsApi::Error(h2o_req_t* req, int status, std::string_view message)
 }
 
 void CrashGroupsApi::HandleGroups(h2o_req_t* req, const ingest::App& app, std::string_view rest) {
-  if (Method(req) != "GET") return Error(req, 405, "use GET on crash groups");
+  if (ingest::RequestMethod(req) != "GET") return Error(req, 405, "use GET on crash groups");
   if (rest.size() > 1) {
     std::string id(rest.substr(1));
     std::optional<CrashGroup> g = index_->Get(app.id, id);
@@ -60,7 +58,8 @@ void CrashGroupsApi::HandleGroups(h2o_req_t* req, const ingest::App& app, std::s
 void CrashGroupsApi::HandleReprocess(h2o_req_t* req, const ingest::App& app,
                                      std::string_view rest) {
   if (!rest.empty() && rest != "/") return Error(req, 404, "use POST /v1/apps/{app}/reprocess");
-  if (Method(req) != "POST") return Error(req, 405, "use POST on /v1/apps/{app}/reprocess");
+  if (ingest::RequestMethod(req) != "POST")
+    return Error(req, 405, "use POST on /v1/apps/{app}/reprocess");
   std::string version = ingest::QueryParam(req, "version");
   size_t queued = index_->ReprocessSentinel(app.id, version);
   std::string out;

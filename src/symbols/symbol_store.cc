@@ -152,7 +152,9 @@ Status SymbolStore::Write(std::string_view app, const StoredSymbolFile& meta,
 void SymbolStore::IndexLocked(const std::string& app, StoredSymbolFile f) {
   if (!f.code_id.empty()) code_ids_[app][f.code_id] = f.id;
   std::string id = f.id;
+  std::string version = f.kind == "proguard" ? f.app_version : std::string();
   entries_[app][id] = std::move(f);
+  if (!version.empty()) IndexVersionMappingLocked(app, version);
 }
 
 Result<std::vector<StoredSymbolFile>> SymbolStore::Add(std::string_view app, std::string_view data,
@@ -239,7 +241,9 @@ Status SymbolStore::Remove(std::string_view app, std::string_view id) {
     auto entry = it->second.find(lower);
     if (entry == it->second.end()) return not_found;
     if (!entry->second.code_id.empty()) code_ids_[std::string(app)].erase(entry->second.code_id);
+    std::string version = entry->second.kind == "proguard" ? entry->second.app_version : "";
     it->second.erase(entry);
+    if (!version.empty()) IndexVersionMappingLocked(std::string(app), version);
     open_caches_.erase(std::string(app) + "/" + lower);
     open_mappings_.erase(std::string(app) + "/" + lower);
   }
@@ -283,22 +287,33 @@ std::shared_ptr<const SymCache> SymbolStore::FindNativeByCodeId(std::string_view
 
 std::shared_ptr<const ProguardMapping> SymbolStore::FindMappingForVersion(
     std::string_view app, std::string_view app_version) {
-  if (app_version.empty()) return nullptr;
   std::string id;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto a = entries_.find(app);
-    if (a == entries_.end()) return nullptr;
-    int64_t newest = 0;
-    for (const auto& [entry_id, f] : a->second) {
-      if (f.kind == "proguard" && f.app_version == app_version &&
-          (id.empty() || f.uploaded_ms > newest)) {
-        id = entry_id;
-        newest = f.uploaded_ms;
-      }
+    auto a = version_mappings_.find(app);
+    if (a == version_mappings_.end()) return nullptr;
+    auto v = a->second.find(app_version);
+    if (v == a->second.end()) return nullptr;
+    id = v->second;
+  }
+  return FindMapping(app, id);
+}
+
+void SymbolStore::IndexVersionMappingLocked(const std::string& app, const std::string& version) {
+  std::string id;
+  int64_t newest = 0;
+  for (const auto& [entry_id, f] : entries_[app]) {
+    if (f.kind == "proguard" && f.app_version == version &&
+        (id.empty() || f.uploaded_ms > newest)) {
+      id = entry_id;
+      newest = f.uploaded_ms;
     }
   }
-  return id.empty() ? nullptr : FindMapping(app, id);
+  if (id.empty()) {
+    version_mappings_[app].erase(version);
+  } else {
+    version_mappings_[app][version] = id;
+  }
 }
 
 bool SymbolStore::Provides(std::string_view app, std::string_view missing_id) const {

@@ -97,6 +97,8 @@ class SymbolStore {
                std::string_view symcache);
   // Records `f` for `app` in both indexes. Requires mu_.
   void IndexLocked(const std::string& app, StoredSymbolFile f);
+  // Points version_mappings_[app][version] at the newest mapping of that version. Requires mu_.
+  void IndexVersionMappingLocked(const std::string& app, const std::string& version);
 
   const std::string dir_;
   mutable std::mutex mu_;
@@ -104,6 +106,9 @@ class SymbolStore {
   std::map<std::string, std::map<std::string, StoredSymbolFile>, std::less<>> entries_;
   // app -> code id -> id, for tombstone frames that name only a build id.
   std::map<std::string, std::map<std::string, std::string, std::less<>>, std::less<>> code_ids_;
+  // app -> app version -> id of the mapping uploaded last for it.
+  std::map<std::string, std::map<std::string, std::string, std::less<>>, std::less<>>
+      version_mappings_;
   std::map<std::string, std::shared_ptr<const SymCache>, std::less<>> open_caches_;  // app/id
   std::map<std::string, std::shared_ptr<const ProguardMapping>, std::less<>> open_mappings_;
   std::function<void(const std::string&, const StoredSymbolFile&)> on_added_;
