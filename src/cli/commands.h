@@ -12,6 +12,8 @@ int RunLogCommand(const std::vector<std::string>& args);
 int RunLoadgenCommand(const std::vector<std::string>& args);
 int RunSymbolicateCommand(const std::vector<std::string>& args);
 int RunSymbolsCommand(const std::vector<std::string>& args);
+// `vigil symbols convert`, also what the server runs as its symbol converter child.
+int RunSymbolsConvert(const std::vector<std::string>& args);
 int RunReprocessCommand(const std::vector<std::string>& args);
 
 }  // namespace vigil::cli

@@ -28,6 +28,7 @@
 #include "process/processing_stage.h"
 #include "serve/crash_group_index.h"
 #include "serve/crash_groups_api.h"
+#include "symbols/child_converter.h"
 #include "symbols/symbol_store.h"
 
 namespace vigil::cli {
@@ -161,6 +162,16 @@ int RunServeCommand(const std::vector<std::string>& args) {
                  symbol_store.status().ToString().c_str());
     return 1;
   }
+  // Object files are converted in a child process: LLVM's readers crash on some malformed files.
+  symbols::ChildConverter::Limits convert_limits;
+  convert_limits.timeout_ms = config.symbol_convert_timeout_s * 1000;
+  convert_limits.cpu_seconds = config.symbol_convert_timeout_s;
+  convert_limits.memory_mb = config.symbol_convert_memory_mb;
+  auto converter = std::make_shared<symbols::ChildConverter>(
+      symbols::ChildConverter::SelfArgv(), config.data_dir + "/symbols/.convert", convert_limits);
+  (*symbol_store)->SetObjectConverter([converter](std::string_view data, std::string_view name) {
+    return converter->Convert(data, name);
+  });
   std::fprintf(stderr, "vigil: recovering the log in %s/log/processed\n", config.data_dir.c_str());
   log::LocalLogOptions processed_options = log_options;
   processed_options.on_commit = nullptr;

@@ -24,6 +24,10 @@ constexpr IntSetting kIntSettings[] = {
     {"max_backlog_bytes", "VIGIL_MAX_BACKLOG_BYTES", &ServeConfig::max_backlog_bytes},
     {"retention_hours", "VIGIL_RETENTION_HOURS", &ServeConfig::retention_hours},
     {"dedup_window_hours", "VIGIL_DEDUP_WINDOW_HOURS", &ServeConfig::dedup_window_hours},
+    {"symbol_convert_timeout_s", "VIGIL_SYMBOL_CONVERT_TIMEOUT_S",
+     &ServeConfig::symbol_convert_timeout_s},
+    {"symbol_convert_memory_mb", "VIGIL_SYMBOL_CONVERT_MEMORY_MB",
+     &ServeConfig::symbol_convert_memory_mb},
 };
 struct StringSetting {
   const char* toml_key;

@@ -22,6 +22,8 @@ struct ServeConfig {
   int64_t max_backlog_bytes = 64ll << 20;
   int64_t retention_hours = 7 * 24;
   int64_t dedup_window_hours = 25;
+  int64_t symbol_convert_timeout_s = 600;    // per uploaded object file, then the child is killed
+  int64_t symbol_convert_memory_mb = 16384;  // address-space cap of the converter child
 };
 
 // Applies a TOML file's settings (keys as in docs/configuration.md). InvalidArgument naming the

@@ -19,11 +19,14 @@ namespace {
 
 constexpr const char* kSymbolsUsage =
     "usage: vigil symbols upload --server URL --token T [--app ID] FILE...\n"
+    "       vigil symbols convert [--out DIR] FILE\n"
     "\n"
     "  upload   send Breakpad .sym, ELF / Mach-O files with debug info, or ProGuard / R8\n"
     "           mapping.txt files to a Vigil server, which converts and stores them\n"
+    "  convert  turn a .sym, ELF or Mach-O file into symcaches locally (what the server\n"
+    "           does on upload), to check a file before sending it\n"
     "\n"
-    "`vigil symbols upload --help` lists the flags.\n";
+    "`vigil symbols upload --help` and `vigil symbols convert --help` list the flags.\n";
 
 std::string Basename(const std::string& path) { return path.substr(path.rfind('/') + 1); }
 
@@ -130,6 +133,7 @@ int RunSymbolsCommand(const std::vector<std::string>& args) {
   }
   std::vector<std::string> rest(args.begin() + 1, args.end());
   if (args[0] == "upload") return Upload(rest);
+  if (args[0] == "convert") return RunSymbolsConvert(rest);
   std::fprintf(stderr, "vigil symbols: unknown subcommand '%s'\n\n%s", args[0].c_str(),
                kSymbolsUsage);
   return 2;

@@ -190,7 +190,10 @@ Result<std::vector<StoredSymbolFile>> SymbolStore::Add(std::string_view app, std
     IndexLocked(std::string(app), f);
     stored.push_back(std::move(f));
   } else {
-    Result<std::vector<BuiltSymCache>> built = BuildSymCaches(data, name);
+    Result<std::vector<BuiltSymCache>> built =
+        object_converter_ && DetectSymbolFileKind(data) == SymbolFileKind::kObject
+            ? object_converter_(data, name)
+            : BuildSymCaches(data, name);
     if (!built.ok()) return built.status();
     for (BuiltSymCache& b : *built) {
       Result<SymCache> cache = SymCache::FromBytes(b.bytes);

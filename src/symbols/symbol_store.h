@@ -27,6 +27,7 @@
 #include "symbols/debug_id.h"
 #include "symbols/proguard_mapping.h"
 #include "symbols/symcache.h"
+#include "symbols/symcache_builder.h"
 
 namespace vigil::symbols {
 
@@ -83,6 +84,14 @@ class SymbolStore {
   // or "mapping_id:<id>") is now stored for `app`. Cheap: index lookups only.
   bool Provides(std::string_view app, std::string_view missing_id) const;
 
+  // Converts object files (ELF, Mach-O) for Add. Default: in this process (BuildSymCaches);
+  // a server sets ChildConverter::Convert so a file that crashes LLVM costs only a child
+  // process. Breakpad files are always converted here: their reader is Vigil's own, fuzzed.
+  // Set once, before use.
+  using ObjectConverter = std::function<Result<std::vector<BuiltSymCache>>(std::string_view data,
+                                                                           std::string_view name)>;
+  void SetObjectConverter(ObjectConverter f) { object_converter_ = std::move(f); }
+
   // Called after every successful Add with the app and what was stored (e.g. to reprocess the
   // crashes that waited for these symbols). Set once, before use.
   void SetOnAdded(std::function<void(const std::string& app, const StoredSymbolFile&)> f) {
@@ -112,6 +121,7 @@ class SymbolStore {
   std::map<std::string, std::shared_ptr<const SymCache>, std::less<>> open_caches_;  // app/id
   std::map<std::string, std::shared_ptr<const ProguardMapping>, std::less<>> open_mappings_;
   std::function<void(const std::string&, const StoredSymbolFile&)> on_added_;
+  ObjectConverter object_converter_;
 };
 
 // True when `data` looks like a ProGuard / R8 mapping (its first non-comment line is a class line).

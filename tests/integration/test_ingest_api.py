@@ -184,7 +184,8 @@ class IngestApiTest(unittest.TestCase):
     def test_help_on_every_command(self):
         for args in (["--help"], ["serve", "--help"], ["log", "--help"], ["log", "stats", "--help"],
                      ["log", "dump", "--help"], ["symbols", "--help"],
-                     ["symbols", "upload", "--help"], ["symbolicate", "--help"],
+                     ["symbols", "upload", "--help"], ["symbols", "convert", "--help"],
+                     ["symbolicate", "--help"],
                      ["reprocess", "--help"], ["loadgen", "--help"]):
             out = subprocess.run([VIGIL] + args, capture_output=True, text=True)
             self.assertEqual(out.returncode, 0, args)

@@ -133,6 +133,57 @@ class SymbolsApiTest(unittest.TestCase):
                                                   self.auth)
         self.assertEqual(got, 405)
 
+    def test_object_file_that_crashes_llvm_is_refused_and_the_server_lives(self):
+        # Fuzzing found this ELF; LLVM 14's DWARF reader crashes on it. The server converts
+        # object files in a child process, so the upload fails alone.
+        source = os.environ.get("VIGIL_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+        with open(os.path.join(source, "tests/fuzz/known_crashes/object_file-llvm-dwarf-dumpaddress"),
+                  "rb") as f:
+            crashing = f.read()
+        got, _, answer = self.upload(crashing, name="libcrash.so")
+        self.assertEqual(got, 400, answer)
+        self.assertIn("crashed the symbol converter", answer["error"])
+        self.assertIn("dump_syms", answer["error"])
+        # Still serving: a good file goes through, and nothing of the bad one was stored.
+        with open(self.elf, "rb") as f:
+            status, _, body = self.upload(f.read(), name="libsample.so")
+        self.assertEqual(status, 201, body)
+        status, _, listed = self.server.json_request("GET", "/v1/apps/%s/symbols" % self.app["id"],
+                                                     None, self.auth)
+        self.assertEqual(status, 200)
+        self.assertNotIn("libcrash.so", [s["name"] for s in listed["symbols"]])
+        self.assertEqual(os.listdir(os.path.join(self.server.data_dir, "symbols", ".convert")), [])
+
+    def test_symbols_convert_command(self):
+        out = os.path.join(self.tmp, "converted")
+        env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0")
+        run = subprocess.run([VIGIL, "symbols", "convert", "--out", out, self.elf],
+                             capture_output=True, text=True, env=env)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        line = json.loads(run.stdout)
+        debug_id = elf_debug_id(self.build_id)
+        self.assertEqual(line["debug_id"], debug_id)
+        self.assertEqual(line["code_id"], self.build_id)
+        self.assertEqual(line["arch"], "x86_64")
+        self.assertEqual(line["file"], os.path.join(out, debug_id + ".symcache"))
+        self.assertEqual(os.path.getsize(line["file"]), line["bytes"])
+        # The symcache answers like the ELF it came from, at the address nm gives `exported`.
+        nm = subprocess.run(["nm", "-C", self.elf], check=True, capture_output=True,
+                            text=True).stdout
+        addr = [ln.split()[0] for ln in nm.splitlines() if ln.endswith(" exported(int)")][0]
+        a = subprocess.run([VIGIL, "symbolicate", "--symbols", line["file"], addr],
+                           capture_output=True, text=True, env=env)
+        b = subprocess.run([VIGIL, "symbolicate", "--symbols", self.elf, addr],
+                           capture_output=True, text=True, env=env)
+        self.assertEqual(a.returncode, 0, a.stderr)
+        self.assertIn("exported(int)\n", a.stdout)
+        self.assertEqual(a.stdout, b.stdout)
+        bad = subprocess.run([VIGIL, "symbols", "convert", "--out", out,
+                              os.path.join(FIXTURES, "PROVENANCE.md")],
+                             capture_output=True, text=True, env=env)
+        self.assertEqual(bad.returncode, 4)
+        self.assertIn("unknown symbol file format", bad.stderr)
+
     def test_survives_restart_and_cli_upload(self):
         data_dir = tempfile.mkdtemp(prefix="vigil-symapi-restart-")
         server = Server(data_dir=data_dir).start()
