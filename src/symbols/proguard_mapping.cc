@@ -202,7 +202,7 @@ class MappingBuilder {
 StrRef MappingBuilder::Intern(std::string_view s) {
   auto it = interned_.find(s);
   if (it != interned_.end()) return it->second;
-  std::string& arena = m_->strings_;
+  std::string& arena = m_->owned_.strings;
   // The arena holds distinct substrings of an input capped at kMaxMappingBytes.
   VIGIL_CHECK(arena.size() + s.size() <= UINT32_MAX);
   StrRef ref{static_cast<uint32_t>(arena.size()), static_cast<uint32_t>(s.size())};
@@ -343,13 +343,15 @@ Status MappingBuilder::AddMember(std::string_view body) {
   StrRef name_ref = Intern(name);
   StrRef args_ref = Intern(arguments);
   MethodKey key{class_name.offset, name_ref.offset, args_ref.offset};
-  auto [it, inserted] = method_by_key_.emplace(key, static_cast<uint32_t>(m_->methods_.size()));
+  auto [it, inserted] =
+      method_by_key_.emplace(key, static_cast<uint32_t>(m_->owned_.methods.size()));
   if (inserted)
-    m_->methods_.push_back(ProguardMapping::Method{class_name, name_ref, args_ref, StrRef{}, 0});
+    m_->owned_.methods.push_back(
+        ProguardMapping::Method{class_name, name_ref, args_ref, StrRef{}, 0});
   member.method = it->second;
   member.return_type = Intern(type);
-  uint32_t outline_end = static_cast<uint32_t>(m_->outline_positions_.size());
-  uint32_t rewrite_end = static_cast<uint32_t>(m_->rewrite_rules_.size());
+  uint32_t outline_end = static_cast<uint32_t>(m_->owned_.outline_positions.size());
+  uint32_t rewrite_end = static_cast<uint32_t>(m_->owned_.rewrite_rules.size());
   member.outline_begin = member.outline_end = outline_end;
   member.rewrite_begin = member.rewrite_end = rewrite_end;
 
@@ -409,7 +411,7 @@ void MappingBuilder::AddMetadata(std::string_view json) {
   BuildClass* cls =
       target_ == Target::kClass ? &classes_[static_cast<size_t>(current_class_)] : nullptr;
   BuildMember* member = target_ == Target::kMember ? &members_.back() : nullptr;
-  ProguardMapping::Method* method = member ? &m_->methods_[member->member.method] : nullptr;
+  ProguardMapping::Method* method = member ? &m_->owned_.methods[member->member.method] : nullptr;
   bool valid = true;
   if (id == "sourceFile") {
     std::string_view file;
@@ -453,7 +455,7 @@ bool MappingBuilder::AddOutlineCallsite(simdjson::dom::object obj) {
   std::stable_sort(parsed.begin(), parsed.end(),
                    [](const auto& a, const auto& b) { return a.outline_line < b.outline_line; });
   ProguardMapping::Member& member = members_.back().member;
-  auto& table = m_->outline_positions_;
+  auto& table = m_->owned_.outline_positions;
   // A second outlineCallsite on one member replaces the first; its entries are at the tail.
   table.resize(member.outline_begin);
   for (size_t i = 0; i < parsed.size(); ++i) {
@@ -503,23 +505,24 @@ bool MappingBuilder::AddRewriteFrame(simdjson::dom::object obj) {
   if (target_ != Target::kMember) return true;
 
   ProguardMapping::RewriteRule rule;
-  rule.conditions_begin = static_cast<uint32_t>(m_->rewrite_conditions_.size());
-  for (std::string_view t : throws) m_->rewrite_conditions_.push_back(InternCopy(t));
-  rule.conditions_end = static_cast<uint32_t>(m_->rewrite_conditions_.size());
+  rule.conditions_begin = static_cast<uint32_t>(m_->owned_.rewrite_conditions.size());
+  for (std::string_view t : throws) m_->owned_.rewrite_conditions.push_back(InternCopy(t));
+  rule.conditions_end = static_cast<uint32_t>(m_->owned_.rewrite_conditions.size());
   rule.remove_inner_frames = static_cast<uint32_t>(remove);
   rule.has_unknown_condition = unknown_condition;
-  m_->rewrite_rules_.push_back(rule);
-  members_.back().member.rewrite_end = static_cast<uint32_t>(m_->rewrite_rules_.size());
+  m_->owned_.rewrite_rules.push_back(rule);
+  members_.back().member.rewrite_end = static_cast<uint32_t>(m_->owned_.rewrite_rules.size());
   return true;
 }
 
 void MappingBuilder::Finish() {
   ProguardMapping& m = *m_;
+  m.BindOwned();  // the arena is complete: m.str() works from here
   // Per-method facts that live on the method's own class (found by original name; the last
   // class line with that name wins).
   std::unordered_map<uint32_t, uint32_t> class_by_original;
   for (uint32_t i = 0; i < classes_.size(); ++i) class_by_original[classes_[i].original.offset] = i;
-  for (ProguardMapping::Method& method : m.methods_) {
+  for (ProguardMapping::Method& method : m.owned_.methods) {
     auto it = class_by_original.find(method.class_name.offset);
     if (it == class_by_original.end()) continue;
     const BuildClass& cls = classes_[it->second];
@@ -546,32 +549,32 @@ void MappingBuilder::Finish() {
     return less(x.obfuscated, y.obfuscated);
   });
 
-  m.classes_.reserve(classes_.size());
+  m.owned_.classes.reserve(classes_.size());
   for (uint32_t slot : class_order) {
     const BuildClass& c = classes_[slot];
-    m.classes_.push_back(
+    m.owned_.classes.push_back(
         ProguardMapping::Class{c.obfuscated, c.original, c.source_file, c.flags, 0, 0});
   }
-  m.members_.reserve(members_.size());
+  m.owned_.members.reserve(members_.size());
   size_t i = 0;
   while (i < member_order.size()) {
     const BuildMember& first = members_[member_order[i]];
-    ProguardMapping::Class& cls = m.classes_[rank[first.class_slot]];
+    ProguardMapping::Class& cls = m.owned_.classes[rank[first.class_slot]];
     if (cls.groups_begin == cls.groups_end) {
-      cls.groups_begin = cls.groups_end = static_cast<uint32_t>(m.groups_.size());
+      cls.groups_begin = cls.groups_end = static_cast<uint32_t>(m.owned_.groups.size());
     }
-    ProguardMapping::MethodGroup group{first.obfuscated, static_cast<uint32_t>(m.members_.size()),
-                                       0};
+    ProguardMapping::MethodGroup group{first.obfuscated,
+                                       static_cast<uint32_t>(m.owned_.members.size()), 0};
     for (; i < member_order.size(); ++i) {
       const BuildMember& bm = members_[member_order[i]];
       if (bm.class_slot != first.class_slot || bm.obfuscated.offset != first.obfuscated.offset) {
         break;
       }
-      m.members_.push_back(bm.member);
+      m.owned_.members.push_back(bm.member);
     }
-    group.members_end = static_cast<uint32_t>(m.members_.size());
-    m.groups_.push_back(group);
-    cls.groups_end = static_cast<uint32_t>(m.groups_.size());
+    group.members_end = static_cast<uint32_t>(m.owned_.members.size());
+    m.owned_.groups.push_back(group);
+    cls.groups_end = static_cast<uint32_t>(m.owned_.groups.size());
   }
 }
 
@@ -595,6 +598,7 @@ Result<ProguardMapping> ProguardMapping::Parse(std::string_view text) {
     VIGIL_RETURN_IF_ERROR(builder.AddLine(line, ++line_no));
   }
   builder.Finish();
+  mapping.BindOwned();
   return mapping;
 }
 
@@ -623,12 +627,25 @@ std::span<const ProguardMapping::Member> ProguardMapping::FindMembers(
 }
 
 size_t ProguardMapping::memory_bytes() const {
-  return strings_.capacity() + classes_.capacity() * sizeof(Class) +
-         groups_.capacity() * sizeof(MethodGroup) + members_.capacity() * sizeof(Member) +
-         methods_.capacity() * sizeof(Method) +
-         outline_positions_.capacity() * sizeof(OutlinePosition) +
-         rewrite_rules_.capacity() * sizeof(RewriteRule) +
-         rewrite_conditions_.capacity() * sizeof(StrRef) + summary_.content_uuid.capacity();
+  if (is_mapped()) return mapped_ != nullptr ? mapped_size_ : cache_bytes_->size();
+  const Owned& o = owned_;
+  return o.strings.capacity() + o.classes.capacity() * sizeof(Class) +
+         o.groups.capacity() * sizeof(MethodGroup) + o.members.capacity() * sizeof(Member) +
+         o.methods.capacity() * sizeof(Method) +
+         o.outline_positions.capacity() * sizeof(OutlinePosition) +
+         o.rewrite_rules.capacity() * sizeof(RewriteRule) +
+         o.rewrite_conditions.capacity() * sizeof(StrRef) + summary_.content_uuid.capacity();
+}
+
+void ProguardMapping::BindOwned() {
+  strings_ = owned_.strings;
+  classes_ = owned_.classes;
+  groups_ = owned_.groups;
+  members_ = owned_.members;
+  methods_ = owned_.methods;
+  outline_positions_ = owned_.outline_positions;
+  rewrite_rules_ = owned_.rewrite_rules;
+  rewrite_conditions_ = owned_.rewrite_conditions;
 }
 
 }  // namespace vigil::symbols

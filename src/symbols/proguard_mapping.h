@@ -7,8 +7,9 @@
 // groups (one per obfuscated method name, also sorted), and each group owns a run of member lines
 // kept in file order, because order is meaningful: consecutive lines with the same obfuscated range
 // form an inline chain, innermost first. R8 metadata (outline call-site positions, rewriteFrame
-// rules) sits in side tables. Lookups are binary searches over these vectors, and a later step can
-// write them unchanged to an mmappable cache.
+// rules) sits in side tables. Lookups are binary searches over these tables, which WriteCache
+// writes unchanged to a cache file (proguard_cache_format.h) that OpenCache maps back without
+// parsing: the server parses a mapping once, at upload.
 //
 // Parsing is strict where the mapping carries data and lenient where R8 and ProGuard tools are:
 // a class or member line that does not parse is an InvalidArgument naming the line number and the
@@ -30,6 +31,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -145,10 +147,20 @@ class ProguardMapping {
   // member line, with its 1-based line number.
   [[nodiscard]] static Result<ProguardMapping> Parse(std::string_view text);
 
-  ProguardMapping(ProguardMapping&&) = default;
-  ProguardMapping& operator=(ProguardMapping&&) = default;
+  // The cache file of this mapping (proguard_cache_format.h): its tables as they are in memory.
+  std::string WriteCache() const;
+  // Maps a cache file and checks every index and string reference in it once, so queries never
+  // read out of bounds whatever the file holds. Corruption when it is not a valid cache;
+  // Unsupported for another format version (rebuild it from the mapping.txt).
+  [[nodiscard]] static Result<ProguardMapping> OpenCache(const std::string& path);
+  // The same over bytes in memory (taken).
+  [[nodiscard]] static Result<ProguardMapping> CacheFromBytes(std::string bytes);
+
+  ProguardMapping(ProguardMapping&& other) noexcept;
+  ProguardMapping& operator=(ProguardMapping&& other) noexcept;
   ProguardMapping(const ProguardMapping&) = delete;
   ProguardMapping& operator=(const ProguardMapping&) = delete;
+  ~ProguardMapping();
 
   const MappingSummary& summary() const { return summary_; }
   // The id the symbol upload API files this mapping under: pg_map_id when the file has one (R8
@@ -164,9 +176,7 @@ class ProguardMapping {
   // The member lines of `cls` for an obfuscated method name, in file order; empty if none.
   std::span<const Member> FindMembers(const Class& cls, std::string_view obfuscated_method) const;
 
-  std::string_view str(StrRef ref) const {
-    return std::string_view(strings_).substr(ref.offset, ref.size);
-  }
+  std::string_view str(StrRef ref) const { return strings_.substr(ref.offset, ref.size); }
   const Method& method(const Member& member) const { return methods_[member.method]; }
   std::span<const Class> classes() const { return classes_; }
   std::span<const MethodGroup> groups(const Class& cls) const {
@@ -188,22 +198,46 @@ class ProguardMapping {
     return std::span(rewrite_conditions_)
         .subspan(rule.conditions_begin, rule.conditions_end - rule.conditions_begin);
   }
-  // Bytes held by the index (for cache budgeting).
+  // Bytes held by the index: heap for a parsed mapping, the mapped file for a cache.
   size_t memory_bytes() const;
+  // Whether the tables live in a mapped cache file.
+  bool is_mapped() const { return mapped_ != nullptr || cache_bytes_ != nullptr; }
 
  private:
   friend class MappingBuilder;
   ProguardMapping() = default;
+  // Points the views below at owned_.
+  void BindOwned();
+  // Validates the cache image at data_/size and points the views into it.
+  Status BindImage(const char* data, size_t size);
+
+  // The tables of a parsed mapping; empty for a mapped cache.
+  struct Owned {
+    std::string strings;                             // interned strings, back to back
+    std::vector<Class> classes;                      // sorted by obfuscated name, unique
+    std::vector<MethodGroup> groups;                 // per class, sorted by obfuscated name
+    std::vector<Member> members;                     // per group, in file order
+    std::vector<Method> methods;                     // unique (class_name, name, arguments)
+    std::vector<OutlinePosition> outline_positions;  // per member, sorted by outline_line
+    std::vector<RewriteRule> rewrite_rules;
+    std::vector<StrRef> rewrite_conditions;
+  };
 
   MappingSummary summary_;
-  std::string strings_;                             // interned strings, back to back
-  std::vector<Class> classes_;                      // sorted by obfuscated name, unique
-  std::vector<MethodGroup> groups_;                 // per class, sorted by obfuscated name
-  std::vector<Member> members_;                     // per group, in file order
-  std::vector<Method> methods_;                     // unique (class_name, name, arguments)
-  std::vector<OutlinePosition> outline_positions_;  // per member, sorted by outline_line
-  std::vector<RewriteRule> rewrite_rules_;
-  std::vector<StrRef> rewrite_conditions_;
+  Owned owned_;
+  void* mapped_ = nullptr;  // a cache file mapped by OpenCache, munmapped on destruction
+  size_t mapped_size_ = 0;
+  std::unique_ptr<const std::string> cache_bytes_;  // a cache taken by CacheFromBytes
+
+  // What every query reads: owned_ or the cache image.
+  std::string_view strings_;
+  std::span<const Class> classes_;
+  std::span<const MethodGroup> groups_;
+  std::span<const Member> members_;
+  std::span<const Method> methods_;
+  std::span<const OutlinePosition> outline_positions_;
+  std::span<const RewriteRule> rewrite_rules_;
+  std::span<const StrRef> rewrite_conditions_;
 };
 
 }  // namespace vigil::symbols

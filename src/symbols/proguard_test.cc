@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -49,6 +51,26 @@ ProguardMapping MustParse(std::string_view text) {
   Result<ProguardMapping> r = ProguardMapping::Parse(text);
   EXPECT_TRUE(r.ok()) << r.status().ToString();
   if (!r.ok()) return std::move(ProguardMapping::Parse("").value());
+  return std::move(r).value();
+}
+
+// `mapping` written to a cache file and mapped back: what the server queries.
+ProguardMapping ThroughCache(const ProguardMapping& mapping) {
+  static int n = 0;
+  const std::string path = testing::TempDir() + "/proguard_test_" + std::to_string(::getpid()) +
+                           "_" + std::to_string(n++) + ".pgcache";
+  const std::string bytes = mapping.WriteCache();
+  FILE* f = std::fopen(path.c_str(), "wb");
+  EXPECT_NE(f, nullptr);
+  if (f != nullptr) {
+    EXPECT_EQ(std::fwrite(bytes.data(), 1, bytes.size(), f), bytes.size());
+    std::fclose(f);
+  }
+  Result<ProguardMapping> r = ProguardMapping::OpenCache(path);
+  std::remove(path.c_str());  // the mapping stays readable
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  if (!r.ok()) return std::move(ProguardMapping::Parse("").value());
+  EXPECT_TRUE(r->is_mapped());
   return std::move(r).value();
 }
 
@@ -241,9 +263,10 @@ TEST_P(StackTraceCaseTest, RetracesLikeUpstream) {
   ProguardMapping mapping = MustParse(c.mapping);
   std::string out = MustRetrace(mapping, c.input);
   EXPECT_EQ(TrimText(out), TrimText(c.expected)) << "input:\n" << c.input;
-  // The same mapping with CRLF line ends behaves the same.
+  // The same mapping with CRLF line ends behaves the same, and so does its cache.
   ProguardMapping crlf = MustParse(ToCrlf(c.mapping));
   EXPECT_EQ(MustRetrace(crlf, c.input), out);
+  EXPECT_EQ(MustRetrace(ThroughCache(mapping), c.input), out);
 }
 
 INSTANTIATE_TEST_SUITE_P(RetraceCases, StackTraceCaseTest,
@@ -256,6 +279,8 @@ TEST_P(FrameCaseTest, RetracesLikeUpstream) {
   ProguardMapping mapping = MustParse(c.mapping);
   ASSERT_FALSE(c.queries.empty());
   for (const FrameQuery& q : c.queries) CheckQuery(mapping, q);
+  ProguardMapping cached = ThroughCache(mapping);
+  for (const FrameQuery& q : c.queries) CheckQuery(cached, q);
 }
 
 INSTANTIATE_TEST_SUITE_P(RetraceCases, FrameCaseTest, testing::ValuesIn(CasesOfKind("frames")),
@@ -265,11 +290,14 @@ class FileFrameCaseTest : public testing::TestWithParam<RetraceCase> {};
 
 TEST_P(FileFrameCaseTest, RetracesLikeUpstream) {
   const RetraceCase& c = GetParam();
-  ProguardMapping mapping = MustParse(ReadFixture(c.mapping_file));
-  ASSERT_FALSE(c.queries.empty());
-  for (const FrameQuery& q : c.queries) CheckQuery(mapping, q);
-  for (const auto& [obfuscated, original] : c.remap_class) {
-    EXPECT_EQ(mapping.RemapClass(obfuscated).value_or("<none>"), original);
+  ProguardMapping parsed = MustParse(ReadFixture(c.mapping_file));
+  ProguardMapping cached = ThroughCache(parsed);
+  for (const ProguardMapping* mapping : {&parsed, &cached}) {
+    ASSERT_FALSE(c.queries.empty());
+    for (const FrameQuery& q : c.queries) CheckQuery(*mapping, q);
+    for (const auto& [obfuscated, original] : c.remap_class) {
+      EXPECT_EQ(mapping->RemapClass(obfuscated).value_or("<none>"), original);
+    }
   }
 }
 
@@ -283,13 +311,16 @@ class FixturePairTest : public testing::TestWithParam<const char*> {};
 
 TEST_P(FixturePairTest, RetracesToExpected) {
   std::string name = GetParam();
-  ProguardMapping mapping = MustParse(ReadFixture(name + ".txt"));
-  std::string out = MustRetrace(mapping, ReadFixture(name + ".input.txt"));
-  std::string expected = ReadFixture(name + ".expected.txt");
-  if (name == "mapping-rewrite-complex") {
-    EXPECT_EQ(out, expected);  // upstream compares this one exactly
-  } else {
-    EXPECT_EQ(TrimText(out), TrimText(expected));
+  ProguardMapping parsed = MustParse(ReadFixture(name + ".txt"));
+  ProguardMapping cached = ThroughCache(parsed);
+  for (const ProguardMapping* mapping : {&parsed, &cached}) {
+    std::string out = MustRetrace(*mapping, ReadFixture(name + ".input.txt"));
+    std::string expected = ReadFixture(name + ".expected.txt");
+    if (name == "mapping-rewrite-complex") {
+      EXPECT_EQ(out, expected);  // upstream compares this one exactly
+    } else {
+      EXPECT_EQ(TrimText(out), TrimText(expected));
+    }
   }
 }
 

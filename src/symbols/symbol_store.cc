@@ -51,6 +51,27 @@ Status RemoveTree(const std::string& dir) {
   return Status::Ok();
 }
 
+constexpr const char* kSymCacheFile = "symcache";
+constexpr const char* kMappingCacheFile = "mapcache";
+
+// The mapping cache in `folder`; rebuilt from the original when it is missing (stored by an
+// older Vigil), of another format version, or damaged.
+Result<ProguardMapping> OpenOrRebuildMappingCache(const std::string& folder) {
+  const std::string path = folder + "/" + kMappingCacheFile;
+  if (FileExists(path)) {
+    Result<ProguardMapping> cached = ProguardMapping::OpenCache(path);
+    if (cached.ok()) return cached;
+    std::fprintf(stderr, "vigil: rebuilding the mapping cache: %s\n",
+                 cached.status().ToString().c_str());
+  }
+  Result<std::string> data = ReadFile(folder + "/original");
+  if (!data.ok()) return data.status();
+  Result<ProguardMapping> parsed = ProguardMapping::Parse(*data);
+  if (!parsed.ok()) return parsed.status();
+  VIGIL_RETURN_IF_ERROR(WriteFileAtomically(path, parsed->WriteCache()));
+  return ProguardMapping::OpenCache(path);
+}
+
 }  // namespace
 
 std::string StoredSymbolFile::ToJson() const {
@@ -136,15 +157,14 @@ Status SymbolStore::Load() {
 }
 
 Status SymbolStore::Write(std::string_view app, const StoredSymbolFile& meta,
-                          std::string_view original, std::string_view symcache) {
+                          std::string_view original, const char* cache_name,
+                          std::string_view cache) {
   const std::string folder = Folder(app, meta.id);
   // Replacing: drop meta.json first so a crash midway leaves an ignored folder, never a mix.
   ::unlink((folder + "/meta.json").c_str());
   VIGIL_RETURN_IF_ERROR(MakeDirs(folder));
   VIGIL_RETURN_IF_ERROR(WriteFileAtomically(folder + "/original", original));
-  if (!symcache.empty()) {
-    VIGIL_RETURN_IF_ERROR(WriteFileAtomically(folder + "/symcache", symcache));
-  }
+  VIGIL_RETURN_IF_ERROR(WriteFileAtomically(folder + "/" + cache_name, cache));
   VIGIL_RETURN_IF_ERROR(WriteFileAtomically(folder + "/meta.json", meta.ToJson()));
   return SyncDir(dir_ + "/" + std::string(app));
 }
@@ -184,7 +204,7 @@ Result<std::vector<StoredSymbolFile>> SymbolStore::Add(std::string_view app, std
     f.functions = mapping->summary().method_count;
     f.bytes = data.size();
     f.uploaded_ms = now_ms;
-    VIGIL_RETURN_IF_ERROR(Write(app, f, data, {}));
+    VIGIL_RETURN_IF_ERROR(Write(app, f, data, kMappingCacheFile, mapping->WriteCache()));
     std::lock_guard<std::mutex> lock(mu_);
     open_mappings_.erase(std::string(app) + "/" + f.id);
     IndexLocked(std::string(app), f);
@@ -208,7 +228,7 @@ Result<std::vector<StoredSymbolFile>> SymbolStore::Add(std::string_view app, std
       f.functions = cache->num_source_functions();
       f.bytes = data.size();
       f.uploaded_ms = now_ms;
-      VIGIL_RETURN_IF_ERROR(Write(app, f, data, b.bytes));
+      VIGIL_RETURN_IF_ERROR(Write(app, f, data, kSymCacheFile, b.bytes));
       std::lock_guard<std::mutex> lock(mu_);
       open_caches_.erase(std::string(app) + "/" + f.id);
       IndexLocked(std::string(app), f);
@@ -262,7 +282,7 @@ std::shared_ptr<const SymCache> SymbolStore::FindNative(std::string_view app, co
   if (open != open_caches_.end()) return open->second;
   auto a = entries_.find(app);
   if (a == entries_.end() || a->second.count(id.ToString()) == 0) return nullptr;
-  Result<SymCache> cache = SymCache::Open(Folder(app, id.ToString()) + "/symcache");
+  Result<SymCache> cache = SymCache::Open(Folder(app, id.ToString()) + "/" + kSymCacheFile);
   if (!cache.ok()) {
     std::fprintf(stderr, "vigil: symcache %s: %s\n", key.c_str(),
                  cache.status().ToString().c_str());
@@ -351,11 +371,13 @@ std::shared_ptr<const ProguardMapping> SymbolStore::FindMapping(std::string_view
     auto a = entries_.find(app);
     if (a == entries_.end() || a->second.count(id) == 0) return nullptr;
   }
-  // Parsing a large mapping takes a while: not under the lock.
-  Result<std::string> data = ReadFile(Folder(app, id) + "/original");
-  if (!data.ok()) return nullptr;
-  Result<ProguardMapping> mapping = ProguardMapping::Parse(*data);
-  if (!mapping.ok()) return nullptr;
+  // Not under the lock: rebuilding a cache parses the whole mapping.
+  Result<ProguardMapping> mapping = OpenOrRebuildMappingCache(Folder(app, id));
+  if (!mapping.ok()) {
+    std::fprintf(stderr, "vigil: mapping %s: %s\n", key.c_str(),
+                 mapping.status().ToString().c_str());
+    return nullptr;
+  }
   auto shared = std::make_shared<const ProguardMapping>(std::move(*mapping));
   std::lock_guard<std::mutex> lock(mu_);
   open_mappings_.emplace(key, shared);

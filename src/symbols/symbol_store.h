@@ -5,6 +5,8 @@
 //   <app>/<id>/original   the bytes as uploaded (symcaches are rebuilt from it when their format
 //                         version changes)
 //   <app>/<id>/symcache   native files: the symcache (src/symbols/symcache_format.h)
+//   <app>/<id>/mapcache   ProGuard mappings: the mapping cache (proguard_cache_format.h), mapped
+//                         on first use; rebuilt from the original when missing or outdated
 //   <app>/<id>/meta.json  what the upload answered; written last, so a folder without it is an
 //                         upload that did not finish and is ignored
 // <id> is the debug id (dashed, lower-case) for native files and the mapping id for ProGuard.
@@ -72,7 +74,7 @@ class SymbolStore {
   // The same by code id (ELF build-id hex, as tombstones give it).
   std::shared_ptr<const SymCache> FindNativeByCodeId(std::string_view app,
                                                      std::string_view code_id);
-  // The parsed mapping for a mapping id, or null.
+  // The mapping for a mapping id (its cache, mapped), or null. Cached: cheap after the first call.
   std::shared_ptr<const ProguardMapping> FindMapping(std::string_view app,
                                                      std::string_view mapping_id);
 
@@ -103,7 +105,7 @@ class SymbolStore {
   Status Load();
   std::string Folder(std::string_view app, std::string_view id) const;
   Status Write(std::string_view app, const StoredSymbolFile& meta, std::string_view original,
-               std::string_view symcache);
+               const char* cache_name, std::string_view cache);
   // Records `f` for `app` in both indexes. Requires mu_.
   void IndexLocked(const std::string& app, StoredSymbolFile f);
   // Points version_mappings_[app][version] at the newest mapping of that version. Requires mu_.

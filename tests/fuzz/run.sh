@@ -14,7 +14,8 @@ LIBS=(-lsimdjson -ldeflate -lzstd -lxxhash -lcrypto -lpthread)
 COMMON=(src/common/*.cc src/log/*.cc src/ingest/batch_parser.cc src/ingest/decompressor.cc
         src/process/apple_crash_parser.cc src/process/apple_ips_parser.cc
         src/process/report_text.cc src/process/tombstone_parser.cc
-        src/symbols/proguard_mapping.cc src/symbols/retrace.cc src/process/java_trace.cc
+        src/symbols/proguard_mapping.cc src/symbols/proguard_cache.cc src/symbols/retrace.cc
+        src/process/java_trace.cc
         src/symbols/debug_id.cc src/symbols/symcache.cc src/symbols/symcache_builder.cc
         src/symbols/breakpad_reader.cc)
 COMMON=($(printf '%s\n' "${COMMON[@]}" | grep -v '_test\.cc$'))
@@ -24,7 +25,7 @@ COMMON=($(printf '%s\n' "${COMMON[@]}" | grep -v '_test\.cc$'))
 LLVM=("$OUT/object_reader.o" src/symbols/symbol_file.cc
       -L/usr/lib/llvm-14/lib -lLLVM-14 -Wl,-rpath,/usr/lib/llvm-14/lib)
 TARGETS=${FUZZ_TARGETS:-"batch_parser decompressor segment_reader apple_crash apple_ips tombstone
-         proguard_mapping java_trace breakpad_sym symcache object_file"}
+         proguard_mapping proguard_cache java_trace breakpad_sym symcache object_file"}
 for target in $TARGETS; do
   echo "fuzz: building $target"
   EXTRA=()
