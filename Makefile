@@ -28,6 +28,7 @@ test-slow: setup
 
 bench: build
 	bash bench/ingest/run.sh
+	bash bench/symbolicate/run.sh
 
 fuzz: setup
 	bash tests/fuzz/run.sh
