@@ -137,12 +137,22 @@ TEST_F(ChildConverterTest, RealConverterMatchesInProcessAndSurvivesTheLlvmCrash)
   EXPECT_EQ((*child)[0].arch, (*here)[0].arch);
   EXPECT_EQ((*child)[0].source, symcache::SourceKind::kElf);
 
-  Result<std::vector<BuiltSymCache>> bad = converter.Convert(
-      ReadSource("tests/fuzz/known_crashes/object_file-llvm-dwarf-dumpaddress"), "libcrash.so");
-  ASSERT_FALSE(bad.ok());
-  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(bad.status().message().find("crashed the symbol converter"), std::string::npos)
-      << bad.status().message();
+  // Every input that crashes LLVM which fuzzing found.
+  Result<std::vector<std::string>> known =
+      ListDir(std::string(VIGIL_SOURCE_DIR) + "/tests/fuzz/known_crashes");
+  ASSERT_TRUE(known.ok());
+  size_t replayed = 0;
+  for (const std::string& name : *known) {
+    if (!name.starts_with("object_file-")) continue;
+    ++replayed;
+    Result<std::vector<BuiltSymCache>> bad =
+        converter.Convert(ReadSource("tests/fuzz/known_crashes/" + name), "libcrash.so");
+    ASSERT_FALSE(bad.ok()) << name;
+    EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument) << name;
+    EXPECT_NE(bad.status().message().find("crashed the symbol converter"), std::string::npos)
+        << name << ": " << bad.status().message();
+  }
+  EXPECT_GE(replayed, 2u);
 
   Result<std::vector<BuiltSymCache>> junk = converter.Convert(
       "\x7f"
