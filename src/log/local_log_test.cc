@@ -141,6 +141,46 @@ TEST_F(LocalLogTest, SegmentsRollAndReadsCrossThem) {
   EXPECT_EQ(recs.front().payload, std::string(200, 'a' + 37 % 26));
 }
 
+// Reads start where earlier reads stopped (Partition's read hints): followers of the tail, several
+// interleaved readers, reads from behind the hints and across segment rolls and sparse-index
+// entries all get exactly the records asked for.
+TEST_F(LocalLogTest, InterleavedReadersGetExactlyTheRecordsAskedFor) {
+  LocalLogOptions options;
+  options.partition.segment_bytes = 3 << 20;  // two rolls, several 1 MiB index entries each
+  auto log = OpenLog(options);
+  auto payload = [](int i) { return std::to_string(i) + std::string(20000 + i % 7, 'a' + i % 26); };
+  const int kRecords = 400;
+  for (int i = 0; i < kRecords; ++i) {
+    ASSERT_TRUE(AppendSync(log.get(), "app", 0, payload(i)).first.ok());
+  }
+  ASSERT_GE(log->Partitions()[0].segments, 3u);
+  // Three readers following the log at different paces, interleaved.
+  uint64_t next[3] = {0, 5, 100};
+  const size_t step[3] = {1, 7, 16};
+  for (int round = 0; round < 200; ++round) {
+    for (int k = 0; k < 3; ++k) {
+      if (next[k] >= kRecords) continue;
+      std::vector<LogRecord> recs;
+      ASSERT_TRUE(log->Read("app", next[k], step[k], &recs).ok());
+      ASSERT_FALSE(recs.empty());
+      for (const LogRecord& r : recs) {
+        ASSERT_EQ(r.offset, next[k]);
+        ASSERT_EQ(r.payload, payload(static_cast<int>(r.offset)));
+        ++next[k];
+      }
+    }
+  }
+  EXPECT_EQ(next[1], static_cast<uint64_t>(kRecords));
+  // Behind every hint, and in the middle of an index interval.
+  for (uint64_t from : {0u, 1u, 49u, 150u, 151u, 399u}) {
+    std::vector<LogRecord> recs;
+    ASSERT_TRUE(log->Read("app", from, 2, &recs).ok());
+    ASSERT_FALSE(recs.empty());
+    EXPECT_EQ(recs[0].offset, from);
+    EXPECT_EQ(recs[0].payload, payload(static_cast<int>(from)));
+  }
+}
+
 TEST_F(LocalLogTest, CommittedOffsetsPersistAndStartAtZero) {
   {
     auto log = OpenLog();

@@ -254,6 +254,7 @@ Status Partition::ApplyRetention(int64_t cutoff_ms, uint64_t min_offset) {
 
 Status Partition::Read(uint64_t from, size_t max_records, std::vector<LogRecord>* out) const {
   std::vector<Segment> segs;
+  std::vector<ReadHint> hints;
   uint64_t end;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -262,6 +263,7 @@ Status Partition::Read(uint64_t from, size_t max_records, std::vector<LogRecord>
       bool has_from = i + 1 == segments_.size() || segments_[i + 1].base_offset > from;
       if (has_from) segs.push_back(segments_[i]);
     }
+    hints.assign(hints_, hints_ + kReadHints);
   }
   size_t taken = 0;
   for (const Segment& seg : segs) {
@@ -272,22 +274,41 @@ Status Partition::Read(uint64_t from, size_t max_records, std::vector<LogRecord>
       return reader.status();
     }
     SegmentReader& r = **reader;
+    // Start as close to `from` as known: a read that stopped there, else the sparse index.
+    uint64_t start_offset = seg.base_offset, start_position = kSegmentHeaderSize;
     for (auto it = seg.index.rbegin(); it != seg.index.rend(); ++it) {
       if (it->first <= from) {
-        r.Seek(it->second, it->first);
+        start_offset = it->first;
+        start_position = it->second;
         break;
       }
     }
+    for (const ReadHint& h : hints) {
+      if (h.segment_base == seg.base_offset && h.offset <= from && h.offset > start_offset) {
+        start_offset = h.offset;
+        start_position = h.position;
+      }
+    }
+    r.Seek(start_position, start_offset);
+    ReadHint hint{seg.base_offset, start_offset, start_position};
     LogRecord rec;
     for (;;) {
       if (taken >= max_records) break;
-      SegmentReader::Outcome o = r.Next(&rec);
+      // Records before `from` are stepped over without reading their payloads.
+      const bool before = r.next_offset() < from;
+      SegmentReader::Outcome o = r.Next(&rec, !before);
       if (o != SegmentReader::Outcome::kRecord) break;
-      if (rec.offset >= end) break;
-      if (rec.offset < from) continue;
+      if (rec.offset >= end) break;  // not durable yet: may still be rewritten
+      hint = {seg.base_offset, r.next_offset(), r.position()};
+      if (before) continue;
       out->push_back(std::move(rec));
       ++taken;
       from = out->back().offset + 1;
+    }
+    if (hint.offset > start_offset) {
+      std::lock_guard<std::mutex> lock(mu_);
+      hints_[next_hint_] = hint;
+      next_hint_ = (next_hint_ + 1) % kReadHints;
     }
   }
   return Status::Ok();

@@ -104,9 +104,21 @@ class Partition {
   std::unordered_map<uint64_t, DedupEntry> dedup_;
   int64_t last_prune_ms_ = 0;
 
+  // Where recent reads stopped: (segment base, next offset, file position). A consumer that
+  // follows the tail reads from where it stopped, so its next Read starts there instead of at
+  // the sparse index entry up to 1 MiB before it (and does not re-read what lies between).
+  struct ReadHint {
+    uint64_t segment_base = UINT64_MAX;
+    uint64_t offset = 0;
+    uint64_t position = 0;
+  };
+  static constexpr size_t kReadHints = 8;
+
   mutable std::mutex mu_;
-  std::vector<Segment> segments_;  // guarded by mu_
-  uint64_t end_offset_ = 0;        // guarded by mu_: one past the last durable record
+  std::vector<Segment> segments_;       // guarded by mu_
+  uint64_t end_offset_ = 0;             // guarded by mu_: one past the last durable record
+  mutable ReadHint hints_[kReadHints];  // guarded by mu_
+  mutable size_t next_hint_ = 0;        // guarded by mu_: the slot to overwrite next
 };
 
 }  // namespace vigil::log

@@ -4,13 +4,17 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 namespace vigil::log {
 
 namespace {
-constexpr size_t kReadChunk = 1 << 20;
-}
+// Large enough to amortise syscalls over many records, small enough that a tail-follower reading
+// a few new records does not pull in (and copy) a megabyte each time.
+constexpr size_t kReadChunk = 256 << 10;
+}  // namespace
 
 SegmentReader::SegmentReader(int fd, SegmentHeader header)
     : fd_(fd), header_(header), expected_offset_(header.base_offset) {}
@@ -34,45 +38,48 @@ Result<std::unique_ptr<SegmentReader>> SegmentReader::Open(const std::string& pa
 void SegmentReader::Seek(uint64_t position, uint64_t offset) {
   position_ = position;
   expected_offset_ = offset;
-  buffer_.clear();
+  buffer_len_ = 0;
   buffer_start_ = position;
 }
 
 bool SegmentReader::Fill(size_t n) {
-  if (position_ >= buffer_start_ && position_ + n <= buffer_start_ + buffer_.size()) return true;
+  if (position_ >= buffer_start_ && position_ + n <= buffer_start_ + buffer_len_) return true;
   // Keep the unread part, then read more after it.
-  if (position_ >= buffer_start_ && position_ <= buffer_start_ + buffer_.size()) {
-    buffer_.erase(0, position_ - buffer_start_);
-  } else {
-    buffer_.clear();
+  size_t keep = 0;
+  if (position_ >= buffer_start_ && position_ <= buffer_start_ + buffer_len_) {
+    keep = static_cast<size_t>(buffer_start_ + buffer_len_ - position_);
+    if (keep > 0) std::memmove(buffer_.get(), buffer_.get() + (position_ - buffer_start_), keep);
   }
   buffer_start_ = position_;
-  while (buffer_.size() < n) {
-    size_t want = std::max(n - buffer_.size(), kReadChunk);
-    size_t old = buffer_.size();
-    buffer_.resize(old + want);
-    ssize_t got = ::pread(fd_, buffer_.data() + old, want, buffer_start_ + old);
-    if (got < 0 && errno == EINTR) {
-      buffer_.resize(old);
-      continue;
+  buffer_len_ = keep;
+  while (buffer_len_ < n) {
+    const size_t want = std::max(n - buffer_len_, kReadChunk);
+    if (buffer_len_ + want > buffer_capacity_) {
+      // Not std::string::resize: that would zero every byte pread then overwrites.
+      std::unique_ptr<char[]> bigger(new char[buffer_len_ + want]);
+      if (buffer_len_ > 0) std::memcpy(bigger.get(), buffer_.get(), buffer_len_);
+      buffer_ = std::move(bigger);
+      buffer_capacity_ = buffer_len_ + want;
     }
-    buffer_.resize(old + std::max<ssize_t>(got, 0));
-    if (got <= 0) return buffer_.size() >= n;
+    ssize_t got = ::pread(fd_, buffer_.get() + buffer_len_, want, buffer_start_ + buffer_len_);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) return buffer_len_ >= n;
+    buffer_len_ += static_cast<size_t>(got);
   }
   return true;
 }
 
 SegmentReader::Outcome SegmentReader::Next(LogRecord* record, bool read_payload) {
   if (!Fill(kRecordHeaderSize)) {
-    return buffer_.size() == position_ - buffer_start_ ? Outcome::kEnd : Outcome::kTorn;
+    return buffer_len_ == position_ - buffer_start_ ? Outcome::kEnd : Outcome::kTorn;
   }
   RecordHeader h;
-  std::string_view head(buffer_.data() + (position_ - buffer_start_), kRecordHeaderSize);
+  std::string_view head(buffer_.get() + (position_ - buffer_start_), kRecordHeaderSize);
   if (DecodeRecordHeader(head, &h) != RecordCheck::kOk) return Outcome::kCorrupt;
   size_t total = kRecordHeaderSize + h.payload_size;
   if (read_payload) {
     if (!Fill(total)) return Outcome::kTorn;
-    std::string_view whole(buffer_.data() + (position_ - buffer_start_), total);
+    std::string_view whole(buffer_.get() + (position_ - buffer_start_), total);
     if (!RecordCrcMatches(h, whole)) return Outcome::kCorrupt;
     record->payload.assign(whole.data() + kRecordHeaderSize, h.payload_size);
   } else {

@@ -33,6 +33,8 @@ class SegmentReader {
   const SegmentHeader& header() const { return header_; }
   // With `read_payload` false the payload is skipped (its CRC is then not checked).
   Outcome Next(LogRecord* record, bool read_payload = true);
+  // Offset of the record Next reads next.
+  uint64_t next_offset() const { return expected_offset_; }
   // File position of the next record; after kTorn/kCorrupt, where the valid records end.
   uint64_t position() const { return position_; }
   // Continues at `position` (a record boundary, e.g. from a sparse index) expecting `offset`.
@@ -47,7 +49,9 @@ class SegmentReader {
   SegmentHeader header_;
   uint64_t position_ = kSegmentHeaderSize;
   uint64_t expected_offset_;
-  std::string buffer_;
+  std::unique_ptr<char[]> buffer_;
+  size_t buffer_capacity_ = 0;
+  size_t buffer_len_ = 0;      // bytes of buffer_ holding file data
   uint64_t buffer_start_ = 0;  // file position of buffer_[0]
   uint64_t file_size_ = 0;     // last size seen, for skipping payloads
 };

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <map>
 
 #include "common/batch_record.h"
 #include "common/binary_value.h"
@@ -248,35 +249,52 @@ Status ProcessingStage::RunRound(bool* did_work) {
   *did_work = false;
   std::vector<log::PartitionInfo> parts = raw_->Partitions();
   std::vector<Output> outputs;
-  std::vector<std::pair<std::string, uint64_t>> advanced;  // app, next offset once durable
+  std::map<std::string, uint64_t> advanced;  // app -> next offset, once the outputs are durable
+  size_t output_bytes = 0;
   const size_t n = parts.size();
-  for (size_t k = 0; k < n; ++k) {
-    const log::PartitionInfo& p = parts[(rotate_ + k) % n];
-    auto it = next_.find(p.name);
-    if (it == next_.end()) {
-      Result<uint64_t> committed = raw_->CommittedOffset(options_.consumer, p.name);
-      if (!committed.ok()) return committed.status();
-      it = next_.emplace(p.name, *committed).first;
-    }
-    uint64_t next = std::max(it->second, p.start_offset);
-    if (next >= p.end_offset) continue;
-    std::vector<log::LogRecord> records;
-    VIGIL_RETURN_IF_ERROR(raw_->Read(p.name, next, options_.records_per_turn, &records));
-    for (const log::LogRecord& r : records) {
-      Output o{p.name, DedupKey('p', r.offset, 0), r.item_count, {}};
-      if (ProcessRecord(p.name, r, nullptr, &o.payload)) {
-        outputs.push_back(std::move(o));
+  // Turns of at most records_per_turn per app, rotating, until caught up or the round is full:
+  // fairness comes from the turns, and the whole round becomes durable with one append.
+  bool more = n > 0;
+  for (size_t turn = 0;
+       more && turn < options_.turns_per_round && output_bytes < options_.max_round_bytes; ++turn) {
+    more = false;
+    for (size_t k = 0; k < n; ++k) {
+      const log::PartitionInfo& p = parts[(rotate_ + k) % n];
+      uint64_t next;
+      if (auto a = advanced.find(p.name); a != advanced.end()) {
+        next = a->second;
       } else {
-        corrupt_.fetch_add(1, std::memory_order_relaxed);
-        std::fprintf(stderr, "vigil: process: raw record %s/%llu does not decode; skipped\n",
-                     p.name.c_str(), static_cast<unsigned long long>(r.offset));
+        auto it = next_.find(p.name);
+        if (it == next_.end()) {
+          Result<uint64_t> committed = raw_->CommittedOffset(options_.consumer, p.name);
+          if (!committed.ok()) return committed.status();
+          it = next_.emplace(p.name, *committed).first;
+        }
+        next = it->second;
       }
-      next = r.offset + 1;
+      next = std::max(next, p.start_offset);
+      if (next >= p.end_offset) continue;
+      std::vector<log::LogRecord> records;
+      VIGIL_RETURN_IF_ERROR(raw_->Read(p.name, next, options_.records_per_turn, &records));
+      for (const log::LogRecord& r : records) {
+        Output o{p.name, DedupKey('p', r.offset, 0), r.item_count, {}};
+        if (ProcessRecord(p.name, r, nullptr, &o.payload)) {
+          output_bytes += o.payload.size();
+          outputs.push_back(std::move(o));
+        } else {
+          corrupt_.fetch_add(1, std::memory_order_relaxed);
+          std::fprintf(stderr, "vigil: process: raw record %s/%llu does not decode; skipped\n",
+                       p.name.c_str(), static_cast<unsigned long long>(r.offset));
+        }
+        next = r.offset + 1;
+      }
+      records_.fetch_add(records.size(), std::memory_order_relaxed);
+      advanced[p.name] = next;
+      if (!records.empty() && next < p.end_offset) more = true;
     }
-    records_.fetch_add(records.size(), std::memory_order_relaxed);
-    advanced.emplace_back(p.name, next);
+    if (n > 0) rotate_ = (rotate_ + 1) % n;
   }
-  if (n > 0) rotate_ = (rotate_ + 1) % n;
+  backlog_ = more;
 
   // One slice of the oldest reprocessing job.
   std::string job_app;
@@ -369,7 +387,9 @@ void ProcessingStage::Run() {
       cv_.wait_for(lock, std::chrono::milliseconds(500), [&] { return stopping_; });
       continue;
     }
-    if (!did) {
+    // Caught up: let records gather for a moment, so that each round (and each fsync of the
+    // processed log) carries many of them instead of one per ingest commit.
+    if (!did || !backlog_) {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait_for(lock, std::chrono::milliseconds(options_.idle_wait_ms),
                    [&] { return stopping_ || notified_; });

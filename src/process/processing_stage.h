@@ -41,9 +41,11 @@
 namespace vigil::process {
 
 struct ProcessingOptions {
-  std::string consumer = "process";  // its offsets in the raw log
-  size_t records_per_turn = 16;      // per app per round
-  int64_t idle_wait_ms = 20;         // poll interval when there is nothing to do
+  std::string consumer = "process";          // its offsets in the raw log
+  size_t records_per_turn = 16;              // per app per turn; turns rotate over the apps
+  size_t turns_per_round = 16;               // a round's output is appended (fsynced) at once
+  size_t max_round_bytes = size_t{8} << 20;  // ... or fewer turns, when this much is output
+  int64_t idle_wait_ms = 20;  // pause once caught up (records gather) or with nothing to do
 };
 
 // One raw record to process again, and which of its events.
@@ -121,6 +123,7 @@ class ProcessingStage {
   std::map<std::string, uint64_t> committed_;  // worker thread: last committed per app
   int64_t last_commit_ms_ = 0;                 // worker thread
   size_t rotate_ = 0;                          // worker thread: where the next round starts
+  bool backlog_ = false;                       // worker thread: the last round left records
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

@@ -261,6 +261,7 @@ void CrashGroupIndex::ApplyLocked(const std::string& app, const BatchRecord& rec
 
 Status CrashGroupIndex::RunRound(bool* did_work) {
   *did_work = false;
+  backlog_ = false;
   std::map<std::string, std::map<uint64_t, std::vector<std::string>>> ready;  // app -> ...
   for (const log::PartitionInfo& p : processed_->Partitions()) {
     uint64_t next;
@@ -286,6 +287,7 @@ Status CrashGroupIndex::RunRound(bool* did_work) {
       }
       next_[p.name] = r.offset + 1;
     }
+    if (records.back().offset + 1 < p.end_offset) backlog_ = true;
     if (!moved_from.empty()) {
       RefreshSentinelGroupsLocked(&apps_[p.name], moved_from, &ready[p.name]);
     }
@@ -412,7 +414,7 @@ void CrashGroupIndex::Run() {
       st = SaveSnapshot();
       if (!st.ok()) std::fprintf(stderr, "vigil: crash groups: %s\n", st.ToString().c_str());
     }
-    if (!did) {
+    if (!did || !backlog_) {  // caught up: let records gather
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait_for(lock, std::chrono::milliseconds(options_.idle_wait_ms),
                    [&] { return stopping_; });

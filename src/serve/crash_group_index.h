@@ -162,6 +162,7 @@ class CrashGroupIndex {
   std::map<std::string, uint64_t> next_;  // guarded by mu_: next processed offset per app
   bool dirty_ = false;                    // guarded by mu_
   bool stopping_ = false;                 // guarded by mu_
+  bool backlog_ = false;                  // worker thread: the last round left records unread
   int64_t last_snapshot_ms_ = 0;          // worker thread
   std::thread worker_;
 };

@@ -422,16 +422,29 @@ TEST_F(ProcessingTest, CorruptSnapshotIsRefusedWithTheFix) {
 TEST_F(ProcessingTest, OneAppsBacklogDoesNotStallAnother) {
   for (int i = 0; i < 40; ++i) AppendRaw(RawBatch("1.0", std::to_string(i)));
   AppendRaw(RawBatch("2.0", "x"), "app2");
+  auto end_offsets = [this] {
+    std::map<std::string, uint64_t> out;
+    for (const log::PartitionInfo& p : processed_->Partitions()) out[p.name] = p.end_offset;
+    return out;
+  };
+  // One turn per round: a turn of app1's backlog (16) and all of app2.
+  process::ProcessingOptions one_turn;
+  one_turn.turns_per_round = 1;
+  stage_.reset();
+  stage_ = std::make_unique<process::ProcessingStage>(raw_.get(), processed_.get(), store_.get(),
+                                                      &clock_, one_turn);
   bool did = false;
   ASSERT_TRUE(stage_->RunRound(&did).ok());
-  // One round took a turn of app1's backlog and all of app2.
-  uint64_t app2 = 0, app1 = 0;
-  for (const log::PartitionInfo& p : processed_->Partitions()) {
-    if (p.name == "app2") app2 = p.end_offset;
-    if (p.name == kApp) app1 = p.end_offset;
-  }
-  EXPECT_EQ(app2, 1u);
-  EXPECT_EQ(app1, 16u);
+  EXPECT_EQ(end_offsets()["app2"], 1u);
+  EXPECT_EQ(end_offsets()[kApp], 16u);
+  // Default rounds take turns until caught up (or full), then append once: the rest of app1.
+  stage_.reset();
+  stage_ = std::make_unique<process::ProcessingStage>(raw_.get(), processed_.get(), store_.get(),
+                                                      &clock_);
+  ASSERT_TRUE(stage_->RunRound(&did).ok());
+  EXPECT_TRUE(did);
+  EXPECT_EQ(end_offsets()[kApp], 40u);
+  EXPECT_EQ(end_offsets()["app2"], 1u);
 }
 
 }  // namespace
