@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,6 +35,29 @@ Result<std::string> ReadFile(const std::string& path) {
   return out;
 }
 
+// Writes all of `contents` to `fd`; errno on failure (the caller closes `fd`).
+static int WriteAll(int fd, std::string_view contents) {
+  size_t done = 0;
+  while (done < contents.size()) {
+    ssize_t n = ::write(fd, contents.data() + done, contents.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    done += static_cast<size_t>(n);
+  }
+  return 0;
+}
+
+Status WriteFile(const std::string& path, std::string_view contents, int mode) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) return Status::FromErrno("create " + path, errno);
+  int err = WriteAll(fd, contents);
+  ::close(fd);
+  if (err != 0) return Status::FromErrno("write " + path, err);
+  return Status::Ok();
+}
+
 static std::string DirName(const std::string& path) {
   size_t slash = path.rfind('/');
   if (slash == std::string::npos) return ".";
@@ -45,17 +69,10 @@ Status WriteFileAtomically(const std::string& path, std::string_view contents, i
   std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) return Status::FromErrno("create " + tmp, errno);
-  size_t done = 0;
-  while (done < contents.size()) {
-    ssize_t n = ::write(fd, contents.data() + done, contents.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return Status::FromErrno("write " + tmp, err);
-    }
-    done += n;
+  if (int err = WriteAll(fd, contents); err != 0) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return Status::FromErrno("write " + tmp, err);
   }
   if (::fsync(fd) != 0) {
     int err = errno;
@@ -116,6 +133,41 @@ Result<std::vector<std::string>> ListDir(const std::string& dir) {
 bool FileExists(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0;
+}
+
+Status RemoveTree(const std::string& dir) {
+  Result<std::vector<std::string>> names = ListDir(dir);
+  if (names.ok()) {
+    for (const std::string& n : *names) {
+      const std::string path = dir + "/" + n;
+      if (::unlink(path.c_str()) != 0 && errno == EISDIR) VIGIL_RETURN_IF_ERROR(RemoveTree(path));
+    }
+  }
+  if (::rmdir(dir.c_str()) != 0 && errno != ENOENT) return Status::FromErrno("rmdir " + dir, errno);
+  return Status::Ok();
+}
+
+Result<MappedFile> MapFileReadOnly(const std::string& path, size_t min_size,
+                                   std::string_view what) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::FromErrno("open " + path, errno);
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    int err = errno;
+    ::close(fd);
+    return Status::FromErrno("stat " + path, err);
+  }
+  MappedFile f;
+  f.size = static_cast<size_t>(st.st_size);
+  if (f.size < min_size || f.size == 0) {
+    ::close(fd);
+    return Status::Corruption(path + ": too short to be " + std::string(what));
+  }
+  f.data = ::mmap(nullptr, f.size, PROT_READ, MAP_SHARED, fd, 0);
+  int err = errno;
+  ::close(fd);
+  if (f.data == MAP_FAILED) return Status::FromErrno("mmap " + path, err);
+  return f;
 }
 
 }  // namespace vigil

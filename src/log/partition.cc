@@ -254,7 +254,7 @@ Status Partition::ApplyRetention(int64_t cutoff_ms, uint64_t min_offset) {
 
 Status Partition::Read(uint64_t from, size_t max_records, std::vector<LogRecord>* out) const {
   std::vector<Segment> segs;
-  std::vector<ReadHint> hints;
+  ReadHint hints[kReadHints];  // a copy: the loop below runs without mu_
   uint64_t end;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -263,7 +263,7 @@ Status Partition::Read(uint64_t from, size_t max_records, std::vector<LogRecord>
       bool has_from = i + 1 == segments_.size() || segments_[i + 1].base_offset > from;
       if (has_from) segs.push_back(segments_[i]);
     }
-    hints.assign(hints_, hints_ + kReadHints);
+    std::copy(hints_, hints_ + kReadHints, hints);
   }
   size_t taken = 0;
   for (const Segment& seg : segs) {

@@ -28,35 +28,6 @@ constexpr int kExitOutOfMemory = 3;
 constexpr int kExitBadFile = 4;
 constexpr int kExitIoError = 5;
 
-Status WritePlainFile(const std::string& path, std::string_view data) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Status::FromErrno("open " + path, errno);
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      return Status::FromErrno("write " + path, err);
-    }
-    done += static_cast<size_t>(n);
-  }
-  ::close(fd);
-  return Status::Ok();
-}
-
-void RemoveTree(const std::string& dir) {
-  Result<std::vector<std::string>> names = ListDir(dir);
-  if (names.ok()) {
-    for (const std::string& n : *names) {
-      const std::string path = dir + "/" + n;
-      if (::unlink(path.c_str()) != 0 && errno == EISDIR) RemoveTree(path);
-    }
-  }
-  ::rmdir(dir.c_str());
-}
-
 // The last non-empty line of the child's stderr, without the command's "vigil ...: " prefix.
 std::string LastLine(const std::string& path) {
   Result<std::string> text = ReadFile(path);
@@ -119,7 +90,7 @@ ChildExit WaitWithTimeout(pid_t pid, int64_t timeout_ms) {
 ChildConverter::ChildConverter(std::vector<std::string> argv_prefix, std::string scratch_dir,
                                Limits limits)
     : argv_prefix_(std::move(argv_prefix)), scratch_dir_(std::move(scratch_dir)), limits_(limits) {
-  RemoveTree(scratch_dir_);  // what a killed server left behind
+  (void)RemoveTree(scratch_dir_);  // what a killed server left behind
 }
 
 std::vector<std::string> ChildConverter::SelfArgv() {
@@ -134,9 +105,9 @@ Result<std::vector<BuiltSymCache>> ChildConverter::Convert(std::string_view data
   VIGIL_RETURN_IF_ERROR(MakeDirs(dir + "/out"));
   struct Cleanup {
     const std::string& dir;
-    ~Cleanup() { RemoveTree(dir); }
+    ~Cleanup() { (void)RemoveTree(dir); }
   } cleanup{dir};
-  VIGIL_RETURN_IF_ERROR(WritePlainFile(dir + "/input", data));
+  VIGIL_RETURN_IF_ERROR(WriteFile(dir + "/input", data));
 
   std::vector<std::string> args = argv_prefix_;
   args.insert(args.end(),
@@ -231,13 +202,15 @@ Result<std::vector<BuiltSymCache>> ChildConverter::Convert(std::string_view data
   std::vector<BuiltSymCache> out;
   for (const std::string& n : *names) {
     if (!n.ends_with(".symcache")) continue;
-    Result<std::string> bytes = ReadFile(dir + "/out/" + n);
-    if (!bytes.ok()) return bytes.status();
-    Result<SymCache> cache = SymCache::FromBytes(*bytes);
+    const std::string path = dir + "/out/" + n;
+    // Mapped to validate it and read its header, without a second copy of the bytes.
+    Result<SymCache> cache = SymCache::Open(path);
     if (!cache.ok()) {
       return Status::Internal("the symbol converter wrote an invalid symcache: " +
                               cache.status().message());
     }
+    Result<std::string> bytes = ReadFile(path);
+    if (!bytes.ok()) return bytes.status();
     BuiltSymCache b;
     b.source = cache->kind();
     b.debug_id = cache->debug_id();

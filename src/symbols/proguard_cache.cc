@@ -1,16 +1,13 @@
 // ProguardMapping's cache file: writing its tables, mapping them back, and checking every
 // reference in them once so that queries on a mapped cache need no checks of their own.
-#include <fcntl.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <bit>
-#include <cerrno>
 #include <cstddef>
 #include <cstring>
 #include <utility>
 
+#include "common/file_util.h"
 #include "symbols/proguard_cache_format.h"
 #include "symbols/proguard_mapping.h"
 
@@ -219,27 +216,12 @@ Status ProguardMapping::BindImage(const char* data, size_t size) {
 }
 
 Result<ProguardMapping> ProguardMapping::OpenCache(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::FromErrno("open " + path, errno);
-  struct stat st;
-  if (::fstat(fd, &st) != 0) {
-    int err = errno;
-    ::close(fd);
-    return Status::FromErrno("stat " + path, err);
-  }
-  const size_t size = static_cast<size_t>(st.st_size);
-  if (size < sizeof(Header)) {
-    ::close(fd);
-    return Status::Corruption(path + ": too short to be a mapping cache");
-  }
-  void* m = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
-  int err = errno;
-  ::close(fd);
-  if (m == MAP_FAILED) return Status::FromErrno("mmap " + path, err);
+  Result<MappedFile> file = MapFileReadOnly(path, sizeof(Header), "a mapping cache");
+  if (!file.ok()) return file.status();
   ProguardMapping mapping;
-  mapping.mapped_ = m;  // unmapped by the destructor, also on error
-  mapping.mapped_size_ = size;
-  Status s = mapping.BindImage(static_cast<const char*>(m), size);
+  mapping.mapped_ = file->data;  // unmapped by the destructor, also on error
+  mapping.mapped_size_ = file->size;
+  Status s = mapping.BindImage(static_cast<const char*>(file->data), file->size);
   if (!s.ok()) return Status(s.code(), path + ": " + s.message());
   return mapping;
 }

@@ -42,15 +42,6 @@ const char* SourceKindName(symcache::SourceKind k) {
   return "unknown";
 }
 
-Status RemoveTree(const std::string& dir) {
-  Result<std::vector<std::string>> names = ListDir(dir);
-  if (names.ok()) {
-    for (const std::string& n : *names) ::unlink((dir + "/" + n).c_str());
-  }
-  if (::rmdir(dir.c_str()) != 0 && errno != ENOENT) return Status::FromErrno("rmdir " + dir, errno);
-  return Status::Ok();
-}
-
 constexpr const char* kSymCacheFile = "symcache";
 constexpr const char* kMappingCacheFile = "mapcache";
 

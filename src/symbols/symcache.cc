@@ -1,14 +1,13 @@
 // Maps, validates and searches a symcache file.
 #include "symbols/symcache.h"
 
-#include <fcntl.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <bit>
 #include <cstring>
+
+#include "common/file_util.h"
 
 namespace vigil::symbols {
 
@@ -17,26 +16,12 @@ static_assert(std::endian::native == std::endian::little, "symcache files are li
 using symcache::kNone;
 
 Result<SymCache> SymCache::Open(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::FromErrno("open " + path, errno);
-  struct stat st;
-  if (::fstat(fd, &st) != 0) {
-    int err = errno;
-    ::close(fd);
-    return Status::FromErrno("stat " + path, err);
-  }
+  Result<MappedFile> file = MapFileReadOnly(path, symcache::kHeaderSize, "a symcache");
+  if (!file.ok()) return file.status();
   SymCache cache;
-  cache.size_ = static_cast<size_t>(st.st_size);
-  if (cache.size_ < symcache::kHeaderSize) {
-    ::close(fd);
-    return Status::Corruption(path + ": too short to be a symcache");
-  }
-  void* m = ::mmap(nullptr, cache.size_, PROT_READ, MAP_SHARED, fd, 0);
-  int err = errno;
-  ::close(fd);
-  if (m == MAP_FAILED) return Status::FromErrno("mmap " + path, err);
-  cache.mapping_ = m;
-  cache.data_ = static_cast<const char*>(m);
+  cache.mapping_ = file->data;  // unmapped by the destructor, also on error
+  cache.size_ = file->size;
+  cache.data_ = static_cast<const char*>(file->data);
   Status s = cache.Validate();
   if (!s.ok()) return Status(s.code(), path + ": " + s.message());
   return cache;
