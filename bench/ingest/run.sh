@@ -18,6 +18,7 @@ WORK=$(mktemp -d /tmp/vigil-bench-XXXXXX)
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done  # vigil drains its log first
   rm -rf "$WORK"
 }
 trap cleanup EXIT

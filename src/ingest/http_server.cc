@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "common/json_writer.h"
+#include "common/thread_name.h"
 
 namespace vigil::ingest {
 
@@ -257,6 +258,7 @@ Status HttpServer::Start() {
 }
 
 void HttpServer::Run(Loop* loop) {
+  SetThreadName("vigil-http");
   loop->evloop = h2o_evloop_create();
   h2o_context_init(&loop->ctx, loop->evloop, &config_);
   loop->accept_ctx = {};

@@ -2,6 +2,7 @@
 #include "ingest/symbols_handler.h"
 
 #include "common/json_writer.h"
+#include "common/thread_name.h"
 #include "ingest/http_server.h"
 
 namespace vigil::ingest {
@@ -40,6 +41,7 @@ SymbolsHandler::~SymbolsHandler() {
 }
 
 void SymbolsHandler::RunWorker() {
+  SetThreadName("vigil-symbols");
   for (;;) {
     std::function<void()> job;
     {

@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "common/file_util.h"
+#include "common/thread_name.h"
 #include "log/consumer_offsets.h"
 
 namespace vigil::log {
@@ -98,6 +99,7 @@ Status LocalLog::Append(std::string_view partition, uint64_t dedup_key, uint32_t
 }
 
 void LocalLog::WriterLoop() {
+  SetThreadName("vigil-log-" + dir_.substr(dir_.find_last_of('/') + 1));
   int64_t next_retention_ms = clock_->NowMs() + options_.retention_check_ms;
   for (;;) {
     std::deque<Pending> round;

@@ -11,6 +11,7 @@
 #include "common/batch_record.h"
 #include "common/binary_value.h"
 #include "common/prometheus_text.h"
+#include "common/thread_name.h"
 #include "process/crash_processor.h"
 
 namespace vigil::process {
@@ -369,6 +370,7 @@ Status ProcessingStage::CommitOffsets(bool force) {
 }
 
 void ProcessingStage::Run() {
+  SetThreadName("vigil-process");
   int64_t last_error_ms = 0;
   for (;;) {
     {

@@ -7,6 +7,7 @@
 #include "common/binary_value.h"
 #include "common/file_util.h"
 #include "common/json_writer.h"
+#include "common/thread_name.h"
 
 namespace vigil::serve {
 
@@ -400,6 +401,7 @@ std::optional<CrashGroup> CrashGroupIndex::Get(const std::string& app,
 }
 
 void CrashGroupIndex::Run() {
+  SetThreadName("vigil-groups");
   for (;;) {
     {
       std::lock_guard<std::mutex> lock(mu_);
