@@ -1,0 +1,110 @@
+// Aggregator: events → rollup cells. The one piece of code the speed layer (over the processed
+// log, in micro-batches) and the batch layer (over deduplicated archive days) both run.
+//
+// Metrics (docs/api.md lists what the API derives from them):
+//   users               every event: count = events, users = distinct users (user.id, else
+//                       device.id) — day buckets give DAU, the union of 30 days MAU
+//   app_loads           session_start: count
+//   crashes             crash: count, users = crashed users (crash-free users = 1 − crashed/users)
+//   handled_exceptions  handled_exception: count, users
+//   crash_group         crash, subject = group id: count, users, first/last occurred time
+//   handled_group       handled_exception, subject = group id: likewise
+//   network_requests    network: count, errors (status ≥ 400 or failed), bytes, latency
+//   endpoint            network, subject = "METHOD endpoint-template": likewise
+//   user_flows          user_flow: count, errors (outcome ≠ success), latency = duration
+//   flow                user_flow, subject = "name\x1foutcome": count, users, latency
+//   custom_events       custom: count
+//   custom              custom, subject = name: count, users
+//
+// Add() accumulates the finest cells only: (version, os) and the base granularity. Emit()
+// expands them into the four version/os combinations (kAll for "any") and each requested
+// granularity by merging, so per-event work stays a few hash-map updates. Emitted cells are
+// deltas of what was added since construction (or the last Clear): merge them into a layer's
+// state; counts add, so the same events must not be emitted into the same state twice (the
+// batch layer deduplicates by event id before adding).
+//
+// Subjects are capped per (app, metric) at kMaxSubjects per aggregator; later ones count under
+// kOtherSubject so a client that sends unbounded endpoint or event names cannot exhaust memory.
+//
+// Not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "aggregate/rollup.h"
+#include "common/batch_record.h"
+
+namespace vigil::aggregate {
+
+namespace metric {
+inline constexpr std::string_view kUsers = "users";
+inline constexpr std::string_view kAppLoads = "app_loads";
+inline constexpr std::string_view kCrashes = "crashes";
+inline constexpr std::string_view kHandledExceptions = "handled_exceptions";
+inline constexpr std::string_view kCrashGroup = "crash_group";
+inline constexpr std::string_view kHandledGroup = "handled_group";
+inline constexpr std::string_view kNetworkRequests = "network_requests";
+inline constexpr std::string_view kEndpoint = "endpoint";
+inline constexpr std::string_view kUserFlows = "user_flows";
+inline constexpr std::string_view kFlow = "flow";
+inline constexpr std::string_view kCustomEvents = "custom_events";
+inline constexpr std::string_view kCustom = "custom";
+}  // namespace metric
+
+inline constexpr size_t kMaxSubjects = 2000;
+inline constexpr std::string_view kOtherSubject = "(other)";
+inline constexpr char kFlowSeparator = '\x1f';
+
+// Who and what an event is about, from its batch's context.
+struct EventContext {
+  std::string_view version = kUnknown;
+  std::string_view os = kUnknown;
+  std::string_view user;  // empty: anonymous (not counted in unique users)
+};
+
+EventContext ContextOf(const BatchHeader& header);
+
+// The crash group of a crash or handled-exception event: processed.group_id when processing has
+// run, else a fallback from the error type and its top frames ("raw-" + 16 hex digits).
+std::string CrashGroupOf(const EventView& event);
+
+struct RollupHash {
+  size_t operator()(const RollupKey& k) const;
+};
+using RollupMap = std::unordered_map<RollupKey, RollupCell, RollupHash>;
+
+class Aggregator {
+ public:
+  // `base` is the finest granularity kept (minute for speed, hour for batch).
+  explicit Aggregator(Granularity base) : base_(base) {}
+
+  void AddBatch(std::string_view app, const BatchRecord& batch);
+  void AddEvent(std::string_view app, const EventContext& context, const EventView& event);
+
+  // Every cell at each of `granularities` (each at least as coarse as the base) for all four
+  // version/os combinations, merged into `out`.
+  void Emit(const std::vector<Granularity>& granularities, RollupMap* out) const;
+
+  size_t fine_cells() const { return cells_.size(); }
+  bool empty() const { return cells_.empty(); }
+  void Clear();
+
+ private:
+  RollupCell& Cell(std::string_view app, std::string_view metric, std::string_view subject,
+                   const EventContext& context, int64_t ts_ms);
+  std::string_view CapSubject(std::string_view app, std::string_view metric,
+                              std::string_view subject);
+
+  Granularity base_;
+  RollupMap cells_;
+  RollupKey scratch_;
+  std::unordered_map<std::string, std::unordered_set<std::string>> subjects_;
+};
+
+}  // namespace vigil::aggregate
