@@ -1,0 +1,134 @@
+// Archive part files: the immutable, compressed, columnar files the archive keeps events in.
+//
+// One part holds events of one app whose occurred time falls in one UTC hour, sorted by
+// (time, id). Each column is a zstd frame of its own, so a scan that needs only times, types
+// and users does not decompress the event bodies. Layout (docs/archive_format.md):
+//
+//   "VIGILPRT"                                8-byte head magic
+//   column chunks                             zstd frames, in kColumns order
+//   footer                                    see below
+//   u32 footer size | u64 XXH3 of footer | "VIGILPRT"   32-byte tail
+//
+//   footer := u8 version(1) varint rows zigzag min_ts zigzag max_ts
+//             lp app zigzag hour_ms varint source_first varint source_end
+//             varint ncolumns (lp name varint offset varint compressed varint raw u64 XXH3)*
+//
+// Column encodings before compression: `ts` zigzag varint deltas; `type` one byte per row;
+// string and binary columns (`id`, `version`, `os`, `user`, `fields`, `context`) varint length
+// then bytes, per row. `fields` is the event's binary-value object (docs/log_format.md);
+// `context` is a binary-value object {batch_id, received_ms, skew_ms, device, app, user, extra}
+// with the batch's context as ingest stored it, so a part alone can rebuild the raw event.
+//
+// [source_first, source_end) is the range of log offsets the part's rows came from (both 0 for
+// parts that compaction wrote): the archiver resumes after the highest source_end it finds, so
+// a crash between writing a part and committing the log offset does not archive rows twice.
+//
+// Writing is atomic (temp file, fsync, rename, fsync directory). Reading checks the tail, the
+// footer checksum, every column's bounds and checksum and sizes before use: a damaged part is
+// reported as Corruption, never read out of bounds.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/event_type.h"
+#include "common/status.h"
+
+namespace vigil::archive {
+
+inline constexpr uint8_t kPartVersion = 1;
+inline constexpr uint64_t kMaxPartColumnBytes = 1ull << 31;  // raw bytes of one column
+inline constexpr uint32_t kMaxPartFooterBytes = 1u << 20;
+
+enum Column : uint32_t {
+  kId = 0,
+  kTs,
+  kType,
+  kVersion,
+  kOs,
+  kUser,
+  kFields,
+  kContext,
+  kColumnCount,
+};
+inline constexpr const char* kColumnNames[kColumnCount] = {"id", "ts",   "type",   "version",
+                                                           "os", "user", "fields", "context"};
+using ColumnMask = uint32_t;
+inline constexpr ColumnMask kAllColumns = (1u << kColumnCount) - 1;
+inline constexpr ColumnMask ColumnBit(Column c) { return 1u << c; }
+
+// One archived event, owning its bytes; the writer's input.
+struct ArchiveRow {
+  std::string id;
+  int64_t ts_ms = 0;
+  EventType type = EventType::kCustom;
+  std::string version;
+  std::string os;
+  std::string user;
+  std::string fields;   // binary-value object
+  std::string context;  // binary-value object
+};
+
+struct PartInfo {
+  std::string app;
+  int64_t hour_ms = 0;
+  uint64_t rows = 0;
+  int64_t min_ts = 0;
+  int64_t max_ts = 0;
+  uint64_t source_first = 0;
+  uint64_t source_end = 0;
+  uint64_t file_bytes = 0;
+};
+
+// Sorts `rows` by (ts, id) and writes them as one part at `path` atomically. `info` gives the
+// app, hour and source range (rows, min/max and size are filled in). Every row's time must lie
+// in [hour_ms, hour_ms + 1 h). `zstd_level` trades write CPU for size (3 is zstd's default).
+Status WritePart(const std::string& path, std::vector<ArchiveRow>* rows, PartInfo* info,
+                 int zstd_level = 3);
+
+// The columns of a part a scan asked for, decoded. Unrequested columns stay empty.
+class PartColumns {
+ public:
+  size_t rows() const { return rows_; }
+  int64_t ts(size_t i) const { return ts_[i]; }
+  EventType type(size_t i) const { return static_cast<EventType>(types_[i]); }
+  std::string_view str(Column c, size_t i) const {
+    const StringColumn& s = strings_[c];
+    return std::string_view(s.data).substr(s.offsets[i], s.offsets[i + 1] - s.offsets[i]);
+  }
+  bool has(Column c) const { return (mask_ & ColumnBit(c)) != 0; }
+
+ private:
+  friend class PartReader;
+  struct StringColumn {
+    std::string data;
+    std::vector<uint32_t> offsets;  // rows + 1
+  };
+  size_t rows_ = 0;
+  ColumnMask mask_ = 0;
+  std::vector<int64_t> ts_;
+  std::vector<uint8_t> types_;
+  StringColumn strings_[kColumnCount];
+};
+
+// Reads one part. Not thread-safe; open one reader per thread.
+class PartReader {
+ public:
+  // Reads and checks the tail and footer only.
+  static Result<PartReader> Open(const std::string& path);
+  const PartInfo& info() const { return info_; }
+  // Decompresses and decodes the columns in `mask`.
+  Status Read(ColumnMask mask, PartColumns* out);
+
+ private:
+  struct ColumnRef {
+    uint64_t offset = 0, compressed = 0, raw = 0, hash = 0;
+  };
+  std::string path_;
+  PartInfo info_;
+  ColumnRef columns_[kColumnCount];
+};
+
+}  // namespace vigil::archive
