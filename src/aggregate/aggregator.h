@@ -1,7 +1,7 @@
 // Aggregator: events → rollup cells. The one piece of code the speed layer (over the processed
 // log, in micro-batches) and the batch layer (over deduplicated archive days) both run.
 //
-// Metrics (docs/api.md lists what the API derives from them):
+// Metrics (docs/aggregation.md; the serving API derives crash-free users, MAU and error rates):
 //   users               every event: count = events, users = distinct users (user.id, else
 //                       device.id) — day buckets give DAU, the union of 30 days MAU
 //   app_loads           session_start: count

@@ -1,7 +1,7 @@
 // Endpoint templates: the network URLs an app calls, folded so that per-endpoint metrics group
 // `/v1/users/123/feed` and `/v1/users/456/feed` as one endpoint, `host/v1/users/{id}/feed`.
 //
-// Rules (docs/api.md, "Endpoints"):
+// Rules (docs/aggregation.md, "Endpoints"):
 //   - the scheme, user info, query string and fragment are dropped; the host is lower-cased and
 //     a default port (:80, :443) dropped; a URL without a host keeps its path only;
 //   - each path segment that looks like an identifier becomes `{id}`: all digits; a UUID; 16 or

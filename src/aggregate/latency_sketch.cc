@@ -156,7 +156,8 @@ Status LatencySketch::Decode(std::string_view bytes, LatencySketch* out) {
     return corrupt("truncated header");
   }
   if (n > kMaxBuckets) return corrupt("too many buckets");
-  if (offset < kMinIndex || offset + static_cast<int64_t>(n) > kMaxIndex + 1) {
+  if (offset < kMinIndex || offset > kMaxIndex ||
+      offset + static_cast<int64_t>(n) > kMaxIndex + 1) {
     return corrupt("bucket index out of range");
   }
   if (!(s.min_ >= 0) || !(s.max_ >= s.min_) || !(s.sum_ >= 0)) return corrupt("bad min/max/sum");

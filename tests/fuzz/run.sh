@@ -11,7 +11,8 @@ SECONDS_EACH=${FUZZ_SECONDS:-60}
 RUNS=${FUZZ_RUNS:-}
 OUT=build-fuzz
 mkdir -p "$OUT/obj"
-FLAGS=(-std=c++20 -O1 -g -march=native -fsanitize=fuzzer,address,undefined -Isrc
+FLAGS=(-std=c++20 -O1 -g -march=native -fsanitize=fuzzer,address,undefined
+       -fno-sanitize-recover=undefined -Isrc
        -DH2O_USE_LIBUV=0 -DSIMDJSON_THREADS_ENABLED=1)
 LIBS=(-lsimdjson -ldeflate -lzstd -lxxhash -lcrypto -lpthread)
 COMMON=(src/common/*.cc src/log/*.cc src/ingest/batch_parser.cc src/ingest/decompressor.cc
@@ -21,7 +22,7 @@ COMMON=(src/common/*.cc src/log/*.cc src/ingest/batch_parser.cc src/ingest/decom
         src/process/java_trace.cc
         src/symbols/debug_id.cc src/symbols/symcache.cc src/symbols/symcache_builder.cc
         src/symbols/breakpad_reader.cc src/process/grouping.cc src/process/native_symbolicator.cc
-        src/process/crash_processor.cc)
+        src/process/crash_processor.cc src/aggregate/*.cc src/archive/*.cc)
 COMMON=($(printf '%s\n' "${COMMON[@]}" | grep -v '_test\.cc$'))
 
 # The sources every target shares, compiled once (in parallel) instead of once per target.
@@ -43,7 +44,7 @@ LLVM=("$OUT/object_reader.o" src/symbols/symbol_file.cc
       -L/usr/lib/llvm-14/lib -lLLVM-14 -Wl,-rpath,/usr/lib/llvm-14/lib)
 TARGETS=${FUZZ_TARGETS:-"batch_parser decompressor segment_reader apple_crash apple_ips tombstone
          proguard_mapping proguard_cache java_trace breakpad_sym symcache object_file
-         crash_processor"}
+         crash_processor rollup_cell archive_part"}
 # FUZZ_SKIP: targets left out (CI skips object_file: it fuzzes LLVM too, which crashes on
 # malformed DWARF within seconds; the server survives that by converting in a child process,
 # and each such input is kept in tests/fuzz/known_crashes, where a test replays it there).
