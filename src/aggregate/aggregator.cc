@@ -103,8 +103,17 @@ RollupCell& Aggregator::Cell(std::string_view app, std::string_view metric,
   scratch_.granularity = base_;
   scratch_.bucket_ms = BucketStart(ts_ms, base_);
   auto it = cells_.find(scratch_);
-  if (it == cells_.end()) it = cells_.emplace(scratch_, RollupCell()).first;
-  return it->second;
+  if (it != cells_.end()) return it->second;
+  // A new cell: only now can its subject be new, so only now is the cap consulted.
+  if (!subject.empty()) {
+    std::string_view capped = CapSubject(app, metric, subject);
+    if (capped != subject) {
+      scratch_.subject.assign(capped);
+      it = cells_.find(scratch_);
+      if (it != cells_.end()) return it->second;
+    }
+  }
+  return cells_.emplace(scratch_, RollupCell()).first->second;
 }
 
 void Aggregator::AddBatch(std::string_view app, const BatchRecord& batch) {
@@ -136,7 +145,7 @@ void Aggregator::AddEvent(std::string_view app, const EventContext& context,
       add_user(total);
       std::string group = CrashGroupOf(event);
       std::string_view metric = crash ? metric::kCrashGroup : metric::kHandledGroup;
-      RollupCell& g = Cell(app, metric, CapSubject(app, metric, group), context, ts);
+      RollupCell& g = Cell(app, metric, group, context, ts);
       ++g.count;
       add_user(g);
       g.first_ms = std::min(g.first_ms, ts);
@@ -153,8 +162,7 @@ void Aggregator::AddEvent(std::string_view app, const EventContext& context,
       endpoint += ' ';
       endpoint += EndpointTemplate(n.Get("url").AsString());
       for (RollupCell* c : {&Cell(app, metric::kNetworkRequests, kAll, context, ts),
-                            &Cell(app, metric::kEndpoint,
-                                  CapSubject(app, metric::kEndpoint, endpoint), context, ts)}) {
+                            &Cell(app, metric::kEndpoint, endpoint, context, ts)}) {
         ++c->count;
         c->errors += failed ? 1 : 0;
         c->bytes += bytes;
@@ -170,8 +178,7 @@ void Aggregator::AddEvent(std::string_view app, const EventContext& context,
       subject += kFlowSeparator;
       subject += outcome;
       RollupCell& total = Cell(app, metric::kUserFlows, kAll, context, ts);
-      RollupCell& flow =
-          Cell(app, metric::kFlow, CapSubject(app, metric::kFlow, subject), context, ts);
+      RollupCell& flow = Cell(app, metric::kFlow, subject, context, ts);
       for (RollupCell* c : {&total, &flow}) {
         ++c->count;
         c->errors += outcome == "success" ? 0 : 1;
@@ -183,8 +190,7 @@ void Aggregator::AddEvent(std::string_view app, const EventContext& context,
     case EventType::kCustom: {
       ++Cell(app, metric::kCustomEvents, kAll, context, ts).count;
       std::string_view name = event.fields.Get("name").AsString();
-      RollupCell& c =
-          Cell(app, metric::kCustom, CapSubject(app, metric::kCustom, name), context, ts);
+      RollupCell& c = Cell(app, metric::kCustom, name, context, ts);
       ++c.count;
       add_user(c);
       return;

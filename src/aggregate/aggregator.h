@@ -96,6 +96,7 @@ class Aggregator {
   void Clear();
 
  private:
+  // The fine cell for the event; a subject past the cap is replaced by kOtherSubject.
   RollupCell& Cell(std::string_view app, std::string_view metric, std::string_view subject,
                    const EventContext& context, int64_t ts_ms);
   std::string_view CapSubject(std::string_view app, std::string_view metric,

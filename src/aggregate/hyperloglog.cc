@@ -49,6 +49,17 @@ void SparseToDense(uint32_t entry, uint32_t* reg, uint8_t* rank) {
   }
 }
 
+// varint n, then n sorted values as varint deltas (the first from 0).
+template <typename T>
+void PutSortedDeltas(std::string* out, const std::vector<T>& sorted) {
+  PutVarint64(out, sorted.size());
+  T previous = 0;
+  for (T v : sorted) {
+    PutVarint64(out, v - previous);
+    previous = v;
+  }
+}
+
 // Ertl 2017, algorithm 6: sigma and tau of the improved raw estimator.
 double Sigma(double x) {
   if (x == 1.0) return std::numeric_limits<double>::infinity();
@@ -217,25 +228,13 @@ void HyperLogLog::AppendTo(std::string* out) const {
   out->push_back(static_cast<char>(rep_));
   out->push_back(static_cast<char>(kPrecision));
   switch (rep_) {
-    case Representation::kExact: {
-      PutVarint64(out, exact_.size());
-      uint64_t previous = 0;
-      for (uint64_t h : exact_) {
-        PutVarint64(out, h - previous);
-        previous = h;
-      }
+    case Representation::kExact:
+      PutSortedDeltas(out, exact_);
       return;
-    }
-    case Representation::kSparse: {
+    case Representation::kSparse:
       FlushPending();
-      PutVarint64(out, sparse_.size());
-      uint32_t previous = 0;
-      for (uint32_t e : sparse_) {
-        PutVarint64(out, e - previous);
-        previous = e;
-      }
+      PutSortedDeltas(out, sparse_);
       return;
-    }
     case Representation::kDense: {
       size_t at = out->size();
       out->resize(at + kPackedDenseBytes);

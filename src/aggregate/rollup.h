@@ -27,8 +27,8 @@
 
 #include "aggregate/hyperloglog.h"
 #include "aggregate/latency_sketch.h"
-#include "aggregate/time_bucket.h"
 #include "common/status.h"
+#include "common/time_bucket.h"
 
 namespace vigil::aggregate {
 

@@ -12,6 +12,7 @@
 
 #include "common/coding.h"
 #include "common/file_util.h"
+#include "common/time_bucket.h"
 
 namespace vigil::archive {
 
@@ -19,50 +20,37 @@ namespace {
 
 constexpr char kMagic[8] = {'V', 'I', 'G', 'I', 'L', 'P', 'R', 'T'};
 constexpr size_t kTailBytes = 4 + 8 + 8;
-constexpr int64_t kHourMs = 3'600'000;
 
-void PutString(std::string* out, std::string_view s) { PutLengthPrefixed(out, s); }
+// The row's value of a string or binary column.
+const std::string& StringField(const ArchiveRow& r, Column c) {
+  switch (c) {
+    case kId:
+      return r.id;
+    case kVersion:
+      return r.version;
+    case kOs:
+      return r.os;
+    case kUser:
+      return r.user;
+    case kFields:
+      return r.fields;
+    default:
+      return r.context;
+  }
+}
 
 std::string EncodeColumn(Column c, const std::vector<ArchiveRow>& rows) {
   std::string out;
-  switch (c) {
-    case kTs: {
-      int64_t previous = 0;
-      for (const ArchiveRow& r : rows) {
-        PutVarsint64(&out, r.ts_ms - previous);
-        previous = r.ts_ms;
-      }
-      return out;
+  if (c == kTs) {
+    int64_t previous = 0;
+    for (const ArchiveRow& r : rows) {
+      PutVarsint64(&out, r.ts_ms - previous);
+      previous = r.ts_ms;
     }
-    case kType:
-      for (const ArchiveRow& r : rows) out.push_back(static_cast<char>(r.type));
-      return out;
-    default:
-      break;
-  }
-  for (const ArchiveRow& r : rows) {
-    switch (c) {
-      case kId:
-        PutString(&out, r.id);
-        break;
-      case kVersion:
-        PutString(&out, r.version);
-        break;
-      case kOs:
-        PutString(&out, r.os);
-        break;
-      case kUser:
-        PutString(&out, r.user);
-        break;
-      case kFields:
-        PutString(&out, r.fields);
-        break;
-      case kContext:
-        PutString(&out, r.context);
-        break;
-      default:
-        break;
-    }
+  } else if (c == kType) {
+    for (const ArchiveRow& r : rows) out.push_back(static_cast<char>(r.type));
+  } else {
+    for (const ArchiveRow& r : rows) PutLengthPrefixed(&out, StringField(r, c));
   }
   return out;
 }
@@ -116,7 +104,7 @@ Status WritePart(const std::string& path, std::vector<ArchiveRow>* rows, PartInf
   PutVarint64(&footer, info->rows);
   PutVarsint64(&footer, info->min_ts);
   PutVarsint64(&footer, info->max_ts);
-  PutString(&footer, info->app);
+  PutLengthPrefixed(&footer, info->app);
   PutVarsint64(&footer, info->hour_ms);
   PutVarint64(&footer, info->source_first);
   PutVarint64(&footer, info->source_end);
@@ -134,7 +122,7 @@ Status WritePart(const std::string& path, std::vector<ArchiveRow>* rows, PartInf
       return Status::IoError(std::string("zstd: ") + ZSTD_getErrorName(n));
     }
     file.resize(at + n);
-    PutString(&footer, kColumnNames[c]);
+    PutLengthPrefixed(&footer, kColumnNames[c]);
     PutVarint64(&footer, at);
     PutVarint64(&footer, n);
     PutVarint64(&footer, raw.size());
@@ -225,7 +213,7 @@ Status PartReader::Read(ColumnMask mask, PartColumns* out) {
     return Status::Corruption(path_ + ": damaged part file (column " + column + ": " + what + ")");
   };
   const size_t rows = info_.rows;
-  std::string compressed, raw;
+  std::string compressed;
   for (uint32_t c = 0; c < kColumnCount; ++c) {
     if ((out->mask_ & (1u << c)) == 0) continue;
     const ColumnRef& ref = columns_[c];
@@ -234,6 +222,8 @@ Status PartReader::Read(ColumnMask mask, PartColumns* out) {
     if (XXH3_64bits(compressed.data(), compressed.size()) != ref.hash) {
       return corrupt(kColumnNames[c], "checksum");
     }
+    // String columns keep this buffer and point into it, so it is decompressed into place.
+    std::string& raw = out->strings_[c].data;
     raw.resize(ref.raw);
     size_t n = ZSTD_decompress(raw.data(), raw.size(), compressed.data(), compressed.size());
     if (ZSTD_isError(n) || n != ref.raw) return corrupt(kColumnNames[c], "does not decompress");
@@ -265,17 +255,16 @@ Status PartReader::Read(ColumnMask mask, PartColumns* out) {
     } else {
       if (rows > raw.size()) return corrupt(kColumnNames[c], "too few values");
       PartColumns::StringColumn& s = out->strings_[c];
-      s.offsets.resize(rows + 1);
-      s.offsets[0] = 0;
-      s.data.reserve(raw.size());
+      s.values.resize(rows);
       for (size_t i = 0; i < rows; ++i) {
         std::string_view v;
         if (!GetLengthPrefixed(p, end, &v)) return corrupt(kColumnNames[c], "truncated");
-        s.data.append(v);
-        s.offsets[i + 1] = static_cast<uint32_t>(s.data.size());
+        s.values[i] = {static_cast<uint32_t>(v.data() - raw.data()),
+                       static_cast<uint32_t>(v.size())};
       }
     }
     if (p != end) return corrupt(kColumnNames[c], "trailing bytes");
+    if (c == kTs || c == kType) std::string().swap(raw);  // decoded into ts_ / types_
   }
   return Status::Ok();
 }

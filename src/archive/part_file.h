@@ -96,15 +96,19 @@ class PartColumns {
   EventType type(size_t i) const { return static_cast<EventType>(types_[i]); }
   std::string_view str(Column c, size_t i) const {
     const StringColumn& s = strings_[c];
-    return std::string_view(s.data).substr(s.offsets[i], s.offsets[i + 1] - s.offsets[i]);
+    return std::string_view(s.data.data() + s.values[i].offset, s.values[i].size);
   }
   bool has(Column c) const { return (mask_ & ColumnBit(c)) != 0; }
 
  private:
   friend class PartReader;
+  // The decompressed column as it was stored (length-prefixed values) and where each value is.
   struct StringColumn {
+    struct Value {
+      uint32_t offset, size;
+    };
     std::string data;
-    std::vector<uint32_t> offsets;  // rows + 1
+    std::vector<Value> values;
   };
   size_t rows_ = 0;
   ColumnMask mask_ = 0;

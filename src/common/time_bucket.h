@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string_view>
 
-namespace vigil::aggregate {
+namespace vigil {
 
 enum class Granularity : uint8_t { kMinute = 'm', kHour = 'h', kDay = 'd' };
 
@@ -55,4 +55,4 @@ inline bool ParseGranularity(std::string_view name, Granularity* g) {
   return false;
 }
 
-}  // namespace vigil::aggregate
+}  // namespace vigil
