@@ -88,7 +88,8 @@ class Fd {
 Status WritePart(const std::string& path, std::vector<ArchiveRow>* rows, PartInfo* info,
                  int zstd_level) {
   if (rows->empty()) return Status::InvalidArgument("a part needs at least one row");
-  std::sort(rows->begin(), rows->end(), [](const ArchiveRow& a, const ArchiveRow& b) {
+  // Stable: of two rows with the same time and id, the later one (a newer delivery) stays later.
+  std::stable_sort(rows->begin(), rows->end(), [](const ArchiveRow& a, const ArchiveRow& b) {
     return a.ts_ms != b.ts_ms ? a.ts_ms < b.ts_ms : a.id < b.id;
   });
   info->rows = rows->size();

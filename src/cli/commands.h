@@ -15,5 +15,6 @@ int RunSymbolsCommand(const std::vector<std::string>& args);
 // `vigil symbols convert`, also what the server runs as its symbol converter child.
 int RunSymbolsConvert(const std::vector<std::string>& args);
 int RunReprocessCommand(const std::vector<std::string>& args);
+int RunArchiveCommand(const std::vector<std::string>& args);
 
 }  // namespace vigil::cli

@@ -14,6 +14,7 @@ constexpr const char* kUsage =
     "commands:\n"
     "  serve      run the server: ingest, log and every other stage, embedded\n"
     "  log        inspect the durable log: `vigil log stats`, `vigil log dump`\n"
+    "  archive    inspect the event archive: `vigil archive stats`\n"
     "  loadgen    send synthetic device traffic to a server\n"
     "  symbols    upload symbol files to a server: `vigil symbols upload`\n"
     "  reprocess  re-run an app's crashes that waited for symbols\n"
@@ -33,6 +34,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> rest(args.begin() + 1, args.end());
   if (command == "serve") return vigil::cli::RunServeCommand(rest);
   if (command == "log") return vigil::cli::RunLogCommand(rest);
+  if (command == "archive") return vigil::cli::RunArchiveCommand(rest);
   if (command == "loadgen") return vigil::cli::RunLoadgenCommand(rest);
   if (command == "symbolicate") return vigil::cli::RunSymbolicateCommand(rest);
   if (command == "symbols") return vigil::cli::RunSymbolsCommand(rest);

@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <memory>
 
+#include "archive/archiver.h"
 #include "cli/commands.h"
 #include "cli/serve_config.h"
 #include "common/file_util.h"
@@ -116,6 +117,8 @@ int RunServeCommand(const std::vector<std::string>& args) {
   log_options.partition.dedup_window_ms = config.dedup_window_hours * 3600 * 1000;
   log_options.max_backlog_bytes = static_cast<uint64_t>(config.max_backlog_bytes);
   log_options.retention_ms = config.retention_hours * 3600 * 1000;
+  // A raw record may go once processing has passed it (the archive keeps its processed copy).
+  log_options.retention_consumers = {"process"};
   ingest::Metrics* metrics_ptr = nullptr;
   log_options.on_commit = [&metrics_ptr](int64_t ns, size_t records) {
     if (metrics_ptr != nullptr) metrics_ptr->ObserveFsync(ns, records);
@@ -175,6 +178,8 @@ int RunServeCommand(const std::vector<std::string>& args) {
   std::fprintf(stderr, "vigil: recovering the log in %s/log/processed\n", config.data_dir.c_str());
   log::LocalLogOptions processed_options = log_options;
   processed_options.on_commit = nullptr;
+  // A processed record may go once it is archived and every stage reading it has passed it.
+  processed_options.retention_consumers = {"archive", "groups"};
   Result<std::unique_ptr<log::LocalLog>> processed_log =
       log::LocalLog::Open(config.data_dir + "/log/processed", processed_options, SystemClock());
   if (!processed_log.ok()) {
@@ -190,6 +195,17 @@ int RunServeCommand(const std::vector<std::string>& args) {
     std::fprintf(stderr, "vigil serve: %s\n", groups.status().ToString().c_str());
     return 1;
   }
+  archive::ArchiverOptions archive_options;
+  archive_options.retention_days = config.archive_retention_days;
+  archive_options.app_retention_days = config.archive_app_retention_days;
+  archive_options.flush_interval_ms = config.archive_flush_ms;
+  Result<std::unique_ptr<archive::Archiver>> archiver = archive::Archiver::Open(
+      processed_log->get(), config.data_dir + "/archive", SystemClock(), archive_options);
+  if (!archiver.ok()) {
+    std::fprintf(stderr, "vigil serve: cannot open the archive: %s\n",
+                 archiver.status().ToString().c_str());
+    return 1;
+  }
   symbols::SymbolStore* store = symbol_store->get();
   serve::CrashGroupIndex* index = groups->get();
   index->SetReprocessor(
@@ -201,13 +217,15 @@ int RunServeCommand(const std::vector<std::string>& args) {
   store->SetOnAdded([index](const std::string& app, const symbols::StoredSymbolFile&) {
     index->ReprocessAvailable(app);
   });
-  metrics->AddRenderer([&processing, index](std::string* out) {
+  metrics->AddRenderer([&processing, index, &archiver](std::string* out) {
     processing.RenderMetrics(out);
+    (*archiver)->RenderMetrics(out);
     AppendMetric(out, "vigil_crash_groups_sentinel_crashes", "gauge",
                  "Crashes waiting for symbol files.", index->sentinel_crashes());
   });
   processing.Start();
   index->Start();
+  (*archiver)->Start();
   // Symbols stored while the server was down.
   index->ReprocessAvailable("");
 
@@ -268,6 +286,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
   // Processing reads the raw log: stop it (committing its offsets) before the logs close.
   processing.Stop();
   index->Stop();
+  (*archiver)->Stop();  // flushes what it holds in memory
   // Drains the queue: every batch taken is made durable (its client, no longer answered, will
   // retry with the same batch_id and get "duplicate").
   log->reset();

@@ -28,6 +28,9 @@ constexpr IntSetting kIntSettings[] = {
      &ServeConfig::symbol_convert_timeout_s},
     {"symbol_convert_memory_mb", "VIGIL_SYMBOL_CONVERT_MEMORY_MB",
      &ServeConfig::symbol_convert_memory_mb},
+    {"archive_retention_days", "VIGIL_ARCHIVE_RETENTION_DAYS",
+     &ServeConfig::archive_retention_days},
+    {"archive_flush_ms", "VIGIL_ARCHIVE_FLUSH_MS", &ServeConfig::archive_flush_ms},
 };
 struct StringSetting {
   const char* toml_key;
@@ -52,6 +55,23 @@ Status ApplyTomlFile(const std::string& path, ServeConfig* config) {
   }
   for (auto&& [key, node] : table) {
     bool known = false;
+    if (key.str() == "archive_app_retention_days") {
+      // [archive_app_retention_days] with one `app_id = days` line per app.
+      const toml::table* apps = node.as_table();
+      if (apps == nullptr) {
+        return Status::InvalidArgument(path +
+                                       ": archive_app_retention_days must be a table of "
+                                       "app id = days");
+      }
+      for (auto&& [app, days] : *apps) {
+        if (!days.is_integer()) {
+          return Status::InvalidArgument(path + ": archive_app_retention_days." +
+                                         std::string(app.str()) + " must be an integer (days)");
+        }
+        config->archive_app_retention_days[std::string(app.str())] = *days.value<int64_t>();
+      }
+      continue;
+    }
     for (const StringSetting& s : kStringSettings) {
       if (key.str() != s.toml_key) continue;
       known = true;

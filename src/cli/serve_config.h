@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,9 @@ struct ServeConfig {
   int64_t dedup_window_hours = 25;
   int64_t symbol_convert_timeout_s = 600;    // per uploaded object file, then the child is killed
   int64_t symbol_convert_memory_mb = 16384;  // address-space cap of the converter child
+  int64_t archive_retention_days = 31;       // 0 keeps archived events forever
+  int64_t archive_flush_ms = 5000;           // how long events wait in memory before a part
+  std::map<std::string, int64_t> archive_app_retention_days;  // per app id: overrides the above
 };
 
 // Applies a TOML file's settings (keys as in docs/configuration.md). InvalidArgument naming the
