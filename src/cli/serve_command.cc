@@ -14,6 +14,7 @@
 #include <memory>
 
 #include "archive/archiver.h"
+#include "batch/batch_layer.h"
 #include "cli/commands.h"
 #include "cli/serve_config.h"
 #include "common/file_util.h"
@@ -27,8 +28,12 @@
 #include "ingest/symbols_handler.h"
 #include "log/local_log.h"
 #include "process/processing_stage.h"
+#include "serve/analytics_api.h"
+#include "serve/batch_api.h"
 #include "serve/crash_group_index.h"
 #include "serve/crash_groups_api.h"
+#include "serve/rocksdb_store.h"
+#include "speed/speed_layer.h"
 #include "symbols/child_converter.h"
 #include "symbols/symbol_store.h"
 
@@ -179,7 +184,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
   log::LocalLogOptions processed_options = log_options;
   processed_options.on_commit = nullptr;
   // A processed record may go once it is archived and every stage reading it has passed it.
-  processed_options.retention_consumers = {"archive", "groups"};
+  processed_options.retention_consumers = {"archive", "groups", "speed"};
   Result<std::unique_ptr<log::LocalLog>> processed_log =
       log::LocalLog::Open(config.data_dir + "/log/processed", processed_options, SystemClock());
   if (!processed_log.ok()) {
@@ -206,6 +211,22 @@ int RunServeCommand(const std::vector<std::string>& args) {
                  archiver.status().ToString().c_str());
     return 1;
   }
+  Result<std::unique_ptr<serve::RocksDbStore>> aggregates =
+      serve::RocksDbStore::Open(config.data_dir + "/aggregates");
+  if (!aggregates.ok()) {
+    std::fprintf(stderr, "vigil serve: %s\n", aggregates.status().ToString().c_str());
+    return 1;
+  }
+  Result<std::unique_ptr<speed::SpeedLayer>> speed_layer =
+      speed::SpeedLayer::Open(processed_log->get(), aggregates->get(), SystemClock());
+  if (!speed_layer.ok()) {
+    std::fprintf(stderr, "vigil serve: speed layer: %s\n", speed_layer.status().ToString().c_str());
+    return 1;
+  }
+  batch::BatchOptions batch_options;
+  batch_options.hourly_interval_ms = config.batch_interval_minutes * 60 * 1000;
+  batch::BatchLayer batch_layer(config.data_dir + "/archive", archiver->get(), aggregates->get(),
+                                SystemClock(), batch_options);
   symbols::SymbolStore* store = symbol_store->get();
   serve::CrashGroupIndex* index = groups->get();
   index->SetReprocessor(
@@ -217,15 +238,20 @@ int RunServeCommand(const std::vector<std::string>& args) {
   store->SetOnAdded([index](const std::string& app, const symbols::StoredSymbolFile&) {
     index->ReprocessAvailable(app);
   });
-  metrics->AddRenderer([&processing, index, &archiver](std::string* out) {
-    processing.RenderMetrics(out);
-    (*archiver)->RenderMetrics(out);
-    AppendMetric(out, "vigil_crash_groups_sentinel_crashes", "gauge",
-                 "Crashes waiting for symbol files.", index->sentinel_crashes());
-  });
+  metrics->AddRenderer(
+      [&processing, index, &archiver, &speed_layer, &batch_layer](std::string* out) {
+        processing.RenderMetrics(out);
+        (*archiver)->RenderMetrics(out);
+        (*speed_layer)->RenderMetrics(out);
+        batch_layer.RenderMetrics(out);
+        AppendMetric(out, "vigil_crash_groups_sentinel_crashes", "gauge",
+                     "Crashes waiting for symbol files.", index->sentinel_crashes());
+      });
   processing.Start();
   index->Start();
   (*archiver)->Start();
+  (*speed_layer)->Start();
+  batch_layer.Start();
   // Symbols stored while the server was down.
   index->ReprocessAvailable("");
 
@@ -237,6 +263,24 @@ int RunServeCommand(const std::vector<std::string>& args) {
       "crash-groups", [&groups_api](h2o_req_t* req, const ingest::App& app, std::string_view rest) {
         groups_api.HandleGroups(req, app, rest);
       });
+  serve::AnalyticsApi analytics(aggregates->get(), &batch_layer, speed_layer->get(),
+                                archiver->get(), log->get(), metrics.get(), SystemClock());
+  router.AddAppResource(
+      "metrics", [&analytics](h2o_req_t* req, const ingest::App& app, std::string_view rest) {
+        analytics.HandleMetrics(req, app, rest);
+      });
+  for (const char* resource : {"network", "user-flows", "custom-events"}) {
+    router.AddAppResource(resource, [&analytics, resource](h2o_req_t* req, const ingest::App& app,
+                                                           std::string_view rest) {
+      analytics.HandleBreakdown(req, app, resource, rest);
+    });
+  }
+  router.AddAppResource(
+      "status", [&analytics](h2o_req_t* req, const ingest::App& app, std::string_view rest) {
+        analytics.HandleStatus(req, app, rest);
+      });
+  serve::BatchApi batch_api(&batch_layer, apps->get(), metrics.get(), SystemClock());
+  admin.AddRoute("/v1/admin/batch/run", [&batch_api](h2o_req_t* req) { batch_api.HandleRun(req); });
   router.AddAppResource(
       "reprocess", [&groups_api](h2o_req_t* req, const ingest::App& app, std::string_view rest) {
         groups_api.HandleReprocess(req, app, rest);
@@ -284,8 +328,11 @@ int RunServeCommand(const std::vector<std::string>& args) {
   usleep(200 * 1000);  // answers already on their way reach their loops
   server.Stop();
   // Processing reads the raw log: stop it (committing its offsets) before the logs close.
+  batch_api.Stop();
+  batch_layer.Stop();
   processing.Stop();
   index->Stop();
+  (*speed_layer)->Stop();
   (*archiver)->Stop();  // flushes what it holds in memory
   // Drains the queue: every batch taken is made durable (its client, no longer answered, will
   // retry with the same batch_id and get "duplicate").

@@ -31,6 +31,8 @@ constexpr IntSetting kIntSettings[] = {
     {"archive_retention_days", "VIGIL_ARCHIVE_RETENTION_DAYS",
      &ServeConfig::archive_retention_days},
     {"archive_flush_ms", "VIGIL_ARCHIVE_FLUSH_MS", &ServeConfig::archive_flush_ms},
+    {"batch_interval_minutes", "VIGIL_BATCH_INTERVAL_MINUTES",
+     &ServeConfig::batch_interval_minutes},
 };
 struct StringSetting {
   const char* toml_key;

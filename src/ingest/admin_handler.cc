@@ -46,6 +46,10 @@ void AdminHandler::Handle(h2o_req_t* req, std::string_view path) {
     return;
   }
   std::string_view method(req->method.base, req->method.len);
+  if (auto route = routes_.find(path); route != routes_.end()) {
+    route->second(req);
+    return;
+  }
   if (path == "/v1/admin/apps") {
     if (method == "GET") {
       std::string out;

@@ -1,10 +1,12 @@
 // AdminHandler: /v1/admin/apps — create, list, disable and enable apps, with the admin token.
 #pragma once
 
+#include <functional>
+#include <map>
+#include <string>
+
 #define H2O_USE_LIBUV 0
 #include <h2o.h>
-
-#include <string>
 
 #include "ingest/app_registry.h"
 #include "ingest/metrics.h"
@@ -20,6 +22,11 @@ class AdminHandler {
   // `path` is the normalized path, starting with /v1/admin/.
   void Handle(h2o_req_t* req, std::string_view path);
 
+  // Serves `path` (e.g. "/v1/admin/batch/run") with `handler` once the admin token is checked.
+  // Register before the server starts.
+  using Route = std::function<void(h2o_req_t* req)>;
+  void AddRoute(std::string path, Route handler) { routes_[std::move(path)] = std::move(handler); }
+
  private:
   void Reply(h2o_req_t* req, int status, std::string_view json);
   void Error(h2o_req_t* req, int status, std::string_view message);
@@ -27,6 +34,7 @@ class AdminHandler {
   AppRegistry* const apps_;
   Metrics* const metrics_;
   const std::string admin_token_sha256_;
+  std::map<std::string, Route, std::less<>> routes_;
 };
 
 // {"id","name","ingest_key","disabled","created_ms"} (+ "api_token" when given).

@@ -45,6 +45,7 @@ struct PartitionInfo {
   uint64_t end_offset = 0;    // one past the last durable record
   uint64_t bytes = 0;
   uint64_t segments = 0;
+  uint64_t items = 0;  // events in the retained records (sum of their item counts)
 };
 
 class LogStore {

@@ -79,7 +79,7 @@ Status Partition::Recover() {
       return Status::Corruption(path + ": header says base offset " +
                                 std::to_string(r.header().base_offset) + ", file name disagrees");
     }
-    Segment seg{files[i].first, r.header().created_ms, path, kSegmentHeaderSize, {}};
+    Segment seg{files[i].first, r.header().created_ms, path, kSegmentHeaderSize, 0, {}};
     uint64_t next = seg.base_offset;
     LogRecord rec;
     uint64_t last_indexed = 0;
@@ -92,6 +92,7 @@ Status Partition::Recover() {
         seg.index.emplace_back(rec.offset, pos);
         last_indexed = pos;
       }
+      seg.items += rec.item_count;
       if (rec.dedup_key != 0 && rec.append_time_ms >= dedup_since) {
         dedup_[rec.dedup_key] = {rec.offset, rec.append_time_ms};
       }
@@ -144,7 +145,7 @@ bool Partition::FindDuplicate(uint64_t key, uint64_t* offset) const {
 uint64_t Partition::Stage(uint64_t key, uint32_t item_count, std::string_view payload,
                           int64_t now_ms) {
   uint64_t offset = next_offset_++;
-  staged_records_.push_back({offset, key, staged_.size(), now_ms});
+  staged_records_.push_back({offset, key, staged_.size(), now_ms, item_count});
   EncodeRecord(offset, now_ms, key, item_count, payload, &staged_);
   if (key != 0) dedup_[key] = {offset, now_ms};  // visible to FindDuplicate within this round
   return offset;
@@ -158,7 +159,7 @@ Status Partition::RollSegment(int64_t now_ms) {
   if (!w.ok()) return w.status();
   active_ = std::move(*w);
   std::lock_guard<std::mutex> lock(mu_);
-  segments_.push_back({header.base_offset, now_ms, active_->path(), kSegmentHeaderSize, {}});
+  segments_.push_back({header.base_offset, now_ms, active_->path(), kSegmentHeaderSize, 0, {}});
   return Status::Ok();
 }
 
@@ -207,6 +208,7 @@ Status Partition::Commit() {
     Segment& seg = segments_.back();
     for (const StagedRecord& r : staged_records_) {
       uint64_t pos = round_start + r.buffer_pos;
+      seg.items += r.items;
       if (seg.index.empty() || pos - seg.index.back().second >= kIndexEveryBytes) {
         seg.index.emplace_back(r.offset, pos);
       }
@@ -321,7 +323,10 @@ PartitionInfo Partition::Info() const {
   info.start_offset = segments_.empty() ? end_offset_ : segments_.front().base_offset;
   info.end_offset = end_offset_;
   info.segments = segments_.size();
-  for (const Segment& s : segments_) info.bytes += s.bytes;
+  for (const Segment& s : segments_) {
+    info.bytes += s.bytes;
+    info.items += s.items;
+  }
   return info;
 }
 

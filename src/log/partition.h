@@ -68,6 +68,7 @@ class Partition {
     int64_t created_ms;
     std::string path;
     uint64_t bytes;
+    uint64_t items = 0;  // sum of the records' item counts (events)
     // (offset, file position) every ~1 MiB, for seeking.
     std::vector<std::pair<uint64_t, uint64_t>> index;
   };
@@ -98,6 +99,7 @@ class Partition {
     uint64_t key;
     uint64_t buffer_pos;  // start of the record in staged_
     int64_t time_ms;
+    uint32_t items;
   };
   std::vector<StagedRecord> staged_records_;
   uint64_t next_offset_ = 0;  // including staged records

@@ -1,0 +1,109 @@
+// BatchLayer: the batch half of the Lambda architecture — recomputes (app, day) rollups from the
+// archive, the source of truth, with the same aggregation code as speed, exactly.
+//
+// A day's computation: ask the archiver to archive everything the processed log holds (Sync),
+// read the day's parts (only the columns aggregation needs), drop repeated event ids (the later
+// delivery wins: parts newest first), aggregate at hour granularity and emit hour and day cells,
+// then write them with the day's signature — the list of its part files — in one synced store
+// write. A rerun overwrites the same keys with the same values: idempotent.
+//
+// Sealing: a day is sealed once batch has computed it from a run that started after the day
+// ended; the serving layer answers a sealed day (and its hours) from batch, any other from speed.
+// A sealed day whose parts change (late events, compaction) is computed again by the next
+// scheduled run.
+//
+// Scheduling: every `hourly_interval_ms` the last `hourly_days` days, every `daily_interval_ms`
+// the last `days_back` days — each only where the archive changed or the day is not sealed yet.
+// Run() (the admin API and `vigil batch run`) recomputes every day of its range with data.
+//
+// Threads: the scheduler runs on its own thread; runs are serialized by a mutex, so Run may be
+// called from any thread while it works.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "archive/archiver.h"
+#include "common/clock.h"
+#include "common/status.h"
+#include "serve/aggregate_store.h"
+
+namespace vigil::batch {
+
+struct BatchOptions {
+  int64_t days_back = 30;
+  int64_t hourly_days = 2;
+  int64_t hourly_interval_ms = 3600 * 1000;  // 0: no scheduler
+  int64_t daily_interval_ms = 24 * 3600 * 1000;
+};
+
+struct BatchRunRequest {
+  std::string app;  // empty: every app in the archive
+  int64_t from_ms = 0;
+  int64_t to_ms = 0;
+  bool only_changed = false;  // skip sealed days whose parts did not change (the scheduler)
+};
+
+struct BatchRunResult {
+  uint64_t days = 0;    // (app, day) pairs computed
+  uint64_t events = 0;  // distinct events aggregated
+  uint64_t duplicates = 0;
+  double seconds = 0;
+};
+
+// Called after each (app, day): computed so far, total to compute.
+using BatchProgress = std::function<void(uint64_t done, uint64_t total)>;
+
+class BatchLayer {
+ public:
+  // `archiver` may be null (tools reading an archive no server writes). Pointers must outlive it.
+  BatchLayer(std::string archive_root, archive::Archiver* archiver, serve::AggregateStore* store,
+             Clock* clock, BatchOptions options = {});
+  ~BatchLayer();  // Stop()
+
+  void Start();  // the scheduler
+  void Stop();
+  // Suspends scheduled runs (tests of graceful degradation); Run still works.
+  void Pause(bool paused);
+
+  Result<BatchRunResult> Run(const BatchRunRequest& request, const BatchProgress& progress = {});
+
+  // Whether batch sealed `day_ms` of `app`; and every sealed day of `app` in [from, to).
+  std::set<int64_t> SealedDays(const std::string& app, int64_t from_ms, int64_t to_ms);
+  // End of the last sealed day of `app` (0 if none).
+  int64_t SealedUntil(const std::string& app);
+
+  void RenderMetrics(std::string* out) const;
+
+ private:
+  Status ComputeDay(const std::string& app, int64_t day_ms, int64_t run_start_ms,
+                    const std::string& signature, BatchRunResult* result);
+  void Schedule();
+
+  const std::string root_;
+  archive::Archiver* const archiver_;
+  serve::AggregateStore* const store_;
+  Clock* const clock_;
+  const BatchOptions options_;
+
+  std::mutex run_mu_;  // one run at a time
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;  // guarded by mu_
+  bool paused_ = false;    // guarded by mu_
+  std::thread scheduler_;
+
+  std::atomic<uint64_t> runs_{0}, days_{0}, events_{0}, duplicates_{0}, errors_{0};
+  std::atomic<int64_t> last_run_ms_{0};
+};
+
+}  // namespace vigil::batch

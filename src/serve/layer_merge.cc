@@ -1,0 +1,69 @@
+// Batch-or-speed merging of stored cells (see layer_merge.h).
+#include "serve/layer_merge.h"
+
+namespace vigil::serve {
+
+Layer LayerMerge::SourceOf(Granularity g, int64_t bucket_ms) const {
+  if (g == Granularity::kMinute) return Layer::kSpeed;
+  return sealed_.count(BucketStart(bucket_ms, Granularity::kDay)) != 0 ? Layer::kBatch
+                                                                       : Layer::kSpeed;
+}
+
+Status LayerMerge::Series(const aggregate::RollupKey& series, int64_t from_ms, int64_t to_ms,
+                          size_t max_points, std::vector<MergedPoint>* out) {
+  out->clear();
+  const Granularity g = series.granularity;
+  const int64_t width = BucketWidthMs(g);
+  const int64_t from = BucketStart(from_ms, g);
+  if (to_ms <= from) return Status::Ok();
+  const uint64_t n = static_cast<uint64_t>((to_ms - from + width - 1) / width);
+  if (n > max_points) {
+    return Status::InvalidArgument("the range holds " + std::to_string(n) + " " +
+                                   std::string(GranularityName(g)) +
+                                   " buckets, over the limit of " + std::to_string(max_points) +
+                                   "; ask for a shorter range or a coarser granularity");
+  }
+  out->resize(n);
+  for (uint64_t i = 0; i < n; ++i) {
+    (*out)[i].bucket_ms = from + static_cast<int64_t>(i) * width;
+    (*out)[i].source = SourceOf(g, (*out)[i].bucket_ms);
+  }
+  Status decode_error;
+  for (Layer layer : {Layer::kBatch, Layer::kSpeed}) {
+    if (layer == Layer::kBatch && g == Granularity::kMinute) continue;
+    VIGIL_RETURN_IF_ERROR(
+        store_->ScanSeries(layer, series, from, to_ms, [&](int64_t bucket, std::string_view bytes) {
+          if (bucket < from || (bucket - from) % width != 0) return;
+          MergedPoint& p = (*out)[static_cast<size_t>((bucket - from) / width)];
+          if (p.source != layer) return;
+          Status st = aggregate::RollupCell::Decode(bytes, &p.cell);
+          if (!st.ok() && decode_error.ok()) decode_error = st;
+        }));
+  }
+  return decode_error;
+}
+
+Status LayerMerge::Subjects(const aggregate::RollupKey& key, int64_t from_ms, int64_t to_ms,
+                            std::map<std::string, aggregate::RollupCell>* out) {
+  const Granularity g = key.granularity;
+  const int64_t from = BucketStart(from_ms, g);
+  Status decode_error;
+  for (Layer layer : {Layer::kBatch, Layer::kSpeed}) {
+    if (layer == Layer::kBatch && g == Granularity::kMinute) continue;
+    VIGIL_RETURN_IF_ERROR(
+        store_->ScanSubjects(layer, key, from, to_ms,
+                             [&](std::string_view subject, int64_t bucket, std::string_view bytes) {
+                               if (SourceOf(g, bucket) != layer) return;
+                               aggregate::RollupCell cell;
+                               Status st = aggregate::RollupCell::Decode(bytes, &cell);
+                               if (!st.ok()) {
+                                 if (decode_error.ok()) decode_error = st;
+                                 return;
+                               }
+                               (*out)[std::string(subject)].Merge(cell);
+                             }));
+  }
+  return decode_error;
+}
+
+}  // namespace vigil::serve

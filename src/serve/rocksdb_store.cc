@@ -1,0 +1,213 @@
+// The RocksDB aggregate store (see rocksdb_store.h) and the store key encoding.
+#include "serve/rocksdb_store.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include <cstring>
+
+#include "common/coding.h"
+
+namespace vigil::serve {
+
+namespace {
+
+Status FromRocks(const rocksdb::Status& s, std::string_view what) {
+  if (s.ok()) return Status::Ok();
+  std::string msg = std::string(what) + ": " + s.ToString();
+  if (s.IsCorruption()) return Status::Corruption(msg);
+  if (s.IsNotFound()) return Status::NotFound(msg);
+  return Status::IoError(msg);
+}
+
+// The smallest string greater than every string starting with `prefix` ("" if none is).
+std::string Successor(std::string prefix) {
+  while (!prefix.empty()) {
+    if (static_cast<uint8_t>(prefix.back()) != 0xff) {
+      prefix.back() = static_cast<char>(static_cast<uint8_t>(prefix.back()) + 1);
+      return prefix;
+    }
+    prefix.pop_back();
+  }
+  return prefix;
+}
+
+bool StartsWith(const rocksdb::Slice& s, std::string_view prefix) {
+  return s.size() >= prefix.size() && std::memcmp(s.data(), prefix.data(), prefix.size()) == 0;
+}
+
+int64_t DecodeBucketAt(const rocksdb::Slice& key) {
+  const char* p = key.data() + key.size() - 8;
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = v << 8 | static_cast<uint8_t>(p[i]);
+  return static_cast<int64_t>(v ^ (uint64_t{1} << 63));
+}
+
+std::string_view View(const rocksdb::Slice& s) { return std::string_view(s.data(), s.size()); }
+
+}  // namespace
+
+Result<std::unique_ptr<RocksDbStore>> RocksDbStore::Open(const std::string& dir) {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.compression = rocksdb::kZSTD;
+  options.bottommost_compression = rocksdb::kZSTD;
+  options.max_background_jobs = 2;
+  options.keep_log_file_num = 5;
+  rocksdb::BlockBasedTableOptions table;
+  table.filter_policy.reset();
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  rocksdb::DB* db = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(options, dir, &db);
+  if (!s.ok()) {
+    return Status::IoError("cannot open the aggregate store " + dir + ": " + s.ToString() +
+                           (s.IsIOError() ? " (is another vigil using this data directory?)" : ""));
+  }
+  return std::unique_ptr<RocksDbStore>(new RocksDbStore(db));
+}
+
+RocksDbStore::RocksDbStore(rocksdb::DB* db) : db_(db) {}
+
+RocksDbStore::~RocksDbStore() {
+  if (db_) (void)db_->Close();
+}
+
+Status RocksDbStore::Apply(const WriteSet& writes, bool sync) {
+  if (writes.empty()) return Status::Ok();
+  rocksdb::WriteBatch batch;
+  for (const WriteSet::Op& op : writes.ops()) {
+    if (op.put) {
+      batch.Put(op.key, op.value);
+    } else {
+      batch.Delete(op.key);
+    }
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = sync;
+  return FromRocks(db_->Write(wo, &batch), "aggregate store write");
+}
+
+Status RocksDbStore::ScanSeries(Layer layer, const aggregate::RollupKey& series, int64_t from_ms,
+                                int64_t to_ms,
+                                const std::function<void(int64_t, std::string_view)>& fn) {
+  if (from_ms >= to_ms) return Status::Ok();
+  std::string prefix(1, static_cast<char>(layer));
+  prefix += aggregate::EncodeSeriesPrefix(series);
+  std::string start = prefix + aggregate::EncodeBucket(from_ms);
+  std::string end = prefix + aggregate::EncodeBucket(to_ms);
+  rocksdb::Slice upper(end);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+  for (it->Seek(start); it->Valid(); it->Next()) {
+    if (it->key().size() != prefix.size() + 8) continue;
+    fn(DecodeBucketAt(it->key()), View(it->value()));
+  }
+  return FromRocks(it->status(), "aggregate store scan");
+}
+
+Status RocksDbStore::ScanSubjects(
+    Layer layer, const aggregate::RollupKey& key, int64_t from_ms, int64_t to_ms,
+    const std::function<void(std::string_view, int64_t, std::string_view)>& fn) {
+  if (from_ms >= to_ms) return Status::Ok();
+  std::string metric_prefix(1, static_cast<char>(layer));
+  PutLengthPrefixed(&metric_prefix, key.app);
+  PutLengthPrefixed(&metric_prefix, key.metric);
+  std::string tail;  // version, os, granularity
+  PutLengthPrefixed(&tail, key.version);
+  PutLengthPrefixed(&tail, key.os);
+  tail.push_back(static_cast<char>(key.granularity));
+  const std::string from = aggregate::EncodeBucket(from_ms);
+  const std::string to = aggregate::EncodeBucket(to_ms);
+  std::string upper_key = Successor(metric_prefix);
+  rocksdb::Slice upper(upper_key);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+  it->Seek(metric_prefix);
+  while (it->Valid()) {
+    rocksdb::Slice k = it->key();
+    const char* p = k.data() + metric_prefix.size();
+    std::string_view subject;
+    if (!StartsWith(k, metric_prefix) || !GetLengthPrefixed(p, k.data() + k.size(), &subject)) {
+      break;
+    }
+    std::string subject_prefix = metric_prefix;
+    PutLengthPrefixed(&subject_prefix, subject);
+    const std::string subject_copy(subject);
+    std::string series = subject_prefix + tail;
+    std::string end = series + to;
+    for (it->Seek(series + from); it->Valid(); it->Next()) {
+      rocksdb::Slice sk = it->key();
+      if (!StartsWith(sk, series) || sk.compare(rocksdb::Slice(end)) >= 0) break;
+      if (sk.size() != series.size() + 8) continue;
+      fn(subject_copy, DecodeBucketAt(sk), View(it->value()));
+    }
+    VIGIL_RETURN_IF_ERROR(FromRocks(it->status(), "aggregate store scan"));
+    std::string next = Successor(subject_prefix);
+    if (next.empty()) break;
+    it->Seek(next);
+  }
+  return FromRocks(it->status(), "aggregate store scan");
+}
+
+Result<std::optional<std::string>> RocksDbStore::GetCell(Layer layer,
+                                                         const aggregate::RollupKey& key) {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), CellStoreKey(layer, key), &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  VIGIL_RETURN_IF_ERROR(FromRocks(s, "aggregate store get"));
+  return std::optional<std::string>(std::move(value));
+}
+
+Result<uint64_t> RocksDbStore::DeleteCellsBefore(Layer layer, Granularity granularity,
+                                                 int64_t before_ms) {
+  std::string start(1, static_cast<char>(layer));
+  std::string end = Successor(start);
+  rocksdb::Slice upper(end);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+  rocksdb::WriteBatch batch;
+  uint64_t deleted = 0;
+  for (it->Seek(start); it->Valid(); it->Next()) {
+    rocksdb::Slice k = it->key();
+    if (k.size() < 10 || k[k.size() - 9] != static_cast<char>(granularity)) continue;
+    if (DecodeBucketAt(k) >= before_ms) continue;
+    batch.Delete(k);
+    ++deleted;
+    if (batch.Count() >= 10000) {
+      VIGIL_RETURN_IF_ERROR(FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "delete"));
+      batch.Clear();
+    }
+  }
+  VIGIL_RETURN_IF_ERROR(FromRocks(it->status(), "aggregate store scan"));
+  VIGIL_RETURN_IF_ERROR(FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "delete"));
+  return deleted;
+}
+
+Result<std::optional<std::string>> RocksDbStore::GetMeta(std::string_view name) {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), MetaStoreKey(name), &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  VIGIL_RETURN_IF_ERROR(FromRocks(s, "aggregate store get"));
+  return std::optional<std::string>(std::move(value));
+}
+
+Status RocksDbStore::ScanMeta(std::string_view prefix,
+                              const std::function<void(std::string_view, std::string_view)>& fn) {
+  std::string start = MetaStoreKey(prefix);
+  std::string end = Successor(start);
+  rocksdb::Slice upper(end);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+  for (it->Seek(start); it->Valid(); it->Next()) {
+    fn(View(it->key()).substr(1), View(it->value()));
+  }
+  return FromRocks(it->status(), "aggregate store scan");
+}
+
+}  // namespace vigil::serve

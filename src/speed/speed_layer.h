@@ -1,0 +1,116 @@
+// SpeedLayer: the streaming half of the Lambda architecture — the aggregation library run over
+// the processed log in micro-batches, so an accepted event shows in the API within a second.
+//
+// Each micro-batch (at most max_batch_ms of reading, usually far less) takes every app's new
+// processed records, aggregates them (aggregate::Aggregator, minute base), merges the deltas into
+// its cells and writes the touched cells whole, together with its log offsets and per-app event
+// counts, in one atomic store write. After a crash (kill -9) the store holds the cells and the
+// offsets of the same last micro-batch, so it resumes exactly where its cells end: no event
+// counted twice or lost by a restart.
+//
+// Window: minute cells for the last 2 h, hour and day cells for events that occurred within the
+// last 48 h. Older events are left to the batch layer and counted as late; events more than an
+// hour in the future are counted and skipped. Cells past the window are dropped from memory and
+// swept from the store. Crashes processed again after their symbols arrived are not counted a
+// second time (the batch layer places them in their final group).
+//
+// Counts are of deliveries: an event an SDK resent in a new batch counts twice here until batch
+// recomputes its day from the deduplicated archive.
+//
+// Threads: one worker (Start/Stop); stats and metrics are safe from any thread.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "aggregate/aggregator.h"
+#include "common/clock.h"
+#include "log/log_store.h"
+#include "serve/aggregate_store.h"
+
+namespace vigil::speed {
+
+struct SpeedOptions {
+  std::string consumer = "speed";
+  int64_t window_ms = 48 * kHourMs;
+  int64_t minute_window_ms = 2 * kHourMs;
+  int64_t future_ms = kHourMs;
+  size_t records_per_turn = 256;
+  int64_t max_batch_ms = 1000;  // a micro-batch stops reading after this long
+  int64_t idle_wait_ms = 20;
+  int64_t sweep_interval_ms = 10 * 60 * 1000;
+};
+
+struct SpeedStats {
+  uint64_t events = 0;       // events aggregated
+  uint64_t late = 0;         // older than the window: left to batch
+  uint64_t future = 0;       // more than future_ms ahead: skipped
+  uint64_t reprocessed = 0;  // crash events processed again: not counted twice
+  uint64_t micro_batches = 0;
+  uint64_t cells_written = 0;
+  uint64_t corrupt_records = 0;
+  uint64_t errors = 0;
+};
+
+class SpeedLayer {
+ public:
+  // Reads its offsets and event counts from the store. Pointers must outlive it.
+  static Result<std::unique_ptr<SpeedLayer>> Open(log::LogStore* processed,
+                                                  serve::AggregateStore* store, Clock* clock,
+                                                  SpeedOptions options = {});
+  ~SpeedLayer();  // Stop()
+
+  void Start();
+  void Stop();
+  void Notify();
+
+  // One micro-batch on the caller's thread (tests; Start must not have been called).
+  Status RunMicroBatch(bool* did_work);
+  // Drops cells past the window from memory and the store.
+  Status Sweep();
+
+  SpeedStats stats() const;
+  // Events of `app` aggregated so far (survives restarts).
+  uint64_t events_processed(const std::string& app) const;
+  // How far behind the processed log speed is: 0 when caught up, else the age of the oldest
+  // record not yet aggregated (ms).
+  int64_t lag_ms() const { return lag_ms_.load(); }
+  void RenderMetrics(std::string* out) const;
+
+ private:
+  SpeedLayer(log::LogStore* processed, serve::AggregateStore* store, Clock* clock,
+             SpeedOptions options)
+      : processed_(processed), store_(store), clock_(clock), options_(std::move(options)) {}
+  Status Load();
+  void Run();
+  // The cell in memory, loaded from the store on first touch.
+  Result<aggregate::RollupCell*> StateCell(const aggregate::RollupKey& key);
+
+  log::LogStore* const processed_;
+  serve::AggregateStore* const store_;
+  Clock* const clock_;
+  const SpeedOptions options_;
+
+  aggregate::RollupMap state_;            // worker thread
+  std::map<std::string, uint64_t> next_;  // worker thread: next processed offset per app
+  int64_t last_sweep_ms_ = 0;             // worker thread
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::string, uint64_t> events_;  // guarded by mu_
+  bool stopping_ = false;                   // guarded by mu_
+  bool notified_ = false;                   // guarded by mu_
+  std::thread worker_;
+
+  std::atomic<int64_t> lag_ms_{0};
+  std::atomic<uint64_t> events_total_{0}, late_{0}, future_{0}, reprocessed_{0}, micro_batches_{0},
+      cells_written_{0}, corrupt_{0}, errors_{0};
+};
+
+}  // namespace vigil::speed
