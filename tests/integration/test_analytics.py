@@ -260,6 +260,27 @@ class AnalyticsTest(unittest.TestCase):
         status, _, body = self.server.json_request("POST", "/v1/admin/batch/run", "{}")
         self.assertEqual(status, 401)
 
+    def test_6_every_documented_metric_answers(self):
+        """docs/api.md's metric table is the list the server accepts."""
+        src = os.environ.get("VIGIL_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "../.."))
+        with open(os.path.join(src, "docs", "api.md")) as f:
+            doc = f.read()
+        table = doc[doc.index("| name | value per bucket |"):].split("\n\n")[0]
+        names = []
+        for line in table.splitlines()[2:]:
+            cell = line.split("|")[1]
+            parts = [p.strip().strip("`") for p in cell.split(",")]
+            base = parts[0]
+            for p in parts:
+                names.append(base[:base.rindex("_") + 1] + p[1:] if p.startswith("_") else p)
+        self.assertIn("network_latency_p95", names)
+        self.assertGreaterEqual(len(names), 19)
+        for name in names:
+            status, _, body = self.api("metrics?name=%s&granularity=day&from=%s" %
+                                       (name, iso_day(self.today - 2 * DAY)))
+            self.assertEqual(status, 200, (name, body))
+            self.assertEqual(len(body["points"]), 3, name)
+
 
 if __name__ == "__main__":
     unittest.main()
