@@ -201,21 +201,10 @@ Status Archiver::Sync(int64_t timeout_ms) {
 }
 
 Status Archiver::DrainAndFlush() {
+  // `p` is a snapshot: ReadTurn stops once the app's buffer reaches its end offset.
   for (const log::PartitionInfo& p : processed_->Partitions()) {
-    for (;;) {
-      auto it = buffers_.find(p.name);
-      uint64_t next = 0;
-      if (it != buffers_.end()) {
-        next = it->second.next;
-      } else {
-        Result<uint64_t> c = processed_->CommittedOffset(options_.consumer, p.name);
-        if (!c.ok()) return c.status();
-        next = *c;
-      }
-      if (std::max(next, p.start_offset) >= p.end_offset) break;
-      bool did = false;
+    for (bool did = true; did;) {
       VIGIL_RETURN_IF_ERROR(ReadTurn(p, &did));
-      if (!did) break;
       if (buffered_rows_ >= options_.max_buffered_rows ||
           buffered_bytes_ >= options_.max_buffered_bytes) {
         VIGIL_RETURN_IF_ERROR(FlushAll());
@@ -242,6 +231,7 @@ Status Archiver::RunRound(bool* did_work) {
 }
 
 Status Archiver::ReadTurn(const log::PartitionInfo& p, bool* did_work) {
+  *did_work = false;
   auto it = buffers_.find(p.name);
   if (it == buffers_.end()) {
     Result<uint64_t> committed = processed_->CommittedOffset(options_.consumer, p.name);

@@ -143,7 +143,9 @@ Status SpeedLayer::RunMicroBatch(bool* did_work) {
         }
         aggregate::EventContext context = aggregate::ContextOf(batch.header);
         for (const EventView& e : batch.events) {
-          if (e.fields.Get("processing").Get("reprocessed").is_true()) {
+          // Only crash events are ever processed again; other events skip the field lookup.
+          const bool crash = e.type == EventType::kCrash || e.type == EventType::kHandledException;
+          if (crash && e.fields.Get("processing").Get("reprocessed").is_true()) {
             reprocessed_++;
             continue;
           }
