@@ -121,6 +121,20 @@ void Aggregator::AddBatch(std::string_view app, const BatchRecord& batch) {
   for (const EventView& e : batch.events) AddEvent(app, context, e);
 }
 
+void Aggregator::AddRegroupedCrash(std::string_view app, const EventContext& context,
+                                   const EventView& event, std::string_view previous_group) {
+  if (event.type != EventType::kCrash && event.type != EventType::kHandledException) return;
+  const std::string_view metric =
+      event.type == EventType::kCrash ? metric::kCrashGroup : metric::kHandledGroup;
+  const int64_t ts = event.ts_ms;
+  RollupCell& g = Cell(app, metric, CrashGroupOf(event), context, ts);
+  ++g.count;
+  if (!context.user.empty()) g.users.Add(context.user);
+  g.first_ms = std::min(g.first_ms, ts);
+  g.last_ms = std::max(g.last_ms, ts);
+  ++Cell(app, metric, previous_group, context, ts).errors;
+}
+
 void Aggregator::AddEvent(std::string_view app, const EventContext& context,
                           const EventView& event) {
   const int64_t ts = event.ts_ms;

@@ -7,7 +7,9 @@
 //   app_loads           session_start: count
 //   crashes             crash: count, users = crashed users (crash-free users = 1 − crashed/users)
 //   handled_exceptions  handled_exception: count, users
-//   crash_group         crash, subject = group id: count, users, first/last occurred time
+//   crash_group         crash, subject = group id: count, users, first/last occurred time;
+//                       errors = crashes that later moved to another group (AddRegroupedCrash:
+//                       speed only; a group's crashes are count − errors)
 //   handled_group       handled_exception, subject = group id: likewise
 //   network_requests    network: count, errors (status ≥ 400 or failed), bytes, latency
 //   endpoint            network, subject = "METHOD endpoint-template": likewise
@@ -86,6 +88,11 @@ class Aggregator {
 
   void AddBatch(std::string_view app, const BatchRecord& batch);
   void AddEvent(std::string_view app, const EventContext& context, const EventView& event);
+  // A crash or handled exception processed again that moved from `previous_group` (a sentinel
+  // group it was already added to) to its group now: counted once more in its new group and as
+  // moved out (errors) of the previous one. App-wide metrics are untouched: it was counted.
+  void AddRegroupedCrash(std::string_view app, const EventContext& context, const EventView& event,
+                         std::string_view previous_group);
 
   // Every cell at each of `granularities` (each at least as coarse as the base) for all four
   // version/os combinations, merged into `out`.

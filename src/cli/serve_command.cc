@@ -229,6 +229,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
                                 SystemClock(), batch_options);
   symbols::SymbolStore* store = symbol_store->get();
   serve::CrashGroupIndex* index = groups->get();
+  index->SetSampleStore(aggregates->get());
   index->SetReprocessor(
       [store](const std::string& app, std::string_view id) { return store->Provides(app, id); },
       [&processing](const std::string& app, std::vector<process::ReprocessTarget> targets) {
@@ -257,7 +258,8 @@ int RunServeCommand(const std::vector<std::string>& args) {
 
   ingest::SymbolsHandler symbols_api(apps->get(), symbol_store->get(), metrics.get(),
                                      SystemClock());
-  serve::CrashGroupsApi groups_api(index, metrics.get());
+  serve::CrashGroupsApi groups_api(index, aggregates->get(), &batch_layer, metrics.get(),
+                                   SystemClock());
   ingest::ApiRouter router(&events, &admin, &symbols_api, apps->get(), metrics.get(), log->get());
   router.AddAppResource(
       "crash-groups", [&groups_api](h2o_req_t* req, const ingest::App& app, std::string_view rest) {

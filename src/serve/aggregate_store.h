@@ -75,6 +75,13 @@ class AggregateStore {
       const std::function<void(std::string_view subject, int64_t bucket_ms, std::string_view cell)>&
           fn) = 0;
 
+  // For one subject of (app, metric) — `key.subject` — every version's series with `os` and
+  // `granularity` of `key` (the kAll version included), cells whose bucket lies in
+  // [from_ms, to_ms). Versions in key order.
+  [[nodiscard]] virtual Status ScanVersions(
+      Layer layer, const aggregate::RollupKey& key, int64_t from_ms, int64_t to_ms,
+      const std::function<void(std::string_view version, int64_t bucket_ms, std::string_view cell)>&
+          fn) = 0;
   // The encoded cell stored under `key`, if any.
   [[nodiscard]] virtual Result<std::optional<std::string>> GetCell(
       Layer layer, const aggregate::RollupKey& key) = 0;

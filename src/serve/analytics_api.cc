@@ -11,6 +11,7 @@
 #include "common/time_format.h"
 #include "ingest/http_server.h"
 #include "serve/layer_merge.h"
+#include "serve/query_params.h"
 
 namespace vigil::serve {
 
@@ -90,32 +91,6 @@ void WriteValue(JsonWriter* w, const aggregate::RollupCell& c, ValueKind kind) {
   }
 }
 
-struct Range {
-  int64_t from = 0, to = 0;
-};
-
-// from/to from the query, with defaults: to = now, from = to - default_span.
-Status ParseRange(h2o_req_t* req, int64_t now, int64_t default_span, Range* r) {
-  std::string from = ingest::QueryParam(req, "from");
-  std::string to = ingest::QueryParam(req, "to");
-  r->to = now;
-  if (!to.empty()) {
-    Result<int64_t> t = ParseTime(to);
-    if (!t.ok()) return Status::InvalidArgument("to: " + t.status().message());
-    r->to = *t;
-  }
-  r->from = r->to - default_span;
-  if (!from.empty()) {
-    Result<int64_t> t = ParseTime(from);
-    if (!t.ok()) return Status::InvalidArgument("from: " + t.status().message());
-    r->from = *t;
-  }
-  if (r->from >= r->to) {
-    return Status::InvalidArgument("from must be before to (from is inclusive, to exclusive)");
-  }
-  return Status::Ok();
-}
-
 aggregate::RollupKey SeriesKey(const ingest::App& app, std::string_view metric_name, h2o_req_t* req,
                                Granularity g) {
   aggregate::RollupKey k;
@@ -125,16 +100,6 @@ aggregate::RollupKey SeriesKey(const ingest::App& app, std::string_view metric_n
   k.os = ingest::QueryParam(req, "os");
   k.granularity = g;
   return k;
-}
-
-Status ParseLimit(h2o_req_t* req, size_t* limit) {
-  std::string l = ingest::QueryParam(req, "limit");
-  if (l.empty()) return Status::Ok();
-  auto [p, ec] = std::from_chars(l.data(), l.data() + l.size(), *limit);
-  if (ec != std::errc() || p != l.data() + l.size() || *limit == 0 || *limit > 10000) {
-    return Status::InvalidArgument("limit must be a number from 1 to 10000, not " + l);
-  }
-  return Status::Ok();
 }
 
 void WriteQuantiles(JsonWriter* w, const aggregate::RollupCell& c, std::string_view prefix) {
@@ -181,7 +146,7 @@ void AnalyticsApi::HandleMetrics(h2o_req_t* req, const ingest::App& app, std::st
   const int64_t default_span = g == Granularity::kMinute ? kHourMs
                                : g == Granularity::kHour ? kDayMs
                                                          : 30 * kDayMs;
-  Range range;
+  TimeRange range;
   Status st = ParseRange(req, clock_->NowMs(), default_span, &range);
   if (!st.ok()) return Error(req, 400, st.message());
   const int64_t lookback = name == "mau" ? 29 * kDayMs : 0;
@@ -259,10 +224,10 @@ void AnalyticsApi::HandleBreakdown(h2o_req_t* req, const ingest::App& app,
   if (!rest.empty() && rest != "/")
     return Error(req, 404, "unknown path under " + std::string(resource));
   if (ingest::RequestMethod(req) != "GET") return Error(req, 405, "use GET");
-  Range range;
+  TimeRange range;
   Status st = ParseRange(req, clock_->NowMs(), kDayMs, &range);
   size_t limit = 100;
-  if (st.ok()) st = ParseLimit(req, &limit);
+  if (st.ok()) st = ParseLimit(req, 10000, &limit);
   if (!st.ok()) return Error(req, 400, st.message());
   // Whole days read day cells; anything else, hour cells (the range widened to whole hours).
   const bool whole_days = range.from % kDayMs == 0 && range.to % kDayMs == 0;

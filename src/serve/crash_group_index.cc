@@ -66,6 +66,14 @@ void AddCounts(CrashGroup* g, const std::string& version, bool handled, int64_t 
 
 }  // namespace
 
+std::string SampleKey(std::string_view app, std::string_view group_id, std::string_view version,
+                      std::string_view event_id) {
+  std::string k = "sample/";
+  k.append(app).append(1, '/').append(group_id).append(1, '/').append(version);
+  k.append(1, '\n').append(event_id);
+  return k;
+}
+
 std::string CrashGroup::ToJson(bool with_sample) const {
   std::string out;
   JsonWriter w(&out);
@@ -201,11 +209,17 @@ void CrashGroupIndex::ApplyLocked(const std::string& app, const BatchRecord& rec
       auto g = state.groups.find(it->second.group_id);
       if (g != state.groups.end()) {
         AddCounts(&g->second, it->second.version, it->second.handled, -1);
+        RemoveSampleLocked(app, &g->second, it->second.version, event_id);
         for (const std::string& m : it->second.missing) {
           auto mi = g->second.missing.find(m);
           if (mi != g->second.missing.end() && --mi->second == 0) g->second.missing.erase(mi);
         }
         if (g->second.events() == 0) {
+          for (const auto& [v, refs] : g->second.samples) {
+            for (const CrashGroup::SampleRef& r : refs) {
+              sample_writes_.DeleteMeta(SampleKey(app, g->first, v, r.event_id));
+            }
+          }
           state.groups.erase(g);
         } else {
           moved_from->insert(g->first);
@@ -232,11 +246,14 @@ void CrashGroupIndex::ApplyLocked(const std::string& app, const BatchRecord& rec
     AddCounts(&g, version, handled, 1);
     g.first_seen_ms = std::min(g.first_seen_ms, e.ts_ms);
     g.last_seen_ms = std::max(g.last_seen_ms, e.ts_ms);
+    std::string json = SampleJson(record, e, version);
     if (g.sample.empty() || e.ts_ms >= g.sample_ts) {
-      g.sample = SampleJson(record, e, version);
+      g.sample = json;
       g.sample_ts = e.ts_ms;
       g.sample_event_id = event_id;
+      g.symbolicated = processed.Get("symbolicated").is_true();
     }
+    AddSampleLocked(app, &g, version, e, std::move(json));
     if (!g.sentinel) continue;
     SentinelCrash s;
     s.group_id = group_id;
@@ -258,6 +275,72 @@ void CrashGroupIndex::ApplyLocked(const std::string& app, const BatchRecord& rec
     }
     state.sentinel[event_id] = std::move(s);
   }
+}
+
+void CrashGroupIndex::AddSampleLocked(const std::string& app, CrashGroup* g,
+                                      const std::string& version, const EventView& e,
+                                      std::string json) {
+  if (sample_store_ == nullptr) return;
+  std::vector<CrashGroup::SampleRef>& refs = g->samples[version];
+  auto same = std::find_if(refs.begin(), refs.end(),
+                           [&](const CrashGroup::SampleRef& r) { return r.event_id == e.id; });
+  if (same == refs.end()) {
+    if (refs.size() >= kSamplesPerVersion) {
+      auto oldest = std::min_element(refs.begin(), refs.end(),
+                                     [](const CrashGroup::SampleRef& a,
+                                        const CrashGroup::SampleRef& b) { return a.ts < b.ts; });
+      if (oldest->ts > e.ts_ms) return;  // older than every sample kept
+      sample_writes_.DeleteMeta(SampleKey(app, g->id, version, oldest->event_id));
+      refs.erase(oldest);
+    }
+    refs.push_back({e.ts_ms, std::string(e.id)});
+  }
+  sample_writes_.PutMeta(SampleKey(app, g->id, version, e.id), json);
+}
+
+void CrashGroupIndex::RemoveSampleLocked(const std::string& app, CrashGroup* g,
+                                         const std::string& version, const std::string& event_id) {
+  auto v = g->samples.find(version);
+  if (v == g->samples.end()) return;
+  auto& refs = v->second;
+  auto it = std::find_if(refs.begin(), refs.end(),
+                         [&](const CrashGroup::SampleRef& r) { return r.event_id == event_id; });
+  if (it == refs.end()) return;
+  refs.erase(it);
+  if (refs.empty()) g->samples.erase(v);
+  sample_writes_.DeleteMeta(SampleKey(app, g->id, version, event_id));
+}
+
+Result<std::vector<std::string>> CrashGroupIndex::Samples(const std::string& app,
+                                                          const std::string& group_id,
+                                                          int64_t from_ms, int64_t to_ms) const {
+  std::vector<std::pair<int64_t, std::string>> keys;  // (ts, key)
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto a = apps_.find(app);
+    if (a == apps_.end()) return std::vector<std::string>();
+    auto g = a->second.groups.find(group_id);
+    if (g == a->second.groups.end()) return std::vector<std::string>();
+    for (const auto& [version, refs] : g->second.samples) {
+      for (const CrashGroup::SampleRef& r : refs) {
+        if (r.ts >= from_ms && r.ts < to_ms) {
+          keys.emplace_back(r.ts, SampleKey(app, group_id, version, r.event_id));
+        }
+      }
+    }
+  }
+  std::sort(keys.begin(), keys.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first > b.first : a.second < b.second;
+  });
+  std::vector<std::string> out;
+  if (sample_store_ == nullptr) return out;
+  for (const auto& [ts, key] : keys) {
+    Result<std::optional<std::string>> v = sample_store_->GetMeta(key);
+    if (!v.ok()) return v.status();
+    // Not there: its write failed, or it is queued in this very round.
+    if (v->has_value()) out.push_back(std::move(**v));
+  }
+  return out;
 }
 
 Status CrashGroupIndex::RunRound(bool* did_work) {
@@ -294,6 +377,18 @@ Status CrashGroupIndex::RunRound(bool* did_work) {
     }
     dirty_ = true;
     *did_work = true;
+  }
+  WriteSet samples;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::swap(samples, sample_writes_);
+  }
+  if (!samples.empty()) {
+    // Without sync: a crash before the snapshot replays these records and rewrites the same keys.
+    Status st = sample_store_->Apply(samples, /*sync=*/false);
+    if (!st.ok()) {
+      std::fprintf(stderr, "vigil: crash groups: samples not stored: %s\n", st.ToString().c_str());
+    }
   }
   if (reprocess_) {
     for (auto& [app, by_offset] : ready) {
@@ -427,7 +522,8 @@ void CrashGroupIndex::Run() {
 // Snapshot: kSnapshotMagic, then one binary value:
 //   {"offsets": {app: next}, "apps": {app: {"groups": [group...], "sentinel": [crash...]}}}
 //   group = {"id","title","culprit","type","sentinel","first","last","versions":{v:[c,h]},
-//            "missing":{id:n},"sample","sample_ts","sample_event"}
+//            "missing":{id:n},"sample","sample_ts","sample_event","symbolicated",
+//            "samples":{v:[[ts, event id]...]}}
 //   crash = [event id, group id, version, raw offset, handled, [missing...], ts]
 Status CrashGroupIndex::SaveSnapshot() {
   std::string bytes(kSnapshotMagic);
@@ -490,6 +586,22 @@ Status CrashGroupIndex::SaveSnapshot() {
         w.Int(g.sample_ts);
         w.Key("sample_event");
         w.String(g.sample_event_id);
+        w.Key("symbolicated");
+        w.Bool(g.symbolicated);
+        w.Key("samples");
+        w.BeginObject();
+        for (const auto& [v, refs] : g.samples) {
+          w.Key(v);
+          w.BeginArray();
+          for (const CrashGroup::SampleRef& r : refs) {
+            w.BeginArray();
+            w.Int(r.ts);
+            w.String(r.event_id);
+            w.EndArray();
+          }
+          w.EndArray();
+        }
+        w.EndObject();
         w.EndObject();
       }
       w.EndArray();
@@ -570,6 +682,15 @@ Status CrashGroupIndex::LoadSnapshot(std::string_view bytes) {
       g.sample = str(v.Get("sample"));
       g.sample_ts = v.Get("sample_ts").AsInt();
       g.sample_event_id = str(v.Get("sample_event"));
+      g.symbolicated = v.Get("symbolicated").is_true();
+      v.Get("samples").ForEach([&](std::string_view version, const BinaryValue& refs) {
+        auto& list = g.samples[std::string(version)];
+        refs.ForEach([&](std::string_view, const BinaryValue& r) {
+          std::vector<BinaryValue> f;
+          r.ForEach([&](std::string_view, const BinaryValue& x) { f.push_back(x); });
+          if (f.size() == 2) list.push_back({f[0].AsInt(), str(f[1])});
+        });
+      });
       state.groups[g.id] = std::move(g);
     });
     a.Get("sentinel").ForEach([&](std::string_view, const BinaryValue& v) {

@@ -39,6 +39,7 @@
 #include "common/status.h"
 #include "log/log_store.h"
 #include "process/processing_stage.h"
+#include "serve/aggregate_store.h"
 
 namespace vigil::serve {
 
@@ -61,12 +62,26 @@ struct CrashGroup {
   std::string sample;  // JSON of the latest event (see docs/protocol.md); "" when it moved out
   int64_t sample_ts = 0;
   std::string sample_event_id;
+  bool symbolicated = false;  // whether the latest crash's frames were all symbolicated
+  // The samples stored for each app version (at most kSamplesPerVersion, the latest by occurred
+  // time): their bodies live in the sample store under SampleKey.
+  struct SampleRef {
+    int64_t ts = 0;
+    std::string event_id;
+  };
+  std::map<std::string, std::vector<SampleRef>> samples;
 
   uint64_t events() const { return crashes + handled; }
   // {"id","title","culprit","type","sentinel","crashes","handled","events","first_seen",
   //  "last_seen","versions":{...},"missing":[...]} plus "sample" when with_sample.
   std::string ToJson(bool with_sample) const;
 };
+
+inline constexpr size_t kSamplesPerVersion = 20;
+
+// Where the sample of one event of a group is stored (AggregateStore metadata).
+std::string SampleKey(std::string_view app, std::string_view group_id, std::string_view version,
+                      std::string_view event_id);
 
 struct CrashGroupIndexOptions {
   std::string consumer = "groups";
@@ -91,6 +106,8 @@ class CrashGroupIndex {
 
   // Before Start: how to ask about symbols and where to send crashes to reprocess.
   void SetReprocessor(AvailableFn available, ReprocessFn reprocess);
+  // Before Start: where samples go (must outlive the index); without it none are kept.
+  void SetSampleStore(AggregateStore* store) { sample_store_ = store; }
 
   void Start();
   // Stops the worker and saves the snapshot.
@@ -103,6 +120,10 @@ class CrashGroupIndex {
   // version and counts only those.
   std::vector<CrashGroup> List(const std::string& app, const std::string& version) const;
   std::optional<CrashGroup> Get(const std::string& app, const std::string& group_id) const;
+  // The stored samples (JSON, see docs/api.md) of a group whose crash occurred in
+  // [from_ms, to_ms), newest first, per version at most kSamplesPerVersion.
+  Result<std::vector<std::string>> Samples(const std::string& app, const std::string& group_id,
+                                           int64_t from_ms, int64_t to_ms) const;
 
   // Sends every sentinel crash of `app` (of `version`, unless empty) to the reprocessor; returns
   // how many crashes were sent.
@@ -146,6 +167,13 @@ class CrashGroupIndex {
   // again (added to *refresh) to become the sample. Requires mu_.
   void RefreshSentinelGroupsLocked(AppState* state, const std::set<std::string>& groups,
                                    std::map<uint64_t, std::vector<std::string>>* refresh);
+  // Keeps the event as a sample of its (group, version) if it is among the latest; queues the
+  // store writes. Requires mu_.
+  void AddSampleLocked(const std::string& app, CrashGroup* g, const std::string& version,
+                       const EventView& e, std::string json);
+  // Forgets (and queues the delete of) the event's sample in `g`, if it is one. Requires mu_.
+  void RemoveSampleLocked(const std::string& app, CrashGroup* g, const std::string& version,
+                          const std::string& event_id);
   static std::vector<process::ReprocessTarget> Targets(
       std::map<uint64_t, std::vector<std::string>> by_offset);
 
@@ -155,11 +183,13 @@ class CrashGroupIndex {
   const CrashGroupIndexOptions options_;
   AvailableFn available_;
   ReprocessFn reprocess_;
+  AggregateStore* sample_store_ = nullptr;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::map<std::string, AppState> apps_;  // guarded by mu_
   std::map<std::string, uint64_t> next_;  // guarded by mu_: next processed offset per app
+  WriteSet sample_writes_;                // guarded by mu_: applied after each round
   bool dirty_ = false;                    // guarded by mu_
   bool stopping_ = false;                 // guarded by mu_
   bool backlog_ = false;                  // worker thread: the last round left records unread

@@ -1,11 +1,16 @@
 // CrashGroupsApi: the crash-group endpoints of the read API (API token of the app).
 //
-//   GET  /v1/apps/{app}/crash-groups[?version=V][&limit=N]  groups, most events first
-//   GET  /v1/apps/{app}/crash-groups/{id}                   one group, with its latest sample
-//   POST /v1/apps/{app}/reprocess[?version=V]               re-run the sentinel crashes
+//   GET  /v1/apps/{app}/crash-groups?from&to[&version][&kind=crash|handled]
+//        [&sort=crashes|users|last_seen][&limit]        groups with their counts in the range
+//   GET  /v1/apps/{app}/crash-groups/{id}?from&to[&granularity]
+//                                                      one group: series, versions, samples
+//   POST /v1/apps/{app}/reprocess[?version=V]          re-run the sentinel crashes
 //
-// docs/protocol.md has every field. Answers are built from the CrashGroupIndex on the loop
-// thread (it answers from memory in microseconds).
+// Counts, users, first/last seen and per-version counts come from the crash_group and
+// handled_group rollups with the serving rule (layer_merge.h: batch where sealed, else speed);
+// titles, culprits, sentinel state, missing symbol files and samples from the CrashGroupIndex.
+// docs/api.md has every field. Handlers run on the loop thread: a list reads a few cells per
+// group (day cells for whole days), a detail a few hundred at most.
 #pragma once
 
 #define H2O_USE_LIBUV 0
@@ -13,8 +18,11 @@
 
 #include <string_view>
 
+#include "batch/batch_layer.h"
+#include "common/clock.h"
 #include "ingest/app_registry.h"
 #include "ingest/metrics.h"
+#include "serve/aggregate_store.h"
 #include "serve/crash_group_index.h"
 
 namespace vigil::serve {
@@ -22,8 +30,9 @@ namespace vigil::serve {
 class CrashGroupsApi {
  public:
   // Pointers must outlive the API.
-  CrashGroupsApi(CrashGroupIndex* index, ingest::Metrics* metrics)
-      : index_(index), metrics_(metrics) {}
+  CrashGroupsApi(CrashGroupIndex* index, AggregateStore* store, batch::BatchLayer* batch,
+                 ingest::Metrics* metrics, Clock* clock)
+      : index_(index), store_(store), batch_(batch), metrics_(metrics), clock_(clock) {}
 
   // `rest` follows /v1/apps/{app}/crash-groups: "" or "/{id}". Loop thread.
   void HandleGroups(h2o_req_t* req, const ingest::App& app, std::string_view rest);
@@ -31,11 +40,16 @@ class CrashGroupsApi {
   void HandleReprocess(h2o_req_t* req, const ingest::App& app, std::string_view rest);
 
  private:
+  void List(h2o_req_t* req, const ingest::App& app);
+  void Detail(h2o_req_t* req, const ingest::App& app, const std::string& id);
   void Reply(h2o_req_t* req, int status, std::string_view json);
   void Error(h2o_req_t* req, int status, std::string_view message);
 
   CrashGroupIndex* const index_;
+  AggregateStore* const store_;
+  batch::BatchLayer* const batch_;
   ingest::Metrics* const metrics_;
+  Clock* const clock_;
 };
 
 }  // namespace vigil::serve

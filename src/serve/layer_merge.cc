@@ -45,23 +45,56 @@ Status LayerMerge::Series(const aggregate::RollupKey& series, int64_t from_ms, i
 
 Status LayerMerge::Subjects(const aggregate::RollupKey& key, int64_t from_ms, int64_t to_ms,
                             std::map<std::string, aggregate::RollupCell>* out) {
+  return MergeNamed(&AggregateStore::ScanSubjects, key, from_ms, to_ms, out);
+}
+
+Status LayerMerge::Versions(const aggregate::RollupKey& key, int64_t from_ms, int64_t to_ms,
+                            std::map<std::string, aggregate::RollupCell>* out) {
+  return MergeNamed(&AggregateStore::ScanVersions, key, from_ms, to_ms, out);
+}
+
+Status LayerMerge::SubjectsOver(aggregate::RollupKey key, int64_t from_ms, int64_t to_ms,
+                                std::map<std::string, aggregate::RollupCell>* out) {
+  return MergeOver(&AggregateStore::ScanSubjects, std::move(key), from_ms, to_ms, out);
+}
+
+Status LayerMerge::VersionsOver(aggregate::RollupKey key, int64_t from_ms, int64_t to_ms,
+                                std::map<std::string, aggregate::RollupCell>* out) {
+  return MergeOver(&AggregateStore::ScanVersions, std::move(key), from_ms, to_ms, out);
+}
+
+Status LayerMerge::MergeOver(Scan scan, aggregate::RollupKey key, int64_t from_ms, int64_t to_ms,
+                             std::map<std::string, aggregate::RollupCell>* out) {
+  if (from_ms >= to_ms) return Status::Ok();
+  const int64_t first_day = BucketStart(from_ms + kDayMs - 1, Granularity::kDay);
+  const int64_t end_day = BucketStart(to_ms, Granularity::kDay);
+  key.granularity = Granularity::kHour;
+  if (first_day >= end_day) return MergeNamed(scan, key, from_ms, to_ms, out);
+  if (from_ms < first_day) VIGIL_RETURN_IF_ERROR(MergeNamed(scan, key, from_ms, first_day, out));
+  if (end_day < to_ms) VIGIL_RETURN_IF_ERROR(MergeNamed(scan, key, end_day, to_ms, out));
+  key.granularity = Granularity::kDay;
+  return MergeNamed(scan, key, first_day, end_day, out);
+}
+
+Status LayerMerge::MergeNamed(Scan scan, const aggregate::RollupKey& key, int64_t from_ms,
+                              int64_t to_ms, std::map<std::string, aggregate::RollupCell>* out) {
   const Granularity g = key.granularity;
   const int64_t from = BucketStart(from_ms, g);
   Status decode_error;
   for (Layer layer : {Layer::kBatch, Layer::kSpeed}) {
     if (layer == Layer::kBatch && g == Granularity::kMinute) continue;
     VIGIL_RETURN_IF_ERROR(
-        store_->ScanSubjects(layer, key, from, to_ms,
-                             [&](std::string_view subject, int64_t bucket, std::string_view bytes) {
-                               if (SourceOf(g, bucket) != layer) return;
-                               aggregate::RollupCell cell;
-                               Status st = aggregate::RollupCell::Decode(bytes, &cell);
-                               if (!st.ok()) {
-                                 if (decode_error.ok()) decode_error = st;
-                                 return;
-                               }
-                               (*out)[std::string(subject)].Merge(cell);
-                             }));
+        (store_->*scan)(layer, key, from, to_ms,
+                        [&](std::string_view name, int64_t bucket, std::string_view bytes) {
+                          if (SourceOf(g, bucket) != layer) return;
+                          aggregate::RollupCell cell;
+                          Status st = aggregate::RollupCell::Decode(bytes, &cell);
+                          if (!st.ok()) {
+                            if (decode_error.ok()) decode_error = st;
+                            return;
+                          }
+                          (*out)[std::string(name)].Merge(cell);
+                        }));
   }
   return decode_error;
 }

@@ -5,6 +5,7 @@
 // so series are zero-filled. Built per request; not thread-safe.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -35,11 +36,33 @@ class LayerMerge {
                 size_t max_points, std::vector<MergedPoint>* out);
 
   // Per subject of (key.app, key.metric) with key.version/os/granularity: its cells in
-  // [from_ms, to_ms) merged, each bucket from its layer. *sources counts buckets per layer used.
+  // [from_ms, to_ms) merged, each bucket from its layer.
   Status Subjects(const aggregate::RollupKey& key, int64_t from_ms, int64_t to_ms,
                   std::map<std::string, aggregate::RollupCell>* out);
+  // Per version of one subject — (key.app, key.metric, key.subject) with key.os/granularity —
+  // its cells in [from_ms, to_ms) merged, each bucket from its layer. The kAll version is "".
+  Status Versions(const aggregate::RollupKey& key, int64_t from_ms, int64_t to_ms,
+                  std::map<std::string, aggregate::RollupCell>* out);
+  // Subjects and Versions over a range of any length, reading as few cells as it can: day cells
+  // for the whole days inside [from_ms, to_ms), hour cells for the partial days at either end
+  // (widened to whole hours). key.granularity is ignored.
+  Status SubjectsOver(aggregate::RollupKey key, int64_t from_ms, int64_t to_ms,
+                      std::map<std::string, aggregate::RollupCell>* out);
+  Status VersionsOver(aggregate::RollupKey key, int64_t from_ms, int64_t to_ms,
+                      std::map<std::string, aggregate::RollupCell>* out);
 
  private:
+  using Scan = Status (AggregateStore::*)(
+      Layer, const aggregate::RollupKey&, int64_t, int64_t,
+      const std::function<void(std::string_view, int64_t, std::string_view)>&);
+  // SubjectsOver and VersionsOver: the range cut into hour and day pieces for MergeNamed.
+  Status MergeOver(Scan scan, aggregate::RollupKey key, int64_t from_ms, int64_t to_ms,
+                   std::map<std::string, aggregate::RollupCell>* out);
+  // Subjects and Versions: `scan` of both layers, each bucket kept from its source layer and
+  // merged under the name the scan gives.
+  Status MergeNamed(Scan scan, const aggregate::RollupKey& key, int64_t from_ms, int64_t to_ms,
+                    std::map<std::string, aggregate::RollupCell>* out);
+
   AggregateStore* const store_;
   const std::set<int64_t> sealed_;
 };

@@ -153,6 +153,52 @@ Status RocksDbStore::ScanSubjects(
   return FromRocks(it->status(), "aggregate store scan");
 }
 
+Status RocksDbStore::ScanVersions(
+    Layer layer, const aggregate::RollupKey& key, int64_t from_ms, int64_t to_ms,
+    const std::function<void(std::string_view, int64_t, std::string_view)>& fn) {
+  if (from_ms >= to_ms) return Status::Ok();
+  std::string subject_prefix(1, static_cast<char>(layer));
+  PutLengthPrefixed(&subject_prefix, key.app);
+  PutLengthPrefixed(&subject_prefix, key.metric);
+  PutLengthPrefixed(&subject_prefix, key.subject);
+  std::string tail;  // os, granularity
+  PutLengthPrefixed(&tail, key.os);
+  tail.push_back(static_cast<char>(key.granularity));
+  const std::string from = aggregate::EncodeBucket(from_ms);
+  const std::string to = aggregate::EncodeBucket(to_ms);
+  std::string upper_key = Successor(subject_prefix);
+  rocksdb::Slice upper(upper_key);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+  // One seek per version: to its series' first bucket, then past the version.
+  it->Seek(subject_prefix);
+  while (it->Valid()) {
+    rocksdb::Slice k = it->key();
+    const char* p = k.data() + subject_prefix.size();
+    std::string_view version;
+    if (!StartsWith(k, subject_prefix) || !GetLengthPrefixed(p, k.data() + k.size(), &version)) {
+      break;
+    }
+    std::string version_prefix = subject_prefix;
+    PutLengthPrefixed(&version_prefix, version);
+    const std::string version_copy(version);
+    std::string series = version_prefix + tail;
+    std::string end = series + to;
+    for (it->Seek(series + from); it->Valid(); it->Next()) {
+      rocksdb::Slice sk = it->key();
+      if (!StartsWith(sk, series) || sk.compare(rocksdb::Slice(end)) >= 0) break;
+      if (sk.size() != series.size() + 8) continue;
+      fn(version_copy, DecodeBucketAt(sk), View(it->value()));
+    }
+    VIGIL_RETURN_IF_ERROR(FromRocks(it->status(), "aggregate store scan"));
+    std::string next = Successor(version_prefix);
+    if (next.empty()) break;
+    it->Seek(next);
+  }
+  return FromRocks(it->status(), "aggregate store scan");
+}
+
 Result<std::optional<std::string>> RocksDbStore::GetCell(Layer layer,
                                                          const aggregate::RollupKey& key) {
   std::string value;

@@ -32,6 +32,9 @@ class RocksDbStore : public AggregateStore {
   Result<uint64_t> DeleteCellsBefore(Layer layer, Granularity granularity,
                                      int64_t before_ms) override;
   Result<std::optional<std::string>> GetMeta(std::string_view name) override;
+  Status ScanVersions(
+      Layer layer, const aggregate::RollupKey& key, int64_t from_ms, int64_t to_ms,
+      const std::function<void(std::string_view, int64_t, std::string_view)>& fn) override;
   Status ScanMeta(std::string_view prefix,
                   const std::function<void(std::string_view, std::string_view)>& fn) override;
 

@@ -16,6 +16,15 @@ namespace {
 
 constexpr std::string_view kNextPrefix = "speed/next/";
 constexpr std::string_view kEventsPrefix = "speed/events/";
+// speed/sentinel/<app>/<event id> → "<occurred ms> <group id>": a crash speed counted in a
+// sentinel group, so that when it is processed again it can be moved to its real group.
+constexpr std::string_view kSentinelPrefix = "speed/sentinel/";
+
+std::string SentinelKey(std::string_view app, std::string_view event_id) {
+  std::string k(kSentinelPrefix);
+  k.append(app).append(1, '/').append(event_id);
+  return k;
+}
 
 uint64_t ParseU64(std::string_view s) {
   uint64_t v = 0;
@@ -123,6 +132,7 @@ Status SpeedLayer::RunMicroBatch(bool* did_work) {
   aggregate::Aggregator agg(Granularity::kMinute);
   std::map<std::string, uint64_t> next = next_;
   std::map<std::string, uint64_t> added;
+  std::map<std::string, std::string> sentinels;  // this micro-batch's sentinel marks ("": gone)
   int64_t lag = 0;
   std::vector<log::PartitionInfo> partitions = processed_->Partitions();
   bool more = true;
@@ -143,12 +153,6 @@ Status SpeedLayer::RunMicroBatch(bool* did_work) {
         }
         aggregate::EventContext context = aggregate::ContextOf(batch.header);
         for (const EventView& e : batch.events) {
-          // Only crash events are ever processed again; other events skip the field lookup.
-          const bool crash = e.type == EventType::kCrash || e.type == EventType::kHandledException;
-          if (crash && e.fields.Get("processing").Get("reprocessed").is_true()) {
-            reprocessed_++;
-            continue;
-          }
           if (e.ts_ms < oldest) {
             late_++;
             continue;
@@ -156,6 +160,28 @@ Status SpeedLayer::RunMicroBatch(bool* did_work) {
           if (e.ts_ms > newest) {
             future_++;
             continue;
+          }
+          // Only crash events are ever processed again or sentinel; others skip the lookups.
+          const bool crash = e.type == EventType::kCrash || e.type == EventType::kHandledException;
+          if (crash) {
+            BinaryValue processed = e.fields.Get("processed");
+            const bool sentinel = processed.Get("sentinel").is_true();
+            if (e.fields.Get("processing").Get("reprocessed").is_true()) {
+              reprocessed_++;
+              Result<std::string> previous = SentinelGroupOf(p.name, e.id, &sentinels);
+              if (!previous.ok()) return previous.status();
+              std::string group = aggregate::CrashGroupOf(e);
+              if (previous->empty() || *previous == group) continue;
+              agg.AddRegroupedCrash(p.name, context, e, *previous);
+              regrouped_++;
+              sentinels[SentinelKey(p.name, e.id)] =
+                  sentinel ? std::to_string(e.ts_ms) + " " + group : std::string();
+              continue;
+            }
+            if (sentinel) {
+              sentinels[SentinelKey(p.name, e.id)] =
+                  std::to_string(e.ts_ms) + " " + aggregate::CrashGroupOf(e);
+            }
           }
           agg.AddEvent(p.name, context, e);
           added[p.name]++;
@@ -187,6 +213,13 @@ Status SpeedLayer::RunMicroBatch(bool* did_work) {
     std::lock_guard<std::mutex> lock(mu_);
     events_after = events_;
   }
+  for (const auto& [key, value] : sentinels) {
+    if (value.empty()) {
+      writes.DeleteMeta(key);
+    } else {
+      writes.PutMeta(key, value);
+    }
+  }
   for (const auto& [app, offset] : next) {
     if (next_.count(app) != 0 && next_[app] == offset) continue;
     writes.PutMeta(std::string(kNextPrefix) + app, std::to_string(offset));
@@ -214,6 +247,22 @@ Status SpeedLayer::RunMicroBatch(bool* did_work) {
   return Status::Ok();
 }
 
+Result<std::string> SpeedLayer::SentinelGroupOf(std::string_view app, std::string_view event_id,
+                                                const std::map<std::string, std::string>* pending) {
+  std::string key = SentinelKey(app, event_id);
+  std::string value;
+  if (auto it = pending->find(key); it != pending->end()) {
+    value = it->second;
+  } else {
+    Result<std::optional<std::string>> stored = store_->GetMeta(key);
+    if (!stored.ok()) return stored.status();
+    if (!stored->has_value()) return std::string();
+    value = std::move(**stored);
+  }
+  size_t space = value.find(' ');
+  return space == std::string::npos ? std::string() : value.substr(space + 1);
+}
+
 Status SpeedLayer::Sweep() {
   const int64_t now = clock_->NowMs();
   const int64_t minute_before = now - options_.minute_window_ms;
@@ -232,6 +281,15 @@ Status SpeedLayer::Sweep() {
     Result<uint64_t> n = store_->DeleteCellsBefore(serve::Layer::kSpeed, g, before);
     if (!n.ok()) return n.status();
   }
+  // Sentinel marks of crashes that left the window: speed will not count them again.
+  serve::WriteSet expired;
+  VIGIL_RETURN_IF_ERROR(
+      store_->ScanMeta(kSentinelPrefix, [&](std::string_view name, std::string_view v) {
+        int64_t ts = 0;
+        std::from_chars(v.data(), v.data() + v.size(), ts);
+        if (ts < now - options_.window_ms) expired.DeleteMeta(name);
+      }));
+  if (!expired.empty()) VIGIL_RETURN_IF_ERROR(store_->Apply(expired, /*sync=*/false));
   return Status::Ok();
 }
 
@@ -241,6 +299,7 @@ SpeedStats SpeedLayer::stats() const {
   s.late = late_;
   s.future = future_;
   s.reprocessed = reprocessed_;
+  s.regrouped = regrouped_;
   s.micro_batches = micro_batches_;
   s.cells_written = cells_written_;
   s.corrupt_records = corrupt_;
@@ -264,6 +323,10 @@ void SpeedLayer::RenderMetrics(std::string* out) const {
                "Events more than an hour in the future: skipped by the speed layer.", s.future);
   AppendMetric(out, "vigil_speed_reprocessed_events_total", "counter",
                "Crash events processed again, not counted a second time by speed.", s.reprocessed);
+  AppendMetric(
+      out, "vigil_speed_regrouped_events_total", "counter",
+      "Crash events processed again that speed moved from a sentinel group to their group.",
+      s.regrouped);
   AppendMetric(out, "vigil_speed_micro_batches_total", "counter",
                "Micro-batches written to the aggregate store.", s.micro_batches);
   AppendMetric(out, "vigil_speed_cells_written_total", "counter",

@@ -11,8 +11,13 @@
 // Window: minute cells for the last 2 h, hour and day cells for events that occurred within the
 // last 48 h. Older events are left to the batch layer and counted as late; events more than an
 // hour in the future are counted and skipped. Cells past the window are dropped from memory and
-// swept from the store. Crashes processed again after their symbols arrived are not counted a
-// second time (the batch layer places them in their final group).
+// swept from the store.
+//
+// Crashes processed again after their symbols arrived are not counted a second time. Speed marks
+// every crash it counts in a sentinel group (store metadata, written with the micro-batch); when
+// the crash comes back processed again into another group, it is counted in that group and as
+// moved out of the sentinel one (aggregate::Aggregator::AddRegroupedCrash), so crash groups follow
+// reprocessing within a second. Without a mark (already moved, or never counted) it is skipped.
 //
 // Counts are of deliveries: an event an SDK resent in a new batch counts twice here until batch
 // recomputes its day from the deduplicated archive.
@@ -52,6 +57,7 @@ struct SpeedStats {
   uint64_t late = 0;         // older than the window: left to batch
   uint64_t future = 0;       // more than future_ms ahead: skipped
   uint64_t reprocessed = 0;  // crash events processed again: not counted twice
+  uint64_t regrouped = 0;    // ... of which moved from a sentinel group to their group
   uint64_t micro_batches = 0;
   uint64_t cells_written = 0;
   uint64_t corrupt_records = 0;
@@ -91,6 +97,10 @@ class SpeedLayer {
   void Run();
   // The cell in memory, loaded from the store on first touch.
   Result<aggregate::RollupCell*> StateCell(const aggregate::RollupKey& key);
+  // The sentinel group speed counted the crash in ("" if none): `pending` (this micro-batch's
+  // marks, "" for removed) first, then the store.
+  Result<std::string> SentinelGroupOf(std::string_view app, std::string_view event_id,
+                                      const std::map<std::string, std::string>* pending);
 
   log::LogStore* const processed_;
   serve::AggregateStore* const store_;
@@ -109,8 +119,8 @@ class SpeedLayer {
   std::thread worker_;
 
   std::atomic<int64_t> lag_ms_{0};
-  std::atomic<uint64_t> events_total_{0}, late_{0}, future_{0}, reprocessed_{0}, micro_batches_{0},
-      cells_written_{0}, corrupt_{0}, errors_{0};
+  std::atomic<uint64_t> events_total_{0}, late_{0}, future_{0}, reprocessed_{0}, regrouped_{0},
+      micro_batches_{0}, cells_written_{0}, corrupt_{0}, errors_{0};
 };
 
 }  // namespace vigil::speed

@@ -170,5 +170,81 @@ TEST_F(SpeedLayerTest, SweepDropsCellsPastTheWindow) {
   EXPECT_EQ(Count(Granularity::kHour, BucketStart(kNow, Granularity::kHour)), 1u);
 }
 
+// A crash record as processing writes it: in `group`, sentinel or not, first pass or again.
+std::string CrashRecord(const std::string& event_id, const std::string& group, bool sentinel,
+                        bool reprocessed) {
+  std::string fields;
+  {
+    BinaryValueWriter w(&fields);
+    w.BeginObject();
+    w.Key("processed");
+    w.BeginObject();
+    w.Key("group_id");
+    w.String(group);
+    w.Key("sentinel");
+    w.Bool(sentinel);
+    w.EndObject();
+    w.Key("processing");
+    w.BeginObject();
+    w.Key("reprocessed");
+    w.Bool(reprocessed);
+    w.EndObject();
+    w.EndObject();
+  }
+  const std::string batch_id = "b-" + event_id + (reprocessed ? "-again" : "");
+  BatchHeader h;
+  h.batch_id = batch_id;
+  std::string out;
+  BatchRecordBuilder b;
+  b.Begin(h, &out);
+  b.AddEvent(event_id, EventType::kCrash, kNow, fields);
+  b.Finish();
+  return out;
+}
+
+TEST_F(SpeedLayerTest, ReprocessedCrashesMoveOutOfTheirSentinelGroupOnce) {
+  auto group = [&](const char* id) {
+    aggregate::RollupKey k;
+    k.app = "app";
+    k.metric = "crash_group";
+    k.subject = id;
+    k.granularity = Granularity::kDay;
+    k.bucket_ms = BucketStart(kNow, Granularity::kDay);
+    aggregate::RollupCell c;
+    auto v = store_->GetCell(serve::Layer::kSpeed, k);
+    if (v.ok() && v->has_value()) {
+      EXPECT_TRUE(aggregate::RollupCell::Decode(**v, &c).ok());
+    }
+    return std::pair<uint64_t, uint64_t>(c.count, c.errors);  // counted, moved out
+  };
+  using P = std::pair<uint64_t, uint64_t>;
+  Append(CrashRecord("e1", "sentinel-1", true, false));
+  Append(CrashRecord("e2", "sentinel-1", true, false));
+  Drain();
+  EXPECT_EQ(group("sentinel-1"), P(2, 0));
+  // e1 comes back in its real group (in a later micro-batch, after a restart)...
+  OpenStoreAndSpeed();
+  Append(CrashRecord("e1", "real", false, true));
+  Drain();
+  EXPECT_EQ(group("sentinel-1"), P(2, 1));
+  EXPECT_EQ(group("real"), P(1, 0));
+  // ...a second reprocessing of e1 finds no mark and is skipped; e2, marked and moved in the same
+  // micro-batch as its first pass would be, moves once as well.
+  Append(CrashRecord("e1", "real", false, true));
+  Append(CrashRecord("e3", "sentinel-1", true, false));
+  Append(CrashRecord("e3", "real", false, true));
+  Drain();
+  EXPECT_EQ(group("sentinel-1"), P(3, 2));
+  EXPECT_EQ(group("real"), P(2, 0));
+  EXPECT_EQ(Count(Granularity::kDay, BucketStart(kNow, Granularity::kDay), "crashes"), 3u);
+  EXPECT_EQ(speed_->stats().regrouped, 2u);  // e1 once, e3
+  // Marks leave with the window.
+  clock_.AdvanceMs(49 * kHourMs);
+  ASSERT_TRUE(speed_->Sweep().ok());
+  int marks = 0;
+  ASSERT_TRUE(store_->ScanMeta("speed/sentinel/", [&](auto, auto) { ++marks; }).ok());
+  EXPECT_EQ(marks, 0);
+}
+
 }  // namespace
 }  // namespace vigil::speed
