@@ -16,5 +16,6 @@ int RunSymbolsCommand(const std::vector<std::string>& args);
 int RunSymbolsConvert(const std::vector<std::string>& args);
 int RunReprocessCommand(const std::vector<std::string>& args);
 int RunArchiveCommand(const std::vector<std::string>& args);
+int RunBatchCommand(const std::vector<std::string>& args);
 
 }  // namespace vigil::cli

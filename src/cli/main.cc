@@ -15,6 +15,7 @@ constexpr const char* kUsage =
     "  serve      run the server: ingest, log and every other stage, embedded\n"
     "  log        inspect the durable log: `vigil log stats`, `vigil log dump`\n"
     "  archive    inspect the event archive: `vigil archive stats`\n"
+    "  batch      recompute days from the archive on a server: `vigil batch run`\n"
     "  loadgen    send synthetic device traffic to a server\n"
     "  symbols    upload symbol files to a server: `vigil symbols upload`\n"
     "  reprocess  re-run an app's crashes that waited for symbols\n"
@@ -35,6 +36,7 @@ int main(int argc, char** argv) {
   if (command == "serve") return vigil::cli::RunServeCommand(rest);
   if (command == "log") return vigil::cli::RunLogCommand(rest);
   if (command == "archive") return vigil::cli::RunArchiveCommand(rest);
+  if (command == "batch") return vigil::cli::RunBatchCommand(rest);
   if (command == "loadgen") return vigil::cli::RunLoadgenCommand(rest);
   if (command == "symbolicate") return vigil::cli::RunSymbolicateCommand(rest);
   if (command == "symbols") return vigil::cli::RunSymbolsCommand(rest);

@@ -10,12 +10,13 @@ import json
 import os
 import random
 import sqlite3
+import subprocess
 import sys
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from vigil_harness import Server  # noqa: E402
+from vigil_harness import ADMIN_TOKEN, VIGIL, Server  # noqa: E402
 
 DAY = 86400 * 1000
 HOUR = 3600 * 1000
@@ -226,10 +227,28 @@ class AnalyticsTest(unittest.TestCase):
 
     def test_4_rerun_is_idempotent_and_restart_keeps_counts(self):
         before = self.series("app_loads")
-        status, _, run = self.server.admin("POST", "/v1/admin/batch/run",
-                                           {"from": iso_day(self.today - 5 * DAY)})
-        self.assertEqual(status, 200, run)
+        # The rerun goes through `vigil batch run`, which asks for one day at a time.
+        out = subprocess.run([VIGIL, "batch", "run", "--server", "http://127.0.0.1:%d" %
+                              self.server.port, "--admin-token", ADMIN_TOKEN,
+                              "--from", iso_day(self.today - 5 * DAY)],
+                             capture_output=True, text=True, timeout=120)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        run = json.loads(out.stdout)
+        self.assertEqual(run["days"], 3)  # the days with archived events, of every app
+        self.assertEqual(run["events"], self.db.execute(
+            "SELECT COUNT(DISTINCT id) FROM deliveries").fetchone()[0])
+        self.assertEqual(out.stderr.count("done ("), 6)  # progress: six days asked for
         self.assertEqual(self.series("app_loads"), before)
+        # Errors name the fix.
+        out = subprocess.run([VIGIL, "batch", "run", "--server", "http://127.0.0.1:%d" %
+                              self.server.port, "--admin-token", "wrong"],
+                             capture_output=True, text=True, timeout=60)
+        self.assertEqual(out.returncode, 1)
+        self.assertIn("HTTP 401", out.stderr)
+        out = subprocess.run([VIGIL, "batch", "run", "--server", "http://127.0.0.1:1"],
+                             capture_output=True, text=True, timeout=60)
+        self.assertEqual(out.returncode, 2)
+        self.assertIn("--admin-token", out.stderr)
         self.server.kill9()
         self.server.start()
         self.wait_caught_up()

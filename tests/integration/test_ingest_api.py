@@ -186,7 +186,8 @@ class IngestApiTest(unittest.TestCase):
                      ["log", "dump", "--help"], ["symbols", "--help"],
                      ["symbols", "upload", "--help"], ["symbols", "convert", "--help"],
                      ["symbolicate", "--help"],
-                     ["reprocess", "--help"], ["loadgen", "--help"]):
+                     ["reprocess", "--help"], ["loadgen", "--help"], ["batch", "--help"],
+                     ["batch", "run", "--help"], ["archive", "--help"]):
             out = subprocess.run([VIGIL] + args, capture_output=True, text=True)
             self.assertEqual(out.returncode, 0, args)
             self.assertIn("usage: vigil", out.stdout)
