@@ -29,6 +29,7 @@ test-slow: setup
 bench: build
 	bash bench/ingest/run.sh
 	bash bench/symbolicate/run.sh
+	bash bench/batch/run.sh
 
 fuzz: setup
 	bash tests/fuzz/run.sh

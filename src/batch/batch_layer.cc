@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <mutex>
+#include <thread>
 
 #include "aggregate/aggregator.h"
 #include "archive/archive_layout.h"
@@ -145,16 +147,45 @@ Result<BatchRunResult> BatchLayer::Run(const BatchRunRequest& request,
       work.push_back(Work{app, day, std::move(sig)});
     }
   }
+  // Days are independent: workers take the next one until all are done or one fails.
   BatchRunResult result;
-  for (size_t i = 0; i < work.size(); ++i) {
-    Status st = ComputeDay(work[i].app, work[i].day, run_start_ms, work[i].signature, &result);
-    if (!st.ok()) {
-      errors_++;
-      return Status(st.code(),
-                    "batch of " + work[i].app + " " + FormatDay(work[i].day) + ": " + st.message());
+  std::mutex mu;
+  Status first_error;
+  size_t next = 0, done = 0;
+  auto worker = [&] {
+    for (;;) {
+      size_t i;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        if (next >= work.size() || !first_error.ok()) return;
+        i = next++;
+      }
+      BatchRunResult day;
+      Status st = ComputeDay(work[i].app, work[i].day, run_start_ms, work[i].signature, &day);
+      std::lock_guard<std::mutex> lock(mu);
+      if (!st.ok()) {
+        if (first_error.ok()) {
+          first_error = Status(st.code(), "batch of " + work[i].app + " " + FormatDay(work[i].day) +
+                                              ": " + st.message());
+        }
+        return;
+      }
+      result.days++;
+      result.events += day.events;
+      result.duplicates += day.duplicates;
+      if (progress) progress(++done, work.size());
     }
-    result.days++;
-    if (progress) progress(i + 1, work.size());
+  };
+  unsigned threads =
+      options_.threads != 0 ? options_.threads : std::max(1u, std::thread::hardware_concurrency());
+  threads = static_cast<unsigned>(std::min<size_t>(threads, work.size()));
+  std::vector<std::thread> pool;
+  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(worker);
+  worker();
+  for (std::thread& t : pool) t.join();
+  if (!first_error.ok()) {
+    errors_++;
+    return first_error;
   }
   result.seconds = static_cast<double>(clock_->MonotonicNs() - start_ns) / 1e9;
   runs_++;

@@ -39,6 +39,9 @@
 namespace vigil::batch {
 
 struct BatchOptions {
+  // Days computed at once, each on its own thread (0: one per core). A day's cells are small;
+  // its working set is the id set and the aggregator, tens of MB for a million users.
+  unsigned threads = 0;
   int64_t days_back = 30;
   int64_t hourly_days = 2;
   int64_t hourly_interval_ms = 3600 * 1000;  // 0: no scheduler
