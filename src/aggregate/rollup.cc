@@ -94,7 +94,7 @@ void RollupCell::AppendTo(std::string* out) const {
   if (flags & kHasLatency) PutLengthPrefixed(out, latency.Serialize());
 }
 
-Status RollupCell::Decode(std::string_view bytes, RollupCell* out) {
+Status RollupCell::Decode(std::string_view bytes, RollupCell* out, bool counters_only) {
   auto corrupt = [](const char* what) {
     return Status::Corruption(std::string("rollup cell: ") + what);
   };
@@ -113,12 +113,12 @@ Status RollupCell::Decode(std::string_view bytes, RollupCell* out) {
   if (flags & kHasUsers) {
     std::string_view s;
     if (!GetLengthPrefixed(p, end, &s)) return corrupt("truncated users");
-    VIGIL_RETURN_IF_ERROR(HyperLogLog::Decode(s, &c.users));
+    if (!counters_only) VIGIL_RETURN_IF_ERROR(HyperLogLog::Decode(s, &c.users));
   }
   if (flags & kHasLatency) {
     std::string_view s;
     if (!GetLengthPrefixed(p, end, &s)) return corrupt("truncated latency");
-    VIGIL_RETURN_IF_ERROR(LatencySketch::Decode(s, &c.latency));
+    if (!counters_only) VIGIL_RETURN_IF_ERROR(LatencySketch::Decode(s, &c.latency));
   }
   if (p != end) return corrupt("trailing bytes");
   *out = std::move(c);

@@ -71,7 +71,9 @@ struct RollupCell {
     AppendTo(&s);
     return s;
   }
-  static Status Decode(std::string_view bytes, RollupCell* out);
+  // With counters_only, the sketches are skipped (left empty): for answers that need counts
+  // only, a fraction of the cost.
+  static Status Decode(std::string_view bytes, RollupCell* out, bool counters_only = false);
 };
 
 }  // namespace vigil::aggregate

@@ -92,7 +92,7 @@ Status VersionCells(LayerMerge* merge, const ingest::App& app, const Query& q,
 
 void WriteGroup(JsonWriter* w, const std::string& id, const GroupCells& total,
                 const std::map<std::string, GroupCells>& versions, const std::string& only_version,
-                const std::optional<CrashGroup>& meta) {
+                bool with_version_users, const std::optional<CrashGroup>& meta) {
   w->Key("id").String(id);
   w->Key("title").String(meta ? meta->title : id);
   w->Key("type").String(meta ? meta->type : "");
@@ -116,8 +116,14 @@ void WriteGroup(JsonWriter* w, const std::string& id, const GroupCells& total,
   for (const auto& [v, c] : versions) {
     if (v.empty() || c.events() == 0) continue;  // "" is the total
     if (!only_version.empty() && v != only_version) continue;
-    w->Key(v).BeginObject().Key("crashes").Uint(c.crashes());
-    w->Key("handled").Uint(c.handled_events()).Key("users").Uint(c.users()).EndObject();
+    w->Key(v)
+        .BeginObject()
+        .Key("crashes")
+        .Uint(c.crashes())
+        .Key("handled")
+        .Uint(c.handled_events());
+    if (with_version_users) w->Key("users").Uint(c.users());
+    w->EndObject();
   }
   w->EndObject().Key("missing").BeginArray();
   if (meta) {
@@ -188,12 +194,14 @@ void CrashGroupsApi::List(h2o_req_t* req, const ingest::App& app) {
   w.BeginObject().Key("from").String(FormatRfc3339(q.range.from));
   w.Key("to").String(FormatRfc3339(q.range.to)).Key("total").Uint(rows.size());
   w.Key("groups").BeginArray();
+  // Per-version counts of the groups shown: counters only (users per version are the detail's).
+  merge.set_counters_only(true);
   for (size_t i = 0; i < rows.size() && i < limit; ++i) {
     std::map<std::string, GroupCells> versions;
     st = VersionCells(&merge, app, q, *rows[i].id, &versions);
     if (!st.ok()) return Error(req, 500, st.message());
     w.BeginObject();
-    WriteGroup(&w, *rows[i].id, *rows[i].cells, versions, q.version,
+    WriteGroup(&w, *rows[i].id, *rows[i].cells, versions, q.version, /*with_version_users=*/false,
                index_->Get(app.id, *rows[i].id));
     w.EndObject();
   }
@@ -239,7 +247,7 @@ void CrashGroupsApi::Detail(h2o_req_t* req, const ingest::App& app, const std::s
   std::string out;
   JsonWriter w(&out);
   w.BeginObject();
-  WriteGroup(&w, id, total, versions, "", meta);
+  WriteGroup(&w, id, total, versions, "", /*with_version_users=*/true, meta);
   w.Key("from").String(FormatRfc3339(q.range.from)).Key("to").String(FormatRfc3339(q.range.to));
   w.Key("granularity").String(GranularityName(g)).Key("series").BeginArray();
   const size_t n = series.empty() ? 0 : series[0].size();

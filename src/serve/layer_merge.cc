@@ -88,7 +88,7 @@ Status LayerMerge::MergeNamed(Scan scan, const aggregate::RollupKey& key, int64_
                         [&](std::string_view name, int64_t bucket, std::string_view bytes) {
                           if (SourceOf(g, bucket) != layer) return;
                           aggregate::RollupCell cell;
-                          Status st = aggregate::RollupCell::Decode(bytes, &cell);
+                          Status st = aggregate::RollupCell::Decode(bytes, &cell, counters_only_);
                           if (!st.ok()) {
                             if (decode_error.ok()) decode_error = st;
                             return;

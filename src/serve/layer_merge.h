@@ -28,6 +28,9 @@ class LayerMerge {
   LayerMerge(AggregateStore* store, std::set<int64_t> sealed_days)
       : store_(store), sealed_(std::move(sealed_days)) {}
 
+  // Subjects/Versions(Over) decode counters only from now on: sketches stay empty.
+  void set_counters_only(bool v) { counters_only_ = v; }
+
   Layer SourceOf(Granularity g, int64_t bucket_ms) const;
 
   // One point per bucket of `series.granularity` in [from_ms, to_ms) (from rounded down to a
@@ -65,6 +68,7 @@ class LayerMerge {
 
   AggregateStore* const store_;
   const std::set<int64_t> sealed_;
+  bool counters_only_ = false;
 };
 
 }  // namespace vigil::serve

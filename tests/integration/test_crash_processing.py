@@ -854,7 +854,7 @@ class CrashProcessingTest(unittest.TestCase):
                                               "ts": [], "ids": []})
             key = "handled" if e["type"] == "handled_exception" else "crashes"
             g[key] += 1
-            v = g["versions"].setdefault(e["version"], {"crashes": 0, "handled": 0, "users": 1})
+            v = g["versions"].setdefault(e["version"], {"crashes": 0, "handled": 0})
             v[key] += 1
             g["ts"].append(e["ts"])
             g["ids"].append(eid)
@@ -903,6 +903,9 @@ class CrashProcessingTest(unittest.TestCase):
         for title, w in want.items():
             g = groups[title]
             self.assert_counts(g, w)
+            # The detail adds distinct users per version: every test batch has the same user.
+            self.assertEqual(self.before_detail[title]["versions"],
+                             {v: dict(c, users=1) for v, c in w["versions"].items()})
             events = [self.events[i] for i in w["ids"]]
             self.assertEqual(g["type"], events[0]["exc"])
             self.assertRegex(g["id"], r"^[0-9a-f]{16}$")
@@ -981,8 +984,8 @@ class CrashProcessingTest(unittest.TestCase):
         self.assertEqual(self.events["e-tomb"]["title"], "SIGABRT: parse_header(char const*)")
         # The same bug in two versions is one group; so are a crash and a handled exception.
         native = groups["SIGSEGV: func()"]
-        self.assertEqual(native["versions"], {VERSION: {"crashes": 1, "handled": 0, "users": 1},
-                                              OLD_VERSION: {"crashes": 1, "handled": 0, "users": 1}})
+        self.assertEqual(native["versions"], {VERSION: {"crashes": 1, "handled": 0},
+                                              OLD_VERSION: {"crashes": 1, "handled": 0}})
         java = groups[self.events["e-java"]["title"]]
         self.assertEqual((java["crashes"], java["handled"], java["events"]), (1, 1, 2))
         # The minimal crashes' group is the same group as before the upload.
@@ -1075,7 +1078,7 @@ class CrashProcessingTest(unittest.TestCase):
         groups = self.by_title(self.late_before)
         sentinel = groups["SIGSEGV (unsymbolicated, %s)" % NEXT_VERSION]
         self.assertEqual((sentinel["sentinel"], sentinel["crashes"], sentinel["versions"]),
-                         (True, 2, {NEXT_VERSION: {"crashes": 2, "handled": 0, "users": 1}}))
+                         (True, 2, {NEXT_VERSION: {"crashes": 2, "handled": 0}}))
         self.assertEqual(sentinel["missing"], sorted(["debug_id:" + PLUGIN_DEBUG_ID,
                                                       "debug_id:" + EXTRA_DEBUG_ID]))
         # Everything else is as it was.
@@ -1112,14 +1115,14 @@ class CrashProcessingTest(unittest.TestCase):
         sentinel = groups["SIGSEGV (unsymbolicated, %s)" % NEXT_VERSION]
         self.assertEqual((sentinel["sentinel"], sentinel["crashes"], sentinel["events"],
                           sentinel["versions"], sentinel["missing"]),
-                         (True, 1, 1, {NEXT_VERSION: {"crashes": 1, "handled": 0, "users": 1}},
+                         (True, 1, 1, {NEXT_VERSION: {"crashes": 1, "handled": 0}},
                           ["debug_id:" + PLUGIN_DEBUG_ID]))
         extra = groups[self.extra_title]
         ts = self.late["e-extra"]["ts"]
         self.assertEqual((extra["culprit"], extra["sentinel"], extra["crashes"], extra["versions"],
                           extra["first_seen"], extra["last_seen"], extra["missing"]),
                          (self.extra_culprit, False, 1, {NEXT_VERSION: {"crashes": 1,
-                                                                        "handled": 0, "users": 1}},
+                                                                        "handled": 0}},
                           ts, ts, []))
         self.assertEqual(self.extra_title, "SIGSEGV: extra_entry(int)")
         p = self.late_after_detail[self.extra_title]["sample"]["processed"]
@@ -1139,7 +1142,7 @@ class CrashProcessingTest(unittest.TestCase):
         ts = self.last["ts"]
         self.assertEqual((quota["id"], quota["crashes"], quota["versions"], quota["last_seen"]),
                          (old_quota["id"], 3, dict(old_quota["versions"], **{
-                             NEXT_VERSION: {"crashes": 1, "handled": 0, "users": 1}}), ts))
+                             NEXT_VERSION: {"crashes": 1, "handled": 0}}), ts))
         self.assertEqual(self.pre_kill_detail["com.example.QuotaExceeded"]["sample"]["event_id"],
                          "e-last")
         # After kill -9 and restart: the same.

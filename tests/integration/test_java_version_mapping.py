@@ -74,7 +74,7 @@ class JavaVersionMappingTest(unittest.TestCase):
         groups = self.groups(3)
         title = "%s: %s" % (exception_type, retraced)
         self.assertIn(title, groups)
-        self.assertEqual(groups[title]["versions"], {"5.0": {"crashes": 1, "handled": 0, "users": 1}})
+        self.assertEqual(groups[title]["versions"], {"5.0": {"crashes": 1, "handled": 0}})
         self.assertFalse(groups[title]["sentinel"])
         self.assertEqual(groups["%s: %s" % (exception_type, obfuscated)]["crashes"], 2)
 
