@@ -30,6 +30,8 @@ bench: build
 	bash bench/ingest/run.sh
 	bash bench/symbolicate/run.sh
 	bash bench/batch/run.sh
+	bash bench/query/run.sh
+	bash bench/freshness/run.sh
 
 fuzz: setup
 	bash tests/fuzz/run.sh
