@@ -116,7 +116,10 @@ void HyperLogLog::AddSparseEntry(uint32_t entry) {
 
 void HyperLogLog::FlushPending() const {
   if (pending_.empty()) return;
-  std::sort(pending_.begin(), pending_.end());
+  // Merging another sketch's sparse entries appends them already sorted: skip the sort then.
+  if (!std::is_sorted(pending_.begin(), pending_.end())) {
+    std::sort(pending_.begin(), pending_.end());
+  }
   std::vector<uint32_t> merged;
   merged.reserve(sparse_.size() + pending_.size());
   std::merge(sparse_.begin(), sparse_.end(), pending_.begin(), pending_.end(),
