@@ -27,16 +27,8 @@ DAU=${DAU:-1000000}
 DAYS=${DAYS:-30}
 ROUNDS=${ROUNDS:-3}
 GEN=build/vigil_bench_batch_gen
-WORK=$(mktemp -d /tmp/vigil-bench-batch-XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  if [ "${KEEP:-0}" != 1 ]; then rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source bench/lib.sh
+bench_init batch
 now() { date +%s.%N; }
 
 cmake --build build -j "$(nproc)" --target vigil_bench_batch_gen > /dev/null

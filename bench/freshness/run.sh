@@ -11,15 +11,8 @@ VIGIL=${VIGIL:-build/vigil}
 RATE=${RATE:-1000}
 PROBES=${PROBES:-200}
 INTERVAL=${PROBE_INTERVAL:-0.1}
-WORK=$(mktemp -d /tmp/vigil-bench-fresh-XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source bench/lib.sh
+bench_init fresh
 
 PORT=$(free_port)
 "$VIGIL" serve --data "$WORK/data" --listen "127.0.0.1:$PORT" --admin-token bench \

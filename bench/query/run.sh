@@ -18,15 +18,8 @@ RATE=${RATE:-1000}
 CONNECTIONS=${CONNECTIONS:-10}
 DURATION=${SECONDS_PER_RUN:-20}
 GEN=build/vigil_bench_batch_gen
-WORK=$(mktemp -d /tmp/vigil-bench-query-XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source bench/lib.sh
+bench_init query
 
 cmake --build build -j "$(nproc)" --target vigil_bench_batch_gen > /dev/null
 PORT=$(free_port)

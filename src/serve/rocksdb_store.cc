@@ -111,88 +111,60 @@ Status RocksDbStore::ScanSeries(Layer layer, const aggregate::RollupKey& series,
 Status RocksDbStore::ScanSubjects(
     Layer layer, const aggregate::RollupKey& key, int64_t from_ms, int64_t to_ms,
     const std::function<void(std::string_view, int64_t, std::string_view)>& fn) {
-  if (from_ms >= to_ms) return Status::Ok();
-  std::string metric_prefix(1, static_cast<char>(layer));
-  PutLengthPrefixed(&metric_prefix, key.app);
-  PutLengthPrefixed(&metric_prefix, key.metric);
+  std::string prefix(1, static_cast<char>(layer));
+  PutLengthPrefixed(&prefix, key.app);
+  PutLengthPrefixed(&prefix, key.metric);
   std::string tail;  // version, os, granularity
   PutLengthPrefixed(&tail, key.version);
   PutLengthPrefixed(&tail, key.os);
   tail.push_back(static_cast<char>(key.granularity));
-  const std::string from = aggregate::EncodeBucket(from_ms);
-  const std::string to = aggregate::EncodeBucket(to_ms);
-  std::string upper_key = Successor(metric_prefix);
-  rocksdb::Slice upper(upper_key);
-  rocksdb::ReadOptions ro;
-  ro.iterate_upper_bound = &upper;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
-  it->Seek(metric_prefix);
-  while (it->Valid()) {
-    rocksdb::Slice k = it->key();
-    const char* p = k.data() + metric_prefix.size();
-    std::string_view subject;
-    if (!StartsWith(k, metric_prefix) || !GetLengthPrefixed(p, k.data() + k.size(), &subject)) {
-      break;
-    }
-    std::string subject_prefix = metric_prefix;
-    PutLengthPrefixed(&subject_prefix, subject);
-    const std::string subject_copy(subject);
-    std::string series = subject_prefix + tail;
-    std::string end = series + to;
-    for (it->Seek(series + from); it->Valid(); it->Next()) {
-      rocksdb::Slice sk = it->key();
-      if (!StartsWith(sk, series) || sk.compare(rocksdb::Slice(end)) >= 0) break;
-      if (sk.size() != series.size() + 8) continue;
-      fn(subject_copy, DecodeBucketAt(sk), View(it->value()));
-    }
-    VIGIL_RETURN_IF_ERROR(FromRocks(it->status(), "aggregate store scan"));
-    std::string next = Successor(subject_prefix);
-    if (next.empty()) break;
-    it->Seek(next);
-  }
-  return FromRocks(it->status(), "aggregate store scan");
+  return ScanNamedSeries(prefix, tail, from_ms, to_ms, fn);
 }
 
 Status RocksDbStore::ScanVersions(
     Layer layer, const aggregate::RollupKey& key, int64_t from_ms, int64_t to_ms,
     const std::function<void(std::string_view, int64_t, std::string_view)>& fn) {
-  if (from_ms >= to_ms) return Status::Ok();
-  std::string subject_prefix(1, static_cast<char>(layer));
-  PutLengthPrefixed(&subject_prefix, key.app);
-  PutLengthPrefixed(&subject_prefix, key.metric);
-  PutLengthPrefixed(&subject_prefix, key.subject);
+  std::string prefix(1, static_cast<char>(layer));
+  PutLengthPrefixed(&prefix, key.app);
+  PutLengthPrefixed(&prefix, key.metric);
+  PutLengthPrefixed(&prefix, key.subject);
   std::string tail;  // os, granularity
   PutLengthPrefixed(&tail, key.os);
   tail.push_back(static_cast<char>(key.granularity));
+  return ScanNamedSeries(prefix, tail, from_ms, to_ms, fn);
+}
+
+Status RocksDbStore::ScanNamedSeries(
+    const std::string& prefix, const std::string& tail, int64_t from_ms, int64_t to_ms,
+    const std::function<void(std::string_view, int64_t, std::string_view)>& fn) {
+  if (from_ms >= to_ms) return Status::Ok();
   const std::string from = aggregate::EncodeBucket(from_ms);
   const std::string to = aggregate::EncodeBucket(to_ms);
-  std::string upper_key = Successor(subject_prefix);
+  std::string upper_key = Successor(prefix);
   rocksdb::Slice upper(upper_key);
   rocksdb::ReadOptions ro;
   ro.iterate_upper_bound = &upper;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
-  // One seek per version: to its series' first bucket, then past the version.
-  it->Seek(subject_prefix);
+  // Two seeks per name: to its series' first bucket in range, then past the name.
+  it->Seek(prefix);
   while (it->Valid()) {
     rocksdb::Slice k = it->key();
-    const char* p = k.data() + subject_prefix.size();
-    std::string_view version;
-    if (!StartsWith(k, subject_prefix) || !GetLengthPrefixed(p, k.data() + k.size(), &version)) {
-      break;
-    }
-    std::string version_prefix = subject_prefix;
-    PutLengthPrefixed(&version_prefix, version);
-    const std::string version_copy(version);
-    std::string series = version_prefix + tail;
+    const char* p = k.data() + prefix.size();
+    std::string_view name;
+    if (!StartsWith(k, prefix) || !GetLengthPrefixed(p, k.data() + k.size(), &name)) break;
+    std::string name_prefix = prefix;
+    PutLengthPrefixed(&name_prefix, name);
+    const std::string name_copy(name);
+    std::string series = name_prefix + tail;
     std::string end = series + to;
     for (it->Seek(series + from); it->Valid(); it->Next()) {
       rocksdb::Slice sk = it->key();
       if (!StartsWith(sk, series) || sk.compare(rocksdb::Slice(end)) >= 0) break;
       if (sk.size() != series.size() + 8) continue;
-      fn(version_copy, DecodeBucketAt(sk), View(it->value()));
+      fn(name_copy, DecodeBucketAt(sk), View(it->value()));
     }
     VIGIL_RETURN_IF_ERROR(FromRocks(it->status(), "aggregate store scan"));
-    std::string next = Successor(version_prefix);
+    std::string next = Successor(name_prefix);
     if (next.empty()) break;
     it->Seek(next);
   }

@@ -40,6 +40,11 @@ class RocksDbStore : public AggregateStore {
 
  private:
   explicit RocksDbStore(rocksdb::DB* db);
+  // ScanSubjects and ScanVersions: for each name (a length-prefixed string) after `prefix`, the
+  // cells of series name + `tail` whose bucket lies in [from_ms, to_ms).
+  Status ScanNamedSeries(
+      const std::string& prefix, const std::string& tail, int64_t from_ms, int64_t to_ms,
+      const std::function<void(std::string_view, int64_t, std::string_view)>& fn);
   std::unique_ptr<rocksdb::DB> db_;
 };
 
