@@ -63,6 +63,9 @@ for k in $(seq "$BODIES"); do
 done
 SIZE=$(du -cb "$WORK"/bodies/*.gz | tail -1 | awk -v n="$BODIES" '{printf "%d", $1 / n}')
 echo "bodies: $BODIES gzip batches of $EVENTS_PER_BATCH events, ~$SIZE bytes each"
+# The CPU cost of the work nginx does not do, on one core, without sockets or fsyncs.
+cmake --build build -j "$(nproc)" --target vigil_bench_parse > /dev/null
+build/vigil_bench_parse "$WORK/bodies" "$BODIES" 2
 
 export BENCH_DIR="$WORK/bodies" BENCH_BODIES="$BODIES" BENCH_KEY="$KEY"
 run() {  # name port
@@ -90,7 +93,12 @@ echo "mean: nginx $NG req/s, vigil $VG req/s ($(echo "$VG * $EVENTS_PER_BATCH" |
 echo "ratio vigil/nginx: $(echo "scale=3; $VG / $NG" | bc)"
 
 HALF=$((VG / 2))
-echo "vigil at half its peak ($HALF batches/s) with vigil loadgen, ${DURATION}s:"
+out=$(BENCH_RATE=$HALF BENCH_CONNECTIONS=64 wrk -t2 -c64 -d"${DURATION}s" --latency \
+  -s bench/ingest/post.lua "http://127.0.0.1:$VIGIL_PORT")
+echo "vigil at half its peak, wrk paced to $HALF req/s: $(echo "$out" | awk '/Requests\/sec/ {printf "%.0f req/s", $2}')," \
+  "p50 $(echo "$out" | awk '$1 == "50%" {print $2}'), p90 $(echo "$out" | awk '$1 == "90%" {print $2}')," \
+  "p99 $(echo "$out" | awk '$1 == "99%" {print $2}')"
+echo "realistic devices (vigil loadgen: varied batches, retries; it shares the 2 cores) at $HALF batches/s, ${DURATION}s:"
 "$VIGIL" loadgen --target "http://127.0.0.1:$VIGIL_PORT" --key "$KEY" --rate "$HALF" \
   --duration "$DURATION" --concurrency 32 --devices 5000 2> /dev/null | sed 's/^/  /'
 curl -s "http://127.0.0.1:$VIGIL_PORT/metrics" | grep -E '^vigil_log_records_per_fsync_(sum|count)' \

@@ -15,6 +15,7 @@
 #include "common/file_util.h"
 #include "common/prometheus_text.h"
 #include "common/thread_name.h"
+#include "common/thread_priority.h"
 #include "common/time_bucket.h"
 #include "common/time_format.h"
 
@@ -147,6 +148,7 @@ void Archiver::Stop() {
 
 void Archiver::Run() {
   SetThreadName("vigil-archive");
+  EnterBackgroundPriority();
   for (;;) {
     uint64_t sync_target = 0;
     {

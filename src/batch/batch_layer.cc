@@ -15,6 +15,7 @@
 #include "batch/id_set.h"
 #include "common/prometheus_text.h"
 #include "common/thread_name.h"
+#include "common/thread_priority.h"
 #include "common/time_bucket.h"
 #include "common/time_format.h"
 
@@ -80,6 +81,7 @@ void BatchLayer::Pause(bool paused) {
 
 void BatchLayer::Schedule() {
   SetThreadName("vigil-batch");
+  EnterBackgroundPriority();
   int64_t next_hourly = clock_->NowMs() + 60 * 1000;  // let the other stages start first
   int64_t next_daily = next_hourly;
   for (;;) {
@@ -180,7 +182,13 @@ Result<BatchRunResult> BatchLayer::Run(const BatchRunRequest& request,
       options_.threads != 0 ? options_.threads : std::max(1u, std::thread::hardware_concurrency());
   threads = static_cast<unsigned>(std::min<size_t>(threads, work.size()));
   std::vector<std::thread> pool;
-  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(worker);
+  for (unsigned t = 1; t < threads; ++t) {
+    pool.emplace_back([&worker] {
+      SetThreadName("vigil-batch");
+      EnterBackgroundPriority();
+      worker();
+    });
+  }
   worker();
   for (std::thread& t : pool) t.join();
   if (!first_error.ok()) {

@@ -21,6 +21,7 @@
 #include "common/flags.h"
 #include "common/prometheus_text.h"
 #include "common/secret.h"
+#include "common/thread_priority.h"
 #include "ingest/admin_handler.h"
 #include "ingest/api_router.h"
 #include "ingest/events_handler.h"
@@ -95,6 +96,11 @@ int RunServeCommand(const std::vector<std::string>& args) {
   std::string host;
   uint16_t port;
   st = ParseListen(config.listen, &host, &port);
+  if (st.ok() && (config.background_nice < 0 || config.background_nice > 19)) {
+    st = Status::InvalidArgument(
+        "background_nice must be 0-19 (0 runs the stages behind the log "
+        "at the collector's priority)");
+  }
   if (st.ok()) st = MakeDirs(config.data_dir);
   if (!st.ok()) {
     std::fprintf(stderr, "vigil serve: %s\n", st.message().c_str());
@@ -107,6 +113,8 @@ int RunServeCommand(const std::vector<std::string>& args) {
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  SetBackgroundNice(static_cast<int>(config.background_nice));
 
   bool token_generated = false;
   std::string admin_token;
@@ -183,6 +191,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
   std::fprintf(stderr, "vigil: recovering the log in %s/log/processed\n", config.data_dir.c_str());
   log::LocalLogOptions processed_options = log_options;
   processed_options.on_commit = nullptr;
+  processed_options.background_writer = true;
   // A processed record may go once it is archived and every stage reading it has passed it.
   processed_options.retention_consumers = {"archive", "groups", "speed"};
   Result<std::unique_ptr<log::LocalLog>> processed_log =

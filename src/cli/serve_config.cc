@@ -33,6 +33,7 @@ constexpr IntSetting kIntSettings[] = {
     {"archive_flush_ms", "VIGIL_ARCHIVE_FLUSH_MS", &ServeConfig::archive_flush_ms},
     {"batch_interval_minutes", "VIGIL_BATCH_INTERVAL_MINUTES",
      &ServeConfig::batch_interval_minutes},
+    {"background_nice", "VIGIL_BACKGROUND_NICE", &ServeConfig::background_nice},
 };
 struct StringSetting {
   const char* toml_key;

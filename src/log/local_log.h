@@ -37,6 +37,9 @@ struct LocalLogOptions {
   int64_t retention_check_ms = 60 * 1000;
   // Called by the writer thread after each partition commit: fsync duration and records synced.
   std::function<void(int64_t sync_ns, size_t records)> on_commit;
+  // The writer thread runs at background priority (thread_priority.h): for logs written by
+  // background stages, not for the one the collector's answers wait on.
+  bool background_writer = false;
 };
 
 // Partition names are 1–64 characters of [A-Za-z0-9_-].

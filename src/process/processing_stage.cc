@@ -12,6 +12,7 @@
 #include "common/binary_value.h"
 #include "common/prometheus_text.h"
 #include "common/thread_name.h"
+#include "common/thread_priority.h"
 #include "process/crash_processor.h"
 
 namespace vigil::process {
@@ -371,6 +372,7 @@ Status ProcessingStage::CommitOffsets(bool force) {
 
 void ProcessingStage::Run() {
   SetThreadName("vigil-process");
+  EnterBackgroundPriority();
   int64_t last_error_ms = 0;
   for (;;) {
     {

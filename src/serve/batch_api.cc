@@ -4,6 +4,8 @@
 #include <simdjson.h>
 
 #include "common/json_writer.h"
+#include "common/thread_name.h"
+#include "common/thread_priority.h"
 #include "common/time_format.h"
 #include "ingest/http_server.h"
 
@@ -62,6 +64,8 @@ void BatchApi::HandleRun(h2o_req_t* req) {
   ingest::DeferredReply* reply = ingest::DeferredReply::Defer(req);
   std::lock_guard<std::mutex> lock(mu_);
   runs_.emplace_back([this, run, reply] {
+    SetThreadName("vigil-batch-run");
+    EnterBackgroundPriority();
     Result<batch::BatchRunResult> r = batch_->Run(run);
     int status = r.ok() ? 200 : 500;
     metrics_->CountRequest(status);

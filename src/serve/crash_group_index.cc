@@ -8,6 +8,7 @@
 #include "common/file_util.h"
 #include "common/json_writer.h"
 #include "common/thread_name.h"
+#include "common/thread_priority.h"
 
 namespace vigil::serve {
 
@@ -497,6 +498,7 @@ std::optional<CrashGroup> CrashGroupIndex::Get(const std::string& app,
 
 void CrashGroupIndex::Run() {
   SetThreadName("vigil-groups");
+  EnterBackgroundPriority();
   for (;;) {
     {
       std::lock_guard<std::mutex> lock(mu_);

@@ -9,6 +9,7 @@
 #include "common/batch_record.h"
 #include "common/prometheus_text.h"
 #include "common/thread_name.h"
+#include "common/thread_priority.h"
 
 namespace vigil::speed {
 
@@ -79,6 +80,7 @@ void SpeedLayer::Notify() {
 
 void SpeedLayer::Run() {
   SetThreadName("vigil-speed");
+  EnterBackgroundPriority();
   for (;;) {
     {
       std::lock_guard<std::mutex> lock(mu_);

@@ -231,5 +231,56 @@ class RestartTest(unittest.TestCase):
             subprocess.run(["rm", "-rf", d])
 
 
+class BackgroundPriorityTest(unittest.TestCase):
+    """The stages behind the log run nicer than the collector, so a burst of ingest keeps its CPU."""
+
+    @staticmethod
+    def thread_nices(pid):
+        nices = {}
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                stat = f.read()
+            name = stat[stat.index("(") + 1:stat.rindex(")")]
+            fields = stat[stat.rindex(")") + 2:].split()
+            nices.setdefault(name, set()).add(int(fields[16]))  # field 19 of stat: nice
+        return nices
+
+    def check(self, env, expected_background):
+        s = Server(env=env).start()
+        try:
+            base = os.getpriority(os.PRIO_PROCESS, 0)
+            names = ("vigil-process", "vigil-archive", "vigil-speed", "vigil-groups", "vigil-batch",
+                     "vigil-log-proce")
+            # Each thread names itself and lowers its priority as it starts: wait for the last.
+            deadline = time.time() + 30
+            while True:
+                nices = self.thread_nices(s.proc.pid)
+                done = all(nices.get(n) == {min(19, base + expected_background)} for n in names)
+                if done or time.time() > deadline:
+                    break
+                time.sleep(0.05)
+            self.assertEqual(nices["vigil-http"], {base})
+            self.assertEqual(nices["vigil-log-raw"], {base})
+            for name in names:
+                self.assertEqual(nices.get(name), {min(19, base + expected_background)}, name)
+        finally:
+            s.cleanup()
+
+    def test_default_is_ten(self):
+        self.check({}, 10)
+
+    def test_configured_and_zero(self):
+        self.check({"VIGIL_BACKGROUND_NICE": "3"}, 3)
+        self.check({"VIGIL_BACKGROUND_NICE": "0"}, 0)
+
+    def test_out_of_range_stops_the_server_with_the_fix(self):
+        env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0", VIGIL_BACKGROUND_NICE="25")
+        p = subprocess.run([VIGIL, "serve", "--data", "/nonexistent/never-created",
+                            "--listen", "127.0.0.1:0"], capture_output=True, text=True, env=env,
+                           timeout=60)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("background_nice must be 0-19", p.stderr)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

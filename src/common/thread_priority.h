@@ -1,0 +1,25 @@
+// CPU priority of background stages.
+//
+// The collector's answers wait on the HTTP loops and the raw log's writer; everything after the
+// log (processing, archive, speed, batch, crash groups) only has to keep up on average, because
+// the log holds what they have not read yet. When the CPUs are saturated, those background
+// threads run at a higher nice value, so a burst of ingest is acknowledged at full speed and the
+// stages behind the log catch up when it passes (their lag is in /metrics). On an idle or
+// lightly loaded machine the nice value changes nothing.
+//
+// Threads: SetBackgroundNice once at start-up, before background threads start;
+// EnterBackgroundPriority from each background thread itself (Linux nice values are per thread).
+#pragma once
+
+namespace vigil {
+
+// 0..19, added to the process's own nice value (capped at 19); 0 runs background stages at the
+// same priority as the collector. Default 10.
+void SetBackgroundNice(int nice);
+int BackgroundNice();
+
+// Lowers the calling thread's CPU priority to the background nice value. Failure (e.g. a
+// sandbox that forbids setpriority) is ignored: it only costs ingest headroom.
+void EnterBackgroundPriority();
+
+}  // namespace vigil
