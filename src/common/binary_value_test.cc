@@ -62,6 +62,45 @@ TEST(BinaryValueTest, GetFindsMembersAndCountsThem) {
   EXPECT_FALSE(v.Get("status").is_string());
 }
 
+TEST(BinaryValueTest, GetAllTakesTheFirstOfRepeatedKeysLikeGet) {
+  std::string bytes = Encode([](BinaryValueWriter& w) {
+    w.BeginObject();
+    w.Key("threads");
+    w.BeginArray();
+    w.BeginObject();
+    w.Key("type");  // nested: not a member of the outer object
+    w.String("inner");
+    w.EndObject();
+    w.EndArray();
+    w.Key("type");
+    w.String("first");
+    w.Key("type");
+    w.String("second");
+    w.Key("reason");
+    w.Int(7);
+    w.EndObject();
+  });
+  BinaryValue v(bytes);
+  BinaryValue type, reason, threads, missing;
+  v.GetAll({{"type", &type}, {"reason", &reason}, {"threads", &threads}, {"missing", &missing}});
+  EXPECT_EQ(type.AsString(), "first");
+  EXPECT_EQ(type.bytes(), v.Get("type").bytes());
+  EXPECT_EQ(reason.AsInt(), 7);
+  EXPECT_TRUE(threads.is_array());
+  EXPECT_EQ(threads.Count(), 1u);
+  EXPECT_FALSE(missing.present());
+
+  // Not an object: everything absent, including outputs that held a value before.
+  std::string array = Encode([](BinaryValueWriter& w) {
+    w.BeginArray();
+    w.String("type");
+    w.EndArray();
+  });
+  BinaryValue(array).GetAll({{"type", &type}, {"reason", &reason}});
+  EXPECT_FALSE(type.present());
+  EXPECT_FALSE(reason.present());
+}
+
 TEST(BinaryValueTest, EveryTruncationIsRejected) {
   std::string bytes = Encode([](BinaryValueWriter& w) {
     w.BeginObject();

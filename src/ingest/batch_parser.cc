@@ -109,29 +109,35 @@ Status JsonError(error_code err) {
 
 bool IsNonNegativeNumber(const BinaryValue& v) { return v.is_number() && v.AsDouble() >= 0; }
 
-// Returns "" if the fields of an event of `type` are valid, else what is wrong.
+// Returns "" if the fields of an event of `type` are valid, else what is wrong. Each object is
+// walked once (GetAll): a crash's error object holds whole stacks, too wide for a Get per key.
 std::string ValidateFields(EventType type, const BinaryValue& fields) {
   switch (type) {
     case EventType::kSessionStart:
       return "";
     case EventType::kCrash:
     case EventType::kHandledException: {
-      BinaryValue error = fields.Get("error");
+      BinaryValue error, crumbs;
+      fields.GetAll({{"error", &error}, {"breadcrumbs", &crumbs}});
       if (!error.is_object()) {
         return "error must be an object: {\"type\", \"reason\"} and/or a stack (see "
                "docs/protocol.md)";
       }
-      for (const char* k : {"type", "reason", "text"}) {
-        BinaryValue v = error.Get(k);
-        if (v.present() && !v.is_string()) return std::string("error.") + k + " must be a string";
+      BinaryValue etype, reason, text, threads, images, format;
+      error.GetAll({{"type", &etype},
+                    {"reason", &reason},
+                    {"text", &text},
+                    {"threads", &threads},
+                    {"images", &images},
+                    {"format", &format}});
+      for (auto [k, v] : {std::pair{"type", &etype}, {"reason", &reason}, {"text", &text}}) {
+        if (v->present() && !v->is_string()) return std::string("error.") + k + " must be a string";
       }
-      for (const char* k : {"threads", "images"}) {
-        BinaryValue v = error.Get(k);
-        if (v.present() && !v.is_array()) return std::string("error.") + k + " must be an array";
+      for (auto [k, v] : {std::pair{"threads", &threads}, {"images", &images}}) {
+        if (v->present() && !v->is_array()) return std::string("error.") + k + " must be an array";
       }
-      bool has_text = error.Get("text").is_string();
-      bool has_threads = error.Get("threads").is_array();
-      BinaryValue format = error.Get("format");
+      bool has_text = text.is_string();
+      bool has_threads = threads.is_array();
       if (format.present()) {
         std::string_view f = format.AsString();
         if (f == "native") {
@@ -143,10 +149,9 @@ std::string ValidateFields(EventType type, const BinaryValue& fields) {
         } else {
           return "error.format must be one of native, apple, java, tombstone";
         }
-      } else if (!error.Get("type").is_string() || error.Get("type").AsString().empty()) {
+      } else if (!etype.is_string() || etype.AsString().empty()) {
         return "error.type is required when there is no stack (error.format with text or threads)";
       }
-      BinaryValue crumbs = fields.Get("breadcrumbs");
       if (crumbs.present()) {
         if (!crumbs.is_array()) return "breadcrumbs must be an array of objects";
         std::string problem;
@@ -154,10 +159,14 @@ std::string ValidateFields(EventType type, const BinaryValue& fields) {
           if (!problem.empty()) return;
           if (!c.is_object()) {
             problem = "each breadcrumb must be an object {\"ts\", \"category\", \"message\"}";
-          } else if (c.Get("ts").present() && !c.Get("ts").is_integer()) {
+            return;
+          }
+          BinaryValue ts, category, message;
+          c.GetAll({{"ts", &ts}, {"category", &category}, {"message", &message}});
+          if (ts.present() && !ts.is_integer()) {
             problem = "breadcrumb ts must be an integer (ms since epoch)";
-          } else if ((c.Get("category").present() && !c.Get("category").is_string()) ||
-                     (c.Get("message").present() && !c.Get("message").is_string())) {
+          } else if ((category.present() && !category.is_string()) ||
+                     (message.present() && !message.is_string())) {
             problem = "breadcrumb category and message must be strings";
           }
         });
@@ -166,28 +175,32 @@ std::string ValidateFields(EventType type, const BinaryValue& fields) {
       return "";
     }
     case EventType::kNetwork: {
-      BinaryValue n = fields.Get("network");
+      BinaryValue n;
+      fields.GetAll({{"network", &n}});
       if (!n.is_object()) return "network must be an object {\"method\", \"url\", \"status\", ...}";
-      if (!n.Get("method").is_string() || n.Get("method").AsString().empty()) {
+      BinaryValue method, url, status, duration, sent, received, err;
+      n.GetAll({{"method", &method},
+                {"url", &url},
+                {"status", &status},
+                {"duration_ms", &duration},
+                {"bytes_sent", &sent},
+                {"bytes_received", &received},
+                {"error", &err}});
+      if (!method.is_string() || method.AsString().empty()) {
         return "network.method must be a non-empty string";
       }
-      if (!n.Get("url").is_string() || n.Get("url").AsString().empty()) {
+      if (!url.is_string() || url.AsString().empty()) {
         return "network.url must be a non-empty string";
       }
-      BinaryValue status = n.Get("status");
       if (!status.is_integer() || status.AsInt() < 0 || status.AsInt() > 999) {
         return "network.status must be an integer HTTP status (0 for a failed call)";
       }
-      if (!IsNonNegativeNumber(n.Get("duration_ms"))) {
-        return "network.duration_ms must be a number >= 0";
-      }
-      for (const char* k : {"bytes_sent", "bytes_received"}) {
-        BinaryValue v = n.Get(k);
-        if (v.present() && (!v.is_integer() || v.AsInt() < 0)) {
+      if (!IsNonNegativeNumber(duration)) return "network.duration_ms must be a number >= 0";
+      for (auto [k, v] : {std::pair{"bytes_sent", &sent}, {"bytes_received", &received}}) {
+        if (v->present() && (!v->is_integer() || v->AsInt() < 0)) {
           return std::string("network.") + k + " must be an integer >= 0";
         }
       }
-      BinaryValue err = n.Get("error");
       if (err.present() && !err.is_string()) return "network.error must be a string";
       if (status.AsInt() == 0 && !err.is_string()) {
         return "network.status 0 (a failed call) needs network.error saying why";
@@ -195,25 +208,27 @@ std::string ValidateFields(EventType type, const BinaryValue& fields) {
       return "";
     }
     case EventType::kUserFlow: {
-      BinaryValue f = fields.Get("flow");
+      BinaryValue f;
+      fields.GetAll({{"flow", &f}});
       if (!f.is_object()) return "flow must be an object {\"name\", \"outcome\", \"duration_ms\"}";
-      if (!f.Get("name").is_string() || f.Get("name").AsString().empty()) {
+      BinaryValue name, outcome_value, d;
+      f.GetAll({{"name", &name}, {"outcome", &outcome_value}, {"duration_ms", &d}});
+      if (!name.is_string() || name.AsString().empty()) {
         return "flow.name must be a non-empty string";
       }
-      std::string_view outcome = f.Get("outcome").AsString();
+      std::string_view outcome = outcome_value.AsString();
       if (outcome != "success" && outcome != "fail" && outcome != "crash") {
         return "flow.outcome must be one of success, fail, crash";
       }
-      BinaryValue d = f.Get("duration_ms");
       if (d.present() && !IsNonNegativeNumber(d)) return "flow.duration_ms must be a number >= 0";
       return "";
     }
     case EventType::kCustom: {
-      BinaryValue name = fields.Get("name");
+      BinaryValue name, attrs;
+      fields.GetAll({{"name", &name}, {"attrs", &attrs}});
       if (!name.is_string() || name.AsString().empty() || name.AsString().size() > 128) {
         return "name must be a string of 1-128 bytes";
       }
-      BinaryValue attrs = fields.Get("attrs");
       if (attrs.present()) {
         if (!attrs.is_object()) return "attrs must be a flat object of strings and numbers";
         std::string problem;
