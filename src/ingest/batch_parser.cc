@@ -3,6 +3,8 @@
 
 #include <xxhash.h>
 
+#include <charconv>
+
 #include "common/batch_record.h"
 #include "common/binary_value.h"
 
@@ -56,17 +58,34 @@ error_code EncodeValue(od::value v, BinaryValueWriter& w, int depth) {
       if (auto err = v.get_number_type().get(nt)) return err;
       if (nt == od::number_type::signed_integer) {
         int64_t i;
-        if (auto err = v.get_int64().get(i)) return err;
-        w.Int(i);
+        if (v.get_int64().get(i) == simdjson::SUCCESS) {
+          w.Int(i);
+          return simdjson::SUCCESS;
+        }
       } else if (nt == od::number_type::unsigned_integer) {
         uint64_t u;
-        if (auto err = v.get_uint64().get(u)) return err;
-        w.Uint(u);
+        if (v.get_uint64().get(u) == simdjson::SUCCESS) {
+          w.Uint(u);
+          return simdjson::SUCCESS;
+        }
       } else {
         double d;
-        if (auto err = v.get_double().get(d)) return err;
-        w.Double(d);
+        if (v.get_double().get(d) == simdjson::SUCCESS) {
+          w.Double(d);
+          return simdjson::SUCCESS;
+        }
       }
+      // An integer beyond 64 bits (simdjson types it as one but cannot read it): kept as the
+      // nearest double, as most JSON readers do.
+      std::string_view raw = v.raw_json_token();
+      while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\t' || raw.back() == '\n' ||
+                              raw.back() == '\r')) {
+        raw.remove_suffix(1);
+      }
+      double d;
+      auto [end, ec] = std::from_chars(raw.data(), raw.data() + raw.size(), d);
+      if (ec != std::errc() || end != raw.data() + raw.size()) return simdjson::NUMBER_ERROR;
+      w.Double(d);
       return simdjson::SUCCESS;
     }
     case od::json_type::string: {

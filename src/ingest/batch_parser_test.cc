@@ -36,6 +36,20 @@ std::string Batch(const std::string& events, const std::string& extra = "") {
          extra + R"("events":[)" + events + "]}";
 }
 
+TEST(BatchParserTest, NumbersKeepTheirKindAndHugeIntegersBecomeDoubles) {
+  auto p =
+      Parse(Batch(R"({"id":"e1","type":"custom","ts":1700000000000,"name":"n","attrs":{"i":-42,)"
+                  R"("u":18446744073709551615,"d":2.5,"huge":123456789012345678901234567890}})"));
+  ASSERT_TRUE(p->status.ok()) << p->status.ToString();
+  ASSERT_EQ(p->record.events.size(), 1u);
+  BinaryValue attrs = p->record.events[0].fields.Get("attrs");
+  EXPECT_EQ(attrs.Get("i").AsInt(), -42);
+  EXPECT_EQ(attrs.Get("u").tag(), ValueTag::kUint);
+  EXPECT_EQ(attrs.Get("d").AsDouble(), 2.5);
+  EXPECT_EQ(attrs.Get("huge").tag(), ValueTag::kDouble);
+  EXPECT_DOUBLE_EQ(attrs.Get("huge").AsDouble(), 1.2345678901234568e29);
+}
+
 TEST(BatchParserTest, AcceptsEveryEventTypeAndKeepsContext) {
   auto p = Parse(Batch(
       R"({"id":"e1","type":"session_start","ts":1700000000000},)"
