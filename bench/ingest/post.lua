@@ -1,12 +1,11 @@
 -- wrk script: POSTs pre-generated gzip batches in turn (same bodies for nginx and vigil).
 -- BENCH_DIR holds batch-1.gz .. batch-N.gz; BENCH_KEY is the ingest key (nginx ignores it).
--- With BENCH_RATE (and BENCH_CONNECTIONS), all connections together send about BENCH_RATE
--- requests/s: each waits CONNECTIONS*1000/RATE ms between its requests.
+-- With BENCH_RATE, wrk's BENCH_THREADS threads together send BENCH_RATE requests/s (bench/pace.lua).
 local dir = os.getenv("BENCH_DIR")
 local n = tonumber(os.getenv("BENCH_BODIES"))
 local key = os.getenv("BENCH_KEY")
 local rate = tonumber(os.getenv("BENCH_RATE") or "")
-local connections = tonumber(os.getenv("BENCH_CONNECTIONS") or "")
+local threads = tonumber(os.getenv("BENCH_THREADS") or "2")
 local bodies = {}
 local i = 0
 
@@ -25,8 +24,7 @@ request = function()
     bodies[i])
 end
 
-if rate and connections then
-  delay = function()
-    return connections * 1000 / rate
-  end
+if rate then
+  package.path = package.path .. ";bench/?.lua"
+  delay = require("pace").delay(rate, threads)
 end

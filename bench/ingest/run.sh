@@ -93,7 +93,7 @@ echo "mean: nginx $NG req/s, vigil $VG req/s ($(echo "$VG * $EVENTS_PER_BATCH" |
 echo "ratio vigil/nginx: $(echo "scale=3; $VG / $NG" | bc)"
 
 HALF=$((VG / 2))
-out=$(BENCH_RATE=$HALF BENCH_CONNECTIONS=64 wrk -t2 -c64 -d"${DURATION}s" --latency \
+out=$(BENCH_RATE=$HALF BENCH_THREADS=2 wrk -t2 -c64 -d"${DURATION}s" --latency \
   -s bench/ingest/post.lua "http://127.0.0.1:$VIGIL_PORT")
 echo "vigil at half its peak, wrk paced to $HALF req/s: $(echo "$out" | awk '/Requests\/sec/ {printf "%.0f req/s", $2}')," \
   "p50 $(echo "$out" | awk '$1 == "50%" {print $2}'), p90 $(echo "$out" | awk '$1 == "90%" {print $2}')," \

@@ -1,11 +1,11 @@
--- wrk script for bench/query: the dashboard's queries in turn, paced so that all connections
--- together send about RATE requests/s (each waits CONNECTIONS*1000/RATE ms between requests).
+-- wrk script for bench/query: the dashboard's queries in turn, paced so that wrk's BENCH_THREADS
+-- threads together send BENCH_RATE requests/s (bench/pace.lua).
 local token = os.getenv("BENCH_TOKEN")
 local app = os.getenv("BENCH_APP")
 local from = os.getenv("BENCH_FROM")
 local to = os.getenv("BENCH_TO")
 local rate = tonumber(os.getenv("BENCH_RATE"))
-local connections = tonumber(os.getenv("BENCH_CONNECTIONS"))
+local threads = tonumber(os.getenv("BENCH_THREADS") or "2")
 local base = "/v1/apps/" .. app
 local range = "from=" .. from .. "&to=" .. to
 local paths = {
@@ -26,9 +26,8 @@ request = function()
   return wrk.format("GET", paths[(i % #paths) + 1], headers)
 end
 
-delay = function()
-  return connections * 1000 / rate
-end
+package.path = package.path .. ";bench/?.lua"
+delay = require("pace").delay(rate, threads)
 
 response = function(status, hdrs, body)
   if status ~= 200 then

@@ -42,7 +42,7 @@ curl -sf -X POST -H "Authorization: Bearer bench" -d "{\"from\":\"$FROM\"}" \
 echo
 
 export BENCH_TOKEN=$TOKEN BENCH_APP=$APP BENCH_FROM=$FROM BENCH_TO=$TO BENCH_RATE=$RATE \
-  BENCH_CONNECTIONS=$CONNECTIONS
+  BENCH_THREADS=2
 # A short warm-up (caches, RocksDB blocks), then the measured run.
 wrk -t2 -c"$CONNECTIONS" -d3s -s bench/query/dashboard.lua "http://127.0.0.1:$PORT" > /dev/null
 out=$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s bench/query/dashboard.lua \
