@@ -11,7 +11,7 @@
 namespace vigil {
 
 namespace {
-std::atomic<int> background_nice{10};
+std::atomic<int> background_nice{19};
 }  // namespace
 
 void SetBackgroundNice(int nice) {

@@ -14,7 +14,7 @@
 namespace vigil {
 
 // 0..19, added to the process's own nice value (capped at 19); 0 runs background stages at the
-// same priority as the collector. Default 10.
+// same priority as the collector. Default 19: they run on the CPU the collector leaves.
 void SetBackgroundNice(int nice);
 int BackgroundNice();
 
