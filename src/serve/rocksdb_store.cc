@@ -6,6 +6,7 @@
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "common/coding.h"
@@ -76,12 +77,20 @@ RocksDbStore::~RocksDbStore() {
 
 Status RocksDbStore::Apply(const WriteSet& writes, bool sync) {
   if (writes.empty()) return Status::Ok();
+  // In key order: the memtable's skiplist then inserts each key next to the last one (RocksDB
+  // reuses the splice) instead of searching from the top for every key, which was a third of
+  // the speed layer's CPU. Stable, so the last of several ops on one key still wins.
+  std::vector<const WriteSet::Op*> sorted;
+  sorted.reserve(writes.size());
+  for (const WriteSet::Op& op : writes.ops()) sorted.push_back(&op);
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const WriteSet::Op* a, const WriteSet::Op* b) { return a->key < b->key; });
   rocksdb::WriteBatch batch;
-  for (const WriteSet::Op& op : writes.ops()) {
-    if (op.put) {
-      batch.Put(op.key, op.value);
+  for (const WriteSet::Op* op : sorted) {
+    if (op->put) {
+      batch.Put(op->key, op->value);
     } else {
-      batch.Delete(op.key);
+      batch.Delete(op->key);
     }
   }
   rocksdb::WriteOptions wo;

@@ -87,6 +87,7 @@ void SpeedLayer::Run() {
       if (stopping_) return;
     }
     bool did = false;
+    const int64_t started_ms = clock_->NowMs();
     Status st = RunMicroBatch(&did);
     if (!st.ok()) {
       errors_++;
@@ -103,6 +104,10 @@ void SpeedLayer::Run() {
       cv_.wait_for(lock, std::chrono::milliseconds(options_.idle_wait_ms),
                    [&] { return stopping_ || notified_; });
       notified_ = false;
+    } else if (int64_t rest = started_ms + options_.min_batch_interval_ms - clock_->NowMs();
+               rest > 0) {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait_for(lock, std::chrono::milliseconds(rest), [&] { return stopping_; });
     }
   }
 }
