@@ -243,7 +243,9 @@ Status BatchLayer::ComputeDay(const std::string& app, int64_t day_ms, int64_t ru
   if (day_ms + kDayMs <= run_start_ms) {
     writes.PutMeta(SealedKey(app, day_ms), std::to_string(run_start_ms));
   }
-  return store_->Apply(writes, /*sync=*/true);
+  Status st = store_->Apply(writes, /*sync=*/true);
+  generation_.fetch_add(1, std::memory_order_acq_rel);  // even on failure: part may have landed
+  return st;
 }
 
 std::set<int64_t> BatchLayer::SealedDays(const std::string& app, int64_t from_ms, int64_t to_ms) {

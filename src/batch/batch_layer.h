@@ -83,6 +83,9 @@ class BatchLayer {
   std::set<int64_t> SealedDays(const std::string& app, int64_t from_ms, int64_t to_ms);
   // End of the last sealed day of `app` (0 if none).
   int64_t SealedUntil(const std::string& app);
+  // Grows after every (app, day) the batch layer writes, once the write is in the store: what
+  // was merged from batch cells under one generation stays right until the next.
+  uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
 
   void RenderMetrics(std::string* out) const;
 
@@ -97,6 +100,7 @@ class BatchLayer {
   Clock* const clock_;
   const BatchOptions options_;
 
+  std::atomic<uint64_t> generation_{1};
   std::mutex run_mu_;  // one run at a time
 
   std::mutex mu_;

@@ -248,12 +248,14 @@ int RunServeCommand(const std::vector<std::string>& args) {
   store->SetOnAdded([index](const std::string& app, const symbols::StoredSymbolFile&) {
     index->ReprocessAvailable(app);
   });
+  serve::MergedCellCache query_cache;
   metrics->AddRenderer(
-      [&processing, index, &archiver, &speed_layer, &batch_layer](std::string* out) {
+      [&processing, index, &archiver, &speed_layer, &batch_layer, &query_cache](std::string* out) {
         processing.RenderMetrics(out);
         (*archiver)->RenderMetrics(out);
         (*speed_layer)->RenderMetrics(out);
         batch_layer.RenderMetrics(out);
+        query_cache.RenderMetrics(out);
         AppendMetric(out, "vigil_crash_groups_sentinel_crashes", "gauge",
                      "Crashes waiting for symbol files.", index->sentinel_crashes());
       });
@@ -268,7 +270,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
   ingest::SymbolsHandler symbols_api(apps->get(), symbol_store->get(), metrics.get(),
                                      SystemClock());
   serve::CrashGroupsApi groups_api(index, aggregates->get(), &batch_layer, metrics.get(),
-                                   SystemClock());
+                                   SystemClock(), &query_cache);
   ingest::ApiRouter router(&events, &admin, &symbols_api, apps->get(), metrics.get(), log->get());
   router.AddAppResource(
       "crash-groups", [&groups_api](h2o_req_t* req, const ingest::App& app, std::string_view rest) {

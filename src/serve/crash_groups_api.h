@@ -24,15 +24,21 @@
 #include "ingest/metrics.h"
 #include "serve/aggregate_store.h"
 #include "serve/crash_group_index.h"
+#include "serve/merged_cell_cache.h"
 
 namespace vigil::serve {
 
 class CrashGroupsApi {
  public:
-  // Pointers must outlive the API.
+  // Pointers must outlive the API. `cache` (may be null) keeps merged sealed days across queries.
   CrashGroupsApi(CrashGroupIndex* index, AggregateStore* store, batch::BatchLayer* batch,
-                 ingest::Metrics* metrics, Clock* clock)
-      : index_(index), store_(store), batch_(batch), metrics_(metrics), clock_(clock) {}
+                 ingest::Metrics* metrics, Clock* clock, MergedCellCache* cache = nullptr)
+      : index_(index),
+        store_(store),
+        batch_(batch),
+        metrics_(metrics),
+        clock_(clock),
+        cache_(cache) {}
 
   // `rest` follows /v1/apps/{app}/crash-groups: "" or "/{id}". Loop thread.
   void HandleGroups(h2o_req_t* req, const ingest::App& app, std::string_view rest);
@@ -50,6 +56,7 @@ class CrashGroupsApi {
   batch::BatchLayer* const batch_;
   ingest::Metrics* const metrics_;
   Clock* const clock_;
+  MergedCellCache* const cache_;
 };
 
 }  // namespace vigil::serve

@@ -80,22 +80,47 @@ Status LayerMerge::MergeNamed(Scan scan, const aggregate::RollupKey& key, int64_
                               int64_t to_ms, std::map<std::string, aggregate::RollupCell>* out) {
   const Granularity g = key.granularity;
   const int64_t from = BucketStart(from_ms, g);
-  Status decode_error;
-  for (Layer layer : {Layer::kBatch, Layer::kSpeed}) {
-    if (layer == Layer::kBatch && g == Granularity::kMinute) continue;
-    VIGIL_RETURN_IF_ERROR(
-        (store_->*scan)(layer, key, from, to_ms,
-                        [&](std::string_view name, int64_t bucket, std::string_view bytes) {
-                          if (SourceOf(g, bucket) != layer) return;
-                          aggregate::RollupCell cell;
-                          Status st = aggregate::RollupCell::Decode(bytes, &cell, counters_only_);
-                          if (!st.ok()) {
-                            if (decode_error.ok()) decode_error = st;
-                            return;
-                          }
-                          (*out)[std::string(name)].Merge(cell);
-                        }));
+  if (g != Granularity::kMinute) {
+    if (cache_ != nullptr && g == Granularity::kDay) {
+      // Whole sealed days: merged once per batch generation.
+      std::string cache_key(1, scan == &AggregateStore::ScanSubjects ? 's' : 'v');
+      cache_key += counters_only_ ? 'c' : 'f';
+      for (std::string_view part :
+           {std::string_view(key.app), std::string_view(key.metric), std::string_view(key.subject),
+            std::string_view(key.version), std::string_view(key.os)}) {
+        cache_key.append(part).push_back('\0');
+      }
+      cache_key += std::to_string(from) + "-" + std::to_string(to_ms);
+      std::shared_ptr<const MergedCellCache::Cells> cells = cache_->Find(cache_key, generation_);
+      if (cells == nullptr) {
+        auto fresh = std::make_shared<MergedCellCache::Cells>();
+        VIGIL_RETURN_IF_ERROR(MergeLayer(scan, Layer::kBatch, key, from, to_ms, fresh.get()));
+        cache_->Put(cache_key, generation_, fresh);
+        cells = std::move(fresh);
+      }
+      for (const auto& [name, cell] : *cells) (*out)[name].Merge(cell);
+    } else {
+      VIGIL_RETURN_IF_ERROR(MergeLayer(scan, Layer::kBatch, key, from, to_ms, out));
+    }
   }
+  return MergeLayer(scan, Layer::kSpeed, key, from, to_ms, out);
+}
+
+Status LayerMerge::MergeLayer(Scan scan, Layer layer, const aggregate::RollupKey& key, int64_t from,
+                              int64_t to_ms, std::map<std::string, aggregate::RollupCell>* out) {
+  const Granularity g = key.granularity;
+  Status decode_error;
+  VIGIL_RETURN_IF_ERROR((store_->*scan)(
+      layer, key, from, to_ms, [&](std::string_view name, int64_t bucket, std::string_view bytes) {
+        if (SourceOf(g, bucket) != layer) return;
+        aggregate::RollupCell cell;
+        Status st = aggregate::RollupCell::Decode(bytes, &cell, counters_only_);
+        if (!st.ok()) {
+          if (decode_error.ok()) decode_error = st;
+          return;
+        }
+        (*out)[std::string(name)].Merge(cell);
+      }));
   return decode_error;
 }
 

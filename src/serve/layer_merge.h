@@ -13,6 +13,7 @@
 
 #include "aggregate/rollup.h"
 #include "serve/aggregate_store.h"
+#include "serve/merged_cell_cache.h"
 
 namespace vigil::serve {
 
@@ -30,6 +31,12 @@ class LayerMerge {
 
   // Subjects/Versions(Over) decode counters only from now on: sketches stay empty.
   void set_counters_only(bool v) { counters_only_ = v; }
+  // SubjectsOver/VersionsOver take the batch layer's whole sealed days from `cache` (and put
+  // them there) for `batch_generation`, read before the sealed days were. Null: no cache.
+  void set_cache(MergedCellCache* cache, uint64_t batch_generation) {
+    cache_ = cache;
+    generation_ = batch_generation;
+  }
 
   Layer SourceOf(Granularity g, int64_t bucket_ms) const;
 
@@ -66,8 +73,14 @@ class LayerMerge {
   Status MergeNamed(Scan scan, const aggregate::RollupKey& key, int64_t from_ms, int64_t to_ms,
                     std::map<std::string, aggregate::RollupCell>* out);
 
+  // MergeNamed's part for one layer: `scan` of `layer`, buckets of that source only.
+  Status MergeLayer(Scan scan, Layer layer, const aggregate::RollupKey& key, int64_t from,
+                    int64_t to_ms, std::map<std::string, aggregate::RollupCell>* out);
+
   AggregateStore* const store_;
   const std::set<int64_t> sealed_;
+  MergedCellCache* cache_ = nullptr;
+  uint64_t generation_ = 0;
   bool counters_only_ = false;
 };
 
