@@ -205,17 +205,31 @@ uint32_t BinaryValue::Count() const {
 }
 
 BinaryValue BinaryValue::Get(std::string_view key) const {
-  if (!is_object() || bytes_.size() < 9) return BinaryValue();
+  BinaryValue v;
+  GetAll({{key, &v}});
+  return v;
+}
+
+void BinaryValue::GetAll(
+    std::initializer_list<std::pair<std::string_view, BinaryValue*>> wanted) const {
+  for (const auto& [key, out] : wanted) *out = BinaryValue();
+  if (!is_object() || bytes_.size() < 9) return;
+  size_t missing = wanted.size();
   const char* p = bytes_.data() + 9;
   const char* end = bytes_.data() + bytes_.size();
-  for (uint32_t i = 0, n = Count(); i < n && p < end; ++i) {
+  for (uint32_t i = 0, n = Count(); i < n && p < end && missing > 0; ++i) {
     std::string_view k;
-    if (!ReadKey(&p, end, &k)) break;
+    if (!ReadKey(&p, end, &k)) return;
     const char* start = p;
-    if (!SkipShallow(&p, end)) break;
-    if (k == key) return BinaryValue(std::string_view(start, p - start));  // the first match
+    if (!SkipShallow(&p, end)) return;
+    for (const auto& [key, out] : wanted) {
+      if (key == k && !out->present()) {  // the first member with that key
+        *out = BinaryValue(std::string_view(start, p - start));
+        --missing;
+        break;
+      }
+    }
   }
-  return BinaryValue();
 }
 
 void BinaryValue::ToJson(JsonWriter* w) const {

@@ -105,26 +105,7 @@ class BinaryValue {
 
   // Several members in one pass over the object: each (key, out) pair gets Get(key) — the first
   // member with that key, absent if none. Cheaper than one Get per key on wide objects.
-  void GetAll(std::initializer_list<std::pair<std::string_view, BinaryValue*>> wanted) const {
-    for (const auto& [key, out] : wanted) *out = BinaryValue();
-    if (!is_object()) return;
-    size_t missing = wanted.size();
-    const char* p = bytes_.data() + 9;
-    const char* end = bytes_.data() + bytes_.size();
-    for (uint32_t i = 0; i < Count() && p < end && missing > 0; ++i) {
-      std::string_view k;
-      if (!ReadKey(&p, end, &k)) return;
-      const char* start = p;
-      if (!SkipShallow(&p, end)) return;
-      for (const auto& [key, out] : wanted) {
-        if (key == k && !out->present()) {
-          *out = BinaryValue(std::string_view(start, p - start));
-          --missing;
-          break;
-        }
-      }
-    }
-  }
+  void GetAll(std::initializer_list<std::pair<std::string_view, BinaryValue*>> wanted) const;
 
   // Iterates members (key, value) of an object or elements (key empty) of an array.
   template <typename F>

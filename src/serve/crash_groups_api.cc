@@ -152,6 +152,13 @@ void CrashGroupsApi::HandleGroups(h2o_req_t* req, const ingest::App& app, std::s
   List(req, app);
 }
 
+LayerMerge CrashGroupsApi::MergeFor(const ingest::App& app, const TimeRange& range) {
+  const uint64_t generation = batch_->generation();  // before the sealed days it covers
+  LayerMerge merge(store_, batch_->SealedDays(app.id, range.from - kDayMs, range.to));
+  merge.set_cache(cache_, generation);
+  return merge;
+}
+
 void CrashGroupsApi::List(h2o_req_t* req, const ingest::App& app) {
   Query q;
   Status st = ParseRange(req, clock_->NowMs(), kDefaultSpan, &q.range);
@@ -165,9 +172,7 @@ void CrashGroupsApi::List(h2o_req_t* req, const ingest::App& app) {
   if (!st.ok()) return Error(req, 400, st.message());
   q.version = ingest::QueryParam(req, "version");
 
-  const uint64_t generation = batch_->generation();  // before the sealed days it covers
-  LayerMerge merge(store_, batch_->SealedDays(app.id, q.range.from - kDayMs, q.range.to));
-  merge.set_cache(cache_, generation);
+  LayerMerge merge = MergeFor(app, q.range);
   std::map<std::string, GroupCells> groups;
   for (std::string_view m : q.metrics) {
     std::map<std::string, aggregate::RollupCell> cells;
@@ -221,9 +226,7 @@ void CrashGroupsApi::Detail(h2o_req_t* req, const ingest::App& app, const std::s
   if (!gname.empty() && !ParseGranularity(gname, &g)) {
     return Error(req, 400, "granularity must be minute, hour or day, not " + gname);
   }
-  const uint64_t generation = batch_->generation();  // before the sealed days it covers
-  LayerMerge merge(store_, batch_->SealedDays(app.id, q.range.from - kDayMs, q.range.to));
-  merge.set_cache(cache_, generation);
+  LayerMerge merge = MergeFor(app, q.range);
   std::map<std::string, GroupCells> versions;
   st = VersionCells(&merge, app, q, id, &versions);
   if (!st.ok()) return Error(req, 500, st.message());

@@ -24,7 +24,9 @@
 #include "ingest/metrics.h"
 #include "serve/aggregate_store.h"
 #include "serve/crash_group_index.h"
+#include "serve/layer_merge.h"
 #include "serve/merged_cell_cache.h"
+#include "serve/query_params.h"
 
 namespace vigil::serve {
 
@@ -46,6 +48,8 @@ class CrashGroupsApi {
   void HandleReprocess(h2o_req_t* req, const ingest::App& app, std::string_view rest);
 
  private:
+  // Batch where sealed, else speed, over `range`, with the shared cache of sealed days.
+  LayerMerge MergeFor(const ingest::App& app, const TimeRange& range);
   void List(h2o_req_t* req, const ingest::App& app);
   void Detail(h2o_req_t* req, const ingest::App& app, const std::string& id);
   void Reply(h2o_req_t* req, int status, std::string_view json);
