@@ -208,20 +208,36 @@ Status BatchLayer::ComputeDay(const std::string& app, int64_t day_ms, int64_t ru
                               const std::string& signature, BatchRunResult* result) {
   std::vector<archive::PartEntry> parts = archive::ListParts(root_, app, day_ms, day_ms + kDayMs);
   aggregate::Aggregator agg(Granularity::kHour);
-  IdSet seen(1 << 16);
-  // Newest part first: of two deliveries of an event, the later one is seen first and kept.
-  for (size_t p = parts.size(); p-- > 0;) {
-    Result<archive::PartReader> reader = archive::PartReader::Open(parts[p].path);
+  // Footers first: their row counts size the id set once, so it never grows mid-day.
+  std::vector<archive::PartReader> readers;
+  size_t day_rows = 0;
+  for (const archive::PartEntry& part : parts) {
+    Result<archive::PartReader> reader = archive::PartReader::Open(part.path);
     if (!reader.ok()) return reader.status();
+    day_rows += reader->info().rows;
+    readers.push_back(std::move(*reader));
+  }
+  IdSet seen(day_rows);
+  std::vector<IdSet::Key> keys;
+  std::vector<uint8_t> fresh;
+  // Newest part first, and within a part the last row first: of two deliveries of an event,
+  // the later one is seen first and kept.
+  for (size_t p = readers.size(); p-- > 0;) {
     archive::PartColumns cols;
-    VIGIL_RETURN_IF_ERROR(reader->Read(kScanColumns, &cols));
-    for (size_t i = cols.rows(); i-- > 0;) {
-      EventView e;
-      e.id = cols.str(archive::kId, i);
-      if (!seen.Insert(e.id)) {
+    VIGIL_RETURN_IF_ERROR(readers[p].Read(kScanColumns, &cols));
+    const size_t rows = cols.rows();
+    keys.resize(rows);
+    fresh.resize(rows);
+    for (size_t j = 0; j < rows; ++j) keys[j] = IdSet::HashOf(cols.str(archive::kId, rows - 1 - j));
+    seen.InsertAll(keys.data(), rows, fresh.data());
+    for (size_t j = 0; j < rows; ++j) {
+      if (!fresh[j]) {
         result->duplicates++;
         continue;
       }
+      const size_t i = rows - 1 - j;
+      EventView e;
+      e.id = cols.str(archive::kId, i);
       e.ts_ms = cols.ts(i);
       e.type = cols.type(i);
       e.fields = BinaryValue(cols.str(archive::kFields, i));
