@@ -4,6 +4,7 @@
 #include <xxhash.h>
 
 #include <cstdio>
+#include <optional>
 
 #include "aggregate/endpoint.h"
 
@@ -80,40 +81,89 @@ size_t RollupHash::operator()(const RollupKey& k) const {
   return static_cast<size_t>(h);
 }
 
-std::string_view Aggregator::CapSubject(std::string_view app, std::string_view metric,
-                                        std::string_view subject) {
-  std::string scope;
-  scope.reserve(app.size() + metric.size() + 1);
-  scope.append(app).append(1, '\0').append(metric);
-  std::unordered_set<std::string>& seen = subjects_[scope];
-  std::string s(subject);
-  if (seen.count(s) != 0) return subject;
-  if (seen.size() >= kMaxSubjects) return kOtherSubject;
-  seen.insert(std::move(s));
-  return subject;
+namespace {
+
+// Indexed by Aggregator::MetricId.
+constexpr std::string_view kMetricNames[] = {
+    metric::kUsers,           metric::kAppLoads,
+    metric::kCrashes,         metric::kHandledExceptions,
+    metric::kCrashGroup,      metric::kHandledGroup,
+    metric::kNetworkRequests, metric::kEndpoint,
+    metric::kUserFlows,       metric::kFlow,
+    metric::kCustomEvents,    metric::kCustom,
+};
+
+}  // namespace
+
+Aggregator::Aggregator(Granularity base) : base_(base) { Clear(); }
+
+uint64_t Aggregator::HashOf(const FineKey& k) {
+  uint64_t h = static_cast<uint64_t>(k.bucket_ms) * 0x9E3779B97F4A7C15ull;
+  h = (h ^ ((static_cast<uint64_t>(k.app) << 32) | k.metric)) * 0xC2B2AE3D27D4EB4Full;
+  h = (h ^ ((static_cast<uint64_t>(k.subject) << 32) | k.version)) * 0x165667B19E3779F9ull;
+  h = (h ^ k.os) * 0x9E3779B97F4A7C15ull;
+  return h ^ (h >> 32);
 }
 
-RollupCell& Aggregator::Cell(std::string_view app, std::string_view metric,
-                             std::string_view subject, const EventContext& context, int64_t ts_ms) {
-  scratch_.app.assign(app);
-  scratch_.metric.assign(metric);
-  scratch_.subject.assign(subject);
-  scratch_.version.assign(context.version);
-  scratch_.os.assign(context.os);
-  scratch_.granularity = base_;
-  scratch_.bucket_ms = BucketStart(ts_ms, base_);
-  auto it = cells_.find(scratch_);
-  if (it != cells_.end()) return it->second;
-  // A new cell: only now can its subject be new, so only now is the cap consulted.
-  if (!subject.empty()) {
-    std::string_view capped = CapSubject(app, metric, subject);
-    if (capped != subject) {
-      scratch_.subject.assign(capped);
-      it = cells_.find(scratch_);
-      if (it != cells_.end()) return it->second;
-    }
+void Aggregator::Grow() {
+  std::vector<uint32_t> slots(slots_.empty() ? 1024 : slots_.size() * 2, 0);
+  const size_t mask = slots.size() - 1;
+  for (uint32_t i = 0; i < keys_.size(); ++i) {
+    size_t s = HashOf(keys_[i]) & mask;
+    while (slots[s] != 0) s = (s + 1) & mask;
+    slots[s] = i + 1;
   }
-  return cells_.emplace(scratch_, RollupCell()).first->second;
+  slots_.swap(slots);
+}
+
+RollupCell& Aggregator::CellOf(const FineKey& key) {
+  const size_t mask = slots_.size() - 1;
+  size_t s = HashOf(key) & mask;
+  for (; slots_[s] != 0; s = (s + 1) & mask) {
+    if (keys_[slots_[s] - 1] == key) return cells_[slots_[s] - 1];
+  }
+  keys_.push_back(key);
+  cells_.emplace_back();
+  slots_[s] = static_cast<uint32_t>(keys_.size());
+  RollupCell& cell = cells_.back();
+  if ((keys_.size() + 1) * 10 > slots_.size() * 7) Grow();  // at most 70 % full
+  return cell;
+}
+
+uint32_t Aggregator::CapSubject(uint32_t app, MetricId metric, std::string_view subject) {
+  const uint64_t scope = (static_cast<uint64_t>(app) << 8) | metric;
+  if (std::optional<uint32_t> id = strings_.Find(subject)) {
+    if (admitted_subjects_.count((scope << 32) | *id) != 0) return *id;
+  }
+  size_t& count = subject_counts_[scope];
+  if (count >= kMaxSubjects) return strings_.Intern(kOtherSubject);
+  ++count;
+  uint32_t id = strings_.Intern(subject);  // only admitted subjects are kept
+  admitted_subjects_.insert((scope << 32) | id);
+  return id;
+}
+
+Aggregator::EventIds Aggregator::IdsOf(std::string_view app, const EventContext& context,
+                                       int64_t ts_ms) {
+  EventIds ids;
+  ids.app = strings_.Intern(app);
+  ids.version = strings_.Intern(context.version);
+  ids.os = strings_.Intern(context.os);
+  ids.has_user = !context.user.empty();
+  if (ids.has_user) ids.user_hash = HyperLogLog::Hash(context.user);
+  ids.bucket_ms = BucketStart(ts_ms, base_);
+  return ids;
+}
+
+RollupCell& Aggregator::Cell(const EventIds& ids, MetricId metric, std::string_view subject) {
+  FineKey key;
+  key.bucket_ms = ids.bucket_ms;
+  key.app = ids.app;
+  key.metric = metric;
+  key.subject = subject.empty() ? 0 : CapSubject(ids.app, metric, subject);
+  key.version = ids.version;
+  key.os = ids.os;
+  return CellOf(key);
 }
 
 void Aggregator::AddBatch(std::string_view app, const BatchRecord& batch) {
@@ -124,42 +174,41 @@ void Aggregator::AddBatch(std::string_view app, const BatchRecord& batch) {
 void Aggregator::AddRegroupedCrash(std::string_view app, const EventContext& context,
                                    const EventView& event, std::string_view previous_group) {
   if (event.type != EventType::kCrash && event.type != EventType::kHandledException) return;
-  const std::string_view metric =
-      event.type == EventType::kCrash ? metric::kCrashGroup : metric::kHandledGroup;
+  const MetricId metric = event.type == EventType::kCrash ? kCrashGroupMetric : kHandledGroupMetric;
   const int64_t ts = event.ts_ms;
-  RollupCell& g = Cell(app, metric, CrashGroupOf(event), context, ts);
+  const EventIds ids = IdsOf(app, context, ts);
+  RollupCell& g = Cell(ids, metric, CrashGroupOf(event));
   ++g.count;
-  if (!context.user.empty()) g.users.Add(context.user);
+  if (ids.has_user) g.users.AddHash(ids.user_hash);
   g.first_ms = std::min(g.first_ms, ts);
   g.last_ms = std::max(g.last_ms, ts);
-  ++Cell(app, metric, previous_group, context, ts).errors;
+  ++Cell(ids, metric, previous_group).errors;
 }
 
 void Aggregator::AddEvent(std::string_view app, const EventContext& context,
                           const EventView& event) {
   const int64_t ts = event.ts_ms;
+  const EventIds ids = IdsOf(app, context, ts);
   auto add_user = [&](RollupCell& c) {
-    if (!context.user.empty()) c.users.Add(context.user);
+    if (ids.has_user) c.users.AddHash(ids.user_hash);
   };
   {
-    RollupCell& c = Cell(app, metric::kUsers, kAll, context, ts);
+    RollupCell& c = Cell(ids, kUsersMetric, kAll);
     ++c.count;
     add_user(c);
   }
   switch (event.type) {
     case EventType::kSessionStart:
-      ++Cell(app, metric::kAppLoads, kAll, context, ts).count;
+      ++Cell(ids, kAppLoadsMetric, kAll).count;
       return;
     case EventType::kCrash:
     case EventType::kHandledException: {
       bool crash = event.type == EventType::kCrash;
-      RollupCell& total =
-          Cell(app, crash ? metric::kCrashes : metric::kHandledExceptions, kAll, context, ts);
+      RollupCell& total = Cell(ids, crash ? kCrashesMetric : kHandledExceptionsMetric, kAll);
       ++total.count;
       add_user(total);
-      std::string group = CrashGroupOf(event);
-      std::string_view metric = crash ? metric::kCrashGroup : metric::kHandledGroup;
-      RollupCell& g = Cell(app, metric, group, context, ts);
+      RollupCell& g =
+          Cell(ids, crash ? kCrashGroupMetric : kHandledGroupMetric, CrashGroupOf(event));
       ++g.count;
       add_user(g);
       g.first_ms = std::min(g.first_ms, ts);
@@ -168,15 +217,23 @@ void Aggregator::AddEvent(std::string_view app, const EventContext& context,
     }
     case EventType::kNetwork: {
       BinaryValue n = event.fields.Get("network");
-      int64_t status = n.Get("status").AsInt();
-      bool failed = status >= 400 || status == 0 || n.Get("error").is_string();
-      uint64_t bytes = NonNegative(n.Get("bytes_sent")) + NonNegative(n.Get("bytes_received"));
-      double duration = n.Get("duration_ms").AsDouble();
-      std::string endpoint(n.Get("method").AsString());
-      endpoint += ' ';
-      endpoint += EndpointTemplate(n.Get("url").AsString());
-      for (RollupCell* c : {&Cell(app, metric::kNetworkRequests, kAll, context, ts),
-                            &Cell(app, metric::kEndpoint, endpoint, context, ts)}) {
+      BinaryValue method, url, status_v, error, sent, received, duration_v;
+      n.GetAll({{"method", &method},
+                {"url", &url},
+                {"status", &status_v},
+                {"error", &error},
+                {"bytes_sent", &sent},
+                {"bytes_received", &received},
+                {"duration_ms", &duration_v}});
+      int64_t status = status_v.AsInt();
+      bool failed = status >= 400 || status == 0 || error.is_string();
+      uint64_t bytes = NonNegative(sent) + NonNegative(received);
+      double duration = duration_v.AsDouble();
+      endpoint_.assign(method.AsString());
+      endpoint_ += ' ';
+      AppendEndpointTemplate(url.AsString(), &endpoint_);
+      for (RollupCell* c :
+           {&Cell(ids, kNetworkRequestsMetric, kAll), &Cell(ids, kEndpointMetric, endpoint_)}) {
         ++c->count;
         c->errors += failed ? 1 : 0;
         c->bytes += bytes;
@@ -186,13 +243,14 @@ void Aggregator::AddEvent(std::string_view app, const EventContext& context,
     }
     case EventType::kUserFlow: {
       BinaryValue f = event.fields.Get("flow");
-      std::string_view outcome = f.Get("outcome").AsString();
-      BinaryValue d = f.Get("duration_ms");
-      std::string subject(f.Get("name").AsString());
+      BinaryValue name, outcome_v, d;
+      f.GetAll({{"name", &name}, {"outcome", &outcome_v}, {"duration_ms", &d}});
+      std::string_view outcome = outcome_v.AsString();
+      std::string subject(name.AsString());
       subject += kFlowSeparator;
       subject += outcome;
-      RollupCell& total = Cell(app, metric::kUserFlows, kAll, context, ts);
-      RollupCell& flow = Cell(app, metric::kFlow, subject, context, ts);
+      RollupCell& total = Cell(ids, kUserFlowsMetric, kAll);
+      RollupCell& flow = Cell(ids, kFlowMetric, subject);
       for (RollupCell* c : {&total, &flow}) {
         ++c->count;
         c->errors += outcome == "success" ? 0 : 1;
@@ -202,9 +260,9 @@ void Aggregator::AddEvent(std::string_view app, const EventContext& context,
       return;
     }
     case EventType::kCustom: {
-      ++Cell(app, metric::kCustomEvents, kAll, context, ts).count;
+      ++Cell(ids, kCustomEventsMetric, kAll).count;
       std::string_view name = event.fields.Get("name").AsString();
-      RollupCell& c = Cell(app, metric::kCustom, name, context, ts);
+      RollupCell& c = Cell(ids, kCustomMetric, name);
       ++c.count;
       add_user(c);
       return;
@@ -214,16 +272,18 @@ void Aggregator::AddEvent(std::string_view app, const EventContext& context,
 
 void Aggregator::Emit(const std::vector<Granularity>& granularities, RollupMap* out) const {
   RollupKey k;
-  for (const auto& [fine, cell] : cells_) {
-    k.app = fine.app;
-    k.metric = fine.metric;
-    k.subject = fine.subject;
+  for (size_t i = 0; i < keys_.size(); ++i) {
+    const FineKey& fine = keys_[i];
+    const RollupCell& cell = cells_[i];
+    k.app = strings_.Get(fine.app);
+    k.metric = kMetricNames[fine.metric];
+    k.subject = strings_.Get(fine.subject);
     for (Granularity g : granularities) {
       k.granularity = g;
       k.bucket_ms = BucketStart(fine.bucket_ms, g);
       for (int combo = 0; combo < 4; ++combo) {
-        k.version = combo & 1 ? std::string(kAll) : fine.version;
-        k.os = combo & 2 ? std::string(kAll) : fine.os;
+        k.version = combo & 1 ? kAll : strings_.Get(fine.version);
+        k.os = combo & 2 ? kAll : strings_.Get(fine.os);
         (*out)[k].Merge(cell);
       }
     }
@@ -231,8 +291,13 @@ void Aggregator::Emit(const std::vector<Granularity>& granularities, RollupMap* 
 }
 
 void Aggregator::Clear() {
+  strings_.Clear();
+  strings_.Intern(kAll);  // id 0
+  keys_.clear();
   cells_.clear();
-  subjects_.clear();
+  slots_.assign(1024, 0);
+  admitted_subjects_.clear();
+  subject_counts_.clear();
 }
 
 }  // namespace vigil::aggregate

@@ -18,12 +18,14 @@
 //   custom_events       custom: count
 //   custom              custom, subject = name: count, users
 //
-// Add() accumulates the finest cells only: (version, os) and the base granularity. Emit()
-// expands them into the four version/os combinations (kAll for "any") and each requested
-// granularity by merging, so per-event work stays a few hash-map updates. Emitted cells are
-// deltas of what was added since construction (or the last Clear): merge them into a layer's
-// state; counts add, so the same events must not be emitted into the same state twice (the
-// batch layer deduplicates by event id before adding).
+// Add() accumulates the finest cells only: (version, os) and the base granularity, keyed by
+// interned ids (StringInterner) in an open-addressing table, so per-event work is a few integer
+// hash probes and one user hash shared by every cell the event touches. Emit() expands them into
+// the four version/os combinations (kAll for "any") and each requested granularity by merging, so
+// per-event work stays a few hash-map updates. Emitted cells are deltas of what was added since
+// construction (or the last Clear): merge them into a layer's state; counts add, so the same events
+// must not be emitted into the same state twice (the batch layer deduplicates by event id before
+// adding).
 //
 // Subjects are capped per (app, metric) at kMaxSubjects per aggregator; later ones count under
 // kOtherSubject so a client that sends unbounded endpoint or event names cannot exhaust memory.
@@ -32,6 +34,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -40,6 +43,7 @@
 #include <vector>
 
 #include "aggregate/rollup.h"
+#include "aggregate/string_interner.h"
 #include "common/batch_record.h"
 
 namespace vigil::aggregate {
@@ -84,7 +88,7 @@ using RollupMap = std::unordered_map<RollupKey, RollupCell, RollupHash>;
 class Aggregator {
  public:
   // `base` is the finest granularity kept (minute for speed, hour for batch).
-  explicit Aggregator(Granularity base) : base_(base) {}
+  explicit Aggregator(Granularity base);
 
   void AddBatch(std::string_view app, const BatchRecord& batch);
   void AddEvent(std::string_view app, const EventContext& context, const EventView& event);
@@ -98,21 +102,56 @@ class Aggregator {
   // version/os combinations, merged into `out`.
   void Emit(const std::vector<Granularity>& granularities, RollupMap* out) const;
 
-  size_t fine_cells() const { return cells_.size(); }
-  bool empty() const { return cells_.empty(); }
+  size_t fine_cells() const { return keys_.size(); }
+  bool empty() const { return keys_.empty(); }
   void Clear();
 
  private:
+  // Index into kMetricNames (aggregator.cc).
+  enum MetricId : uint32_t {
+    kUsersMetric,
+    kAppLoadsMetric,
+    kCrashesMetric,
+    kHandledExceptionsMetric,
+    kCrashGroupMetric,
+    kHandledGroupMetric,
+    kNetworkRequestsMetric,
+    kEndpointMetric,
+    kUserFlowsMetric,
+    kFlowMetric,
+    kCustomEventsMetric,
+    kCustomMetric,
+  };
+  struct FineKey {
+    int64_t bucket_ms = 0;
+    uint32_t app = 0, metric = 0, subject = 0, version = 0, os = 0;  // interned, metric: MetricId
+    bool operator==(const FineKey&) const = default;
+  };
+  // One event's context as ids, and its user's hash (has_user false: anonymous).
+  struct EventIds {
+    uint32_t app = 0, version = 0, os = 0;
+    bool has_user = false;
+    uint64_t user_hash = 0;
+    int64_t bucket_ms = 0;
+  };
+
+  EventIds IdsOf(std::string_view app, const EventContext& context, int64_t ts_ms);
   // The fine cell for the event; a subject past the cap is replaced by kOtherSubject.
-  RollupCell& Cell(std::string_view app, std::string_view metric, std::string_view subject,
-                   const EventContext& context, int64_t ts_ms);
-  std::string_view CapSubject(std::string_view app, std::string_view metric,
-                              std::string_view subject);
+  RollupCell& Cell(const EventIds& ids, MetricId metric, std::string_view subject);
+  RollupCell& CellOf(const FineKey& key);  // found or inserted, without the cap
+  // The id of `subject` in (app, metric), or of kOtherSubject once kMaxSubjects others are in.
+  uint32_t CapSubject(uint32_t app, MetricId metric, std::string_view subject);
+  static uint64_t HashOf(const FineKey& key);
+  void Grow();
 
   Granularity base_;
-  RollupMap cells_;
-  RollupKey scratch_;
-  std::unordered_map<std::string, std::unordered_set<std::string>> subjects_;
+  StringInterner strings_;  // id 0 is kAll (""), interned by the constructor and Clear()
+  std::vector<FineKey> keys_;
+  std::deque<RollupCell> cells_;  // cells_[i] belongs to keys_[i]; a deque keeps references
+  std::vector<uint32_t> slots_;   // open addressing: index + 1 into keys_, 0 empty
+  std::unordered_set<uint64_t> admitted_subjects_;       // (app, metric, subject) ids under the cap
+  std::unordered_map<uint64_t, size_t> subject_counts_;  // per (app, metric)
+  std::string endpoint_;  // scratch: "METHOD template" of the network event being added
 };
 
 }  // namespace vigil::aggregate

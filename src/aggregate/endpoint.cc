@@ -20,22 +20,40 @@ bool IsUuid(std::string_view s) {
   return true;
 }
 
-std::string Host(std::string_view authority, std::string_view scheme) {
+// The first of '/', '?', '#' (only '?', '#' with `query_only`) in `s` from `from`, or npos. One
+// pass: std::string_view::find_first_of calls memchr once per character.
+size_t FindDelimiter(std::string_view s, size_t from = 0, bool query_only = false) {
+  for (size_t i = from; i < s.size(); ++i) {
+    char c = s[i];
+    if ((c == '/' && !query_only) || c == '?' || c == '#') return i;
+  }
+  return std::string_view::npos;
+}
+
+char Lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool EqualsLower(std::string_view s, std::string_view lower) {
+  if (s.size() != lower.size()) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (Lower(s[i]) != lower[i]) return false;
+  }
+  return true;
+}
+
+// The host of `authority` (user info dropped, lower-cased, the scheme's default port dropped),
+// appended to `out`.
+void AppendHost(std::string_view authority, std::string_view scheme, std::string* out) {
   size_t at = authority.rfind('@');
   if (at != std::string_view::npos) authority.remove_prefix(at + 1);
-  std::string host(authority);
-  for (char& c : host) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  if ((EqualsLower(scheme, "http") && authority.ends_with(":80")) ||
+      (EqualsLower(scheme, "https") && authority.ends_with(":443"))) {
+    authority.remove_suffix(authority.size() - authority.rfind(':'));
   }
-  auto ends_with = [&](std::string_view suffix) {
-    return host.size() >= suffix.size() &&
-           std::string_view(host).substr(host.size() - suffix.size()) == suffix;
-  };
-  if ((scheme == "http" && ends_with(":80")) || (scheme == "https" && ends_with(":443"))) {
-    host.resize(host.rfind(':'));
+  if (authority.size() > kMaxHostBytes) {
+    out->append("{long-host}");
+    return;
   }
-  if (host.size() > kMaxHostBytes) host = "{long-host}";
-  return host;
+  for (char c : authority) out->push_back(Lower(c));
 }
 
 }  // namespace
@@ -60,9 +78,15 @@ bool IsIdentifierSegment(std::string_view s) {
 }
 
 std::string EndpointTemplate(std::string_view url) {
+  std::string out;
+  AppendEndpointTemplate(url, &out);
+  return out;
+}
+
+void AppendEndpointTemplate(std::string_view url, std::string* out) {
+  const size_t start = out->size();
   std::string_view rest = url;
-  std::string host;
-  size_t stop = rest.find_first_of("/?#");
+  size_t stop = FindDelimiter(rest);
   size_t scheme_end = rest.find("://");
   std::string_view scheme;
   bool has_authority = false;
@@ -76,19 +100,13 @@ std::string EndpointTemplate(std::string_view url) {
     has_authority = true;
   }
   if (has_authority) {
-    size_t authority_end = rest.find_first_of("/?#");
-    std::string lower_scheme(scheme);
-    for (char& c : lower_scheme) {
-      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    }
-    host = Host(rest.substr(0, authority_end), lower_scheme);
+    size_t authority_end = FindDelimiter(rest);
+    AppendHost(rest.substr(0, authority_end), scheme, out);
     rest =
         authority_end == std::string_view::npos ? std::string_view() : rest.substr(authority_end);
   }
-  size_t path_end = rest.find_first_of("?#");
-  std::string_view path = rest.substr(0, path_end);
+  std::string_view path = rest.substr(0, FindDelimiter(rest, 0, /*query_only=*/true));
 
-  std::string out = host;
   size_t segments = 0;
   while (!path.empty()) {
     size_t slash = path.find('/');
@@ -96,16 +114,15 @@ std::string EndpointTemplate(std::string_view url) {
     path = slash == std::string_view::npos ? std::string_view() : path.substr(slash + 1);
     if (segment.empty()) continue;
     std::string_view piece = IsIdentifierSegment(segment) ? std::string_view("{id}") : segment;
-    if (out.size() + 1 + piece.size() > kMaxEndpointBytes - 4) {
-      out += "/\u2026";
-      return out;
+    if (out->size() - start + 1 + piece.size() > kMaxEndpointBytes - 4) {
+      out->append("/\u2026");
+      return;
     }
-    out += '/';
-    out += piece;
+    out->push_back('/');
+    out->append(piece);
     ++segments;
   }
-  if (segments == 0) out += '/';
-  return out;
+  if (segments == 0) out->push_back('/');
 }
 
 }  // namespace vigil::aggregate

@@ -22,6 +22,9 @@ inline constexpr size_t kMaxEndpointBytes = 200;
 
 // `url` as the SDK sent it (any bytes); the template is valid UTF-8 if `url` is.
 std::string EndpointTemplate(std::string_view url);
+// The same template appended to `out` (no allocation when `out` has room): the aggregator's
+// per-event path.
+void AppendEndpointTemplate(std::string_view url, std::string* out);
 
 // True if a path segment is an identifier that EndpointTemplate replaces with `{id}`.
 bool IsIdentifierSegment(std::string_view segment);
