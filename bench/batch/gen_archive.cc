@@ -170,7 +170,7 @@ int main(int argc, char** argv) {
       total += hours[static_cast<size_t>(hr)].size();
       vigil::Status st =
           vigil::archive::WritePart(vigil::archive::PartPath(archive, app, hour_ms, 0, 0),
-                                    &hours[static_cast<size_t>(hr)], &info, 1);
+                                    hours[static_cast<size_t>(hr)], &info, 1);
       if (!st.ok()) {
         std::fprintf(stderr, "gen_archive: %s\n", st.ToString().c_str());
         return 1;

@@ -307,8 +307,8 @@ Status Archiver::FlushApp(const std::string& app, AppBuffer* b) {
     info.hour_ms = hour;
     info.source_first = b->first;
     info.source_end = b->next;
-    // WritePart sorts the rows in place; the buffer keeps them all, so a retry loses nothing.
-    Status st = WritePart(PartPath(root_, app, hour, b->first, b->next), &hour_rows, &info,
+    // The buffer keeps its rows until the commit, so a retry after a failure loses nothing.
+    Status st = WritePart(PartPath(root_, app, hour, b->first, b->next), hour_rows, &info,
                           options_.zstd_level);
     if (!st.ok()) {
       errors_++;
@@ -397,7 +397,7 @@ Status Archiver::CompactHour(const std::string& app, int64_t hour_ms, bool force
   info.source_end = end;
   size_t kept_rows = kept.size();
   std::string out = PartPath(root_, app, hour_ms, first, end);
-  VIGIL_RETURN_IF_ERROR(WritePart(out, &kept, &info, options_.zstd_level));
+  VIGIL_RETURN_IF_ERROR(WritePart(out, kept, &info, options_.zstd_level));
   for (const std::string& path : inputs) {
     if (path == out) continue;
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) {

@@ -210,7 +210,7 @@ TEST_F(ArchiverTest, UncommittedFlushIsRemovedAndArchivedAgainOnce) {
     info.hour_ms = kDay0;
     info.source_first = 1;
     info.source_end = 2;
-    ASSERT_TRUE(WritePart(PartPath(dir_ + "/archive", "a1", kDay0, 1, 2), &rows, &info).ok());
+    ASSERT_TRUE(WritePart(PartPath(dir_ + "/archive", "a1", kDay0, 1, 2), rows, &info).ok());
   }
   OpenArchiver();
   ASSERT_TRUE(archiver_->Sync().ok());

@@ -39,18 +39,20 @@ const std::string& StringField(const ArchiveRow& r, Column c) {
   }
 }
 
-std::string EncodeColumn(Column c, const std::vector<ArchiveRow>& rows) {
+// Column `c` of rows[order[0]], rows[order[1]], ...
+std::string EncodeColumn(Column c, const std::vector<ArchiveRow>& rows,
+                         const std::vector<uint32_t>& order) {
   std::string out;
   if (c == kTs) {
     int64_t previous = 0;
-    for (const ArchiveRow& r : rows) {
-      PutVarsint64(&out, r.ts_ms - previous);
-      previous = r.ts_ms;
+    for (uint32_t i : order) {
+      PutVarsint64(&out, rows[i].ts_ms - previous);
+      previous = rows[i].ts_ms;
     }
   } else if (c == kType) {
-    for (const ArchiveRow& r : rows) out.push_back(static_cast<char>(r.type));
+    for (uint32_t i : order) out.push_back(static_cast<char>(rows[i].type));
   } else {
-    for (const ArchiveRow& r : rows) PutLengthPrefixed(&out, StringField(r, c));
+    for (uint32_t i : order) PutLengthPrefixed(&out, StringField(rows[i], c));
   }
   return out;
 }
@@ -85,16 +87,22 @@ class Fd {
 
 }  // namespace
 
-Status WritePart(const std::string& path, std::vector<ArchiveRow>* rows, PartInfo* info,
+Status WritePart(const std::string& path, const std::vector<ArchiveRow>& rows, PartInfo* info,
                  int zstd_level) {
-  if (rows->empty()) return Status::InvalidArgument("a part needs at least one row");
-  // Stable: of two rows with the same time and id, the later one (a newer delivery) stays later.
-  std::stable_sort(rows->begin(), rows->end(), [](const ArchiveRow& a, const ArchiveRow& b) {
-    return a.ts_ms != b.ts_ms ? a.ts_ms < b.ts_ms : a.id < b.id;
+  if (rows.empty()) return Status::InvalidArgument("a part needs at least one row");
+  if (rows.size() > UINT32_MAX) return Status::TooLarge("a part holds at most 2^32 - 1 rows");
+  // The sort permutes indices, not the ~200-byte rows. Stable: of two rows with the same time
+  // and id, the later one (a newer delivery) stays later.
+  std::vector<uint32_t> order(rows.size());
+  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&rows](uint32_t a, uint32_t b) {
+    const ArchiveRow& x = rows[a];
+    const ArchiveRow& y = rows[b];
+    return x.ts_ms != y.ts_ms ? x.ts_ms < y.ts_ms : x.id < y.id;
   });
-  info->rows = rows->size();
-  info->min_ts = rows->front().ts_ms;
-  info->max_ts = rows->back().ts_ms;
+  info->rows = rows.size();
+  info->min_ts = rows[order.front()].ts_ms;
+  info->max_ts = rows[order.back()].ts_ms;
   if (info->min_ts < info->hour_ms || info->max_ts >= info->hour_ms + kHourMs) {
     return Status::InvalidArgument("part rows must lie in the part's hour");
   }
@@ -111,7 +119,7 @@ Status WritePart(const std::string& path, std::vector<ArchiveRow>* rows, PartInf
   PutVarint64(&footer, info->source_end);
   PutVarint64(&footer, kColumnCount);
   for (uint32_t c = 0; c < kColumnCount; ++c) {
-    std::string raw = EncodeColumn(static_cast<Column>(c), *rows);
+    std::string raw = EncodeColumn(static_cast<Column>(c), rows, order);
     if (raw.size() > kMaxPartColumnBytes) {
       return Status::TooLarge(std::string("part column ") + kColumnNames[c] + " is over 2 GiB");
     }

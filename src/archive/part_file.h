@@ -82,10 +82,11 @@ struct PartInfo {
   uint64_t file_bytes = 0;
 };
 
-// Sorts `rows` by (ts, id) and writes them as one part at `path` atomically. `info` gives the
-// app, hour and source range (rows, min/max and size are filled in). Every row's time must lie
-// in [hour_ms, hour_ms + 1 h). `zstd_level` trades write CPU for size (3 is zstd's default).
-Status WritePart(const std::string& path, std::vector<ArchiveRow>* rows, PartInfo* info,
+// Writes `rows`, ordered by (ts, id), as one part at `path` atomically (`rows` is not changed).
+// `info` gives the app, hour and source range (rows, min/max and size are filled in). Every row's
+// time must lie in [hour_ms, hour_ms + 1 h). `zstd_level` trades write CPU for size (3 is zstd's
+// default).
+Status WritePart(const std::string& path, const std::vector<ArchiveRow>& rows, PartInfo* info,
                  int zstd_level = 3);
 
 // The columns of a part a scan asked for, decoded. Unrequested columns stay empty.

@@ -70,7 +70,7 @@ TEST_F(PartFileTest, RowsRoundTripSortedByTimeThenId) {
   info.source_first = 17;
   info.source_end = 42;
   std::string path = dir_ + "/p.vpart";
-  ASSERT_TRUE(WritePart(path, &rows, &info).ok());
+  ASSERT_TRUE(WritePart(path, rows, &info).ok());
   Result<PartReader> r = PartReader::Open(path);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->info().app, "app_1");
@@ -91,13 +91,43 @@ TEST_F(PartFileTest, RowsRoundTripSortedByTimeThenId) {
   EXPECT_EQ(*names, std::vector<std::string>{"p.vpart"});
 }
 
+TEST_F(PartFileTest, RowsWithTheSameTimeAndIdKeepTheirOrder) {
+  // Two deliveries of one event and an earlier event: the later delivery must stay later (the
+  // batch layer keeps the last row of an id), and the input vector is left as it was.
+  std::vector<ArchiveRow> rows(3);
+  rows[0].id = "dup";
+  rows[0].ts_ms = kHour + 5;
+  rows[0].user = "first-delivery";
+  rows[1].id = "early";
+  rows[1].ts_ms = kHour + 1;
+  rows[2].id = "dup";
+  rows[2].ts_ms = kHour + 5;
+  rows[2].user = "second-delivery";
+  PartInfo info;
+  info.app = "a";
+  info.hour_ms = kHour;
+  std::string path = dir_ + "/p.vpart";
+  ASSERT_TRUE(WritePart(path, rows, &info).ok());
+  EXPECT_EQ(rows[0].user, "first-delivery");
+  Result<PartReader> r = PartReader::Open(path);
+  ASSERT_TRUE(r.ok());
+  PartColumns cols;
+  ASSERT_TRUE(r->Read(kAllColumns, &cols).ok());
+  ASSERT_EQ(cols.rows(), 3u);
+  EXPECT_EQ(cols.str(kId, 0), "early");
+  EXPECT_EQ(cols.str(kUser, 1), "first-delivery");
+  EXPECT_EQ(cols.str(kUser, 2), "second-delivery");
+  EXPECT_EQ(r->info().min_ts, kHour + 1);
+  EXPECT_EQ(r->info().max_ts, kHour + 5);
+}
+
 TEST_F(PartFileTest, ReadsOnlyTheColumnsAsked) {
   std::vector<ArchiveRow> rows = Rows(100, 2);
   PartInfo info;
   info.app = "a";
   info.hour_ms = kHour;
   std::string path = dir_ + "/p.vpart";
-  ASSERT_TRUE(WritePart(path, &rows, &info).ok());
+  ASSERT_TRUE(WritePart(path, rows, &info).ok());
   Result<PartReader> r = PartReader::Open(path);
   ASSERT_TRUE(r.ok());
   PartColumns cols;
@@ -105,8 +135,11 @@ TEST_F(PartFileTest, ReadsOnlyTheColumnsAsked) {
   EXPECT_TRUE(cols.has(kTs));
   EXPECT_TRUE(cols.has(kUser));
   EXPECT_FALSE(cols.has(kFields));
+  std::stable_sort(rows.begin(), rows.end(), [](const ArchiveRow& a, const ArchiveRow& b) {
+    return a.ts_ms != b.ts_ms ? a.ts_ms < b.ts_ms : a.id < b.id;
+  });
   for (size_t i = 0; i < rows.size(); ++i) {
-    EXPECT_EQ(cols.ts(i), rows[i].ts_ms);  // WritePart sorted `rows` in place
+    EXPECT_EQ(cols.ts(i), rows[i].ts_ms);
     EXPECT_EQ(cols.str(kUser, i), rows[i].user);
   }
 }
@@ -121,7 +154,7 @@ TEST_F(PartFileTest, RepetitiveColumnsCompress) {
   PartInfo info;
   info.app = "a";
   info.hour_ms = kHour;
-  ASSERT_TRUE(WritePart(dir_ + "/p.vpart", &rows, &info).ok());
+  ASSERT_TRUE(WritePart(dir_ + "/p.vpart", rows, &info).ok());
   EXPECT_LT(info.file_bytes * 4, raw);
 }
 
@@ -131,9 +164,9 @@ TEST_F(PartFileTest, RowsOutsideThePartsHourAreRefused) {
   PartInfo info;
   info.app = "a";
   info.hour_ms = kHour;
-  EXPECT_EQ(WritePart(dir_ + "/p.vpart", &rows, &info).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(WritePart(dir_ + "/p.vpart", rows, &info).code(), StatusCode::kInvalidArgument);
   std::vector<ArchiveRow> none;
-  EXPECT_EQ(WritePart(dir_ + "/q.vpart", &none, &info).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(WritePart(dir_ + "/q.vpart", none, &info).code(), StatusCode::kInvalidArgument);
   EXPECT_FALSE(FileExists(dir_ + "/p.vpart"));
 }
 
@@ -150,7 +183,7 @@ TEST_F(PartFileTest, EveryTruncationAndFlippedByteIsAnError) {
   info.app = "a";
   info.hour_ms = kHour;
   std::string path = dir_ + "/p.vpart";
-  ASSERT_TRUE(WritePart(path, &rows, &info).ok());
+  ASSERT_TRUE(WritePart(path, rows, &info).ok());
   Result<std::string> bytes = ReadFile(path);
   ASSERT_TRUE(bytes.ok());
   std::string bad = dir_ + "/bad.vpart";

@@ -53,7 +53,7 @@ class BatchLayerTest : public ::testing::Test {
     info.source_first = first;
     info.source_end = first + 1;
     Status st = archive::WritePart(
-        archive::PartPath(dir_ + "/archive", "app", hour_ms, first, first + 1), &rows, &info);
+        archive::PartPath(dir_ + "/archive", "app", hour_ms, first, first + 1), rows, &info);
     ASSERT_TRUE(st.ok()) << st.ToString();
   }
   uint64_t Count(Granularity g, int64_t bucket, std::string version = "") {
