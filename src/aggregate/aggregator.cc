@@ -106,7 +106,7 @@ uint64_t Aggregator::HashOf(const FineKey& k) {
 }
 
 void Aggregator::Grow() {
-  std::vector<uint32_t> slots(slots_.empty() ? 1024 : slots_.size() * 2, 0);
+  std::vector<uint32_t> slots(slots_.size() * 2, 0);  // Clear() leaves 1024 slots
   const size_t mask = slots.size() - 1;
   for (uint32_t i = 0; i < keys_.size(); ++i) {
     size_t s = HashOf(keys_[i]) & mask;

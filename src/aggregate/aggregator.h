@@ -21,11 +21,10 @@
 // Add() accumulates the finest cells only: (version, os) and the base granularity, keyed by
 // interned ids (StringInterner) in an open-addressing table, so per-event work is a few integer
 // hash probes and one user hash shared by every cell the event touches. Emit() expands them into
-// the four version/os combinations (kAll for "any") and each requested granularity by merging, so
-// per-event work stays a few hash-map updates. Emitted cells are deltas of what was added since
-// construction (or the last Clear): merge them into a layer's state; counts add, so the same events
-// must not be emitted into the same state twice (the batch layer deduplicates by event id before
-// adding).
+// the four version/os combinations (kAll for "any") and each requested granularity by merging.
+// Emitted cells are deltas of what was added since construction (or the last Clear): merge them
+// into a layer's state; counts add, so the same events must not be emitted into the same state
+// twice (the batch layer deduplicates by event id before adding).
 //
 // Subjects are capped per (app, metric) at kMaxSubjects per aggregator; later ones count under
 // kOtherSubject so a client that sends unbounded endpoint or event names cannot exhaust memory.
