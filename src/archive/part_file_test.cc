@@ -121,6 +121,61 @@ TEST_F(PartFileTest, RowsWithTheSameTimeAndIdKeepTheirOrder) {
   EXPECT_EQ(r->info().max_ts, kHour + 5);
 }
 
+TEST_F(PartFileTest, ManyTiesAndHourEdgesKeepAStableTimeThenIdOrder) {
+  // Times drawn from a handful of values, both edges of the hour included, ids from a few
+  // values: most rows tie on time, many on (time, id). The oracle is std::stable_sort.
+  std::mt19937 rng(7);
+  const int64_t times[] = {kHour, kHour + 1, kHour + 2047, kHour + 2048, kHour + 3599999};
+  std::vector<ArchiveRow> rows(20000);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    rows[i].id = "id-" + std::to_string(rng() % 40);
+    rows[i].ts_ms = times[rng() % 5];
+    rows[i].user = "delivery-" + std::to_string(i);
+    // Strings long enough that columns cross the writer's compression chunks many times.
+    rows[i].fields = std::string(rng() % 400, static_cast<char>('a' + i % 26));
+  }
+  std::vector<ArchiveRow> want = rows;
+  std::stable_sort(want.begin(), want.end(), [](const ArchiveRow& a, const ArchiveRow& b) {
+    return a.ts_ms != b.ts_ms ? a.ts_ms < b.ts_ms : a.id < b.id;
+  });
+  PartInfo info;
+  info.app = "a";
+  info.hour_ms = kHour;
+  std::string path = dir_ + "/p.vpart";
+  ASSERT_TRUE(WritePart(path, rows, &info).ok());
+  Result<PartReader> r = PartReader::Open(path);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  PartColumns cols;
+  Status st = r->Read(kAllColumns, &cols);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  ExpectRowsEqual(want, cols);
+  EXPECT_EQ(r->info().min_ts, kHour);
+  EXPECT_EQ(r->info().max_ts, kHour + 3599999);
+}
+
+TEST_F(PartFileTest, PartsWrittenOneAfterAnotherOnAThreadAreEachExact) {
+  // The writer reuses per-thread buffers and zstd contexts: a big part, then a tiny one, then
+  // a big one again must each read back exactly (nothing of the previous part leaks in).
+  const std::vector<ArchiveRow> sets[] = {Rows(30000, 11), Rows(1, 12), Rows(2, 13),
+                                          Rows(30000, 14)};
+  for (size_t k = 0; k < std::size(sets); ++k) {
+    PartInfo info;
+    info.app = "a";
+    info.hour_ms = kHour;
+    std::string path = dir_ + "/p" + std::to_string(k) + ".vpart";
+    ASSERT_TRUE(WritePart(path, sets[k], &info).ok());
+    std::vector<ArchiveRow> want = sets[k];
+    std::stable_sort(want.begin(), want.end(), [](const ArchiveRow& a, const ArchiveRow& b) {
+      return a.ts_ms != b.ts_ms ? a.ts_ms < b.ts_ms : a.id < b.id;
+    });
+    Result<PartReader> r = PartReader::Open(path);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    PartColumns cols;
+    ASSERT_TRUE(r->Read(kAllColumns, &cols).ok());
+    ExpectRowsEqual(want, cols);
+  }
+}
+
 TEST_F(PartFileTest, ReadsOnlyTheColumnsAsked) {
   std::vector<ArchiveRow> rows = Rows(100, 2);
   PartInfo info;

@@ -46,6 +46,16 @@ inline void PutVarint64(std::string* dst, uint64_t v) {
   dst->append(buf, n);
 }
 
+// Bytes PutVarint64 appends for `v`.
+inline size_t VarintLength(uint64_t v) {
+  size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    ++n;
+  }
+  return n;
+}
+
 inline uint64_t ZigZagEncode(int64_t v) {
   return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
 }
