@@ -44,6 +44,14 @@ class PartFileTest : public ::testing::Test {
   std::string dir_;
 };
 
+// The order WritePart promises: by (ts, id), stable; computed here with std::stable_sort.
+std::vector<ArchiveRow> SortedByTimeThenId(std::vector<ArchiveRow> rows) {
+  std::stable_sort(rows.begin(), rows.end(), [](const ArchiveRow& a, const ArchiveRow& b) {
+    return a.ts_ms != b.ts_ms ? a.ts_ms < b.ts_ms : a.id < b.id;
+  });
+  return rows;
+}
+
 void ExpectRowsEqual(const std::vector<ArchiveRow>& want, const PartColumns& got) {
   ASSERT_EQ(got.rows(), want.size());
   for (size_t i = 0; i < want.size(); ++i) {
@@ -58,12 +66,19 @@ void ExpectRowsEqual(const std::vector<ArchiveRow>& want, const PartColumns& got
   }
 }
 
+// The part at `path` holds exactly `rows`, in WritePart's order.
+void ExpectPartHolds(const std::string& path, const std::vector<ArchiveRow>& rows) {
+  Result<PartReader> r = PartReader::Open(path);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  PartColumns cols;
+  Status st = r->Read(kAllColumns, &cols);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  ExpectRowsEqual(SortedByTimeThenId(rows), cols);
+}
+
 TEST_F(PartFileTest, RowsRoundTripSortedByTimeThenId) {
   std::vector<ArchiveRow> rows = Rows(5000, 1);
-  std::vector<ArchiveRow> want = rows;
-  std::sort(want.begin(), want.end(), [](const ArchiveRow& a, const ArchiveRow& b) {
-    return a.ts_ms != b.ts_ms ? a.ts_ms < b.ts_ms : a.id < b.id;
-  });
+  std::vector<ArchiveRow> want = SortedByTimeThenId(rows);
   PartInfo info;
   info.app = "app_1";
   info.hour_ms = kHour;
@@ -134,23 +149,14 @@ TEST_F(PartFileTest, ManyTiesAndHourEdgesKeepAStableTimeThenIdOrder) {
     // Strings long enough that columns cross the writer's compression chunks many times.
     rows[i].fields = std::string(rng() % 400, static_cast<char>('a' + i % 26));
   }
-  std::vector<ArchiveRow> want = rows;
-  std::stable_sort(want.begin(), want.end(), [](const ArchiveRow& a, const ArchiveRow& b) {
-    return a.ts_ms != b.ts_ms ? a.ts_ms < b.ts_ms : a.id < b.id;
-  });
   PartInfo info;
   info.app = "a";
   info.hour_ms = kHour;
   std::string path = dir_ + "/p.vpart";
   ASSERT_TRUE(WritePart(path, rows, &info).ok());
-  Result<PartReader> r = PartReader::Open(path);
-  ASSERT_TRUE(r.ok()) << r.status().ToString();
-  PartColumns cols;
-  Status st = r->Read(kAllColumns, &cols);
-  ASSERT_TRUE(st.ok()) << st.ToString();
-  ExpectRowsEqual(want, cols);
-  EXPECT_EQ(r->info().min_ts, kHour);
-  EXPECT_EQ(r->info().max_ts, kHour + 3599999);
+  ExpectPartHolds(path, rows);
+  EXPECT_EQ(info.min_ts, kHour);
+  EXPECT_EQ(info.max_ts, kHour + 3599999);
 }
 
 TEST_F(PartFileTest, PartsWrittenOneAfterAnotherOnAThreadAreEachExact) {
@@ -164,15 +170,7 @@ TEST_F(PartFileTest, PartsWrittenOneAfterAnotherOnAThreadAreEachExact) {
     info.hour_ms = kHour;
     std::string path = dir_ + "/p" + std::to_string(k) + ".vpart";
     ASSERT_TRUE(WritePart(path, sets[k], &info).ok());
-    std::vector<ArchiveRow> want = sets[k];
-    std::stable_sort(want.begin(), want.end(), [](const ArchiveRow& a, const ArchiveRow& b) {
-      return a.ts_ms != b.ts_ms ? a.ts_ms < b.ts_ms : a.id < b.id;
-    });
-    Result<PartReader> r = PartReader::Open(path);
-    ASSERT_TRUE(r.ok()) << r.status().ToString();
-    PartColumns cols;
-    ASSERT_TRUE(r->Read(kAllColumns, &cols).ok());
-    ExpectRowsEqual(want, cols);
+    ExpectPartHolds(path, sets[k]);
   }
 }
 
@@ -190,9 +188,7 @@ TEST_F(PartFileTest, ReadsOnlyTheColumnsAsked) {
   EXPECT_TRUE(cols.has(kTs));
   EXPECT_TRUE(cols.has(kUser));
   EXPECT_FALSE(cols.has(kFields));
-  std::stable_sort(rows.begin(), rows.end(), [](const ArchiveRow& a, const ArchiveRow& b) {
-    return a.ts_ms != b.ts_ms ? a.ts_ms < b.ts_ms : a.id < b.id;
-  });
+  rows = SortedByTimeThenId(rows);
   for (size_t i = 0; i < rows.size(); ++i) {
     EXPECT_EQ(cols.ts(i), rows[i].ts_ms);
     EXPECT_EQ(cols.str(kUser, i), rows[i].user);
