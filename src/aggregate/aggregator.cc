@@ -6,8 +6,6 @@
 #include <cstdio>
 #include <optional>
 
-#include "aggregate/endpoint.h"
-
 namespace vigil::aggregate {
 
 namespace {
@@ -15,11 +13,6 @@ namespace {
 std::string_view StringOr(const BinaryValue& v, std::string_view fallback) {
   std::string_view s = v.AsString();
   return s.empty() ? fallback : s;
-}
-
-uint64_t NonNegative(const BinaryValue& v) {
-  int64_t i = v.AsInt();
-  return i > 0 ? static_cast<uint64_t>(i) : 0;
 }
 
 }  // namespace
@@ -185,84 +178,99 @@ void Aggregator::AddRegroupedCrash(std::string_view app, const EventContext& con
   ++Cell(ids, metric, previous_group).errors;
 }
 
+uint32_t Aggregator::Subject(uint32_t app, EventType type, std::string_view subject) {
+  if (subject.empty()) return 0;
+  switch (type) {
+    case EventType::kCrash:
+      return CapSubject(app, kCrashGroupMetric, subject);
+    case EventType::kHandledException:
+      return CapSubject(app, kHandledGroupMetric, subject);
+    case EventType::kNetwork:
+      return CapSubject(app, kEndpointMetric, subject);
+    case EventType::kUserFlow:
+      return CapSubject(app, kFlowMetric, subject);
+    case EventType::kCustom:
+      return CapSubject(app, kCustomMetric, subject);
+    case EventType::kSessionStart:
+      break;
+  }
+  return 0;
+}
+
 void Aggregator::AddEvent(std::string_view app, const EventContext& context,
                           const EventView& event) {
-  const int64_t ts = event.ts_ms;
-  const EventIds ids = IdsOf(app, context, ts);
+  FactsOf(event, &facts_);
+  const EventIds ids = IdsOf(app, context, event.ts_ms);
+  Fact f;
+  f.ts_ms = event.ts_ms;
+  f.type = event.type;
+  f.app = ids.app;
+  f.version = ids.version;
+  f.os = ids.os;
+  f.has_user = ids.has_user;
+  f.user_hash = ids.user_hash;
+  f.subject = Subject(ids.app, event.type, facts_.subject);
+  f.error = facts_.error;
+  f.bytes = facts_.bytes;
+  f.has_latency = facts_.has_latency;
+  f.latency = facts_.latency;
+  AddFact(f);
+}
+
+void Aggregator::AddFact(const Fact& f) {
+  const int64_t bucket_ms = BucketStart(f.ts_ms, base_);
+  auto cell = [&](MetricId metric, uint32_t subject) -> RollupCell& {
+    FineKey key;
+    key.bucket_ms = bucket_ms;
+    key.app = f.app;
+    key.metric = metric;
+    key.subject = subject;
+    key.version = f.version;
+    key.os = f.os;
+    return CellOf(key);
+  };
   auto add_user = [&](RollupCell& c) {
-    if (ids.has_user) c.users.AddHash(ids.user_hash);
+    if (f.has_user) c.users.AddHash(f.user_hash);
   };
   {
-    RollupCell& c = Cell(ids, kUsersMetric, kAll);
+    RollupCell& c = cell(kUsersMetric, 0);
     ++c.count;
     add_user(c);
   }
-  switch (event.type) {
+  switch (f.type) {
     case EventType::kSessionStart:
-      ++Cell(ids, kAppLoadsMetric, kAll).count;
+      ++cell(kAppLoadsMetric, 0).count;
       return;
     case EventType::kCrash:
     case EventType::kHandledException: {
-      bool crash = event.type == EventType::kCrash;
-      RollupCell& total = Cell(ids, crash ? kCrashesMetric : kHandledExceptionsMetric, kAll);
+      bool crash = f.type == EventType::kCrash;
+      RollupCell& total = cell(crash ? kCrashesMetric : kHandledExceptionsMetric, 0);
       ++total.count;
       add_user(total);
-      RollupCell& g =
-          Cell(ids, crash ? kCrashGroupMetric : kHandledGroupMetric, CrashGroupOf(event));
+      RollupCell& g = cell(crash ? kCrashGroupMetric : kHandledGroupMetric, f.subject);
       ++g.count;
       add_user(g);
-      g.first_ms = std::min(g.first_ms, ts);
-      g.last_ms = std::max(g.last_ms, ts);
+      g.first_ms = std::min(g.first_ms, f.ts_ms);
+      g.last_ms = std::max(g.last_ms, f.ts_ms);
       return;
     }
-    case EventType::kNetwork: {
-      BinaryValue n = event.fields.Get("network");
-      BinaryValue method, url, status_v, error, sent, received, duration_v;
-      n.GetAll({{"method", &method},
-                {"url", &url},
-                {"status", &status_v},
-                {"error", &error},
-                {"bytes_sent", &sent},
-                {"bytes_received", &received},
-                {"duration_ms", &duration_v}});
-      int64_t status = status_v.AsInt();
-      bool failed = status >= 400 || status == 0 || error.is_string();
-      uint64_t bytes = NonNegative(sent) + NonNegative(received);
-      double duration = duration_v.AsDouble();
-      endpoint_.assign(method.AsString());
-      endpoint_ += ' ';
-      AppendEndpointTemplate(url.AsString(), &endpoint_);
-      for (RollupCell* c :
-           {&Cell(ids, kNetworkRequestsMetric, kAll), &Cell(ids, kEndpointMetric, endpoint_)}) {
-        ++c->count;
-        c->errors += failed ? 1 : 0;
-        c->bytes += bytes;
-        c->latency.Add(duration);
-      }
-      return;
-    }
+    case EventType::kNetwork:
     case EventType::kUserFlow: {
-      BinaryValue f = event.fields.Get("flow");
-      BinaryValue name, outcome_v, d;
-      f.GetAll({{"name", &name}, {"outcome", &outcome_v}, {"duration_ms", &d}});
-      std::string_view outcome = outcome_v.AsString();
-      std::string subject(name.AsString());
-      subject += kFlowSeparator;
-      subject += outcome;
-      RollupCell& total = Cell(ids, kUserFlowsMetric, kAll);
-      RollupCell& flow = Cell(ids, kFlowMetric, subject);
-      for (RollupCell* c : {&total, &flow}) {
+      bool network = f.type == EventType::kNetwork;
+      RollupCell& total = cell(network ? kNetworkRequestsMetric : kUserFlowsMetric, 0);
+      RollupCell& subject = cell(network ? kEndpointMetric : kFlowMetric, f.subject);
+      for (RollupCell* c : {&total, &subject}) {
         ++c->count;
-        c->errors += outcome == "success" ? 0 : 1;
-        if (d.is_number()) c->latency.Add(d.AsDouble());
+        c->errors += f.error ? 1 : 0;
+        c->bytes += f.bytes;
+        if (f.has_latency) c->latency.Add(f.latency);
       }
-      add_user(flow);
+      if (!network) add_user(subject);
       return;
     }
     case EventType::kCustom: {
-      ++Cell(ids, kCustomEventsMetric, kAll).count;
-      std::string_view name = event.fields.Get("name").AsString();
-      RollupCell& c = Cell(ids, kCustomMetric, name);
+      ++cell(kCustomEventsMetric, 0).count;
+      RollupCell& c = cell(kCustomMetric, f.subject);
       ++c.count;
       add_user(c);
       return;

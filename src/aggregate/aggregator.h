@@ -41,6 +41,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "aggregate/event_facts.h"
 #include "aggregate/rollup.h"
 #include "aggregate/string_interner.h"
 #include "common/batch_record.h"
@@ -90,7 +91,30 @@ class Aggregator {
   explicit Aggregator(Granularity base);
 
   void AddBatch(std::string_view app, const BatchRecord& batch);
+  // FactsOf(event), then AddFact.
   void AddEvent(std::string_view app, const EventContext& context, const EventView& event);
+
+  // One event as interned ids and its facts: the path of callers that see the same strings over
+  // and over (the batch layer interns each distinct version, OS and subject of a part once, not
+  // once per row). AddFact of an event built this way counts exactly what AddEvent counts.
+  struct Fact {
+    int64_t ts_ms = 0;
+    EventType type = EventType::kCustom;
+    uint32_t app = 0, version = 0, os = 0;  // Intern(); an unknown version or OS is kUnknown
+    bool has_user = false;
+    uint64_t user_hash = 0;  // HyperLogLog::Hash(user)
+    uint32_t subject = 0;    // Subject(app, type, facts.subject)
+    bool error = false;
+    uint64_t bytes = 0;
+    bool has_latency = false;
+    double latency = 0;
+  };
+  uint32_t Intern(std::string_view s) { return strings_.Intern(s); }
+  // The id under which an event of `type` with this subject is counted: the subject's own id,
+  // kOtherSubject's once the (app, metric) cap is reached, 0 for none. For a given aggregator,
+  // (app, type, subject) always gets the same id until Clear(), so callers may cache it.
+  uint32_t Subject(uint32_t app, EventType type, std::string_view subject);
+  void AddFact(const Fact& fact);
   // A crash or handled exception processed again that moved from `previous_group` (a sentinel
   // group it was already added to) to its group now: counted once more in its new group and as
   // moved out (errors) of the previous one. App-wide metrics are untouched: it was counted.
@@ -150,7 +174,7 @@ class Aggregator {
   std::vector<uint32_t> slots_;   // open addressing: index + 1 into keys_, 0 empty
   std::unordered_set<uint64_t> admitted_subjects_;       // (app, metric, subject) ids under the cap
   std::unordered_map<uint64_t, size_t> subject_counts_;  // per (app, metric)
-  std::string endpoint_;  // scratch: "METHOD template" of the network event being added
+  EventFacts facts_;  // scratch: the facts of the event AddEvent is adding
 };
 
 }  // namespace vigil::aggregate

@@ -57,7 +57,7 @@ Status ReadRows(const std::string& path, std::vector<ArchiveRow>* rows, PartInfo
   if (!reader.ok()) return reader.status();
   *info = reader->info();
   PartColumns cols;
-  VIGIL_RETURN_IF_ERROR(reader->Read(kAllColumns, &cols));
+  VIGIL_RETURN_IF_ERROR(reader->Read(kRowColumns, &cols));
   rows->reserve(rows->size() + cols.rows());
   for (size_t i = 0; i < cols.rows(); ++i) {
     ArchiveRow r;

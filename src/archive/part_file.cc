@@ -8,10 +8,14 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <memory>
 #include <string>
+#include <unordered_map>
 
+#include "aggregate/string_interner.h"
+#include "archive/derived_columns.h"
 #include "common/coding.h"
 #include "common/file_util.h"
 #include "common/time_bucket.h"
@@ -23,7 +27,7 @@ namespace {
 constexpr char kMagic[8] = {'V', 'I', 'G', 'I', 'L', 'P', 'R', 'T'};
 constexpr size_t kTailBytes = 4 + 8 + 8;
 
-// The row's value of a string or binary column.
+// The row's value of a length-prefixed or dictionary column that comes from the row itself.
 const std::string& StringField(const ArchiveRow& r, Column c) {
   switch (c) {
     case kId:
@@ -40,6 +44,9 @@ const std::string& StringField(const ArchiveRow& r, Column c) {
       return r.context;
   }
 }
+
+constexpr Column kLengthPrefixedColumns[] = {kId, kUser, kFields, kContext};
+constexpr Column kDictionaryColumns[] = {kVersion, kOs, kSubject};
 
 // The order of `rows` by (ts, id), stable: of rows equal in both, the earlier stays earlier.
 // Every ts must lie in [hour_ms, hour_ms + 1 h), so a time is a 22-bit key: two stable counting
@@ -195,19 +202,52 @@ class PartScratch {
   std::string file_;
 };
 
-// Compresses every column of rows[order[0]], rows[order[1]], ... into streams[c], in one pass:
-// each row's bytes are fetched from memory once, not once per column.
+// A dictionary column being built: the distinct values in order of first sight, and each row's
+// code (by row index, not by order).
+struct Dictionary {
+  aggregate::StringInterner values;
+  std::vector<uint32_t> codes;
+  uint64_t raw = 0;  // encoded size of the codes
+};
+
+// Compresses every column of rows[order[0]], rows[order[1]], ... into streams[c]. A first pass,
+// in the rows' own order, derives each row's derived values and dictionary codes and sizes
+// every column; the second, in time order, encodes: each row's bytes are fetched from memory
+// once, not once per column.
 Status EncodeColumns(const std::vector<ArchiveRow>& rows, const std::vector<uint32_t>& order,
                      int zstd_level, ColumnStream* streams) {
-  constexpr Column kStringColumns[] = {kId, kVersion, kOs, kUser, kFields, kContext};
+  const size_t n = rows.size();
   uint64_t raw[kColumnCount] = {};
-  for (const ArchiveRow& r : rows) {
-    for (Column c : kStringColumns) {
+  std::vector<DerivedRow> derived(n);
+  Dictionary dictionaries[3];  // kDictionaryColumns
+  for (Dictionary& d : dictionaries) d.codes.resize(n);
+  aggregate::EventFacts facts;
+  for (size_t i = 0; i < n; ++i) {
+    const ArchiveRow& r = rows[i];
+    for (Column c : kLengthPrefixedColumns) {
       const size_t size = StringField(r, c).size();
       raw[c] += VarintLength(size) + size;
     }
+    derived[i] = DeriveRow(r.type, r.fields, &facts);
+    raw[kBytes] += VarintLength(derived[i].bytes);
+    const std::string_view values[3] = {r.version, r.os, facts.subject};
+    for (int d = 0; d < 3; ++d) {
+      const uint32_t code = dictionaries[d].values.Intern(values[d]);
+      dictionaries[d].codes[i] = code;
+      dictionaries[d].raw += VarintLength(code);
+    }
   }
-  raw[kType] = rows.size();
+  for (int d = 0; d < 3; ++d) {
+    const Dictionary& dict = dictionaries[d];
+    uint64_t& size = raw[kDictionaryColumns[d]];
+    size = VarintLength(dict.values.size()) + dict.raw;
+    for (uint32_t k = 0; k < dict.values.size(); ++k) {
+      size += VarintLength(dict.values.Get(k).size()) + dict.values.Get(k).size();
+    }
+  }
+  raw[kType] = n;
+  raw[kFlags] = n;
+  raw[kLatency] = 8 * n;
   int64_t previous = 0;
   for (uint32_t i : order) {
     raw[kTs] += VarintLength(ZigZagEncode(rows[i].ts_ms - previous));
@@ -219,11 +259,19 @@ Status EncodeColumns(const std::vector<ArchiveRow>& rows, const std::vector<uint
     }
     VIGIL_RETURN_IF_ERROR(streams[c].Begin(zstd_level, raw[c]));
   }
+  for (int d = 0; d < 3; ++d) {
+    ColumnStream& stream = streams[kDictionaryColumns[d]];
+    const aggregate::StringInterner& values = dictionaries[d].values;
+    PutVarint64(stream.chunk(), values.size());
+    for (uint32_t k = 0; k < values.size(); ++k) {
+      PutLengthPrefixed(stream.chunk(), values.Get(k));
+      stream.Flow();
+    }
+  }
   // Rows are visited in time order, not in the order they (and their strings) were allocated:
   // without prefetching, nearly every row and string is a cache miss. Rows are prefetched
   // 2 * kAhead ahead, the bytes of their big strings kAhead ahead (by then the row is cached).
   constexpr size_t kAhead = 8;
-  const size_t n = order.size();
   previous = 0;
   for (size_t k = 0; k < n; ++k) {
     if (k + 2 * kAhead < n) __builtin_prefetch(&rows[order[k + 2 * kAhead]]);
@@ -232,12 +280,24 @@ Status EncodeColumns(const std::vector<ArchiveRow>& rows, const std::vector<uint
       __builtin_prefetch(ahead.fields.data());
       __builtin_prefetch(ahead.context.data());
       __builtin_prefetch(ahead.id.data());
+      __builtin_prefetch(&derived[order[k + kAhead]]);
     }
-    const ArchiveRow& r = rows[order[k]];
+    const uint32_t i = order[k];
+    const ArchiveRow& r = rows[i];
+    const DerivedRow& d = derived[i];
     PutVarsint64(streams[kTs].chunk(), r.ts_ms - previous);
     previous = r.ts_ms;
     streams[kType].chunk()->push_back(static_cast<char>(r.type));
-    for (Column c : kStringColumns) PutLengthPrefixed(streams[c].chunk(), StringField(r, c));
+    for (Column c : kLengthPrefixedColumns)
+      PutLengthPrefixed(streams[c].chunk(), StringField(r, c));
+    for (int c = 0; c < 3; ++c) {
+      PutVarint64(streams[kDictionaryColumns[c]].chunk(), dictionaries[c].codes[i]);
+    }
+    streams[kFlags].chunk()->push_back(static_cast<char>(d.flags));
+    PutVarint64(streams[kBytes].chunk(), d.bytes);
+    uint64_t latency_bits;
+    std::memcpy(&latency_bits, &d.latency, sizeof(latency_bits));
+    PutFixed64(streams[kLatency].chunk(), latency_bits);
     for (uint32_t c = 0; c < kColumnCount; ++c) streams[c].Flow();
   }
   for (uint32_t c = 0; c < kColumnCount; ++c) VIGIL_RETURN_IF_ERROR(streams[c].End());
@@ -363,9 +423,11 @@ Result<PartReader> PartReader::Open(const std::string& path) {
   r.path_ = path;
   const char* p = footer.data();
   const char* end = p + footer.size();
-  if (static_cast<uint8_t>(*p++) != kPartVersion) {
+  r.version_ = static_cast<uint8_t>(*p++);
+  if (r.version_ != 1 && r.version_ != kPartVersion) {
     return Status::Unsupported(path + ": part file of an unknown version; a newer Vigil wrote it");
   }
+  const uint32_t stored_columns = r.version_ == 1 ? kV1ColumnCount : kColumnCount;
   std::string_view app;
   uint64_t ncolumns = 0;
   if (!GetVarint64(p, end, &r.info_.rows) || !GetVarsint64(p, end, &r.info_.min_ts) ||
@@ -376,9 +438,9 @@ Result<PartReader> PartReader::Open(const std::string& path) {
   }
   r.info_.app.assign(app);
   r.info_.file_bytes = size;
-  if (ncolumns != kColumnCount) return corrupt("unexpected columns");
+  if (ncolumns != stored_columns) return corrupt("unexpected columns");
   if (r.info_.rows == 0 || r.info_.min_ts > r.info_.max_ts) return corrupt("bad row range");
-  for (uint32_t c = 0; c < kColumnCount; ++c) {
+  for (uint32_t c = 0; c < stored_columns; ++c) {
     std::string_view name;
     ColumnRef& ref = r.columns_[c];
     if (!GetLengthPrefixed(p, end, &name) || !GetVarint64(p, end, &ref.offset) ||
@@ -398,9 +460,60 @@ Result<PartReader> PartReader::Open(const std::string& path) {
 }
 
 Status PartReader::Read(ColumnMask mask, PartColumns* out) {
+  mask &= kAllColumns;
+  if (version_ != 1 || (mask & ~kRowColumns) == 0) {
+    VIGIL_RETURN_IF_ERROR(ReadStored(mask, out));
+  } else {
+    // A version 1 part: derive the derived columns from the row columns they come from.
+    constexpr ColumnMask kSources = ColumnBit(kType) | ColumnBit(kFields);
+    VIGIL_RETURN_IF_ERROR(ReadStored((mask & kRowColumns) | kSources, out));
+    const size_t rows = out->rows_;
+    out->flags_.resize(rows);
+    out->bytes_.resize(rows);
+    out->latencies_.resize(rows);
+    aggregate::StringInterner subjects;
+    PartColumns::StringColumn& subject = out->strings_[kSubject];
+    subject.codes.resize(rows);
+    aggregate::EventFacts facts;
+    for (size_t i = 0; i < rows; ++i) {
+      const DerivedRow d = DeriveRow(out->type(i), out->str(kFields, i), &facts);
+      out->flags_[i] = d.flags;
+      out->bytes_[i] = d.bytes;
+      out->latencies_[i] = d.latency;
+      subject.codes[i] = subjects.Intern(facts.subject);
+    }
+    for (uint32_t k = 0; k < subjects.size(); ++k) {
+      std::string_view v = subjects.Get(k);
+      subject.values.push_back(
+          {static_cast<uint32_t>(subject.data.size()), static_cast<uint32_t>(v.size())});
+      subject.data += v;
+    }
+    out->mask_ = mask;
+  }
+  if (version_ == 1) {
+    // Version 1 stored `version` and `os` length-prefixed: give them their dictionaries.
+    for (Column c : {kVersion, kOs}) {
+      if (!out->has(c)) continue;
+      PartColumns::StringColumn& s = out->strings_[c];
+      std::unordered_map<std::string_view, uint32_t> codes;
+      std::vector<PartColumns::StringColumn::Value> values;
+      s.codes.resize(s.values.size());
+      for (size_t i = 0; i < s.values.size(); ++i) {
+        std::string_view v(s.data.data() + s.values[i].offset, s.values[i].size);
+        auto [it, added] = codes.emplace(v, static_cast<uint32_t>(values.size()));
+        if (added) values.push_back(s.values[i]);
+        s.codes[i] = it->second;
+      }
+      s.values.swap(values);
+    }
+  }
+  return Status::Ok();
+}
+
+Status PartReader::ReadStored(ColumnMask mask, PartColumns* out) {
   *out = PartColumns();
   out->rows_ = info_.rows;
-  out->mask_ = mask & kAllColumns;
+  out->mask_ = mask;
   Fd fd(::open(path_.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) return Status::FromErrno("open " + path_, errno);
   auto corrupt = [&](const char* column, const char* what) {
@@ -413,54 +526,93 @@ Status PartReader::Read(ColumnMask mask, PartColumns* out) {
   for (uint32_t c = 0; c < kColumnCount; ++c) {
     if ((out->mask_ & (1u << c)) == 0) continue;
     const ColumnRef& ref = columns_[c];
+    const char* name = kColumnNames[c];
     char* compressed = scratch.Bytes(ref.compressed);
     VIGIL_RETURN_IF_ERROR(PreadAll(fd.get(), ref.offset, ref.compressed, compressed, path_));
-    if (XXH3_64bits(compressed, ref.compressed) != ref.hash) {
-      return corrupt(kColumnNames[c], "checksum");
-    }
+    if (XXH3_64bits(compressed, ref.compressed) != ref.hash) return corrupt(name, "checksum");
     // String columns keep this buffer and point into it, so it is decompressed into place.
     std::string& raw = out->strings_[c].data;
     raw.resize(ref.raw);
     size_t n = ZSTD_decompressDCtx(dctx, raw.data(), raw.size(), compressed, ref.compressed);
-    if (ZSTD_isError(n) || n != ref.raw) return corrupt(kColumnNames[c], "does not decompress");
+    if (ZSTD_isError(n) || n != ref.raw) return corrupt(name, "does not decompress");
     const char* p = raw.data();
     const char* end = p + raw.size();
-    if (c == kTs) {
-      // Each row takes at least one byte: a row count beyond the bytes is damage, not a
-      // reason to allocate.
-      if (rows > raw.size()) return corrupt("ts", "too few values");
-      out->ts_.resize(rows);
-      int64_t previous = 0;
-      for (size_t i = 0; i < rows; ++i) {
-        int64_t delta;
-        if (!GetVarsint64(p, end, &delta)) return corrupt("ts", "truncated");
-        previous += delta;
-        if (previous < info_.min_ts || previous > info_.max_ts ||
-            (i > 0 && previous < out->ts_[i - 1])) {
-          return corrupt("ts", "time outside the footer's range or unsorted");
-        }
-        out->ts_[i] = previous;
-      }
-    } else if (c == kType) {
-      if (raw.size() != rows) return corrupt("type", "wrong length");
-      out->types_.assign(raw.begin(), raw.end());
-      for (uint8_t t : out->types_) {
-        if (t < 1 || t > kEventTypeCount) return corrupt("type", "unknown event type");
-      }
+    // Every encoding takes at least one byte per row: a row count beyond the bytes is damage,
+    // not a reason to allocate.
+    if (rows > raw.size()) return corrupt(name, "too few values");
+    auto fixed = [&](size_t width, auto* values) {
+      if (raw.size() != width * rows) return false;
+      values->resize(rows);
+      std::memcpy(values->data(), raw.data(), raw.size());
       p = end;
-    } else {
-      if (rows > raw.size()) return corrupt(kColumnNames[c], "too few values");
-      PartColumns::StringColumn& s = out->strings_[c];
-      s.values.resize(rows);
-      for (size_t i = 0; i < rows; ++i) {
-        std::string_view v;
-        if (!GetLengthPrefixed(p, end, &v)) return corrupt(kColumnNames[c], "truncated");
-        s.values[i] = {static_cast<uint32_t>(v.data() - raw.data()),
-                       static_cast<uint32_t>(v.size())};
+      return true;
+    };
+    static_assert(std::endian::native == std::endian::little, "fixed columns are little-endian");
+    bool decoded = true;
+    switch (c) {
+      case kTs: {
+        out->ts_.resize(rows);
+        int64_t previous = 0;
+        for (size_t i = 0; i < rows; ++i) {
+          int64_t delta;
+          if (!GetVarsint64(p, end, &delta)) return corrupt(name, "truncated");
+          previous += delta;
+          if (previous < info_.min_ts || previous > info_.max_ts ||
+              (i > 0 && previous < out->ts_[i - 1])) {
+            return corrupt(name, "time outside the footer's range or unsorted");
+          }
+          out->ts_[i] = previous;
+        }
+        break;
+      }
+      case kType:
+        decoded = fixed(1, &out->types_);
+        for (uint8_t t : out->types_) {
+          if (t < 1 || t > kEventTypeCount) return corrupt(name, "unknown event type");
+        }
+        break;
+      case kFlags:
+        decoded = fixed(1, &out->flags_);
+        break;
+      case kLatency:
+        decoded = fixed(8, &out->latencies_);
+        break;
+      case kBytes:
+        out->bytes_.resize(rows);
+        for (size_t i = 0; i < rows; ++i) {
+          if (!GetVarint64(p, end, &out->bytes_[i])) return corrupt(name, "truncated");
+        }
+        break;
+      default: {
+        PartColumns::StringColumn& s = out->strings_[c];
+        const bool dictionary = version_ > 1 && IsDictionaryColumn(static_cast<Column>(c));
+        uint64_t count = rows;
+        if (dictionary && (!GetVarint64(p, end, &count) || count > raw.size())) {
+          return corrupt(name, "bad dictionary size");
+        }
+        s.values.resize(count);
+        for (size_t i = 0; i < count; ++i) {
+          std::string_view v;
+          if (!GetLengthPrefixed(p, end, &v)) return corrupt(name, "truncated");
+          s.values[i] = {static_cast<uint32_t>(v.data() - raw.data()),
+                         static_cast<uint32_t>(v.size())};
+        }
+        if (dictionary) {
+          s.codes.resize(rows);
+          for (size_t i = 0; i < rows; ++i) {
+            uint64_t code;
+            if (!GetVarint64(p, end, &code)) return corrupt(name, "truncated");
+            if (code >= count) return corrupt(name, "code outside the dictionary");
+            s.codes[i] = static_cast<uint32_t>(code);
+          }
+        }
       }
     }
-    if (p != end) return corrupt(kColumnNames[c], "trailing bytes");
-    if (c == kTs || c == kType) std::string().swap(raw);  // decoded into ts_ / types_
+    if (!decoded) return corrupt(name, "wrong length");
+    if (p != end) return corrupt(name, "trailing bytes");
+    if (c == kTs || c == kType || c == kFlags || c == kBytes || c == kLatency) {
+      std::string().swap(raw);  // decoded into its own vector
+    }
   }
   scratch.Trim();
   return Status::Ok();

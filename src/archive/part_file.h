@@ -9,15 +9,24 @@
 //   footer                                    see below
 //   u32 footer size | u64 XXH3 of footer | "VIGILPRT"   32-byte tail
 //
-//   footer := u8 version(1) varint rows zigzag min_ts zigzag max_ts
+//   footer := u8 version(2) varint rows zigzag min_ts zigzag max_ts
 //             lp app zigzag hour_ms varint source_first varint source_end
 //             varint ncolumns (lp name varint offset varint compressed varint raw u64 XXH3)*
 //
 // Column encodings before compression: `ts` zigzag varint deltas; `type` one byte per row;
-// string and binary columns (`id`, `version`, `os`, `user`, `fields`, `context`) varint length
-// then bytes, per row. `fields` is the event's binary-value object (docs/log_format.md);
-// `context` is a binary-value object {batch_id, received_ms, skew_ms, device, app, user, extra}
-// with the batch's context as ingest stored it, so a part alone can rebuild the raw event.
+// `id`, `user`, `fields`, `context` varint length then bytes, per row; `version`, `os` and
+// `subject` are dictionaries (varint n, n length-prefixed distinct values, then one varint code
+// per row). `fields` is the event's binary-value object (docs/log_format.md); `context` is a
+// binary-value object {batch_id, received_ms, skew_ms, device, app, user, extra} with the
+// batch's context as ingest stored it, so a part alone can rebuild the raw event.
+//
+// The derived columns hold what the batch layer needs of an event body, computed once when the
+// part is written (derived_columns.h, aggregate::FactsOf): `subject`, `flags` (a byte: 1 error,
+// 2 has latency), `bytes` (varint) and `latency` (8-byte double). A batch scan reads those
+// instead of the event bodies, which are most of a part's bytes and of the work of reading it.
+// Version 1 parts (written before derived columns existed) have only the first eight columns;
+// Read() derives the others from them, so every reader sees the same columns whichever version
+// wrote the part.
 //
 // [source_first, source_end) is the range of log offsets the part's rows came from (both 0 for
 // parts that compaction wrote): the archiver resumes after the highest source_end it finds, so
@@ -38,7 +47,7 @@
 
 namespace vigil::archive {
 
-inline constexpr uint8_t kPartVersion = 1;
+inline constexpr uint8_t kPartVersion = 2;  // what WritePart writes; Read also reads 1
 inline constexpr uint64_t kMaxPartColumnBytes = 1ull << 31;  // raw bytes of one column
 inline constexpr uint32_t kMaxPartFooterBytes = 1u << 20;
 
@@ -51,12 +60,20 @@ enum Column : uint32_t {
   kUser,
   kFields,
   kContext,
+  kSubject,  // derived columns from here on (version 2)
+  kFlags,
+  kBytes,
+  kLatency,
   kColumnCount,
 };
-inline constexpr const char* kColumnNames[kColumnCount] = {"id", "ts",   "type",   "version",
-                                                           "os", "user", "fields", "context"};
+inline constexpr uint32_t kV1ColumnCount = kSubject;
+inline constexpr const char* kColumnNames[kColumnCount] = {"id",      "ts",    "type",   "version",
+                                                           "os",      "user",  "fields", "context",
+                                                           "subject", "flags", "bytes",  "latency"};
 using ColumnMask = uint32_t;
 inline constexpr ColumnMask kAllColumns = (1u << kColumnCount) - 1;
+// The columns an ArchiveRow is made of (the others are derived from them).
+inline constexpr ColumnMask kRowColumns = (1u << kV1ColumnCount) - 1;
 inline constexpr ColumnMask ColumnBit(Column c) { return 1u << c; }
 
 // One archived event, owning its bytes; the writer's input.
@@ -89,32 +106,59 @@ struct PartInfo {
 Status WritePart(const std::string& path, const std::vector<ArchiveRow>& rows, PartInfo* info,
                  int zstd_level = 3);
 
-// The columns of a part a scan asked for, decoded. Unrequested columns stay empty.
+// The columns `version`, `os` and `subject` are dictionary-coded.
+inline constexpr bool IsDictionaryColumn(Column c) {
+  return c == kVersion || c == kOs || c == kSubject;
+}
+
+// Flags of the `flags` column.
+inline constexpr uint8_t kFlagError = 1;
+inline constexpr uint8_t kFlagHasLatency = 2;
+
+// The columns of a part a scan asked for, decoded. Unrequested columns stay empty: reading one
+// is undefined.
 class PartColumns {
  public:
   size_t rows() const { return rows_; }
   int64_t ts(size_t i) const { return ts_[i]; }
   EventType type(size_t i) const { return static_cast<EventType>(types_[i]); }
+  // A string column's value (any column but ts, type and the fixed-width derived ones).
   std::string_view str(Column c, size_t i) const {
     const StringColumn& s = strings_[c];
-    return std::string_view(s.data.data() + s.values[i].offset, s.values[i].size);
+    const StringColumn::Value& v = s.values[IsDictionaryColumn(c) ? s.codes[i] : i];
+    return std::string_view(s.data.data() + v.offset, v.size);
   }
+  // Dictionary columns: the row's code, and the distinct values codes index.
+  uint32_t code(Column c, size_t i) const { return strings_[c].codes[i]; }
+  size_t dictionary_size(Column c) const { return strings_[c].values.size(); }
+  std::string_view dictionary(Column c, uint32_t code) const {
+    const StringColumn::Value& v = strings_[c].values[code];
+    return std::string_view(strings_[c].data.data() + v.offset, v.size);
+  }
+  uint8_t flags(size_t i) const { return flags_[i]; }
+  uint64_t bytes(size_t i) const { return bytes_[i]; }
+  double latency(size_t i) const { return latencies_[i]; }
   bool has(Column c) const { return (mask_ & ColumnBit(c)) != 0; }
 
  private:
   friend class PartReader;
-  // The decompressed column as it was stored (length-prefixed values) and where each value is.
+  // A string column as stored: its bytes, and where each value (each dictionary entry, for a
+  // dictionary column, with the rows' codes) is in them.
   struct StringColumn {
     struct Value {
       uint32_t offset, size;
     };
     std::string data;
     std::vector<Value> values;
+    std::vector<uint32_t> codes;
   };
   size_t rows_ = 0;
   ColumnMask mask_ = 0;
   std::vector<int64_t> ts_;
   std::vector<uint8_t> types_;
+  std::vector<uint8_t> flags_;
+  std::vector<uint64_t> bytes_;
+  std::vector<double> latencies_;
   StringColumn strings_[kColumnCount];
 };
 
@@ -124,15 +168,19 @@ class PartReader {
   // Reads and checks the tail and footer only.
   static Result<PartReader> Open(const std::string& path);
   const PartInfo& info() const { return info_; }
-  // Decompresses and decodes the columns in `mask`.
+  uint8_t version() const { return version_; }
+  // Decompresses and decodes the columns in `mask` (of a version 1 part, the derived columns
+  // in it are computed from the type and fields columns).
   Status Read(ColumnMask mask, PartColumns* out);
 
  private:
   struct ColumnRef {
     uint64_t offset = 0, compressed = 0, raw = 0, hash = 0;
   };
+  Status ReadStored(ColumnMask mask, PartColumns* out);
   std::string path_;
   PartInfo info_;
+  uint8_t version_ = kPartVersion;
   ColumnRef columns_[kColumnCount];
 };
 

@@ -42,11 +42,25 @@ std::string DaySignature(const std::vector<archive::PartEntry>& parts) {
   return buf;
 }
 
+// What a batch scan reads: the derived columns instead of the event bodies.
 constexpr archive::ColumnMask kScanColumns =
     archive::ColumnBit(archive::kId) | archive::ColumnBit(archive::kTs) |
     archive::ColumnBit(archive::kType) | archive::ColumnBit(archive::kVersion) |
     archive::ColumnBit(archive::kOs) | archive::ColumnBit(archive::kUser) |
-    archive::ColumnBit(archive::kFields);
+    archive::ColumnBit(archive::kSubject) | archive::ColumnBit(archive::kFlags) |
+    archive::ColumnBit(archive::kBytes) | archive::ColumnBit(archive::kLatency);
+
+// The aggregator's ids of a part's dictionary column, each interned once; an empty value (no
+// version or OS in the batch) counts as kUnknown.
+std::vector<uint32_t> InternDictionary(const archive::PartColumns& cols, archive::Column c,
+                                       aggregate::Aggregator* agg) {
+  std::vector<uint32_t> ids(cols.dictionary_size(c));
+  for (uint32_t k = 0; k < ids.size(); ++k) {
+    std::string_view v = cols.dictionary(c, k);
+    ids[k] = agg->Intern(v.empty() ? aggregate::kUnknown : v);
+  }
+  return ids;
+}
 
 }  // namespace
 
@@ -208,6 +222,7 @@ Status BatchLayer::ComputeDay(const std::string& app, int64_t day_ms, int64_t ru
                               const std::string& signature, BatchRunResult* result) {
   std::vector<archive::PartEntry> parts = archive::ListParts(root_, app, day_ms, day_ms + kDayMs);
   aggregate::Aggregator agg(Granularity::kHour);
+  const uint32_t app_id = agg.Intern(app);
   // Footers first: their row counts size the id set once, so it never grows mid-day.
   std::vector<archive::PartReader> readers;
   size_t day_rows = 0;
@@ -230,24 +245,38 @@ Status BatchLayer::ComputeDay(const std::string& app, int64_t day_ms, int64_t ru
     fresh.resize(rows);
     for (size_t j = 0; j < rows; ++j) keys[j] = IdSet::HashOf(cols.str(archive::kId, rows - 1 - j));
     seen.InsertAll(keys.data(), rows, fresh.data());
+    const std::vector<uint32_t> versions = InternDictionary(cols, archive::kVersion, &agg);
+    const std::vector<uint32_t> oses = InternDictionary(cols, archive::kOs, &agg);
+    // A subject's id depends on the metric, so on the event type: cached per (code, type).
+    std::vector<uint32_t> subjects(cols.dictionary_size(archive::kSubject) * kEventTypeCount,
+                                   UINT32_MAX);
+    aggregate::Aggregator::Fact f;
+    f.app = app_id;
     for (size_t j = 0; j < rows; ++j) {
       if (!fresh[j]) {
         result->duplicates++;
         continue;
       }
       const size_t i = rows - 1 - j;
-      EventView e;
-      e.id = cols.str(archive::kId, i);
-      e.ts_ms = cols.ts(i);
-      e.type = cols.type(i);
-      e.fields = BinaryValue(cols.str(archive::kFields, i));
-      aggregate::EventContext context;
-      std::string_view version = cols.str(archive::kVersion, i);
-      std::string_view os = cols.str(archive::kOs, i);
-      context.version = version.empty() ? aggregate::kUnknown : version;
-      context.os = os.empty() ? aggregate::kUnknown : os;
-      context.user = cols.str(archive::kUser, i);
-      agg.AddEvent(app, context, e);
+      f.ts_ms = cols.ts(i);
+      f.type = cols.type(i);
+      f.version = versions[cols.code(archive::kVersion, i)];
+      f.os = oses[cols.code(archive::kOs, i)];
+      const uint8_t flags = cols.flags(i);
+      const std::string_view user = cols.str(archive::kUser, i);
+      f.has_user = !user.empty();
+      if (f.has_user) f.user_hash = aggregate::HyperLogLog::Hash(user);
+      const uint32_t code = cols.code(archive::kSubject, i);
+      uint32_t& subject = subjects[code * kEventTypeCount + static_cast<size_t>(f.type) - 1];
+      if (subject == UINT32_MAX) {
+        subject = agg.Subject(app_id, f.type, cols.dictionary(archive::kSubject, code));
+      }
+      f.subject = subject;
+      f.error = (flags & archive::kFlagError) != 0;
+      f.bytes = cols.bytes(i);
+      f.has_latency = (flags & archive::kFlagHasLatency) != 0;
+      f.latency = cols.latency(i);
+      agg.AddFact(f);
       result->events++;
     }
   }

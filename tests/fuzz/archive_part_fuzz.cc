@@ -18,10 +18,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (reader.ok()) {
     vigil::archive::PartColumns columns;
     if (reader->Read(vigil::archive::kAllColumns, &columns).ok()) {
+      using namespace vigil::archive;
       for (size_t i = 0; i < columns.rows(); ++i) {
         (void)columns.ts(i);
         (void)columns.type(i);
-        (void)columns.str(vigil::archive::kFields, i);
+        (void)columns.str(kFields, i);
+        (void)columns.str(kVersion, i);
+        (void)columns.str(kSubject, i);
+        (void)columns.flags(i);
+        (void)columns.bytes(i);
+        (void)columns.latency(i);
       }
     }
   }

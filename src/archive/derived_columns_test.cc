@@ -1,0 +1,248 @@
+// Derived columns: a part carries each row's aggregation facts (subject, error, bytes, latency),
+// and a version 1 part — written before derived columns existed, checked in as a fixture — reads
+// with the same columns and the same values, derived on read.
+#include "archive/derived_columns.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <functional>
+
+#include "archive/part_file.h"
+#include "common/binary_value.h"
+#include "common/file_util.h"
+
+namespace vigil::archive {
+namespace {
+
+constexpr int64_t kHour = 1767225600000;  // 2026-01-01T00:00:00Z, the fixture's hour
+const std::string kV1Part = std::string(VIGIL_FIXTURES_DIR) + "/archive/part_v1.vpart";
+
+// The rows of tests/data/archive/part_v1.vpart: one of each event type, with the fields
+// aggregation reads, an anonymous user and an empty version and OS.
+std::vector<ArchiveRow> CompatRows(int64_t hour_ms) {
+  auto obj = [](const std::function<void(BinaryValueWriter&)>& body) {
+    std::string out;
+    BinaryValueWriter w(&out);
+    w.BeginObject();
+    body(w);
+    w.EndObject();
+    return out;
+  };
+  auto network = [&](std::string_view method, std::string_view url, int64_t status, double duration,
+                     int64_t sent, int64_t received) {
+    return obj([&](BinaryValueWriter& w) {
+      w.Key("network");
+      w.BeginObject();
+      w.Key("method");
+      w.String(method);
+      w.Key("url");
+      w.String(url);
+      w.Key("status");
+      w.Int(status);
+      w.Key("duration_ms");
+      w.Double(duration);
+      w.Key("bytes_sent");
+      w.Int(sent);
+      w.Key("bytes_received");
+      w.Int(received);
+      w.EndObject();
+    });
+  };
+  std::vector<ArchiveRow> rows(8);
+  auto row = [&](size_t i, std::string id, int64_t at, EventType type, std::string version,
+                 std::string os, std::string user, std::string fields) {
+    rows[i].id = std::move(id);
+    rows[i].ts_ms = hour_ms + at;
+    rows[i].type = type;
+    rows[i].version = std::move(version);
+    rows[i].os = std::move(os);
+    rows[i].user = std::move(user);
+    rows[i].fields = std::move(fields);
+    rows[i].context = obj([](BinaryValueWriter& w) {
+      w.Key("batch_id");
+      w.String("b-1");
+    });
+  };
+  row(0, "e1", 1000, EventType::kSessionStart, "1.0", "android 14", "u1",
+      obj([](BinaryValueWriter&) {}));
+  row(1, "e2", 2000, EventType::kNetwork, "1.0", "", "u2",
+      network("GET", "https://api.example.com/v1/users/123/feed?x=1", 200, 123.5, 10, 300));
+  row(2, "e3", 3000, EventType::kNetwork, "1.1", "ios 17", "u1",
+      network("POST", "/v1/orders/9f8e7d6c5b4a39281706f5e4d3c2b1a0", 503, 20, 0, 0));
+  row(3, "e4", 4000, EventType::kCrash, "1.1", "ios 17", "u3", obj([](BinaryValueWriter& w) {
+        w.Key("error");
+        w.BeginObject();
+        w.Key("type");
+        w.String("SIGSEGV");
+        w.Key("threads");
+        w.BeginArray();
+        w.BeginObject();
+        w.Key("crashed");
+        w.Bool(true);
+        w.Key("frames");
+        w.BeginArray();
+        w.BeginObject();
+        w.Key("function");
+        w.String("render_frame");
+        w.EndObject();
+        w.EndArray();
+        w.EndObject();
+        w.EndArray();
+        w.EndObject();
+      }));
+  row(4, "e5", 5000, EventType::kHandledException, "", "", "u2", obj([](BinaryValueWriter& w) {
+        w.Key("processed");
+        w.BeginObject();
+        w.Key("group_id");
+        w.String("grp-1");
+        w.EndObject();
+      }));
+  row(5, "e6", 6000, EventType::kUserFlow, "1.0", "android 14", "", obj([](BinaryValueWriter& w) {
+        w.Key("flow");
+        w.BeginObject();
+        w.Key("name");
+        w.String("checkout");
+        w.Key("outcome");
+        w.String("failed");
+        w.Key("duration_ms");
+        w.Int(5000);
+        w.EndObject();
+      }));
+  row(6, "e7", 7000, EventType::kUserFlow, "1.0", "android 14", "u4", obj([](BinaryValueWriter& w) {
+        w.Key("flow");
+        w.BeginObject();
+        w.Key("name");
+        w.String("login");
+        w.Key("outcome");
+        w.String("success");
+        w.EndObject();
+      }));
+  row(7, "e8", 7000, EventType::kCustom, "1.0", "android 14", "u4", obj([](BinaryValueWriter& w) {
+        w.Key("name");
+        w.String("tap");
+      }));
+  return rows;
+}
+
+// What each CompatRows row must derive, worked out by hand from docs/aggregation.md.
+struct Expected {
+  std::string_view subject;
+  uint8_t flags;
+  uint64_t bytes;
+  double latency;
+};
+const Expected kExpected[8] = {
+    {"", 0, 0, 0},                                                            // session start
+    {"GET api.example.com/v1/users/{id}/feed", kFlagHasLatency, 310, 123.5},  // query dropped
+    {"POST /v1/orders/{id}", kFlagError | kFlagHasLatency, 0, 20},            // 503, a hash
+    {"", 0, 0, 0},  // crash: subject checked apart (a hash of type and frames)
+    {"grp-1", 0, 0, 0},
+    {"checkout\x1f"
+     "failed",
+     kFlagError | kFlagHasLatency, 0, 5000},
+    {"login\x1f"
+     "success",
+     0, 0, 0},  // no duration: no latency
+    {"tap", 0, 0, 0},
+};
+
+void ExpectDerived(const PartColumns& cols) {
+  ASSERT_EQ(cols.rows(), 8u);
+  for (size_t i = 0; i < 8; ++i) {
+    const Expected& want = kExpected[i];
+    if (i == 3) {
+      EXPECT_EQ(cols.str(kSubject, i).substr(0, 4), "raw-");
+      EXPECT_EQ(cols.str(kSubject, i).size(), 20u);
+    } else {
+      EXPECT_EQ(cols.str(kSubject, i), want.subject) << i;
+    }
+    EXPECT_EQ(cols.flags(i), want.flags) << i;
+    EXPECT_EQ(cols.bytes(i), want.bytes) << i;
+    if (want.flags & kFlagHasLatency) {
+      EXPECT_EQ(cols.latency(i), want.latency) << i;
+    }
+  }
+}
+
+class DerivedColumnsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/vigil-derived-test-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { (void)RemoveTree(dir_); }
+
+  std::string dir_;
+};
+
+TEST_F(DerivedColumnsTest, WrittenPartsCarryEachRowsFacts) {
+  PartInfo info;
+  info.app = "app-compat";
+  info.hour_ms = kHour;
+  const std::string path = dir_ + "/p.vpart";
+  ASSERT_TRUE(WritePart(path, CompatRows(kHour), &info).ok());
+  Result<PartReader> r = PartReader::Open(path);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->version(), kPartVersion);
+  PartColumns cols;
+  ASSERT_TRUE(r->Read(kAllColumns, &cols).ok());
+  ExpectDerived(cols);
+  // Dictionary columns hold each distinct value once; rows point at theirs.
+  EXPECT_EQ(cols.dictionary_size(kVersion), 3u);  // "1.0", "1.1", ""
+  EXPECT_EQ(cols.dictionary_size(kOs), 3u);       // "android 14", "", "ios 17"
+  EXPECT_EQ(cols.code(kVersion, 0), cols.code(kVersion, 1));
+  EXPECT_EQ(cols.dictionary(kVersion, cols.code(kVersion, 4)), "");
+  EXPECT_EQ(cols.dictionary_size(kSubject), 8u);  // "" (the session start) and seven others
+}
+
+TEST_F(DerivedColumnsTest, VersionOnePartsReadWithTheSameColumnsAndValues) {
+  Result<PartReader> r = PartReader::Open(kV1Part);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->version(), 1);
+  EXPECT_EQ(r->info().app, "app-compat");
+  EXPECT_EQ(r->info().source_first, 5u);
+  EXPECT_EQ(r->info().source_end, 9u);
+  PartColumns cols;
+  ASSERT_TRUE(r->Read(kAllColumns, &cols).ok());
+  const std::vector<ArchiveRow> rows = CompatRows(kHour);  // already in (ts, id) order
+  ASSERT_EQ(cols.rows(), rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    EXPECT_EQ(cols.str(kId, i), rows[i].id);
+    EXPECT_EQ(cols.ts(i), rows[i].ts_ms);
+    EXPECT_EQ(cols.type(i), rows[i].type);
+    EXPECT_EQ(cols.str(kVersion, i), rows[i].version);
+    EXPECT_EQ(cols.str(kOs, i), rows[i].os);
+    EXPECT_EQ(cols.str(kUser, i), rows[i].user);
+    EXPECT_EQ(cols.str(kFields, i), rows[i].fields);
+    EXPECT_EQ(cols.str(kContext, i), rows[i].context);
+  }
+  ExpectDerived(cols);
+  EXPECT_EQ(cols.dictionary_size(kVersion), 3u);
+  EXPECT_EQ(cols.dictionary(kVersion, cols.code(kVersion, 2)), "1.1");
+
+  // The same rows written now derive the very same values, crash group included.
+  PartInfo info;
+  info.app = "app-compat";
+  info.hour_ms = kHour;
+  ASSERT_TRUE(WritePart(dir_ + "/v2.vpart", rows, &info).ok());
+  Result<PartReader> v2 = PartReader::Open(dir_ + "/v2.vpart");
+  ASSERT_TRUE(v2.ok());
+  PartColumns now;
+  ASSERT_TRUE(v2->Read(ColumnBit(kSubject) | ColumnBit(kFlags), &now).ok());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    EXPECT_EQ(now.str(kSubject, i), cols.str(kSubject, i)) << i;
+    EXPECT_EQ(now.flags(i), cols.flags(i)) << i;
+  }
+
+  // Only derived columns asked of a version 1 part: they are there, nothing else is needed.
+  PartColumns only;
+  ASSERT_TRUE(r->Read(ColumnBit(kBytes) | ColumnBit(kLatency), &only).ok());
+  EXPECT_EQ(only.bytes(1), 310u);
+  EXPECT_EQ(only.latency(5), 5000);
+}
+
+}  // namespace
+}  // namespace vigil::archive
