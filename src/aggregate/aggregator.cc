@@ -99,12 +99,12 @@ uint64_t Aggregator::HashOf(const FineKey& k) {
 }
 
 void Aggregator::Grow() {
-  std::vector<uint32_t> slots(slots_.size() * 2, 0);  // Clear() leaves 1024 slots
+  std::vector<Slot> slots(slots_.size() * 2);  // Clear() leaves 1024 slots
   const size_t mask = slots.size() - 1;
   for (uint32_t i = 0; i < keys_.size(); ++i) {
     size_t s = HashOf(keys_[i]) & mask;
-    while (slots[s] != 0) s = (s + 1) & mask;
-    slots[s] = i + 1;
+    while (slots[s].cell != 0) s = (s + 1) & mask;
+    slots[s] = Slot{keys_[i], i + 1};
   }
   slots_.swap(slots);
 }
@@ -112,12 +112,12 @@ void Aggregator::Grow() {
 RollupCell& Aggregator::CellOf(const FineKey& key) {
   const size_t mask = slots_.size() - 1;
   size_t s = HashOf(key) & mask;
-  for (; slots_[s] != 0; s = (s + 1) & mask) {
-    if (keys_[slots_[s] - 1] == key) return cells_[slots_[s] - 1];
+  for (; slots_[s].cell != 0; s = (s + 1) & mask) {
+    if (slots_[s].key == key) return cells_[slots_[s].cell - 1];
   }
   keys_.push_back(key);
   cells_.emplace_back();
-  slots_[s] = static_cast<uint32_t>(keys_.size());
+  slots_[s] = Slot{key, static_cast<uint32_t>(keys_.size())};
   RollupCell& cell = cells_.back();
   if ((keys_.size() + 1) * 10 > slots_.size() * 7) Grow();  // at most 70 % full
   return cell;
@@ -254,18 +254,24 @@ void Aggregator::AddFact(const Fact& f) {
       g.last_ms = std::max(g.last_ms, f.ts_ms);
       return;
     }
-    case EventType::kNetwork:
+    case EventType::kNetwork: {
+      // network_requests is not kept fine: Emit sums it from the endpoint cells.
+      RollupCell& c = cell(kEndpointMetric, f.subject);
+      ++c.count;
+      c.errors += f.error ? 1 : 0;
+      c.bytes += f.bytes;
+      c.latency.Add(f.latency);
+      return;
+    }
     case EventType::kUserFlow: {
-      bool network = f.type == EventType::kNetwork;
-      RollupCell& total = cell(network ? kNetworkRequestsMetric : kUserFlowsMetric, 0);
-      RollupCell& subject = cell(network ? kEndpointMetric : kFlowMetric, f.subject);
-      for (RollupCell* c : {&total, &subject}) {
+      RollupCell& total = cell(kUserFlowsMetric, 0);
+      RollupCell& flow = cell(kFlowMetric, f.subject);
+      for (RollupCell* c : {&total, &flow}) {
         ++c->count;
         c->errors += f.error ? 1 : 0;
-        c->bytes += f.bytes;
         if (f.has_latency) c->latency.Add(f.latency);
       }
-      if (!network) add_user(subject);
+      add_user(flow);
       return;
     }
     case EventType::kCustom: {
@@ -284,15 +290,19 @@ void Aggregator::Emit(const std::vector<Granularity>& granularities, RollupMap* 
     const FineKey& fine = keys_[i];
     const RollupCell& cell = cells_[i];
     k.app = strings_.Get(fine.app);
-    k.metric = kMetricNames[fine.metric];
-    k.subject = strings_.Get(fine.subject);
-    for (Granularity g : granularities) {
-      k.granularity = g;
-      k.bucket_ms = BucketStart(fine.bucket_ms, g);
-      for (int combo = 0; combo < 4; ++combo) {
-        k.version = combo & 1 ? kAll : strings_.Get(fine.version);
-        k.os = combo & 2 ? kAll : strings_.Get(fine.os);
-        (*out)[k].Merge(cell);
+    // An endpoint cell counts into its own series and into network_requests, their sum.
+    const bool endpoint = fine.metric == kEndpointMetric;
+    for (int as_total = 0; as_total < (endpoint ? 2 : 1); ++as_total) {
+      k.metric = kMetricNames[as_total ? kNetworkRequestsMetric : fine.metric];
+      k.subject = as_total ? kAll : strings_.Get(fine.subject);
+      for (Granularity g : granularities) {
+        k.granularity = g;
+        k.bucket_ms = BucketStart(fine.bucket_ms, g);
+        for (int combo = 0; combo < 4; ++combo) {
+          k.version = combo & 1 ? kAll : strings_.Get(fine.version);
+          k.os = combo & 2 ? kAll : strings_.Get(fine.os);
+          (*out)[k].Merge(cell);
+        }
       }
     }
   }
@@ -303,7 +313,7 @@ void Aggregator::Clear() {
   strings_.Intern(kAll);  // id 0
   keys_.clear();
   cells_.clear();
-  slots_.assign(1024, 0);
+  slots_.assign(1024, Slot{});
   admitted_subjects_.clear();
   subject_counts_.clear();
 }

@@ -22,6 +22,8 @@
 // interned ids (StringInterner) in an open-addressing table, so per-event work is a few integer
 // hash probes and one user hash shared by every cell the event touches. Emit() expands them into
 // the four version/os combinations (kAll for "any") and each requested granularity by merging.
+// network_requests is the sum of its bucket's endpoint cells, so it is not kept fine: Emit
+// derives it, and a network call updates one cell, not two.
 // Emitted cells are deltas of what was added since construction (or the last Clear): merge them
 // into a layer's state; counts add, so the same events must not be emitted into the same state
 // twice (the batch layer deduplicates by event id before adding).
@@ -149,7 +151,7 @@ class Aggregator {
     int64_t bucket_ms = 0;
     uint32_t app = 0, metric = 0, subject = 0, version = 0, os = 0;  // interned, metric: MetricId
     bool operator==(const FineKey&) const = default;
-  };
+  } __attribute__((packed));
   // One event's context as ids, and its user's hash (has_user false: anonymous).
   struct EventIds {
     uint32_t app = 0, version = 0, os = 0;
@@ -171,7 +173,13 @@ class Aggregator {
   StringInterner strings_;  // id 0 is kAll (""), interned by the constructor and Clear()
   std::vector<FineKey> keys_;
   std::deque<RollupCell> cells_;  // cells_[i] belongs to keys_[i]; a deque keeps references
-  std::vector<uint32_t> slots_;   // open addressing: index + 1 into keys_, 0 empty
+  // Open addressing. A slot holds its key too, so a probe reads one cache line, not the slot
+  // and then keys_; cell is the index + 1 into keys_ and cells_, 0 for an empty slot.
+  struct Slot {
+    FineKey key;
+    uint32_t cell = 0;
+  };
+  std::vector<Slot> slots_;
   std::unordered_set<uint64_t> admitted_subjects_;       // (app, metric, subject) ids under the cap
   std::unordered_map<uint64_t, size_t> subject_counts_;  // per (app, metric)
   EventFacts facts_;  // scratch: the facts of the event AddEvent is adding
