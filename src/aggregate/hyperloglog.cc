@@ -167,7 +167,11 @@ void HyperLogLog::Merge(const HyperLogLog& other) {
   if (other.empty()) return;
   if (other.rep_ == Representation::kDense) {
     if (rep_ != Representation::kDense) ToDense();
-    for (uint32_t i = 0; i < kRegisters; ++i) SetRegister(i, other.registers_[i]);
+    // Written as an unconditional max over raw pointers, the loop vectorizes (a byte at a time
+    // with a conditional store, it was a tenth of a batch run).
+    uint8_t* to = registers_.data();
+    const uint8_t* from = other.registers_.data();
+    for (uint32_t i = 0; i < kRegisters; ++i) to[i] = std::max(to[i], from[i]);
     return;
   }
   other.FlushPending();
