@@ -9,10 +9,12 @@
 #
 # Timed, best of ROUNDS, caches warm:
 #   vigil       POST /v1/admin/batch/run over the 30 days: reads the id, ts, type, version, os,
-#               user and fields columns, drops repeated ids, aggregates every metric (app loads,
-#               users HLL, crashes and crash groups, network requests with endpoint templates and
-#               latency sketches) per hour and day for all version/os combinations, and writes
-#               the cells to RocksDB with a synced write per day.
+#               user columns and the derived subject/flags/bytes/latency columns (the archive
+#               computed endpoint templates and crash groups when it wrote the parts), drops
+#               repeated ids, aggregates every metric (app loads, users HLL, crashes and crash
+#               groups, network requests with latency sketches) per hour and day for all
+#               version/os combinations, and writes the cells to RocksDB with a synced write per
+#               day.
 #   clickhouse  SELECT app, version, day, count(), countIf(type = …) ×4, uniqHLL12(user)
 #               FROM events GROUP BY app, version, day   (FORMAT Null)
 # The ratio is clickhouse / vigil: above 1.0, vigil is faster. ClickHouse does less work (no
