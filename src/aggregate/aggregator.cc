@@ -136,26 +136,28 @@ uint32_t Aggregator::CapSubject(uint32_t app, MetricId metric, std::string_view 
   return id;
 }
 
-Aggregator::EventIds Aggregator::IdsOf(std::string_view app, const EventContext& context,
-                                       int64_t ts_ms) {
-  EventIds ids;
-  ids.app = strings_.Intern(app);
-  ids.version = strings_.Intern(context.version);
-  ids.os = strings_.Intern(context.os);
-  ids.has_user = !context.user.empty();
-  if (ids.has_user) ids.user_hash = HyperLogLog::Hash(context.user);
-  ids.bucket_ms = BucketStart(ts_ms, base_);
-  return ids;
+Aggregator::Fact Aggregator::ContextFact(std::string_view app, const EventContext& context,
+                                         const EventView& event) {
+  Fact f;
+  f.ts_ms = event.ts_ms;
+  f.type = event.type;
+  f.app = strings_.Intern(app);
+  f.version = strings_.Intern(context.version);
+  f.os = strings_.Intern(context.os);
+  f.has_user = !context.user.empty();
+  if (f.has_user) f.user_hash = HyperLogLog::Hash(context.user);
+  return f;
 }
 
-RollupCell& Aggregator::Cell(const EventIds& ids, MetricId metric, std::string_view subject) {
+RollupCell& Aggregator::Cell(const Fact& fact, int64_t bucket_ms, MetricId metric,
+                             uint32_t subject) {
   FineKey key;
-  key.bucket_ms = ids.bucket_ms;
-  key.app = ids.app;
+  key.bucket_ms = bucket_ms;
+  key.app = fact.app;
   key.metric = metric;
-  key.subject = subject.empty() ? 0 : CapSubject(ids.app, metric, subject);
-  key.version = ids.version;
-  key.os = ids.os;
+  key.subject = subject;
+  key.version = fact.version;
+  key.os = fact.os;
   return CellOf(key);
 }
 
@@ -168,14 +170,14 @@ void Aggregator::AddRegroupedCrash(std::string_view app, const EventContext& con
                                    const EventView& event, std::string_view previous_group) {
   if (event.type != EventType::kCrash && event.type != EventType::kHandledException) return;
   const MetricId metric = event.type == EventType::kCrash ? kCrashGroupMetric : kHandledGroupMetric;
-  const int64_t ts = event.ts_ms;
-  const EventIds ids = IdsOf(app, context, ts);
-  RollupCell& g = Cell(ids, metric, CrashGroupOf(event));
+  const Fact f = ContextFact(app, context, event);
+  const int64_t bucket_ms = BucketStart(f.ts_ms, base_);
+  RollupCell& g = Cell(f, bucket_ms, metric, Subject(f.app, f.type, CrashGroupOf(event)));
   ++g.count;
-  if (ids.has_user) g.users.AddHash(ids.user_hash);
-  g.first_ms = std::min(g.first_ms, ts);
-  g.last_ms = std::max(g.last_ms, ts);
-  ++Cell(ids, metric, previous_group).errors;
+  if (f.has_user) g.users.AddHash(f.user_hash);
+  g.first_ms = std::min(g.first_ms, f.ts_ms);
+  g.last_ms = std::max(g.last_ms, f.ts_ms);
+  ++Cell(f, bucket_ms, metric, Subject(f.app, f.type, previous_group)).errors;
 }
 
 uint32_t Aggregator::Subject(uint32_t app, EventType type, std::string_view subject) {
@@ -200,16 +202,8 @@ uint32_t Aggregator::Subject(uint32_t app, EventType type, std::string_view subj
 void Aggregator::AddEvent(std::string_view app, const EventContext& context,
                           const EventView& event) {
   FactsOf(event, &facts_);
-  const EventIds ids = IdsOf(app, context, event.ts_ms);
-  Fact f;
-  f.ts_ms = event.ts_ms;
-  f.type = event.type;
-  f.app = ids.app;
-  f.version = ids.version;
-  f.os = ids.os;
-  f.has_user = ids.has_user;
-  f.user_hash = ids.user_hash;
-  f.subject = Subject(ids.app, event.type, facts_.subject);
+  Fact f = ContextFact(app, context, event);
+  f.subject = Subject(f.app, f.type, facts_.subject);
   f.error = facts_.error;
   f.bytes = facts_.bytes;
   f.has_latency = facts_.has_latency;
@@ -220,14 +214,7 @@ void Aggregator::AddEvent(std::string_view app, const EventContext& context,
 void Aggregator::AddFact(const Fact& f) {
   const int64_t bucket_ms = BucketStart(f.ts_ms, base_);
   auto cell = [&](MetricId metric, uint32_t subject) -> RollupCell& {
-    FineKey key;
-    key.bucket_ms = bucket_ms;
-    key.app = f.app;
-    key.metric = metric;
-    key.subject = subject;
-    key.version = f.version;
-    key.os = f.os;
-    return CellOf(key);
+    return Cell(f, bucket_ms, metric, subject);
   };
   auto add_user = [&](RollupCell& c) {
     if (f.has_user) c.users.AddHash(f.user_hash);

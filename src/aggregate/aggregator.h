@@ -152,17 +152,10 @@ class Aggregator {
     uint32_t app = 0, metric = 0, subject = 0, version = 0, os = 0;  // interned, metric: MetricId
     bool operator==(const FineKey&) const = default;
   } __attribute__((packed));
-  // One event's context as ids, and its user's hash (has_user false: anonymous).
-  struct EventIds {
-    uint32_t app = 0, version = 0, os = 0;
-    bool has_user = false;
-    uint64_t user_hash = 0;
-    int64_t bucket_ms = 0;
-  };
-
-  EventIds IdsOf(std::string_view app, const EventContext& context, int64_t ts_ms);
-  // The fine cell for the event; a subject past the cap is replaced by kOtherSubject.
-  RollupCell& Cell(const EventIds& ids, MetricId metric, std::string_view subject);
+  // An event's time, type and context as ids (its facts left for the caller to fill in).
+  Fact ContextFact(std::string_view app, const EventContext& context, const EventView& event);
+  // The fine cell of the fact's bucket, app, version and OS for `metric` and a subject id.
+  RollupCell& Cell(const Fact& fact, int64_t bucket_ms, MetricId metric, uint32_t subject);
   RollupCell& CellOf(const FineKey& key);  // found or inserted, without the cap
   // The id of `subject` in (app, metric), or of kOtherSubject once kMaxSubjects others are in.
   uint32_t CapSubject(uint32_t app, MetricId metric, std::string_view subject);

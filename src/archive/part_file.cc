@@ -10,9 +10,9 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <iterator>
 #include <memory>
 #include <string>
-#include <unordered_map>
 
 #include "aggregate/string_interner.h"
 #include "archive/derived_columns.h"
@@ -47,6 +47,7 @@ const std::string& StringField(const ArchiveRow& r, Column c) {
 
 constexpr Column kLengthPrefixedColumns[] = {kId, kUser, kFields, kContext};
 constexpr Column kDictionaryColumns[] = {kVersion, kOs, kSubject};
+constexpr size_t kDictionaries = std::size(kDictionaryColumns);
 
 // The order of `rows` by (ts, id), stable: of rows equal in both, the earlier stays earlier.
 // Every ts must lie in [hour_ms, hour_ms + 1 h), so a time is a 22-bit key: two stable counting
@@ -219,7 +220,7 @@ Status EncodeColumns(const std::vector<ArchiveRow>& rows, const std::vector<uint
   const size_t n = rows.size();
   uint64_t raw[kColumnCount] = {};
   std::vector<DerivedRow> derived(n);
-  Dictionary dictionaries[3];  // kDictionaryColumns
+  Dictionary dictionaries[kDictionaries];  // of kDictionaryColumns
   for (Dictionary& d : dictionaries) d.codes.resize(n);
   aggregate::EventFacts facts;
   for (size_t i = 0; i < n; ++i) {
@@ -230,14 +231,14 @@ Status EncodeColumns(const std::vector<ArchiveRow>& rows, const std::vector<uint
     }
     derived[i] = DeriveRow(r.type, r.fields, &facts);
     raw[kBytes] += VarintLength(derived[i].bytes);
-    const std::string_view values[3] = {r.version, r.os, facts.subject};
-    for (int d = 0; d < 3; ++d) {
+    const std::string_view values[kDictionaries] = {r.version, r.os, facts.subject};
+    for (size_t d = 0; d < kDictionaries; ++d) {
       const uint32_t code = dictionaries[d].values.Intern(values[d]);
       dictionaries[d].codes[i] = code;
       dictionaries[d].raw += VarintLength(code);
     }
   }
-  for (int d = 0; d < 3; ++d) {
+  for (size_t d = 0; d < kDictionaries; ++d) {
     const Dictionary& dict = dictionaries[d];
     uint64_t& size = raw[kDictionaryColumns[d]];
     size = VarintLength(dict.values.size()) + dict.raw;
@@ -259,7 +260,7 @@ Status EncodeColumns(const std::vector<ArchiveRow>& rows, const std::vector<uint
     }
     VIGIL_RETURN_IF_ERROR(streams[c].Begin(zstd_level, raw[c]));
   }
-  for (int d = 0; d < 3; ++d) {
+  for (size_t d = 0; d < kDictionaries; ++d) {
     ColumnStream& stream = streams[kDictionaryColumns[d]];
     const aggregate::StringInterner& values = dictionaries[d].values;
     PutVarint64(stream.chunk(), values.size());
@@ -290,7 +291,7 @@ Status EncodeColumns(const std::vector<ArchiveRow>& rows, const std::vector<uint
     streams[kType].chunk()->push_back(static_cast<char>(r.type));
     for (Column c : kLengthPrefixedColumns)
       PutLengthPrefixed(streams[c].chunk(), StringField(r, c));
-    for (int c = 0; c < 3; ++c) {
+    for (size_t c = 0; c < kDictionaries; ++c) {
       PutVarint64(streams[kDictionaryColumns[c]].chunk(), dictionaries[c].codes[i]);
     }
     streams[kFlags].chunk()->push_back(static_cast<char>(d.flags));
@@ -461,6 +462,16 @@ Result<PartReader> PartReader::Open(const std::string& path) {
 
 Status PartReader::Read(ColumnMask mask, PartColumns* out) {
   mask &= kAllColumns;
+  // Version 1 parts: a column built here from each row's value, as a dictionary column.
+  auto set_dictionary = [](const aggregate::StringInterner& values, PartColumns::StringColumn* s) {
+    s->data.clear();
+    s->values.clear();
+    for (uint32_t k = 0; k < values.size(); ++k) {
+      std::string_view v = values.Get(k);
+      s->values.push_back({static_cast<uint32_t>(s->data.size()), static_cast<uint32_t>(v.size())});
+      s->data += v;
+    }
+  };
   if (version_ != 1 || (mask & ~kRowColumns) == 0) {
     VIGIL_RETURN_IF_ERROR(ReadStored(mask, out));
   } else {
@@ -482,12 +493,7 @@ Status PartReader::Read(ColumnMask mask, PartColumns* out) {
       out->latencies_[i] = d.latency;
       subject.codes[i] = subjects.Intern(facts.subject);
     }
-    for (uint32_t k = 0; k < subjects.size(); ++k) {
-      std::string_view v = subjects.Get(k);
-      subject.values.push_back(
-          {static_cast<uint32_t>(subject.data.size()), static_cast<uint32_t>(v.size())});
-      subject.data += v;
-    }
+    set_dictionary(subjects, &subject);
     out->mask_ = mask;
   }
   if (version_ == 1) {
@@ -495,16 +501,13 @@ Status PartReader::Read(ColumnMask mask, PartColumns* out) {
     for (Column c : {kVersion, kOs}) {
       if (!out->has(c)) continue;
       PartColumns::StringColumn& s = out->strings_[c];
-      std::unordered_map<std::string_view, uint32_t> codes;
-      std::vector<PartColumns::StringColumn::Value> values;
+      aggregate::StringInterner values;
       s.codes.resize(s.values.size());
       for (size_t i = 0; i < s.values.size(); ++i) {
-        std::string_view v(s.data.data() + s.values[i].offset, s.values[i].size);
-        auto [it, added] = codes.emplace(v, static_cast<uint32_t>(values.size()));
-        if (added) values.push_back(s.values[i]);
-        s.codes[i] = it->second;
+        s.codes[i] =
+            values.Intern(std::string_view(s.data.data() + s.values[i].offset, s.values[i].size));
       }
-      s.values.swap(values);
+      set_dictionary(values, &s);
     }
   }
   return Status::Ok();
