@@ -211,11 +211,8 @@ void Aggregator::AddEvent(std::string_view app, const EventContext& context,
   AddFact(f);
 }
 
-void Aggregator::AddFact(const Fact& f) {
-  const int64_t bucket_ms = BucketStart(f.ts_ms, base_);
-  auto cell = [&](MetricId metric, uint32_t subject) -> RollupCell& {
-    return Cell(f, bucket_ms, metric, subject);
-  };
+template <typename CellFn>
+void Aggregator::Count(const Fact& f, CellFn&& cell) {
   auto add_user = [&](RollupCell& c) {
     if (f.has_user) c.users.AddHash(f.user_hash);
   };
@@ -269,6 +266,44 @@ void Aggregator::AddFact(const Fact& f) {
       return;
     }
   }
+}
+
+void Aggregator::AddFact(const Fact& f) {
+  const int64_t bucket_ms = BucketStart(f.ts_ms, base_);
+  Count(f, [&](MetricId metric, uint32_t subject) -> RollupCell& {
+    return Cell(f, bucket_ms, metric, subject);
+  });
+}
+
+Aggregator::BucketCells::BucketCells(Aggregator* agg, uint32_t app, int64_t bucket_ms,
+                                     size_t contexts, size_t subject_codes)
+    : agg_(agg),
+      app_(app),
+      bucket_ms_(BucketStart(bucket_ms, agg->base_)),
+      bucket_end_ms_(BucketStart(bucket_ms, agg->base_) + BucketWidthMs(agg->base_)),
+      subject_codes_(subject_codes),
+      totals_(contexts * kMetricCount, nullptr) {
+  if (contexts * subject_codes <= kMaxSubjectSlots)
+    subjects_.assign(contexts * subject_codes, nullptr);
+}
+
+void Aggregator::BucketCells::Add(const Fact& f, uint32_t context, uint32_t subject_code) {
+  if (f.app != app_ || f.ts_ms < bucket_ms_ || f.ts_ms >= bucket_end_ms_) {
+    agg_->AddFact(f);
+    return;
+  }
+  Count(f, [&](MetricId metric, uint32_t subject) -> RollupCell& {
+    RollupCell** slot;
+    if (subject == 0) {
+      slot = &totals_[context * kMetricCount + metric];
+    } else if (!subjects_.empty()) {
+      slot = &subjects_[context * subject_codes_ + subject_code];
+    } else {
+      return agg_->Cell(f, bucket_ms_, metric, subject);
+    }
+    if (*slot == nullptr) *slot = &agg_->Cell(f, bucket_ms_, metric, subject);
+    return **slot;
+  });
 }
 
 void Aggregator::Emit(const std::vector<Granularity>& granularities, RollupMap* out) const {

@@ -117,6 +117,31 @@ class Aggregator {
   // (app, type, subject) always gets the same id until Clear(), so callers may cache it.
   uint32_t Subject(uint32_t app, EventType type, std::string_view subject);
   void AddFact(const Fact& fact);
+
+  // The fine cells of one base bucket of one app, found by small dense codes the caller gives
+  // each fact (a part's dictionary codes) instead of by hashing the cell's key: the batch
+  // layer's path, where every row of a part falls in one hour. Add() counts exactly what
+  // AddFact() counts; a fact of another app or bucket simply goes through AddFact().
+  // Holds pointers into the aggregator: use it only until the aggregator's next Clear().
+  class BucketCells {
+   public:
+    // Add() takes context codes below `contexts` and subject codes below `subject_codes`.
+    BucketCells(Aggregator* agg, uint32_t app, int64_t bucket_ms, size_t contexts,
+                size_t subject_codes);
+    // `context` must always stand for the same (f.version, f.os), and `subject_code` for the
+    // same (f.type, f.subject), for the life of this object.
+    void Add(const Fact& f, uint32_t context, uint32_t subject_code);
+
+   private:
+    // Past this many (context, subject code) pairs, subject cells are found by hashing.
+    static constexpr size_t kMaxSubjectSlots = size_t{1} << 18;
+    Aggregator* agg_;
+    uint32_t app_;
+    int64_t bucket_ms_, bucket_end_ms_;
+    size_t subject_codes_;
+    std::vector<RollupCell*> totals_;    // [context][MetricId], the subject-0 cells
+    std::vector<RollupCell*> subjects_;  // [context][subject code]; empty past kMaxSubjectSlots
+  };
   // A crash or handled exception processed again that moved from `previous_group` (a sentinel
   // group it was already added to) to its group now: counted once more in its new group and as
   // moved out (errors) of the previous one. App-wide metrics are untouched: it was counted.
@@ -146,6 +171,7 @@ class Aggregator {
     kFlowMetric,
     kCustomEventsMetric,
     kCustomMetric,
+    kMetricCount,
   };
   struct FineKey {
     int64_t bucket_ms = 0;
@@ -157,6 +183,9 @@ class Aggregator {
   // The fine cell of the fact's bucket, app, version and OS for `metric` and a subject id.
   RollupCell& Cell(const Fact& fact, int64_t bucket_ms, MetricId metric, uint32_t subject);
   RollupCell& CellOf(const FineKey& key);  // found or inserted, without the cap
+  // What AddFact counts, in the cells `cell(MetricId, subject id)` finds (RollupCell&).
+  template <typename CellFn>
+  static void Count(const Fact& f, CellFn&& cell);
   // The id of `subject` in (app, metric), or of kOtherSubject once kMaxSubjects others are in.
   uint32_t CapSubject(uint32_t app, MetricId metric, std::string_view subject);
   static uint64_t HashOf(const FineKey& key);

@@ -225,6 +225,91 @@ TEST(AggregatorTest, RandomEventsMatchIndependentCounts) {
   }
 }
 
+// BucketCells finds cells by the caller's codes instead of by hashing: it must fill exactly the
+// cells AddFact fills — also for facts outside its bucket, and past its slot limit (where it
+// hashes too). Cells are compared by their full serialized form.
+TEST(AggregatorTest, BucketCellsCountExactlyWhatAddFactCounts) {
+  const std::vector<std::string> versions = {"1.0", "1.1", "2.0"};
+  const std::vector<std::string> oses = {"android", "ios"};
+  const std::vector<std::string> subjects = {"", "GET /a/{id}", "g1", "g2", "checkout\x1fsuccess"};
+  const EventType types[] = {EventType::kSessionStart,     EventType::kCrash,
+                             EventType::kHandledException, EventType::kNetwork,
+                             EventType::kUserFlow,         EventType::kCustom};
+  struct Row {
+    size_t version, os, subject;
+    EventType type;
+    int64_t ts;
+    int user;  // < 0: anonymous
+    bool error;
+    uint64_t bytes;
+    bool has_latency;
+    double latency;
+  };
+  std::mt19937 rng(7);
+  std::vector<Row> rows;
+  for (int i = 0; i < 5000; ++i) {
+    Row r;
+    r.version = rng() % versions.size();
+    r.os = rng() % oses.size();
+    r.subject = rng() % subjects.size();
+    r.type = types[rng() % 6];
+    // Four hours; one "part" per hour below, and 1 in 20 rows lands outside its part's hour.
+    r.ts = kT0 + static_cast<int64_t>(i / 1250) * kHourMs + static_cast<int64_t>(rng() % kHourMs);
+    if (rng() % 20 == 0) r.ts += kHourMs * 5;
+    r.user = rng() % 5 == 0 ? -1 : static_cast<int>(rng() % 300);
+    r.error = rng() % 3 == 0;
+    r.bytes = rng() % 10000;
+    r.has_latency = rng() % 4 != 0;
+    r.latency = rng() % 2 ? static_cast<double>(rng() % 2000) : (rng() % 100000) / 7.0;
+    rows.push_back(r);
+  }
+  auto fact_of = [&](Aggregator* a, const Row& r) {
+    Aggregator::Fact f;
+    f.ts_ms = r.ts;
+    f.type = r.type;
+    f.app = a->Intern("app1");
+    f.version = a->Intern(versions[r.version]);
+    f.os = a->Intern(oses[r.os]);
+    f.has_user = r.user >= 0;
+    f.user_hash = HyperLogLog::Hash("user-" + std::to_string(r.user));
+    f.subject = a->Subject(f.app, r.type, subjects[r.subject]);
+    f.error = r.error;
+    f.bytes = r.bytes;
+    f.has_latency = r.has_latency;
+    f.latency = r.latency;
+    return f;
+  };
+  Aggregator hashed(Granularity::kHour);
+  for (const Row& r : rows) hashed.AddFact(fact_of(&hashed, r));
+  RollupMap want;
+  hashed.Emit({Granularity::kHour, Granularity::kDay}, &want);
+
+  // Declared code ranges small (cells by index) and large (past the slot limit: hashed).
+  for (size_t scale : {size_t{1}, size_t{1000}}) {
+    SCOPED_TRACE(scale);
+    Aggregator coded(Granularity::kHour);
+    for (size_t part = 0; part < 4; ++part) {
+      Aggregator::BucketCells cells(&coded, coded.Intern("app1"), kT0 + part * kHourMs,
+                                    versions.size() * oses.size() * scale,
+                                    subjects.size() * kEventTypeCount * scale);
+      for (size_t i = part * 1250; i < (part + 1) * 1250; ++i) {
+        const Row& r = rows[i];
+        cells.Add(
+            fact_of(&coded, r), static_cast<uint32_t>(r.version * oses.size() + r.os),
+            static_cast<uint32_t>(r.subject * kEventTypeCount + static_cast<size_t>(r.type) - 1));
+      }
+    }
+    RollupMap got;
+    coded.Emit({Granularity::kHour, Granularity::kDay}, &got);
+    ASSERT_EQ(got.size(), want.size());
+    for (const auto& [key, cell] : want) {
+      auto it = got.find(key);
+      ASSERT_NE(it, got.end()) << key.metric << " " << key.subject;
+      EXPECT_EQ(it->second.Serialize(), cell.Serialize()) << key.metric << " " << key.subject;
+    }
+  }
+}
+
 TEST(AggregatorTest, EndpointsFoldIdsAndKeepLatency) {
   std::vector<Spec> specs;
   for (int i = 0; i < 100; ++i) {

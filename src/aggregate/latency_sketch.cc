@@ -2,6 +2,7 @@
 #include "aggregate/latency_sketch.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 
@@ -36,9 +37,30 @@ bool GetDouble(const char*& p, const char* end, double* v) {
 }  // namespace
 
 int32_t LatencySketch::BucketIndex(double value) {
+  // Most latencies are whole milliseconds: theirs come from a table of this same formula.
+  if (value < kWholeIndexes) {
+    const uint32_t whole = static_cast<uint32_t>(value);
+    if (static_cast<double>(whole) == value) return WholeIndexes()[whole];
+  }
+  return ComputedIndex(value);
+}
+
+int32_t LatencySketch::ComputedIndex(double value) {
   double i = std::ceil(std::log(value) / kLogGamma);
   return static_cast<int32_t>(
       std::clamp(i, static_cast<double>(kMinIndex), static_cast<double>(kMaxIndex)));
+}
+
+const int16_t* LatencySketch::WholeIndexes() {
+  static const std::array<int16_t, kWholeIndexes> table = [] {
+    std::array<int16_t, kWholeIndexes> t{};
+    t[0] = 0;  // unused: zero is counted apart before an index is needed
+    for (uint32_t v = 1; v < kWholeIndexes; ++v) {
+      t[v] = static_cast<int16_t>(ComputedIndex(static_cast<double>(v)));
+    }
+    return t;
+  }();
+  return table.data();
 }
 
 double LatencySketch::BucketValue(int32_t index) {

@@ -44,6 +44,12 @@ class LatencySketch {
   double min() const { return count_ == 0 ? 0 : min_; }
   double max() const { return count_ == 0 ? 0 : max_; }
 
+  // The bucket of a value above kMinValue: ceil(log_γ value), clamped to the sketch's range.
+  // Whole values below kWholeIndexes (most latencies are whole milliseconds) take it from a
+  // table of the same formula instead of computing a log.
+  static constexpr uint32_t kWholeIndexes = 16384;
+  static int32_t BucketIndex(double value);
+
   void AppendTo(std::string* out) const;
   std::string Serialize() const {
     std::string s;
@@ -54,7 +60,8 @@ class LatencySketch {
   static Status Decode(std::string_view bytes, LatencySketch* out);
 
  private:
-  static int32_t BucketIndex(double value);
+  static int32_t ComputedIndex(double value);
+  static const int16_t* WholeIndexes();  // [kWholeIndexes], ComputedIndex of each
   static double BucketValue(int32_t index);
   void AddToBucket(int32_t index, uint64_t times);
   void CollapseLowest();

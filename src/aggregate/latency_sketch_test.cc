@@ -75,6 +75,22 @@ TEST(LatencySketchTest, PercentilesAreWithinOnePercentOfExact) {
   }
 }
 
+// Whole values take their bucket from a table: it must hold exactly ceil(log_γ v), computed
+// here on its own, at every whole value it covers and around its edge.
+TEST(LatencySketchTest, WholeValueIndexesEqualTheFormula) {
+  const double gamma =
+      (1 + LatencySketch::kRelativeAccuracy) / (1 - LatencySketch::kRelativeAccuracy);
+  auto formula = [&](double v) {
+    return static_cast<int32_t>(std::ceil(std::log(v) / std::log(gamma)));
+  };
+  for (uint32_t v = 1; v < LatencySketch::kWholeIndexes + 10; ++v) {
+    ASSERT_EQ(LatencySketch::BucketIndex(v), formula(v)) << v;
+  }
+  for (double v : {0.5, 1.5, 99.99, 100.0001, 16383.5, 1e-6, 1e7}) {
+    EXPECT_EQ(LatencySketch::BucketIndex(v), formula(v)) << v;
+  }
+}
+
 TEST(LatencySketchTest, ZerosAreCountedApartAndAnsweredAsZero) {
   std::vector<double> values = Draw("lognormal", 10000, 3);
   values.resize(20000, 0.0);

@@ -248,8 +248,13 @@ Status BatchLayer::ComputeDay(const std::string& app, int64_t day_ms, int64_t ru
     const std::vector<uint32_t> versions = InternDictionary(cols, archive::kVersion, &agg);
     const std::vector<uint32_t> oses = InternDictionary(cols, archive::kOs, &agg);
     // A subject's id depends on the metric, so on the event type: cached per (code, type).
-    std::vector<uint32_t> subjects(cols.dictionary_size(archive::kSubject) * kEventTypeCount,
-                                   UINT32_MAX);
+    const size_t subject_codes = cols.dictionary_size(archive::kSubject) * kEventTypeCount;
+    std::vector<uint32_t> subjects(subject_codes, UINT32_MAX);
+    // A part holds one hour (a row outside it still counts, through the hashed path): its
+    // cells are found by (version, os) and (subject, type) codes.
+    const size_t os_count = oses.size();
+    aggregate::Aggregator::BucketCells cells(&agg, app_id, readers[p].info().hour_ms,
+                                             versions.size() * os_count, subject_codes);
     aggregate::Aggregator::Fact f;
     f.app = app_id;
     for (size_t j = 0; j < rows; ++j) {
@@ -260,14 +265,17 @@ Status BatchLayer::ComputeDay(const std::string& app, int64_t day_ms, int64_t ru
       const size_t i = rows - 1 - j;
       f.ts_ms = cols.ts(i);
       f.type = cols.type(i);
-      f.version = versions[cols.code(archive::kVersion, i)];
-      f.os = oses[cols.code(archive::kOs, i)];
+      const uint32_t version_code = cols.code(archive::kVersion, i);
+      const uint32_t os_code = cols.code(archive::kOs, i);
+      f.version = versions[version_code];
+      f.os = oses[os_code];
       const uint8_t flags = cols.flags(i);
       const std::string_view user = cols.str(archive::kUser, i);
       f.has_user = !user.empty();
       if (f.has_user) f.user_hash = aggregate::HyperLogLog::Hash(user);
       const uint32_t code = cols.code(archive::kSubject, i);
-      uint32_t& subject = subjects[code * kEventTypeCount + static_cast<size_t>(f.type) - 1];
+      const uint32_t subject_code = code * kEventTypeCount + static_cast<uint32_t>(f.type) - 1;
+      uint32_t& subject = subjects[subject_code];
       if (subject == UINT32_MAX) {
         subject = agg.Subject(app_id, f.type, cols.dictionary(archive::kSubject, code));
       }
@@ -276,7 +284,7 @@ Status BatchLayer::ComputeDay(const std::string& app, int64_t day_ms, int64_t ru
       f.bytes = cols.bytes(i);
       f.has_latency = (flags & archive::kFlagHasLatency) != 0;
       f.latency = cols.latency(i);
-      agg.AddFact(f);
+      cells.Add(f, static_cast<uint32_t>(version_code * os_count + os_code), subject_code);
       result->events++;
     }
   }
