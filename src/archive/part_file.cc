@@ -182,6 +182,14 @@ class PartScratch {
     }
     return bytes_.get();
   }
+  // Another such buffer, for a column decoded out of it (ts and bytes varints).
+  char* Raw(size_t n) {
+    if (n > raw_capacity_) {
+      raw_.reset(new char[n]);
+      raw_capacity_ = n;
+    }
+    return raw_.get();
+  }
   ColumnStream* streams() { return streams_; }
   std::string& file() { return file_; }
   void Trim() {
@@ -189,6 +197,10 @@ class PartScratch {
     if (bytes_capacity_ > kKeepBytes) {
       bytes_.reset();
       bytes_capacity_ = 0;
+    }
+    if (raw_capacity_ > kKeepBytes) {
+      raw_.reset();
+      raw_capacity_ = 0;
     }
     for (ColumnStream& c : streams_) c.Trim(kKeepBytes);
     if (file_.capacity() > kKeepBytes) std::string().swap(file_);
@@ -199,6 +211,8 @@ class PartScratch {
   ZSTD_DCtx* dctx_ = nullptr;
   std::unique_ptr<char[]> bytes_;
   size_t bytes_capacity_ = 0;
+  std::unique_ptr<char[]> raw_;
+  size_t raw_capacity_ = 0;
   ColumnStream streams_[kColumnCount];
   std::string file_;
 };
@@ -514,7 +528,8 @@ Status PartReader::Read(ColumnMask mask, PartColumns* out) {
 }
 
 Status PartReader::ReadStored(ColumnMask mask, PartColumns* out) {
-  *out = PartColumns();
+  // `out` keeps the buffers of an earlier read: a scan that reads part after part into one
+  // PartColumns neither allocates nor zero-fills them again (resizing to a similar row count).
   out->rows_ = info_.rows;
   out->mask_ = mask;
   Fd fd(::open(path_.c_str(), O_RDONLY | O_CLOEXEC));
@@ -526,32 +541,48 @@ Status PartReader::ReadStored(ColumnMask mask, PartColumns* out) {
   PartScratch& scratch = PartScratch::ForThisThread();
   ZSTD_DCtx* dctx = scratch.dctx();
   if (dctx == nullptr) return Status::IoError("zstd: cannot allocate a decompression context");
+  static_assert(std::endian::native == std::endian::little, "fixed columns are little-endian");
   for (uint32_t c = 0; c < kColumnCount; ++c) {
     if ((out->mask_ & (1u << c)) == 0) continue;
     const ColumnRef& ref = columns_[c];
     const char* name = kColumnNames[c];
+    // Every encoding takes at least one byte per row: a row count beyond the bytes is damage,
+    // not a reason to allocate.
+    if (rows > ref.raw) return corrupt(name, "too few values");
     char* compressed = scratch.Bytes(ref.compressed);
     VIGIL_RETURN_IF_ERROR(PreadAll(fd.get(), ref.offset, ref.compressed, compressed, path_));
     if (XXH3_64bits(compressed, ref.compressed) != ref.hash) return corrupt(name, "checksum");
-    // String columns keep this buffer and point into it, so it is decompressed into place.
-    std::string& raw = out->strings_[c].data;
-    raw.resize(ref.raw);
-    size_t n = ZSTD_decompressDCtx(dctx, raw.data(), raw.size(), compressed, ref.compressed);
+    // Fixed-width columns decompress straight into their values, varint columns into scratch,
+    // string columns into their own buffer (values point into it).
+    char* raw;
+    switch (c) {
+      case kType:
+      case kFlags:
+      case kLatency: {
+        const size_t width = c == kLatency ? 8 : 1;
+        if (ref.raw != width * rows) return corrupt(name, "wrong length");
+        if (c == kLatency) {
+          out->latencies_.resize(rows);
+          raw = reinterpret_cast<char*>(out->latencies_.data());
+        } else {
+          std::vector<uint8_t>& v = c == kType ? out->types_ : out->flags_;
+          v.resize(rows);
+          raw = reinterpret_cast<char*>(v.data());
+        }
+        break;
+      }
+      case kTs:
+      case kBytes:
+        raw = scratch.Raw(ref.raw);
+        break;
+      default:
+        out->strings_[c].data.resize(ref.raw);
+        raw = out->strings_[c].data.data();
+    }
+    size_t n = ZSTD_decompressDCtx(dctx, raw, ref.raw, compressed, ref.compressed);
     if (ZSTD_isError(n) || n != ref.raw) return corrupt(name, "does not decompress");
-    const char* p = raw.data();
-    const char* end = p + raw.size();
-    // Every encoding takes at least one byte per row: a row count beyond the bytes is damage,
-    // not a reason to allocate.
-    if (rows > raw.size()) return corrupt(name, "too few values");
-    auto fixed = [&](size_t width, auto* values) {
-      if (raw.size() != width * rows) return false;
-      values->resize(rows);
-      std::memcpy(values->data(), raw.data(), raw.size());
-      p = end;
-      return true;
-    };
-    static_assert(std::endian::native == std::endian::little, "fixed columns are little-endian");
-    bool decoded = true;
+    const char* p = raw;
+    const char* end = raw + ref.raw;
     switch (c) {
       case kTs: {
         out->ts_.resize(rows);
@@ -569,16 +600,14 @@ Status PartReader::ReadStored(ColumnMask mask, PartColumns* out) {
         break;
       }
       case kType:
-        decoded = fixed(1, &out->types_);
         for (uint8_t t : out->types_) {
           if (t < 1 || t > kEventTypeCount) return corrupt(name, "unknown event type");
         }
+        p = end;
         break;
       case kFlags:
-        decoded = fixed(1, &out->flags_);
-        break;
       case kLatency:
-        decoded = fixed(8, &out->latencies_);
+        p = end;
         break;
       case kBytes:
         out->bytes_.resize(rows);
@@ -590,15 +619,14 @@ Status PartReader::ReadStored(ColumnMask mask, PartColumns* out) {
         PartColumns::StringColumn& s = out->strings_[c];
         const bool dictionary = version_ > 1 && IsDictionaryColumn(static_cast<Column>(c));
         uint64_t count = rows;
-        if (dictionary && (!GetVarint64(p, end, &count) || count > raw.size())) {
+        if (dictionary && (!GetVarint64(p, end, &count) || count > ref.raw)) {
           return corrupt(name, "bad dictionary size");
         }
         s.values.resize(count);
         for (size_t i = 0; i < count; ++i) {
           std::string_view v;
           if (!GetLengthPrefixed(p, end, &v)) return corrupt(name, "truncated");
-          s.values[i] = {static_cast<uint32_t>(v.data() - raw.data()),
-                         static_cast<uint32_t>(v.size())};
+          s.values[i] = {static_cast<uint32_t>(v.data() - raw), static_cast<uint32_t>(v.size())};
         }
         if (dictionary) {
           s.codes.resize(rows);
@@ -611,11 +639,7 @@ Status PartReader::ReadStored(ColumnMask mask, PartColumns* out) {
         }
       }
     }
-    if (!decoded) return corrupt(name, "wrong length");
     if (p != end) return corrupt(name, "trailing bytes");
-    if (c == kTs || c == kType || c == kFlags || c == kBytes || c == kLatency) {
-      std::string().swap(raw);  // decoded into its own vector
-    }
   }
   scratch.Trim();
   return Status::Ok();

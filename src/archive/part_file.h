@@ -115,8 +115,8 @@ inline constexpr bool IsDictionaryColumn(Column c) {
 inline constexpr uint8_t kFlagError = 1;
 inline constexpr uint8_t kFlagHasLatency = 2;
 
-// The columns of a part a scan asked for, decoded. Unrequested columns stay empty: reading one
-// is undefined.
+// The columns of a part a scan asked for, decoded. Reading an unrequested column is undefined
+// (it may hold an earlier read's values: Read() reuses the buffers).
 class PartColumns {
  public:
   size_t rows() const { return rows_; }
@@ -170,7 +170,8 @@ class PartReader {
   const PartInfo& info() const { return info_; }
   uint8_t version() const { return version_; }
   // Decompresses and decodes the columns in `mask` (of a version 1 part, the derived columns
-  // in it are computed from the type and fields columns).
+  // in it are computed from the type and fields columns) into `out`, replacing what it held but
+  // keeping its buffers: a scan reads part after part into one PartColumns without allocating.
   Status Read(ColumnMask mask, PartColumns* out);
 
  private:

@@ -106,6 +106,48 @@ TEST_F(PartFileTest, RowsRoundTripSortedByTimeThenId) {
   EXPECT_EQ(*names, std::vector<std::string>{"p.vpart"});
 }
 
+// A scan reads part after part into one PartColumns, which keeps its buffers: a smaller part
+// after a larger one, and a projection after a full read, must read exactly as into a fresh one.
+TEST_F(PartFileTest, ReadingIntoOneColumnsObjectAgainGivesEachPartExactly) {
+  const std::vector<ArchiveRow> big = Rows(4000, 7), small = Rows(300, 8), mid = Rows(2500, 9);
+  std::vector<std::string> paths;
+  for (const std::vector<ArchiveRow>* rows : {&big, &small, &mid}) {
+    PartInfo info;
+    info.app = "a";
+    info.hour_ms = kHour;
+    paths.push_back(dir_ + "/p" + std::to_string(paths.size()) + ".vpart");
+    ASSERT_TRUE(WritePart(paths.back(), *rows, &info).ok());
+  }
+  PartColumns reused;
+  for (int i : {0, 1, 2, 0}) {
+    Result<PartReader> r = PartReader::Open(paths[i]);
+    ASSERT_TRUE(r.ok());
+    ASSERT_TRUE(r->Read(kAllColumns, &reused).ok());
+    ExpectRowsEqual(SortedByTimeThenId(i == 0 ? big : i == 1 ? small : mid), reused);
+    // The derived columns too: compared with a fresh read of the same part.
+    PartColumns fresh;
+    ASSERT_TRUE(r->Read(kAllColumns, &fresh).ok());
+    for (size_t j = 0; j < fresh.rows(); ++j) {
+      ASSERT_EQ(reused.str(kSubject, j), fresh.str(kSubject, j)) << j;
+      ASSERT_EQ(reused.flags(j), fresh.flags(j)) << j;
+      ASSERT_EQ(reused.bytes(j), fresh.bytes(j)) << j;
+      ASSERT_EQ(reused.latency(j), fresh.latency(j)) << j;
+    }
+  }
+  // A projection after a full read: the requested columns are the part's, the rest unasked.
+  Result<PartReader> r = PartReader::Open(paths[1]);
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(r->Read(ColumnBit(kTs) | ColumnBit(kUser), &reused).ok());
+  const std::vector<ArchiveRow> want = SortedByTimeThenId(small);
+  ASSERT_EQ(reused.rows(), want.size());
+  EXPECT_TRUE(reused.has(kUser));
+  EXPECT_FALSE(reused.has(kFields));
+  for (size_t j = 0; j < want.size(); ++j) {
+    ASSERT_EQ(reused.ts(j), want[j].ts_ms);
+    ASSERT_EQ(reused.str(kUser, j), want[j].user);
+  }
+}
+
 TEST_F(PartFileTest, RowsWithTheSameTimeAndIdKeepTheirOrder) {
   // Two deliveries of one event and an earlier event: the later delivery must stay later (the
   // batch layer keeps the last row of an id), and the input vector is left as it was.

@@ -90,8 +90,10 @@ class BatchLayer {
   void RenderMetrics(std::string* out) const;
 
  private:
+  // A worker's buffers, reused from one day to the next (batch_layer.cc).
+  struct DayScratch;
   Status ComputeDay(const std::string& app, int64_t day_ms, int64_t run_start_ms,
-                    const std::string& signature, BatchRunResult* result);
+                    const std::string& signature, DayScratch* scratch, BatchRunResult* result);
   void Schedule();
 
   const std::string root_;
