@@ -109,7 +109,16 @@ void HyperLogLog::AddHash(uint64_t hash) {
 
 void HyperLogLog::AddSparseEntry(uint32_t entry) {
   pending_.push_back(entry);
-  if (pending_.size() < kPendingLimit) return;
+  // A flush costs the size of sparse_, so pending_ may grow as large as sparse_ is (each entry
+  // is then merged a bounded number of times), but no further than kSparseLimit in all: the
+  // sketch turns dense on time, and a serialized sparse sketch never holds more than
+  // kSparseLimit + kPendingLimit entries. A const flush (AppendTo, Estimate) may have taken
+  // sparse_ past kSparseLimit: then it turns dense now, before it can grow on.
+  const size_t room = kSparseLimit > sparse_.size() ? kSparseLimit - sparse_.size() : 0;
+  if (pending_.size() < std::max(kPendingLimit, std::min(sparse_.size(), room)) &&
+      sparse_.size() <= kSparseLimit) {
+    return;
+  }
   FlushPending();
   if (sparse_.size() > kSparseLimit) ToDense();
 }
@@ -120,18 +129,24 @@ void HyperLogLog::FlushPending() const {
   if (!std::is_sorted(pending_.begin(), pending_.end())) {
     std::sort(pending_.begin(), pending_.end());
   }
-  std::vector<uint32_t> merged;
-  merged.reserve(sparse_.size() + pending_.size());
-  std::merge(sparse_.begin(), sparse_.end(), pending_.begin(), pending_.end(),
-             std::back_inserter(merged));
-  // Entries of one index sort by rank: keep the last (highest) of each run.
-  size_t out = 0;
-  for (size_t i = 0; i < merged.size(); ++i) {
-    if (i + 1 < merged.size() && SparseIndex(merged[i + 1]) == SparseIndex(merged[i])) continue;
-    merged[out++] = merged[i];
+  // Merged in place from the back, then entries of one index (sorted by rank) keep the last,
+  // highest one.
+  size_t i = sparse_.size(), j = pending_.size(), k = i + j;
+  sparse_.resize(k);
+  while (j > 0) {
+    if (i > 0 && sparse_[i - 1] > pending_[j - 1]) {
+      sparse_[--k] = sparse_[--i];
+    } else {
+      sparse_[--k] = pending_[--j];
+    }
   }
-  merged.resize(out);
-  sparse_.swap(merged);
+  size_t out = 0;
+  const size_t n = sparse_.size();
+  for (size_t e = 0; e < n; ++e) {
+    if (e + 1 < n && SparseIndex(sparse_[e + 1]) == SparseIndex(sparse_[e])) continue;
+    sparse_[out++] = sparse_[e];
+  }
+  sparse_.resize(out);
   pending_.clear();
 }
 
