@@ -298,8 +298,12 @@ Status HyperLogLog::Decode(std::string_view bytes, HyperLogLog* out) {
     }
     case static_cast<uint8_t>(Representation::kSparse): {
       h.rep_ = Representation::kSparse;
+      // This code writes at most kSparseLimit + kPendingLimit entries, but earlier versions
+      // could write more (see AddSparseEntry): any count the bytes can hold (an entry takes at
+      // least one) is read, and a sketch past what this code writes turns dense below.
       uint64_t n;
-      if (!GetVarint64(p, end, &n) || n == 0 || n > kSparseLimit + kPendingLimit) {
+      if (!GetVarint64(p, end, &n) || n == 0 || n > static_cast<uint64_t>(end - p) ||
+          n > (uint64_t{1} << kSparsePrecision)) {
         return corrupt("bad sparse count");
       }
       h.sparse_.reserve(n);
@@ -342,6 +346,9 @@ Status HyperLogLog::Decode(std::string_view bytes, HyperLogLog* out) {
       return corrupt("unknown representation");
   }
   if (p != end) return corrupt("trailing bytes");
+  if (h.rep_ == Representation::kSparse && h.sparse_.size() > kSparseLimit + kPendingLimit) {
+    h.ToDense();
+  }
   *out = std::move(h);
   return Status::Ok();
 }

@@ -9,6 +9,8 @@
 #include <cmath>
 #include <string>
 
+#include "common/coding.h"
+
 namespace vigil::aggregate {
 namespace {
 
@@ -155,6 +157,36 @@ TEST(HyperLogLogTest, EverySparseSizeOnTheWayToDenseRoundTrips) {
     ASSERT_EQ(back.Estimate(), h.Estimate()) << i;
     ASSERT_EQ(back.representation(), h.representation()) << i;
   }
+}
+
+// Earlier versions could store sparse sketches past the limit (see the test above): they must
+// still decode, as the dense sketch they would have become.
+TEST(HyperLogLogTest, OversizedSparseSketchesFromEarlierVersionsDecodeAsDense) {
+  HyperLogLog want;
+  std::string bytes = {'H', 1, 1, 14};
+  const uint32_t n = 5000;
+  PutVarint64(&bytes, n);
+  uint32_t previous = 0;
+  for (uint32_t i = 0; i < n; ++i) {
+    // Index 6700·i + 3 at sparse precision, rank 1 + i % 9: as a hash, those top 25 bits, then
+    // i % 9 zero bits and a one.
+    const uint64_t hash = (uint64_t{6700} * i + 3) << 39 | (uint64_t{1} << (38 - i % 9));
+    want.AddHash(hash);
+    const uint32_t entry = (6700 * i + 3) << 6 | (1 + i % 9);
+    PutVarint64(&bytes, entry - previous);
+    previous = entry;
+  }
+  HyperLogLog got;
+  Status st = HyperLogLog::Decode(bytes, &got);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(got.representation(), Rep::kDense);
+  EXPECT_EQ(want.representation(), Rep::kDense);
+  EXPECT_EQ(got.Serialize(), want.Serialize());
+  // A count the bytes cannot hold is still damage.
+  std::string lying = {'H', 1, 1, 14};
+  PutVarint64(&lying, 1000000);
+  PutVarint64(&lying, 65);
+  EXPECT_FALSE(HyperLogLog::Decode(lying, &got).ok());
 }
 
 TEST(HyperLogLogTest, EveryTruncationIsRejected) {
