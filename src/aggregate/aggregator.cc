@@ -280,11 +280,12 @@ Aggregator::BucketCells::BucketCells(Aggregator* agg, uint32_t app, int64_t buck
     : agg_(agg),
       app_(app),
       bucket_ms_(BucketStart(bucket_ms, agg->base_)),
-      bucket_end_ms_(BucketStart(bucket_ms, agg->base_) + BucketWidthMs(agg->base_)),
+      bucket_end_ms_(bucket_ms_ + BucketWidthMs(agg->base_)),
       subject_codes_(subject_codes),
       totals_(contexts * kMetricCount, nullptr) {
-  if (contexts * subject_codes <= kMaxSubjectSlots)
+  if (contexts * subject_codes <= kMaxSubjectSlots) {
     subjects_.assign(contexts * subject_codes, nullptr);
+  }
 }
 
 void Aggregator::BucketCells::Add(const Fact& f, uint32_t context, uint32_t subject_code) {

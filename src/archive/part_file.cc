@@ -175,33 +175,15 @@ class PartScratch {
     return dctx_;
   }
   // A buffer of at least n bytes whose contents are undefined (not zero-filled).
-  char* Bytes(size_t n) {
-    if (n > bytes_capacity_) {
-      bytes_.reset(new char[n]);
-      bytes_capacity_ = n;
-    }
-    return bytes_.get();
-  }
+  char* Bytes(size_t n) { return bytes_.Get(n); }
   // Another such buffer, for a column decoded out of it (ts and bytes varints).
-  char* Raw(size_t n) {
-    if (n > raw_capacity_) {
-      raw_.reset(new char[n]);
-      raw_capacity_ = n;
-    }
-    return raw_.get();
-  }
+  char* Raw(size_t n) { return raw_.Get(n); }
   ColumnStream* streams() { return streams_; }
   std::string& file() { return file_; }
   void Trim() {
     constexpr size_t kKeepBytes = 64 << 20;
-    if (bytes_capacity_ > kKeepBytes) {
-      bytes_.reset();
-      bytes_capacity_ = 0;
-    }
-    if (raw_capacity_ > kKeepBytes) {
-      raw_.reset();
-      raw_capacity_ = 0;
-    }
+    bytes_.Trim(kKeepBytes);
+    raw_.Trim(kKeepBytes);
     for (ColumnStream& c : streams_) c.Trim(kKeepBytes);
     if (file_.capacity() > kKeepBytes) std::string().swap(file_);
   }
@@ -209,10 +191,28 @@ class PartScratch {
  private:
   PartScratch() = default;
   ZSTD_DCtx* dctx_ = nullptr;
-  std::unique_ptr<char[]> bytes_;
-  size_t bytes_capacity_ = 0;
-  std::unique_ptr<char[]> raw_;
-  size_t raw_capacity_ = 0;
+  // Grows to the largest size asked for; never zero-filled.
+  class Buffer {
+   public:
+    char* Get(size_t n) {
+      if (n > capacity_) {
+        data_.reset(new char[n]);
+        capacity_ = n;
+      }
+      return data_.get();
+    }
+    void Trim(size_t keep) {
+      if (capacity_ > keep) {
+        data_.reset();
+        capacity_ = 0;
+      }
+    }
+
+   private:
+    std::unique_ptr<char[]> data_;
+    size_t capacity_ = 0;
+  };
+  Buffer bytes_, raw_;
   ColumnStream streams_[kColumnCount];
   std::string file_;
 };
