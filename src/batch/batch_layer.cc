@@ -6,12 +6,14 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <iterator>
 #include <mutex>
 #include <thread>
 
 #include "aggregate/aggregator.h"
 #include "archive/archive_layout.h"
 #include "archive/part_file.h"
+#include "batch/day_cell_keys.h"
 #include "batch/id_set.h"
 #include "common/prometheus_text.h"
 #include "common/thread_name.h"
@@ -28,6 +30,9 @@ std::string SealedKey(const std::string& app, int64_t day_ms) {
 }
 std::string SignatureKey(const std::string& app, int64_t day_ms) {
   return "batch/signature/" + app + "/" + FormatDay(day_ms);
+}
+std::string CellKeysKey(const std::string& app, int64_t day_ms) {
+  return "batch/cells/" + app + "/" + FormatDay(day_ms);
 }
 
 // What a day's archive is made of: its part files. Any flush, compaction or retention changes it.
@@ -200,6 +205,7 @@ Result<BatchRunResult> BatchLayer::Run(const BatchRunRequest& request,
       result.days++;
       result.events += day.events;
       result.duplicates += day.duplicates;
+      result.stale_cells += day.stale_cells;
       if (progress) progress(++done, work.size());
     }
   };
@@ -225,6 +231,7 @@ Result<BatchRunResult> BatchLayer::Run(const BatchRunRequest& request,
   days_ += result.days;
   events_ += result.events;
   duplicates_ += result.duplicates;
+  stale_cells_ += result.stale_cells;
   last_run_ms_ = run_start_ms;
   return result;
 }
@@ -304,7 +311,15 @@ Status BatchLayer::ComputeDay(const std::string& app, int64_t day_ms, int64_t ru
   aggregate::RollupMap cells;
   agg.Emit({Granularity::kHour, Granularity::kDay}, &cells);
   serve::WriteSet writes;
-  for (const auto& [key, cell] : cells) writes.PutCell(serve::Layer::kBatch, key, cell);
+  std::vector<std::string> written;
+  written.reserve(cells.size());
+  for (const auto& [key, cell] : cells) {
+    writes.PutCell(serve::Layer::kBatch, key, cell);
+    written.push_back(aggregate::EncodeRollupKey(key));
+  }
+  std::sort(written.begin(), written.end());
+  VIGIL_RETURN_IF_ERROR(DeleteStaleCells(app, day_ms, written, &writes, result));
+  writes.PutMeta(CellKeysKey(app, day_ms), EncodeDayCellKeys(written));
   writes.PutMeta(SignatureKey(app, day_ms), signature);
   if (day_ms + kDayMs <= run_start_ms) {
     writes.PutMeta(SealedKey(app, day_ms), std::to_string(run_start_ms));
@@ -312,6 +327,32 @@ Status BatchLayer::ComputeDay(const std::string& app, int64_t day_ms, int64_t ru
   Status st = store_->Apply(writes, /*sync=*/true);
   generation_.fetch_add(1, std::memory_order_acq_rel);  // even on failure: part may have landed
   return st;
+}
+
+Status BatchLayer::DeleteStaleCells(const std::string& app, int64_t day_ms,
+                                    const std::vector<std::string>& written,
+                                    serve::WriteSet* writes, BatchRunResult* result) {
+  Result<std::optional<std::string>> stored = store_->GetMeta(CellKeysKey(app, day_ms));
+  if (!stored.ok()) return stored.status();
+  if (!stored->has_value()) return Status::Ok();  // first run of the day (or by a version before)
+  std::vector<std::string> previous;
+  Status st = DecodeDayCellKeys(**stored, &previous);
+  if (!st.ok()) {
+    // Damage in the store must not stop batch for good: this run's list replaces it.
+    std::fprintf(stderr, "vigil: batch: %s %s: %s; its cells are overwritten, none deleted\n",
+                 app.c_str(), FormatDay(day_ms).c_str(), st.ToString().c_str());
+    return Status::Ok();
+  }
+  std::vector<std::string> stale;
+  std::set_difference(previous.begin(), previous.end(), written.begin(), written.end(),
+                      std::back_inserter(stale));
+  for (const std::string& encoded : stale) {
+    aggregate::RollupKey key;
+    if (!aggregate::DecodeRollupKey(encoded, &key).ok()) continue;  // not a key we could write
+    writes->DeleteCell(serve::Layer::kBatch, key);
+    result->stale_cells++;
+  }
+  return Status::Ok();
 }
 
 std::set<int64_t> BatchLayer::SealedDays(const std::string& app, int64_t from_ms, int64_t to_ms) {
@@ -336,6 +377,9 @@ void BatchLayer::RenderMetrics(std::string* out) const {
                "Distinct events aggregated by batch runs.", events_);
   AppendMetric(out, "vigil_batch_duplicates_total", "counter",
                "Repeated event ids dropped by batch runs.", duplicates_);
+  AppendMetric(out, "vigil_batch_stale_cells_deleted_total", "counter",
+               "Cells an earlier run wrote that a rerun of their day no longer produced.",
+               stale_cells_);
   AppendMetric(out, "vigil_batch_errors_total", "counter", "Failed batch runs.", errors_);
   AppendMetric(out, "vigil_batch_last_run_ms", "gauge",
                "Start of the last finished batch run (epoch ms).",

@@ -7,8 +7,10 @@
 
 #include "archive/archive_layout.h"
 #include "archive/part_file.h"
+#include "batch/day_cell_keys.h"
 #include "common/binary_value.h"
 #include "common/file_util.h"
+#include "common/time_format.h"
 #include "serve/rocksdb_store.h"
 
 namespace vigil::batch {
@@ -46,6 +48,32 @@ class BatchLayerTest : public ::testing::Test {
       w.EndObject();
       rows.push_back(std::move(r));
     }
+    WriteRows(hour_ms, first, rows);
+  }
+  // One part of crashes, each (id, crash group as processing assigned it), user "u<i>".
+  void WriteCrashPart(int64_t hour_ms, uint64_t first,
+                      const std::vector<std::pair<std::string, std::string>>& id_groups) {
+    std::vector<archive::ArchiveRow> rows;
+    for (size_t i = 0; i < id_groups.size(); ++i) {
+      archive::ArchiveRow r;
+      r.id = id_groups[i].first;
+      r.ts_ms = hour_ms + static_cast<int64_t>(i);
+      r.type = EventType::kCrash;
+      r.version = "1.0";
+      r.user = "u" + std::to_string(i);
+      BinaryValueWriter w(&r.fields);
+      w.BeginObject();
+      w.Key("processed");
+      w.BeginObject();
+      w.Key("group_id");
+      w.String(id_groups[i].second);
+      w.EndObject();
+      w.EndObject();
+      rows.push_back(std::move(r));
+    }
+    WriteRows(hour_ms, first, rows);
+  }
+  void WriteRows(int64_t hour_ms, uint64_t first, const std::vector<archive::ArchiveRow>& rows) {
     ASSERT_TRUE(MakeDirs(archive::HourDir(dir_ + "/archive", "app", hour_ms)).ok());
     archive::PartInfo info;
     info.app = "app";
@@ -56,18 +84,26 @@ class BatchLayerTest : public ::testing::Test {
         archive::PartPath(dir_ + "/archive", "app", hour_ms, first, first + 1), rows, &info);
     ASSERT_TRUE(st.ok()) << st.ToString();
   }
-  uint64_t Count(Granularity g, int64_t bucket, std::string version = "") {
+  // The batch cell of (metric, subject, version, every OS) at `g` and `bucket`, if stored.
+  std::optional<aggregate::RollupCell> Cell(std::string metric, std::string subject,
+                                            std::string version, Granularity g, int64_t bucket) {
     aggregate::RollupKey k;
     k.app = "app";
-    k.metric = "app_loads";
+    k.metric = std::move(metric);
+    k.subject = std::move(subject);
     k.version = std::move(version);
     k.granularity = g;
     k.bucket_ms = bucket;
     auto v = store_->GetCell(serve::Layer::kBatch, k);
-    if (!v.ok() || !v->has_value()) return 0;
+    EXPECT_TRUE(v.ok());
+    if (!v.ok() || !v->has_value()) return std::nullopt;
     aggregate::RollupCell c;
     EXPECT_TRUE(aggregate::RollupCell::Decode(**v, &c).ok());
-    return c.count;
+    return c;
+  }
+  uint64_t Count(Granularity g, int64_t bucket, std::string version = "") {
+    std::optional<aggregate::RollupCell> c = Cell("app_loads", "", std::move(version), g, bucket);
+    return c ? c->count : 0;
   }
   BatchRunResult Run(bool only_changed = false) {
     BatchRunRequest r;
@@ -119,6 +155,50 @@ TEST_F(BatchLayerTest, RerunsAreIdempotentAndScheduledRunsSkipUnchangedDays) {
   clock_.AdvanceMs(kDayMs);
   EXPECT_EQ(Run(true).days, 1u);
   EXPECT_EQ(batch_->SealedUntil("app"), kDay0 + 2 * kDayMs);
+}
+
+TEST_F(BatchLayerTest, ARerunDeletesTheCellsItNoLongerProduces) {
+  const int64_t hour = kDay0 + 2 * kHourMs;
+  WriteCrashPart(hour, 0, {{"c1", "sentinel"}, {"c2", "sentinel"}, {"c3", "real"}});
+  Run();
+  ASSERT_TRUE(Cell("crash_group", "sentinel", "", Granularity::kDay, kDay0).has_value());
+  EXPECT_EQ(Cell("crash_group", "sentinel", "", Granularity::kDay, kDay0)->count, 2u);
+  // Symbols arrived: processing moved c1 and c2 to their real group, and the archive holds
+  // their new version under the same ids, in a later part.
+  WriteCrashPart(hour, 1, {{"c1", "real"}, {"c2", "real"}});
+  BatchRunResult r = Run();
+  EXPECT_EQ(r.duplicates, 2u);
+  // The sentinel group's series at (every version, 1.0) × (every OS, unknown OS) × (hour, day).
+  EXPECT_EQ(r.stale_cells, 8u);
+  for (const char* version : {"", "1.0"}) {
+    for (auto [g, bucket] : {std::pair{Granularity::kHour, hour}, {Granularity::kDay, kDay0}}) {
+      EXPECT_FALSE(Cell("crash_group", "sentinel", version, g, bucket).has_value()) << version;
+      ASSERT_TRUE(Cell("crash_group", "real", version, g, bucket).has_value()) << version;
+      EXPECT_EQ(Cell("crash_group", "real", version, g, bucket)->count, 3u) << version;
+      EXPECT_EQ(Cell("crashes", "", version, g, bucket)->count, 3u) << version;
+    }
+  }
+  // Nothing more is stale on the next rerun.
+  EXPECT_EQ(Run().stale_cells, 0u);
+  EXPECT_EQ(Cell("crash_group", "real", "", Granularity::kDay, kDay0)->count, 3u);
+}
+
+TEST_F(BatchLayerTest, ADamagedCellListDeletesNothingAndIsReplaced) {
+  WritePartOf(kDay0, 0, {"a", "b"});
+  Run();
+  serve::WriteSet damage;
+  damage.PutMeta("batch/cells/app/" + FormatDay(kDay0), "K\x01\x05truncated");
+  ASSERT_TRUE(store_->Apply(damage, true).ok());
+  BatchRunResult r = Run();
+  EXPECT_EQ(r.days, 1u);
+  EXPECT_EQ(r.stale_cells, 0u);
+  EXPECT_EQ(Count(Granularity::kDay, kDay0), 2u);
+  // The list was rewritten whole: a rerun reads it again.
+  auto stored = store_->GetMeta("batch/cells/app/" + FormatDay(kDay0));
+  ASSERT_TRUE(stored.ok() && stored->has_value());
+  std::vector<std::string> keys;
+  EXPECT_TRUE(DecodeDayCellKeys(**stored, &keys).ok());
+  EXPECT_FALSE(keys.empty());
 }
 
 }  // namespace
