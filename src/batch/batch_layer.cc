@@ -70,7 +70,8 @@ std::vector<uint32_t> InternDictionary(const archive::PartColumns& cols, archive
 }  // namespace
 
 // The id set of a busy day is tens of MB and a part's columns several: a worker keeps them from
-// one day to the next instead of faulting fresh memory in for each.
+// one day to the next, and the layer from one run to the next (the id set released lazily in
+// between), instead of faulting fresh memory in for each.
 struct BatchLayer::DayScratch {
   IdSet seen;
   std::vector<IdSet::Key> keys;
@@ -182,8 +183,11 @@ Result<BatchRunResult> BatchLayer::Run(const BatchRunRequest& request,
   std::mutex mu;
   Status first_error;
   size_t next = 0, done = 0;
-  auto worker = [&] {
-    DayScratch scratch;
+  unsigned threads =
+      options_.threads != 0 ? options_.threads : std::max(1u, std::thread::hardware_concurrency());
+  threads = static_cast<unsigned>(std::min<size_t>(threads, work.size()));
+  while (scratch_.size() < threads) scratch_.push_back(std::make_unique<DayScratch>());
+  auto worker = [&](DayScratch& scratch) {
     for (;;) {
       size_t i;
       {
@@ -209,19 +213,17 @@ Result<BatchRunResult> BatchLayer::Run(const BatchRunRequest& request,
       if (progress) progress(++done, work.size());
     }
   };
-  unsigned threads =
-      options_.threads != 0 ? options_.threads : std::max(1u, std::thread::hardware_concurrency());
-  threads = static_cast<unsigned>(std::min<size_t>(threads, work.size()));
   std::vector<std::thread> pool;
   for (unsigned t = 1; t < threads; ++t) {
-    pool.emplace_back([&worker] {
+    pool.emplace_back([&worker, &scratch = *scratch_[t]] {
       SetThreadName("vigil-batch");
       EnterBackgroundPriority();
-      worker();
+      worker(scratch);
     });
   }
-  worker();
+  if (threads > 0) worker(*scratch_[0]);
   for (std::thread& t : pool) t.join();
+  for (const std::unique_ptr<DayScratch>& s : scratch_) s->seen.Release();
   if (!first_error.ok()) {
     errors_++;
     return first_error;

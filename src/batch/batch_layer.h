@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
@@ -111,7 +112,8 @@ class BatchLayer {
   const BatchOptions options_;
 
   std::atomic<uint64_t> generation_{1};
-  std::mutex run_mu_;  // one run at a time
+  std::mutex run_mu_;                                 // one run at a time
+  std::vector<std::unique_ptr<DayScratch>> scratch_;  // one per worker; guarded by run_mu_
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -10,6 +10,9 @@
 // The slots are one anonymous mapping advised to use transparent huge pages: with 4 KiB pages a
 // random probe into tens of MB also misses the TLB. Reset() to the same size refills the
 // mapping in place, so a batch worker reusing one set day after day does not fault it in again.
+// Between batch runs, Release() lets the kernel take the pages back if it needs memory
+// (MADV_FREE) while keeping them mapped: a run an hour later usually finds them still there,
+// instead of having the kernel fault in and zero a fresh mapping (~4 % of a 30-day run here).
 //
 // Not thread-safe.
 #pragma once
@@ -51,6 +54,13 @@ class IdSet {
       Map(capacity);  // zero-filled by the kernel
     }
     size_ = 0;
+  }
+
+  // Gives the slots' memory back to the kernel lazily: it reclaims pages only under memory
+  // pressure. A reclaimed page reads as zeros, a kept one as before, so the set's contents are
+  // unchanged but for ids it may forget: Reset() it before use (it clears whatever is left).
+  void Release() {
+    ::madvise(slots_, capacity_ * sizeof(Key), MADV_FREE);  // a hint: fine if refused
   }
 
   // Grows, if needed, so that `expected` ids in all fit without growing again.

@@ -63,5 +63,20 @@ TEST(IdSetTest, ReserveAndResetKeepTheContract) {
   EXPECT_TRUE(set.Insert("id1"));
 }
 
+TEST(IdSetTest, ResetAfterReleaseForgetsEveryIdWhateverTheKernelKept) {
+  // Sized so that Reset() keeps the same mapping (the case where old slots may survive).
+  IdSet set(100000);
+  for (int i = 0; i < 50000; ++i) ASSERT_TRUE(set.Insert("id" + std::to_string(i)));
+  set.Release();
+  set.Reset(100000);
+  EXPECT_EQ(set.size(), 0u);
+  for (int i = 0; i < 50000; ++i) ASSERT_TRUE(set.Insert("id" + std::to_string(i))) << i;
+  // And a Release() right after a Reset() to another size.
+  set.Release();
+  set.Reset(10);
+  EXPECT_TRUE(set.Insert("id1"));
+  EXPECT_FALSE(set.Insert("id1"));
+}
+
 }  // namespace
 }  // namespace vigil::batch
