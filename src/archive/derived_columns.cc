@@ -17,6 +17,7 @@ DerivedRow DeriveRow(EventType type, std::string_view fields, aggregate::EventFa
     d.latency = facts->latency;
   }
   d.bytes = facts->bytes;
+  if (d.bytes != 0) d.flags |= kFlagHasBytes;
   return d;
 }
 

@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstring>
 #include <functional>
+#include <iterator>
 
 #include "archive/part_file.h"
 #include "common/binary_value.h"
@@ -18,6 +20,8 @@ namespace {
 
 constexpr int64_t kHour = 1767225600000;  // 2026-01-01T00:00:00Z, the fixture's hour
 const std::string kV1Part = std::string(VIGIL_FIXTURES_DIR) + "/archive/part_v1.vpart";
+// The same rows as written by version 2 (every row's bytes, 8-byte latencies, no flag 4).
+const std::string kV2Part = std::string(VIGIL_FIXTURES_DIR) + "/archive/part_v2.vpart";
 
 // The rows of tests/data/archive/part_v1.vpart: one of each event type, with the fields
 // aggregation reads, an anonymous user and an empty version and OS.
@@ -134,9 +138,10 @@ struct Expected {
   double latency;
 };
 const Expected kExpected[8] = {
-    {"", 0, 0, 0},                                                            // session start
-    {"GET api.example.com/v1/users/{id}/feed", kFlagHasLatency, 310, 123.5},  // query dropped
-    {"POST /v1/orders/{id}", kFlagError | kFlagHasLatency, 0, 20},            // 503, a hash
+    {"", 0, 0, 0},  // session start
+    {"GET api.example.com/v1/users/{id}/feed", kFlagHasLatency | kFlagHasBytes, 310,
+     123.5},                                                        // query dropped
+    {"POST /v1/orders/{id}", kFlagError | kFlagHasLatency, 0, 20},  // 503, a hash
     {"", 0, 0, 0},  // crash: subject checked apart (a hash of type and frames)
     {"grp-1", 0, 0, 0},
     {"checkout\x1f"
@@ -147,6 +152,20 @@ const Expected kExpected[8] = {
      0, 0, 0},  // no duration: no latency
     {"tap", 0, 0, 0},
 };
+
+void ExpectRows(const PartColumns& cols, const std::vector<ArchiveRow>& rows) {
+  ASSERT_EQ(cols.rows(), rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    EXPECT_EQ(cols.str(kId, i), rows[i].id);
+    EXPECT_EQ(cols.ts(i), rows[i].ts_ms);
+    EXPECT_EQ(cols.type(i), rows[i].type);
+    EXPECT_EQ(cols.str(kVersion, i), rows[i].version);
+    EXPECT_EQ(cols.str(kOs, i), rows[i].os);
+    EXPECT_EQ(cols.str(kUser, i), rows[i].user);
+    EXPECT_EQ(cols.str(kFields, i), rows[i].fields);
+    EXPECT_EQ(cols.str(kContext, i), rows[i].context);
+  }
+}
 
 void ExpectDerived(const PartColumns& cols) {
   ASSERT_EQ(cols.rows(), 8u);
@@ -208,17 +227,7 @@ TEST_F(DerivedColumnsTest, VersionOnePartsReadWithTheSameColumnsAndValues) {
   PartColumns cols;
   ASSERT_TRUE(r->Read(kAllColumns, &cols).ok());
   const std::vector<ArchiveRow> rows = CompatRows(kHour);  // already in (ts, id) order
-  ASSERT_EQ(cols.rows(), rows.size());
-  for (size_t i = 0; i < rows.size(); ++i) {
-    EXPECT_EQ(cols.str(kId, i), rows[i].id);
-    EXPECT_EQ(cols.ts(i), rows[i].ts_ms);
-    EXPECT_EQ(cols.type(i), rows[i].type);
-    EXPECT_EQ(cols.str(kVersion, i), rows[i].version);
-    EXPECT_EQ(cols.str(kOs, i), rows[i].os);
-    EXPECT_EQ(cols.str(kUser, i), rows[i].user);
-    EXPECT_EQ(cols.str(kFields, i), rows[i].fields);
-    EXPECT_EQ(cols.str(kContext, i), rows[i].context);
-  }
+  ExpectRows(cols, rows);
   ExpectDerived(cols);
   EXPECT_EQ(cols.dictionary_size(kVersion), 3u);
   EXPECT_EQ(cols.dictionary(kVersion, cols.code(kVersion, 2)), "1.1");
@@ -242,6 +251,84 @@ TEST_F(DerivedColumnsTest, VersionOnePartsReadWithTheSameColumnsAndValues) {
   ASSERT_TRUE(r->Read(ColumnBit(kBytes) | ColumnBit(kLatency), &only).ok());
   EXPECT_EQ(only.bytes(1), 310u);
   EXPECT_EQ(only.latency(5), 5000);
+}
+
+TEST_F(DerivedColumnsTest, VersionTwoPartsReadWithTheSameColumnsAndValues) {
+  Result<PartReader> r = PartReader::Open(kV2Part);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->version(), 2);
+  PartColumns cols;
+  ASSERT_TRUE(r->Read(kAllColumns, &cols).ok());
+  ExpectRows(cols, CompatRows(kHour));
+  ExpectDerived(cols);  // flag 4 included, set from the stored bytes
+  // Each derived column alone, as a batch scan asks for them.
+  PartColumns flags, bytes, latency;
+  ASSERT_TRUE(r->Read(ColumnBit(kFlags), &flags).ok());
+  ASSERT_TRUE(r->Read(ColumnBit(kBytes), &bytes).ok());
+  ASSERT_TRUE(r->Read(ColumnBit(kLatency), &latency).ok());
+  for (size_t i = 0; i < 8; ++i) {
+    EXPECT_EQ(flags.flags(i), kExpected[i].flags) << i;
+    EXPECT_EQ(bytes.bytes(i), kExpected[i].bytes) << i;
+    if (kExpected[i].flags & kFlagHasLatency) {
+      EXPECT_EQ(latency.latency(i), kExpected[i].latency) << i;
+    }
+  }
+}
+
+TEST_F(DerivedColumnsTest, LatenciesAndBytesReadBackBitForBitForFlaggedRowsOnly) {
+  // Whole, fractional and odd durations, and network calls with and without bytes.
+  const double durations[] = {0,      1,          123.5, 127, 128,      -5,    -0.0,
+                              0x1p52, 0x1p52 - 1, 1e300, NAN, 0.000001, 16383, 4294967296.0};
+  std::vector<ArchiveRow> rows;
+  for (size_t i = 0; i < std::size(durations); ++i) {
+    ArchiveRow r;
+    r.id = "n" + std::to_string(100 + i);
+    r.ts_ms = kHour + static_cast<int64_t>(i);
+    r.type = i % 4 == 3 ? EventType::kSessionStart : EventType::kNetwork;
+    BinaryValueWriter w(&r.fields);
+    w.BeginObject();
+    if (r.type == EventType::kNetwork) {
+      w.Key("network");
+      w.BeginObject();
+      w.Key("method");
+      w.String("GET");
+      w.Key("url");
+      w.String("/a");
+      w.Key("status");
+      w.Int(200);
+      w.Key("duration_ms");
+      w.Double(durations[i]);
+      w.Key("bytes_received");
+      w.Int(i % 2 ? 0 : static_cast<int64_t>(i * 1000));
+      w.EndObject();
+    }
+    w.EndObject();
+    rows.push_back(std::move(r));
+  }
+  PartInfo info;
+  info.app = "app";
+  info.hour_ms = kHour;
+  ASSERT_TRUE(WritePart(dir_ + "/lat.vpart", rows, &info).ok());
+  Result<PartReader> r = PartReader::Open(dir_ + "/lat.vpart");
+  ASSERT_TRUE(r.ok());
+  // Latencies without flags asked for, and bytes: the reader fetches the flags it needs.
+  PartColumns lat, bytes;
+  ASSERT_TRUE(r->Read(ColumnBit(kLatency), &lat).ok());
+  ASSERT_TRUE(r->Read(ColumnBit(kBytes) | ColumnBit(kFlags), &bytes).ok());
+  ASSERT_EQ(lat.rows(), rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const bool network = rows[i].type == EventType::kNetwork;
+    const double want = network ? durations[i] : 0;
+    uint64_t got_bits, want_bits;
+    const double got = lat.latency(i);
+    std::memcpy(&got_bits, &got, 8);
+    std::memcpy(&want_bits, &want, 8);
+    EXPECT_EQ(got_bits, want_bits) << i << ": " << got << " vs " << want;
+    const uint64_t want_bytes = network && i % 2 == 0 ? i * 1000 : 0;
+    EXPECT_EQ(bytes.bytes(i), want_bytes) << i;
+    EXPECT_EQ((bytes.flags(i) & kFlagHasBytes) != 0, want_bytes != 0) << i;
+    EXPECT_EQ((bytes.flags(i) & kFlagHasLatency) != 0, network) << i;
+  }
 }
 
 }  // namespace

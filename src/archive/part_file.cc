@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cmath>
 #include <cstring>
 #include <iterator>
 #include <memory>
@@ -225,6 +226,75 @@ struct Dictionary {
   uint64_t raw = 0;  // encoded size of the codes
 };
 
+// Latencies are milliseconds, nearly always whole: a whole value in [0, 2^52) is stored as
+// varint(ms << 1), any other double (fractional, negative, -0, NaN) as varint(1) and its 8 bytes,
+// so every value reads back bit for bit.
+bool WholeLatency(double v, uint64_t* ms) {
+  if (!(v >= 0 && v < 4503599627370496.0) || std::signbit(v)) return false;
+  *ms = static_cast<uint64_t>(v);
+  return static_cast<double>(*ms) == v;
+}
+size_t LatencyLength(double v) {
+  uint64_t ms;
+  return WholeLatency(v, &ms) ? VarintLength(ms << 1) : 1 + 8;
+}
+void PutLatency(std::string* out, double v) {
+  uint64_t ms;
+  if (WholeLatency(v, &ms)) {
+    PutVarint64(out, ms << 1);
+    return;
+  }
+  uint64_t bits;
+  std::memcpy(&bits, &v, sizeof(bits));
+  out->push_back(1);
+  PutFixed64(out, bits);
+}
+bool GetLatency(const char*& p, const char* end, double* v) {
+  uint64_t x;
+  if (!GetVarint64(p, end, &x)) return false;
+  if ((x & 1) == 0) {
+    *v = static_cast<double>(x >> 1);
+    return true;
+  }
+  uint64_t bits;
+  if (x != 1 || !GetFixed64(p, end, &bits)) return false;
+  std::memcpy(v, &bits, sizeof(bits));
+  return true;
+}
+
+// A version 3 column of values for the rows with `flag` only (bytes, latency), spread over every
+// row, 0 for the others. The values are decoded in one pass, then placed without a branch per
+// row: which rows are flagged follows the event mix, and a branch on it would mispredict about
+// every other row. False if the values are damaged or not one per flagged row.
+template <typename T, typename Get>  // Get: bool(const char*& p, const char* end, T* value)
+bool SpreadFlagged(const char*& p, const char* end, const std::vector<uint8_t>& flags, uint8_t flag,
+                   std::vector<T>* out, Get get) {
+  static_assert(sizeof(T) == sizeof(uint64_t), "values are placed as 64-bit patterns");
+  // Every value takes a byte at least; one more slot is read, not used, after the last.
+  thread_local std::vector<T> values;  // reused: a scan reads part after part
+  const size_t most = static_cast<size_t>(end - p) + 1;
+  if (values.size() < most) values.resize(most);
+  T* v = values.data();
+  size_t n = 0;
+  while (p < end) {
+    if (!get(p, end, &v[n])) return false;
+    ++n;
+  }
+  size_t flagged = 0;
+  for (uint8_t f : flags) flagged += (f & flag) != 0;
+  if (flagged != n) return false;
+  v[n] = T{};
+  out->resize(flags.size());
+  T* o = out->data();
+  size_t k = 0;
+  for (size_t i = 0; i < flags.size(); ++i) {
+    const uint64_t keep = 0 - static_cast<uint64_t>((flags[i] & flag) != 0);
+    o[i] = std::bit_cast<T>(std::bit_cast<uint64_t>(v[k]) & keep);
+    k += keep & 1;
+  }
+  return true;
+}
+
 // Compresses every column of rows[order[0]], rows[order[1]], ... into streams[c]. A first pass,
 // in the rows' own order, derives each row's derived values and dictionary codes and sizes
 // every column; the second, in time order, encodes: each row's bytes are fetched from memory
@@ -244,7 +314,8 @@ Status EncodeColumns(const std::vector<ArchiveRow>& rows, const std::vector<uint
       raw[c] += VarintLength(size) + size;
     }
     derived[i] = DeriveRow(r.type, r.fields, &facts);
-    raw[kBytes] += VarintLength(derived[i].bytes);
+    if (derived[i].flags & kFlagHasBytes) raw[kBytes] += VarintLength(derived[i].bytes);
+    if (derived[i].flags & kFlagHasLatency) raw[kLatency] += LatencyLength(derived[i].latency);
     const std::string_view values[kDictionaries] = {r.version, r.os, facts.subject};
     for (size_t d = 0; d < kDictionaries; ++d) {
       const uint32_t code = dictionaries[d].values.Intern(values[d]);
@@ -262,7 +333,6 @@ Status EncodeColumns(const std::vector<ArchiveRow>& rows, const std::vector<uint
   }
   raw[kType] = n;
   raw[kFlags] = n;
-  raw[kLatency] = 8 * n;
   int64_t previous = 0;
   for (uint32_t i : order) {
     raw[kTs] += VarintLength(ZigZagEncode(rows[i].ts_ms - previous));
@@ -309,10 +379,8 @@ Status EncodeColumns(const std::vector<ArchiveRow>& rows, const std::vector<uint
       PutVarint64(streams[kDictionaryColumns[c]].chunk(), dictionaries[c].codes[i]);
     }
     streams[kFlags].chunk()->push_back(static_cast<char>(d.flags));
-    PutVarint64(streams[kBytes].chunk(), d.bytes);
-    uint64_t latency_bits;
-    std::memcpy(&latency_bits, &d.latency, sizeof(latency_bits));
-    PutFixed64(streams[kLatency].chunk(), latency_bits);
+    if (d.flags & kFlagHasBytes) PutVarint64(streams[kBytes].chunk(), d.bytes);
+    if (d.flags & kFlagHasLatency) PutLatency(streams[kLatency].chunk(), d.latency);
     for (uint32_t c = 0; c < kColumnCount; ++c) streams[c].Flow();
   }
   for (uint32_t c = 0; c < kColumnCount; ++c) VIGIL_RETURN_IF_ERROR(streams[c].End());
@@ -439,7 +507,7 @@ Result<PartReader> PartReader::Open(const std::string& path) {
   const char* p = footer.data();
   const char* end = p + footer.size();
   r.version_ = static_cast<uint8_t>(*p++);
-  if (r.version_ != 1 && r.version_ != kPartVersion) {
+  if (r.version_ < 1 || r.version_ > kPartVersion) {
     return Status::Unsupported(path + ": part file of an unknown version; a newer Vigil wrote it");
   }
   const uint32_t stored_columns = r.version_ == 1 ? kV1ColumnCount : kColumnCount;
@@ -486,7 +554,22 @@ Status PartReader::Read(ColumnMask mask, PartColumns* out) {
       s->data += v;
     }
   };
-  if (version_ != 1 || (mask & ~kRowColumns) == 0) {
+  constexpr ColumnMask kFlagged = ColumnBit(kBytes) | ColumnBit(kLatency);
+  if (version_ >= 3) {
+    // Bytes and latencies are stored for the rows whose flags say they have one.
+    VIGIL_RETURN_IF_ERROR(ReadStored((mask & kFlagged) ? mask | ColumnBit(kFlags) : mask, out));
+    out->mask_ = mask;
+  } else if (version_ == 2) {
+    // Version 2 stored every row's bytes and no kFlagHasBytes: the flags get it from them.
+    const bool flags = (mask & ColumnBit(kFlags)) != 0;
+    VIGIL_RETURN_IF_ERROR(ReadStored(flags ? mask | ColumnBit(kBytes) : mask, out));
+    if (flags) {
+      for (size_t i = 0; i < out->rows_; ++i) {
+        if (out->bytes_[i] != 0) out->flags_[i] |= kFlagHasBytes;
+      }
+    }
+    out->mask_ = mask;
+  } else if ((mask & ~kRowColumns) == 0) {
     VIGIL_RETURN_IF_ERROR(ReadStored(mask, out));
   } else {
     // A version 1 part: derive the derived columns from the row columns they come from.
@@ -546,16 +629,18 @@ Status PartReader::ReadStored(ColumnMask mask, PartColumns* out) {
     if ((out->mask_ & (1u << c)) == 0) continue;
     const ColumnRef& ref = columns_[c];
     const char* name = kColumnNames[c];
-    // Every encoding takes at least one byte per row: a row count beyond the bytes is damage,
-    // not a reason to allocate.
-    if (rows > ref.raw) return corrupt(name, "too few values");
+    // Every encoding but a version 3 part's bytes and latencies (only the rows flagged with one)
+    // takes at least one byte per row: a row count beyond the bytes is damage, not a reason to
+    // allocate.
+    const bool flagged = version_ >= 3 && (c == kBytes || c == kLatency);
+    if (!flagged && rows > ref.raw) return corrupt(name, "too few values");
     char* compressed = scratch.Bytes(ref.compressed);
     VIGIL_RETURN_IF_ERROR(PreadAll(fd.get(), ref.offset, ref.compressed, compressed, path_));
     if (XXH3_64bits(compressed, ref.compressed) != ref.hash) return corrupt(name, "checksum");
     // Fixed-width columns decompress straight into their values, varint columns into scratch,
     // string columns into their own buffer (values point into it).
     char* raw;
-    switch (c) {
+    switch (flagged ? kColumnCount : c) {
       case kType:
       case kFlags:
       case kLatency: {
@@ -573,6 +658,7 @@ Status PartReader::ReadStored(ColumnMask mask, PartColumns* out) {
       }
       case kTs:
       case kBytes:
+      case kColumnCount:  // flagged
         raw = scratch.Raw(ref.raw);
         break;
       default:
@@ -583,7 +669,22 @@ Status PartReader::ReadStored(ColumnMask mask, PartColumns* out) {
     if (ZSTD_isError(n) || n != ref.raw) return corrupt(name, "does not decompress");
     const char* p = raw;
     const char* end = raw + ref.raw;
-    switch (c) {
+    switch (flagged ? kColumnCount : c) {
+      case kColumnCount: {  // flagged: a value for each row whose flags say it has one, else 0
+        auto get_bytes = [](const char*& q, const char* e, uint64_t* v) {
+          return GetVarint64(q, e, v);
+        };
+        auto get_latency = [](const char*& q, const char* e, double* v) {
+          return GetLatency(q, e, v);
+        };
+        if (c == kBytes
+                ? !SpreadFlagged(p, end, out->flags_, kFlagHasBytes, &out->bytes_, get_bytes)
+                : !SpreadFlagged(p, end, out->flags_, kFlagHasLatency, &out->latencies_,
+                                 get_latency)) {
+          return corrupt(name, "values do not match the flagged rows");
+        }
+        break;
+      }
       case kTs: {
         out->ts_.resize(rows);
         int64_t previous = 0;

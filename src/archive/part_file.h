@@ -9,7 +9,7 @@
 //   footer                                    see below
 //   u32 footer size | u64 XXH3 of footer | "VIGILPRT"   32-byte tail
 //
-//   footer := u8 version(2) varint rows zigzag min_ts zigzag max_ts
+//   footer := u8 version(3) varint rows zigzag min_ts zigzag max_ts
 //             lp app zigzag hour_ms varint source_first varint source_end
 //             varint ncolumns (lp name varint offset varint compressed varint raw u64 XXH3)*
 //
@@ -22,11 +22,14 @@
 //
 // The derived columns hold what the batch layer needs of an event body, computed once when the
 // part is written (derived_columns.h, aggregate::FactsOf): `subject`, `flags` (a byte: 1 error,
-// 2 has latency), `bytes` (varint) and `latency` (8-byte double). A batch scan reads those
-// instead of the event bodies, which are most of a part's bytes and of the work of reading it.
-// Version 1 parts (written before derived columns existed) have only the first eight columns;
-// Read() derives the others from them, so every reader sees the same columns whichever version
-// wrote the part.
+// 2 has latency, 4 has bytes), `bytes` (varint, only for rows flagged with bytes) and `latency`
+// (only for rows flagged with one: a whole number of ms in [0, 2^52) as varint(ms << 1), any
+// other double as varint(1) and its 8 bytes). A batch scan reads those instead of the event
+// bodies, which are most of a part's bytes and of the work of reading it.
+// Older versions read with the same columns and values, whichever version wrote the part:
+// version 1 parts (before derived columns) have only the first eight columns, and Read() derives
+// the others from them; version 2 stored `bytes` for every row and `latency` as every row's
+// 8-byte double, without flag 4, which Read() sets from the bytes.
 //
 // [source_first, source_end) is the range of log offsets the part's rows came from (both 0 for
 // parts that compaction wrote): the archiver resumes after the highest source_end it finds, so
@@ -47,7 +50,7 @@
 
 namespace vigil::archive {
 
-inline constexpr uint8_t kPartVersion = 2;  // what WritePart writes; Read also reads 1
+inline constexpr uint8_t kPartVersion = 3;  // what WritePart writes; Read also reads 1 and 2
 inline constexpr uint64_t kMaxPartColumnBytes = 1ull << 31;  // raw bytes of one column
 inline constexpr uint32_t kMaxPartFooterBytes = 1u << 20;
 
@@ -114,6 +117,7 @@ inline constexpr bool IsDictionaryColumn(Column c) {
 // Flags of the `flags` column.
 inline constexpr uint8_t kFlagError = 1;
 inline constexpr uint8_t kFlagHasLatency = 2;
+inline constexpr uint8_t kFlagHasBytes = 4;  // bytes != 0
 
 // The columns of a part a scan asked for, decoded. Reading an unrequested column is undefined
 // (it may hold an earlier read's values: Read() reuses the buffers).
