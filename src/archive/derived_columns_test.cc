@@ -193,17 +193,22 @@ class DerivedColumnsTest : public ::testing::Test {
     dir_ = tmpl;
   }
   void TearDown() override { (void)RemoveTree(dir_); }
+  // `rows` written now, as a part of `app` in kHour, opened again.
+  Result<PartReader> WriteAndOpen(const std::string& name, const std::vector<ArchiveRow>& rows,
+                                  const std::string& app) {
+    PartInfo info;
+    info.app = app;
+    info.hour_ms = kHour;
+    Status st = WritePart(dir_ + "/" + name, rows, &info);
+    if (!st.ok()) return st;
+    return PartReader::Open(dir_ + "/" + name);
+  }
 
   std::string dir_;
 };
 
 TEST_F(DerivedColumnsTest, WrittenPartsCarryEachRowsFacts) {
-  PartInfo info;
-  info.app = "app-compat";
-  info.hour_ms = kHour;
-  const std::string path = dir_ + "/p.vpart";
-  ASSERT_TRUE(WritePart(path, CompatRows(kHour), &info).ok());
-  Result<PartReader> r = PartReader::Open(path);
+  Result<PartReader> r = WriteAndOpen("p.vpart", CompatRows(kHour), "app-compat");
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->version(), kPartVersion);
   PartColumns cols;
@@ -233,14 +238,10 @@ TEST_F(DerivedColumnsTest, VersionOnePartsReadWithTheSameColumnsAndValues) {
   EXPECT_EQ(cols.dictionary(kVersion, cols.code(kVersion, 2)), "1.1");
 
   // The same rows written now derive the very same values, crash group included.
-  PartInfo info;
-  info.app = "app-compat";
-  info.hour_ms = kHour;
-  ASSERT_TRUE(WritePart(dir_ + "/v2.vpart", rows, &info).ok());
-  Result<PartReader> v2 = PartReader::Open(dir_ + "/v2.vpart");
-  ASSERT_TRUE(v2.ok());
+  Result<PartReader> written = WriteAndOpen("now.vpart", rows, "app-compat");
+  ASSERT_TRUE(written.ok()) << written.status().ToString();
   PartColumns now;
-  ASSERT_TRUE(v2->Read(ColumnBit(kSubject) | ColumnBit(kFlags), &now).ok());
+  ASSERT_TRUE(written->Read(ColumnBit(kSubject) | ColumnBit(kFlags), &now).ok());
   for (size_t i = 0; i < rows.size(); ++i) {
     EXPECT_EQ(now.str(kSubject, i), cols.str(kSubject, i)) << i;
     EXPECT_EQ(now.flags(i), cols.flags(i)) << i;
@@ -305,12 +306,8 @@ TEST_F(DerivedColumnsTest, LatenciesAndBytesReadBackBitForBitForFlaggedRowsOnly)
     w.EndObject();
     rows.push_back(std::move(r));
   }
-  PartInfo info;
-  info.app = "app";
-  info.hour_ms = kHour;
-  ASSERT_TRUE(WritePart(dir_ + "/lat.vpart", rows, &info).ok());
-  Result<PartReader> r = PartReader::Open(dir_ + "/lat.vpart");
-  ASSERT_TRUE(r.ok());
+  Result<PartReader> r = WriteAndOpen("lat.vpart", rows, "app");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
   // Latencies without flags asked for, and bytes: the reader fetches the flags it needs.
   PartColumns lat, bytes;
   ASSERT_TRUE(r->Read(ColumnBit(kLatency), &lat).ok());
