@@ -270,20 +270,18 @@ template <typename T, typename Get>  // Get: bool(const char*& p, const char* en
 bool SpreadFlagged(const char*& p, const char* end, const std::vector<uint8_t>& flags, uint8_t flag,
                    std::vector<T>* out, Get get) {
   static_assert(sizeof(T) == sizeof(uint64_t), "values are placed as 64-bit patterns");
-  // Every value takes a byte at least; one more slot is read, not used, after the last.
-  thread_local std::vector<T> values;  // reused: a scan reads part after part
-  const size_t most = static_cast<size_t>(end - p) + 1;
-  if (values.size() < most) values.resize(most);
-  T* v = values.data();
-  size_t n = 0;
-  while (p < end) {
-    if (!get(p, end, &v[n])) return false;
-    ++n;
-  }
   size_t flagged = 0;
   for (uint8_t f : flags) flagged += (f & flag) != 0;
-  if (flagged != n) return false;
-  v[n] = T{};
+  // One slot per flagged row (so damage cannot make it larger than the column it fills), and
+  // one more, read and not used, after the last.
+  thread_local std::vector<T> values;  // reused: a scan reads part after part
+  if (values.size() < flagged + 1) values.resize(flagged + 1);
+  T* v = values.data();
+  for (size_t n = 0; n < flagged; ++n) {
+    if (!get(p, end, &v[n])) return false;
+  }
+  if (p != end) return false;  // more values than flagged rows
+  v[flagged] = T{};
   out->resize(flags.size());
   T* o = out->data();
   size_t k = 0;
