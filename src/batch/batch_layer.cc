@@ -34,6 +34,9 @@ std::string SignatureKey(const std::string& app, int64_t day_ms) {
 std::string CellKeysKey(const std::string& app, int64_t day_ms) {
   return "batch/cells/" + app + "/" + FormatDay(day_ms);
 }
+std::string DigestKey(const std::string& app, int64_t day_ms) {
+  return "batch/digest/" + app + "/" + FormatDay(day_ms);
+}
 
 // What a day's archive is made of: its part files. Any flush, compaction or retention changes it.
 std::string DaySignature(const std::vector<archive::PartEntry>& parts) {
@@ -44,6 +47,32 @@ std::string DaySignature(const std::vector<archive::PartEntry>& parts) {
   XXH3_freeState(state);
   char buf[40];
   std::snprintf(buf, sizeof(buf), "%zu-%016llx", parts.size(), static_cast<unsigned long long>(h));
+  return buf;
+}
+
+// What a day's cells are, keys and values: XXH3-128 over the puts of `writes` in key order. Equal
+// digests, equal cells (to 2^-64 odds of a collision among a day's reruns).
+std::string CellsDigest(const serve::WriteSet& writes) {
+  std::vector<const serve::WriteSet::Op*> ops;
+  ops.reserve(writes.size());
+  for (const serve::WriteSet::Op& op : writes.ops()) ops.push_back(&op);
+  std::sort(ops.begin(), ops.end(), [](const serve::WriteSet::Op* a, const serve::WriteSet::Op* b) {
+    return a->key < b->key;
+  });
+  XXH3_state_t* state = XXH3_createState();
+  XXH3_128bits_reset(state);
+  for (const serve::WriteSet::Op* op : ops) {
+    const uint64_t sizes[2] = {op->key.size(), op->put ? op->value.size() : UINT64_MAX};
+    XXH3_128bits_update(state, sizes, sizeof(sizes));
+    XXH3_128bits_update(state, op->key.data(), op->key.size());
+    XXH3_128bits_update(state, op->value.data(), op->value.size());
+  }
+  XXH128_hash_t h = XXH3_128bits_digest(state);
+  XXH3_freeState(state);
+  char buf[48];
+  std::snprintf(buf, sizeof(buf), "%zu-%016llx%016llx", ops.size(),
+                static_cast<unsigned long long>(h.high64),
+                static_cast<unsigned long long>(h.low64));
   return buf;
 }
 
@@ -210,6 +239,7 @@ Result<BatchRunResult> BatchLayer::Run(const BatchRunRequest& request,
       result.events += day.events;
       result.duplicates += day.duplicates;
       result.stale_cells += day.stale_cells;
+      result.unchanged_days += day.unchanged_days;
       if (progress) progress(++done, work.size());
     }
   };
@@ -234,6 +264,7 @@ Result<BatchRunResult> BatchLayer::Run(const BatchRunRequest& request,
   events_ += result.events;
   duplicates_ += result.duplicates;
   stale_cells_ += result.stale_cells;
+  unchanged_days_ += result.unchanged_days;
   last_run_ms_ = run_start_ms;
   return result;
 }
@@ -313,22 +344,56 @@ Status BatchLayer::ComputeDay(const std::string& app, int64_t day_ms, int64_t ru
   aggregate::RollupMap cells;
   agg.Emit({Granularity::kHour, Granularity::kDay}, &cells);
   serve::WriteSet writes;
-  std::vector<std::string> written;
-  written.reserve(cells.size());
-  for (const auto& [key, cell] : cells) {
-    writes.PutCell(serve::Layer::kBatch, key, cell);
-    written.push_back(aggregate::EncodeRollupKey(key));
-  }
-  std::sort(written.begin(), written.end());
-  VIGIL_RETURN_IF_ERROR(DeleteStaleCells(app, day_ms, written, &writes, result));
-  writes.PutMeta(CellKeysKey(app, day_ms), EncodeDayCellKeys(written));
-  writes.PutMeta(SignatureKey(app, day_ms), signature);
-  if (day_ms + kDayMs <= run_start_ms) {
-    writes.PutMeta(SealedKey(app, day_ms), std::to_string(run_start_ms));
+  for (const auto& [key, cell] : cells) writes.PutCell(serve::Layer::kBatch, key, cell);
+  const std::string digest = CellsDigest(writes);
+  Result<bool> held = StoreHoldsCells(app, day_ms, digest, cells.size());
+  if (!held.ok()) return held.status();
+  const bool seal = day_ms + kDayMs <= run_start_ms;
+  if (*held) {
+    // Rewriting the very cells the store holds would cost ~10 MB of sketches per busy day
+    // through the store's log, memtable and compactions. What may have changed is the day's
+    // list of parts (compaction) and whether the day can be sealed now.
+    result->unchanged_days++;
+    writes.Clear();
+    Result<std::optional<std::string>> stored_signature =
+        store_->GetMeta(SignatureKey(app, day_ms));
+    if (!stored_signature.ok()) return stored_signature.status();
+    if (*stored_signature != signature) writes.PutMeta(SignatureKey(app, day_ms), signature);
+    if (seal) {
+      Result<std::optional<std::string>> sealed = store_->GetMeta(SealedKey(app, day_ms));
+      if (!sealed.ok()) return sealed.status();
+      if (!sealed->has_value()) {
+        writes.PutMeta(SealedKey(app, day_ms), std::to_string(run_start_ms));
+      }
+    }
+    if (writes.empty()) return Status::Ok();
+  } else {
+    std::vector<std::string> written;
+    written.reserve(cells.size());
+    for (const auto& [key, cell] : cells) written.push_back(aggregate::EncodeRollupKey(key));
+    std::sort(written.begin(), written.end());
+    VIGIL_RETURN_IF_ERROR(DeleteStaleCells(app, day_ms, written, &writes, result));
+    writes.PutMeta(CellKeysKey(app, day_ms), EncodeDayCellKeys(written));
+    writes.PutMeta(DigestKey(app, day_ms), digest);
+    writes.PutMeta(SignatureKey(app, day_ms), signature);
+    if (seal) writes.PutMeta(SealedKey(app, day_ms), std::to_string(run_start_ms));
   }
   Status st = store_->Apply(writes, /*sync=*/true);
   generation_.fetch_add(1, std::memory_order_acq_rel);  // even on failure: part may have landed
   return st;
+}
+
+Result<bool> BatchLayer::StoreHoldsCells(const std::string& app, int64_t day_ms,
+                                         const std::string& digest, size_t cells) {
+  Result<std::optional<std::string>> stored = store_->GetMeta(DigestKey(app, day_ms));
+  if (!stored.ok()) return stored.status();
+  if (!stored->has_value() || **stored != digest) return false;
+  // The digest was written with the cells and their key list, in one write; a damaged list is
+  // replaced by writing the day again.
+  Result<std::optional<std::string>> list = store_->GetMeta(CellKeysKey(app, day_ms));
+  if (!list.ok()) return list.status();
+  std::vector<std::string> keys;
+  return list->has_value() && DecodeDayCellKeys(**list, &keys).ok() && keys.size() == cells;
 }
 
 Status BatchLayer::DeleteStaleCells(const std::string& app, int64_t day_ms,
@@ -382,6 +447,9 @@ void BatchLayer::RenderMetrics(std::string* out) const {
   AppendMetric(out, "vigil_batch_stale_cells_deleted_total", "counter",
                "Cells an earlier run wrote that a rerun of their day no longer produced.",
                stale_cells_);
+  AppendMetric(out, "vigil_batch_unchanged_days_total", "counter",
+               "(app, day) pairs recomputed to the cells already stored: nothing rewritten.",
+               unchanged_days_);
   AppendMetric(out, "vigil_batch_errors_total", "counter", "Failed batch runs.", errors_);
   AppendMetric(out, "vigil_batch_last_run_ms", "gauge",
                "Start of the last finished batch run (epoch ms).",

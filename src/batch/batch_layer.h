@@ -4,10 +4,12 @@
 // A day's computation: ask the archiver to archive everything the processed log holds (Sync),
 // read the day's parts (only the columns aggregation needs), drop repeated event ids (the later
 // delivery wins: parts newest first), aggregate at hour granularity and emit hour and day cells,
-// then write them with the day's signature — the list of its part files — and the list of the
-// cell keys written, in one synced store write. A rerun overwrites the same keys with the same
-// values (idempotent), and deletes the cells of the last run of the day it no longer produces —
-// a crash group emptied by reprocessing must not keep its old counts (day_cell_keys.h).
+// then write them with the day's signature — the list of its part files — the list of the cell
+// keys written and a digest of the cells (keys and values), in one synced store write. A rerun
+// that computes the digest already stored writes no cell (the store holds them: only this layer
+// writes batch cells, always with their digest); any other rerun overwrites the same keys and
+// deletes the cells of the last run of the day it no longer produces — a crash group emptied by
+// reprocessing must not keep its old counts (day_cell_keys.h).
 //
 // Sealing: a day is sealed once batch has computed it from a run that started after the day
 // ended; the serving layer answers a sealed day (and its hours) from batch, any other from speed.
@@ -62,7 +64,8 @@ struct BatchRunResult {
   uint64_t days = 0;    // (app, day) pairs computed
   uint64_t events = 0;  // distinct events aggregated
   uint64_t duplicates = 0;
-  uint64_t stale_cells = 0;  // cells of an earlier run of the day that this one deleted
+  uint64_t stale_cells = 0;     // cells of an earlier run of the day that this one deleted
+  uint64_t unchanged_days = 0;  // days computed to the cells already stored: none rewritten
   double seconds = 0;
 };
 
@@ -98,6 +101,10 @@ class BatchLayer {
   struct DayScratch;
   Status ComputeDay(const std::string& app, int64_t day_ms, int64_t run_start_ms,
                     const std::string& signature, DayScratch* scratch, BatchRunResult* result);
+  // True if the store holds the cells of (app, day) whose CellsDigest is `digest` (`cells` of
+  // them): only ComputeDay writes batch cells, always with their digest and key list.
+  Result<bool> StoreHoldsCells(const std::string& app, int64_t day_ms, const std::string& digest,
+                               size_t cells);
   // Adds to `writes` a delete of every cell the last run of (app, day) wrote that this one did
   // not (`written`: encoded keys, sorted). See day_cell_keys.h.
   Status DeleteStaleCells(const std::string& app, int64_t day_ms,
@@ -121,7 +128,8 @@ class BatchLayer {
   bool paused_ = false;    // guarded by mu_
   std::thread scheduler_;
 
-  std::atomic<uint64_t> runs_{0}, days_{0}, events_{0}, duplicates_{0}, stale_cells_{0}, errors_{0};
+  std::atomic<uint64_t> runs_{0}, days_{0}, events_{0}, duplicates_{0}, stale_cells_{0},
+      unchanged_days_{0}, errors_{0};
   std::atomic<int64_t> last_run_ms_{0};
 };
 

@@ -1,5 +1,6 @@
 // The batch layer over a real archive: exact counts with repeated ids dropped, idempotent
-// reruns, sealing only after a day ended, and scheduled runs that skip unchanged sealed days.
+// reruns that write nothing when the cells come out the same, stale cells deleted, sealing only
+// after a day ended, and scheduled runs that skip unchanged sealed days.
 #include "batch/batch_layer.h"
 
 #include <gtest/gtest.h>
@@ -155,6 +156,50 @@ TEST_F(BatchLayerTest, RerunsAreIdempotentAndScheduledRunsSkipUnchangedDays) {
   clock_.AdvanceMs(kDayMs);
   EXPECT_EQ(Run(true).days, 1u);
   EXPECT_EQ(batch_->SealedUntil("app"), kDay0 + 2 * kDayMs);
+}
+
+TEST_F(BatchLayerTest, ARerunThatComputesTheStoredCellsWritesNoneOfThem) {
+  WritePartOf(kDay0, 0, {"a", "b"});
+  WritePartOf(kDay0 + kDayMs, 1, {"x"});
+  EXPECT_EQ(Run().unchanged_days, 0u);
+  // Forced rerun: both days computed again, to the cells stored; nothing is written (the
+  // generation, which grows with every write, stays).
+  const uint64_t generation = batch_->generation();
+  BatchRunResult r = Run();
+  EXPECT_EQ(r.days, 2u);
+  EXPECT_EQ(r.unchanged_days, 2u);
+  EXPECT_EQ(batch_->generation(), generation);
+  EXPECT_EQ(Count(Granularity::kDay, kDay0), 2u);
+  // Day 0's parts change but not its events (a delivery again, in a new part): recomputed,
+  // same cells, and only the new signature is written: the next scheduled run skips the day.
+  WritePartOf(kDay0, 2, {"a"});  // the same event: same time, same user
+  r = Run(true);
+  EXPECT_EQ(r.days, 1u);
+  EXPECT_EQ(r.unchanged_days, 1u);
+  EXPECT_EQ(r.duplicates, 1u);
+  EXPECT_EQ(batch_->generation(), generation + 1);
+  EXPECT_EQ(Run(true).days, 0u);
+  // Day 1 ends: the scheduled run computes the same cells and seals the day.
+  clock_.AdvanceMs(kDayMs);
+  r = Run(true);
+  EXPECT_EQ(r.days, 1u);
+  EXPECT_EQ(r.unchanged_days, 1u);
+  EXPECT_EQ(batch_->SealedUntil("app"), kDay0 + 2 * kDayMs);
+  EXPECT_EQ(Run(true).days, 0u);
+  // A late event: day 0's cells change, and are written.
+  WritePartOf(kDay0 + 3 * kHourMs, 3, {"late"});
+  r = Run(true);
+  EXPECT_EQ(r.days, 1u);
+  EXPECT_EQ(r.unchanged_days, 0u);
+  EXPECT_EQ(Count(Granularity::kDay, kDay0), 3u);
+  // A damaged digest only costs a rewrite.
+  serve::WriteSet damage;
+  damage.PutMeta("batch/digest/app/" + FormatDay(kDay0), "not a digest");
+  ASSERT_TRUE(store_->Apply(damage, true).ok());
+  r = Run();
+  EXPECT_EQ(r.unchanged_days, 1u);  // day 1 only
+  EXPECT_EQ(Count(Granularity::kDay, kDay0), 3u);
+  EXPECT_EQ(Run().unchanged_days, 2u);
 }
 
 TEST_F(BatchLayerTest, ARerunDeletesTheCellsItNoLongerProduces) {

@@ -31,10 +31,11 @@ constexpr const char* kBatchUsage =
 constexpr int kBarWidth = 30;
 
 struct Totals {
-  uint64_t days = 0, events = 0, duplicates = 0;
+  uint64_t days = 0, events = 0, duplicates = 0, unchanged_days = 0;
 };
 
-// One day's answer: {"days","events","duplicates","seconds"}.
+// One day's answer: {"days","events","duplicates","unchanged_days","seconds"}; a server before
+// unchanged_days counts none.
 Status AddAnswer(const std::string& body, Totals* totals) {
   simdjson::dom::parser parser;
   simdjson::dom::element root;
@@ -46,6 +47,9 @@ Status AddAnswer(const std::string& body, Totals* totals) {
   totals->days += days;
   totals->events += events;
   totals->duplicates += duplicates;
+  uint64_t unchanged_days = 0;
+  if (root["unchanged_days"].get(unchanged_days) != simdjson::SUCCESS) unchanged_days = 0;
+  totals->unchanged_days += unchanged_days;
   return Status::Ok();
 }
 
@@ -71,9 +75,10 @@ int Run(const std::vector<std::string>& args) {
       "Recomputes, from the archive, every (app, day) in [from, to) on a running server with\n"
       "the same aggregation code as the speed layer, dropping repeated event ids, and seals\n"
       "the days that are over: the dashboard then answers them from batch, exactly. Days are\n"
-      "done one at a time, oldest first, with a progress bar; a rerun overwrites with the same\n"
-      "values, so it is also how missed days are backfilled. Times: a date (2026-11-01), RFC\n"
-      "3339 or epoch ms. Prints {\"days\", \"events\", \"duplicates\", \"seconds\"} when done.");
+      "done one at a time, oldest first, with a progress bar; a rerun of a day whose cells come\n"
+      "out the same rewrites nothing (counted in unchanged_days), so it is also how missed days\n"
+      "are backfilled. Times: a date (2026-11-01), RFC 3339 or epoch ms. Prints {\"days\",\n"
+      "\"events\", \"duplicates\", \"unchanged_days\", \"seconds\"} when done.");
   flags.String("server", &server, "the Vigil server, e.g. http://127.0.0.1:8080");
   flags.String("admin-token", &token, "the admin token (or VIGIL_ADMIN_TOKEN)");
   flags.String("app", &app, "only this app id (default: every app in the archive)");
@@ -166,6 +171,8 @@ int Run(const std::vector<std::string>& args) {
       .Uint(totals.events)
       .Key("duplicates")
       .Uint(totals.duplicates)
+      .Key("unchanged_days")
+      .Uint(totals.unchanged_days)
       .Key("seconds")
       .Double(elapsed())
       .EndObject();

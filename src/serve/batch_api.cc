@@ -82,6 +82,8 @@ void BatchApi::HandleRun(h2o_req_t* req) {
         .Uint(r->events)
         .Key("duplicates")
         .Uint(r->duplicates)
+        .Key("unchanged_days")
+        .Uint(r->unchanged_days)
         .Key("seconds")
         .Double(r->seconds)
         .EndObject();
