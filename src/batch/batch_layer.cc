@@ -103,8 +103,8 @@ std::vector<uint32_t> InternDictionary(const archive::PartColumns& cols, archive
 // between), instead of faulting fresh memory in for each.
 struct BatchLayer::DayScratch {
   IdSet seen;
-  std::vector<IdSet::Key> keys;
   std::vector<uint8_t> fresh;
+  std::vector<aggregate::Aggregator::Fact> maybe_seen;  // rows whose id IdSet could not clear
   archive::PartColumns cols;
 };
 
@@ -286,18 +286,18 @@ Status BatchLayer::ComputeDay(const std::string& app, int64_t day_ms, int64_t ru
   }
   IdSet& seen = scratch->seen;
   seen.Reset(day_rows);
-  std::vector<IdSet::Key>& keys = scratch->keys;
   std::vector<uint8_t>& fresh = scratch->fresh;
+  std::vector<aggregate::Aggregator::Fact>& maybe_seen = scratch->maybe_seen;
+  maybe_seen.clear();
   archive::PartColumns& cols = scratch->cols;
   // Newest part first, and within a part the last row first: of two deliveries of an event,
   // the later one is seen first and kept.
   for (size_t p = readers.size(); p-- > 0;) {
     VIGIL_RETURN_IF_ERROR(readers[p].Read(kScanColumns, &cols));
     const size_t rows = cols.rows();
-    keys.resize(rows);
     fresh.resize(rows);
-    for (size_t j = 0; j < rows; ++j) keys[j] = IdSet::HashOf(cols.str(archive::kId, rows - 1 - j));
-    seen.InsertAll(keys.data(), rows, fresh.data());
+    seen.AddAll(
+        rows, [&](size_t j) { return cols.str(archive::kId, rows - 1 - j); }, fresh.data());
     const std::vector<uint32_t> versions = InternDictionary(cols, archive::kVersion, &agg);
     const std::vector<uint32_t> oses = InternDictionary(cols, archive::kOs, &agg);
     // A subject's id depends on the metric, so on the event type: cached per (code, type).
@@ -311,10 +311,6 @@ Status BatchLayer::ComputeDay(const std::string& app, int64_t day_ms, int64_t ru
     aggregate::Aggregator::Fact f;
     f.app = app_id;
     for (size_t j = 0; j < rows; ++j) {
-      if (!fresh[j]) {
-        result->duplicates++;
-        continue;
-      }
       const size_t i = rows - 1 - j;
       f.ts_ms = cols.ts(i);
       f.type = cols.type(i);
@@ -337,7 +333,20 @@ Status BatchLayer::ComputeDay(const std::string& app, int64_t day_ms, int64_t ru
       f.bytes = cols.bytes(i);
       f.has_latency = (flags & archive::kFlagHasLatency) != 0;
       f.latency = cols.latency(i);
+      if (!fresh[j]) {
+        maybe_seen.push_back(f);  // counted below, unless it repeats an earlier id
+        continue;
+      }
       cells.Add(f, static_cast<uint32_t>(version_code * os_count + os_code), subject_code);
+      result->events++;
+    }
+  }
+  const std::vector<uint8_t> repeated = seen.Settle();
+  for (size_t m = 0; m < maybe_seen.size(); ++m) {
+    if (repeated[m]) {
+      result->duplicates++;
+    } else {
+      agg.AddFact(maybe_seen[m]);
       result->events++;
     }
   }

@@ -1,18 +1,23 @@
-// IdSet: the event ids of one app-day already seen by the batch layer, as 128-bit XXH3 hashes in
-// an open-addressing table — a collision between two different ids needs ~2^64 ids, so dedup
-// by hash is exact in practice, at a fraction of the memory and time of a set of strings.
+// IdSet: the event ids of one app-day the batch layer has seen, exactly, in a table small enough
+// to stay in the CPU's last-level cache.
 //
-// A day of a busy app holds millions of ids, so the table is far larger than the caches and
-// almost every probe misses them. InsertAll() takes the hashes of a whole run of rows and
-// prefetches the slot of the row kPrefetchDistance ahead while probing the current one, so the
-// misses overlap instead of queueing; the answers are exactly those of Insert() in order.
+// Ids are compared by their 128-bit XXH3 hashes: two different ids collide only after ~2^64
+// ids, so dedup by hash is exact in practice, at a fraction of the memory and time of a set of
+// strings. The set keeps two things:
+//   - the log: every hash added, in the order added (16 bytes per id, written sequentially);
+//   - the filter: an open-addressing table of one-byte fingerprints of those hashes, at most
+//     70 % full. A day of a million-user app (3.3M ids) needs 8 MiB of it, where a table of
+//     whole hashes needed 128 MiB and all but every probe missed the caches for DRAM.
+// Adding an id probes the filter: meeting no slot with its fingerprint proves it new; meeting
+// one means it may have been seen — a repeat, or (for ~0.3 % of a day's ids, measured) another
+// id with the same fingerprint. Settle() then answers those maybes exactly, with one pass over
+// the log: a maybe repeats an earlier id iff its hash is in the log before it.
 //
-// The slots are one anonymous mapping advised to use transparent huge pages: with 4 KiB pages a
-// random probe into tens of MB also misses the TLB. Reset() to the same size refills the
-// mapping in place, so a batch worker reusing one set day after day does not fault it in again.
-// Between batch runs, Release() lets the kernel take the pages back if it needs memory
-// (MADV_FREE) while keeping them mapped: a run an hour later usually finds them still there,
-// instead of having the kernel fault in and zero a fresh mapping (~4 % of a 30-day run here).
+// AddAll() prefetches the slot of the id kPrefetchDistance ahead while probing the current one,
+// so the misses overlap instead of queueing. The filter and log are anonymous mappings advised
+// to use transparent huge pages; Reset() to the same size reuses them in place, and Release()
+// lets the kernel take the pages back lazily between batch runs (MADV_FREE), instead of the
+// next run faulting in and zeroing fresh memory.
 //
 // Not thread-safe.
 #pragma once
@@ -20,127 +25,155 @@
 #include <sys/mman.h>
 #include <xxhash.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <new>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace vigil::batch {
 
 class IdSet {
  public:
   struct Key {
-    uint64_t low = 0, high = 0;  // high != 0 marks a used slot
+    uint64_t low = 0, high = 0;
+    bool operator==(const Key&) const = default;
   };
 
   explicit IdSet(size_t expected = 1024) { Reset(expected); }
-  ~IdSet() { Unmap(); }
+  ~IdSet() {
+    Unmap(&filter_, filter_capacity_);
+    Unmap(&log_, log_capacity_ * sizeof(Key));
+  }
   IdSet(const IdSet&) = delete;
   IdSet& operator=(const IdSet&) = delete;
 
   static Key HashOf(std::string_view id) {
     XXH128_hash_t h = XXH3_128bits(id.data(), id.size());
-    return Key{h.low64, h.high64 | 1};
+    return Key{h.low64, h.high64};
   }
 
   // Empties the set, sized for `expected` ids without growing.
   void Reset(size_t expected) {
-    const size_t capacity = CapacityFor(expected);
-    if (capacity == capacity_) {
-      if (size_ != 0) std::memset(static_cast<void*>(slots_), 0, capacity_ * sizeof(Key));
-    } else {
-      Unmap();
-      Map(capacity);  // zero-filled by the kernel
-    }
+    const bool used = size_ != 0;
     size_ = 0;
+    maybes_.clear();
+    const size_t capacity = FilterCapacityFor(expected);
+    if (capacity == filter_capacity_) {
+      if (used) std::memset(filter_, 0, filter_capacity_);
+    } else {
+      Unmap(&filter_, filter_capacity_);
+      filter_ = static_cast<uint8_t*>(Map(capacity));  // zero-filled by the kernel
+      filter_capacity_ = capacity;
+    }
+    if (expected > log_capacity_ || expected < log_capacity_ / 4) ResizeLog(expected);
   }
 
-  // Gives the slots' memory back to the kernel lazily: it reclaims pages only under memory
-  // pressure. A reclaimed page reads as zeros, a kept one as before, so the set's contents are
-  // unchanged but for ids it may forget: Reset() it before use (it clears whatever is left).
+  // Gives the memory back to the kernel lazily: it reclaims pages only under memory pressure.
+  // Reset() before the next use (it clears whatever the kernel left).
   void Release() {
-    ::madvise(slots_, capacity_ * sizeof(Key), MADV_FREE);  // a hint: fine if refused
+    ::madvise(filter_, filter_capacity_, MADV_FREE);  // hints: fine if refused
+    ::madvise(log_, log_capacity_ * sizeof(Key), MADV_FREE);
   }
 
-  // Grows, if needed, so that `expected` ids in all fit without growing again.
-  void Reserve(size_t expected) {
-    if (CapacityFor(expected) > capacity_) Rehash(CapacityFor(expected));
-  }
-
-  // True if `id` was not in the set (it is now).
-  bool Insert(std::string_view id) {
-    Reserve(size_ + 1);
-    return InsertKey(HashOf(id));
-  }
-
-  // Inserts keys[0..n) in order; fresh[i] = 1 if keys[i] was not in the set before (counting
-  // the keys before it in this call), else 0.
-  void InsertAll(const Key* keys, size_t n, uint8_t* fresh) {
+  // Adds the next `n` ids, id_at(0) … id_at(n - 1) (each a std::string_view), in that order.
+  // fresh[i] = 1 if id_at(i) was certainly not added before (counting the ids before it in this
+  // call), 0 if it may have been: Settle() tells which of those were.
+  template <typename IdAt>
+  void AddAll(size_t n, IdAt id_at, uint8_t* fresh) {
     Reserve(size_ + n);
-    const size_t mask = capacity_ - 1;
+    Key* keys = log_ + size_;
+    for (size_t i = 0; i < n; ++i) keys[i] = HashOf(id_at(i));
+    const size_t mask = filter_capacity_ - 1;
     for (size_t i = 0; i < n; ++i) {
       if (i + kPrefetchDistance < n) {
-        __builtin_prefetch(&slots_[keys[i + kPrefetchDistance].low & mask], 1, 0);
+        __builtin_prefetch(&filter_[keys[i + kPrefetchDistance].low & mask], 1, 0);
       }
-      fresh[i] = InsertKey(keys[i]) ? 1 : 0;
+      fresh[i] = Probe(keys[i]) ? 1 : 0;
+      if (fresh[i] == 0) maybes_.push_back(size_ + i);
     }
+    size_ += n;
   }
 
-  size_t size() const { return size_; }
+  // How many ids AddAll() marked as maybe seen since Reset().
+  size_t maybes() const { return maybes_.size(); }
+
+  // For each id AddAll() marked as maybe seen, in the order added: 1 if it repeats an id added
+  // before it, 0 if it is new (its fingerprint matched another id's).
+  std::vector<uint8_t> Settle() const;
+
+  size_t size() const { return size_; }  // ids added, repeats included
 
  private:
   static constexpr size_t kPrefetchDistance = 16;
 
   // Power of two, at most 70 % full with `expected` ids.
-  static size_t CapacityFor(size_t expected) {
-    size_t cap = 16;
+  static size_t FilterCapacityFor(size_t expected) {
+    size_t cap = 64;
     while (cap * 7 < expected * 10) cap <<= 1;
     return cap;
   }
+  // The key's fingerprint, never 0 (an empty slot).
+  static uint8_t Fingerprint(const Key& k) {
+    const uint8_t f = static_cast<uint8_t>(k.high >> 56);
+    return f == 0 ? 1 : f;
+  }
 
-  bool InsertKey(const Key& k) {
-    const size_t mask = capacity_ - 1;
+  // Marks `k` in the filter; true if no slot of its probe run held its fingerprint.
+  bool Probe(const Key& k) {
+    const size_t mask = filter_capacity_ - 1;
+    const uint8_t f = Fingerprint(k);
+    bool fresh = true;
     for (size_t i = k.low & mask;; i = (i + 1) & mask) {
-      Key& t = slots_[i];
-      if (t.high == 0) {
-        t = k;
-        ++size_;
-        return true;
+      const uint8_t t = filter_[i];
+      if (t == 0) {
+        filter_[i] = f;
+        return fresh;
       }
-      if (t.low == k.low && t.high == k.high) return false;
+      if (t == f) fresh = false;
     }
   }
 
-  void Map(size_t capacity) {
-    void* p = ::mmap(nullptr, capacity * sizeof(Key), PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  // Grows, if needed, so that `expected` ids in all fit: the filter is rebuilt from the log.
+  void Reserve(size_t expected) {
+    if (expected > log_capacity_) ResizeLog(std::max(expected, log_capacity_ * 2));
+    if (FilterCapacityFor(expected) > filter_capacity_) {
+      Unmap(&filter_, filter_capacity_);
+      filter_capacity_ = FilterCapacityFor(std::max(expected, log_capacity_));
+      filter_ = static_cast<uint8_t*>(Map(filter_capacity_));
+      for (size_t i = 0; i < size_; ++i) (void)Probe(log_[i]);
+    }
+  }
+
+  void ResizeLog(size_t capacity) {
+    capacity = std::max<size_t>(capacity, 64);
+    Key* log = static_cast<Key*>(Map(capacity * sizeof(Key)));
+    if (size_ != 0) std::memcpy(static_cast<void*>(log), log_, size_ * sizeof(Key));
+    Unmap(&log_, log_capacity_ * sizeof(Key));
+    log_ = log;
+    log_capacity_ = capacity;
+  }
+
+  static void* Map(size_t bytes) {
+    void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) throw std::bad_alloc();
-    ::madvise(p, capacity * sizeof(Key), MADV_HUGEPAGE);  // a hint: fine if refused
-    slots_ = static_cast<Key*>(p);
-    capacity_ = capacity;
+    ::madvise(p, bytes, MADV_HUGEPAGE);  // a hint: fine if refused
+    return p;
+  }
+  template <typename T>
+  static void Unmap(T** p, size_t bytes) {
+    if (*p != nullptr) ::munmap(*p, bytes);
+    *p = nullptr;
   }
 
-  void Unmap() {
-    if (slots_ != nullptr) ::munmap(slots_, capacity_ * sizeof(Key));
-    slots_ = nullptr;
-    capacity_ = 0;
-  }
-
-  void Rehash(size_t capacity) {
-    Key* old = std::exchange(slots_, nullptr);
-    const size_t old_capacity = std::exchange(capacity_, 0);
-    Map(capacity);
-    size_ = 0;
-    for (size_t i = 0; i < old_capacity; ++i) {
-      if (old[i].high != 0) InsertKey(old[i]);
-    }
-    ::munmap(old, old_capacity * sizeof(Key));
-  }
-
-  Key* slots_ = nullptr;  // capacity_ slots, a power of two
-  size_t capacity_ = 0;
+  uint8_t* filter_ = nullptr;  // filter_capacity_ fingerprints, a power of two; 0 is empty
+  size_t filter_capacity_ = 0;
+  Key* log_ = nullptr;  // log_capacity_ slots, the first size_ of them added
+  size_t log_capacity_ = 0;
   size_t size_ = 0;
+  std::vector<uint64_t> maybes_;  // log positions of the ids marked maybe seen, ascending
 };
 
 }  // namespace vigil::batch

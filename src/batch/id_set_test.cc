@@ -1,5 +1,6 @@
-// IdSet against a std::unordered_set of the same ids: single inserts, batched inserts with
-// repeats inside one batch, and growth across Reserve.
+// IdSet against a std::unordered_set of the same ids: every id the filter calls new is new, and
+// after Settle() every id's verdict is exact — repeats inside one AddAll call, fingerprint
+// collisions between different ids, growth past the expected size, and reuse after Release.
 #include "batch/id_set.h"
 
 #include <gtest/gtest.h>
@@ -19,63 +20,92 @@ std::vector<std::string> RandomIds(size_t n, uint64_t universe, uint32_t seed) {
   return ids;
 }
 
-TEST(IdSetTest, InsertReportsFirstSightingOnly) {
-  IdSet set(4);
-  EXPECT_TRUE(set.Insert("a"));
-  EXPECT_FALSE(set.Insert("a"));
-  EXPECT_TRUE(set.Insert("b"));
-  EXPECT_TRUE(set.Insert(""));
-  EXPECT_FALSE(set.Insert(""));
-  EXPECT_EQ(set.size(), 3u);
-}
+struct Verdicts {
+  size_t fresh = 0, maybe = 0, repeated = 0;
+};
 
-TEST(IdSetTest, InsertAllMatchesAnExactSetInOrder) {
-  // 200k draws from 120k values: many repeats, several inside one InsertAll call.
-  std::vector<std::string> ids = RandomIds(200000, 120000, 7);
-  IdSet set(16);  // starts small: InsertAll must reserve before probing
+// Adds `ids` in calls of `chunk`, and checks each verdict against an exact set: fresh ids are
+// first sightings; a maybe is a repeat iff Settle() says so.
+Verdicts AddAndCheck(IdSet* set, const std::vector<std::string>& ids, size_t chunk) {
   std::unordered_set<std::string> exact;
-  size_t expected_fresh = 0, got_fresh = 0;
-  for (size_t start = 0; start < ids.size(); start += 5000) {
-    size_t n = std::min<size_t>(5000, ids.size() - start);
-    std::vector<IdSet::Key> keys;
-    for (size_t i = 0; i < n; ++i) keys.push_back(IdSet::HashOf(ids[start + i]));
+  std::vector<uint8_t> first_sighting;  // per maybe, in order
+  Verdicts v;
+  for (size_t start = 0; start < ids.size(); start += chunk) {
+    const size_t n = std::min(chunk, ids.size() - start);
     std::vector<uint8_t> fresh(n);
-    set.InsertAll(keys.data(), n, fresh.data());
+    set->AddAll(
+        n, [&](size_t i) { return std::string_view(ids[start + i]); }, fresh.data());
     for (size_t i = 0; i < n; ++i) {
-      bool first = exact.insert(ids[start + i]).second;
-      ASSERT_EQ(fresh[i] == 1, first) << "row " << start + i << " id " << ids[start + i];
-      expected_fresh += first;
-      got_fresh += fresh[i];
+      const bool first = exact.insert(ids[start + i]).second;
+      if (fresh[i]) {
+        EXPECT_TRUE(first) << "a repeat called new: row " << start + i << " " << ids[start + i];
+        v.fresh++;
+      } else {
+        first_sighting.push_back(first ? 1 : 0);
+        v.maybe++;
+      }
     }
   }
-  EXPECT_EQ(got_fresh, expected_fresh);
-  EXPECT_EQ(set.size(), exact.size());
+  EXPECT_EQ(set->maybes(), v.maybe);
+  std::vector<uint8_t> repeated = set->Settle();
+  EXPECT_EQ(repeated.size(), first_sighting.size());
+  for (size_t m = 0; m < std::min(repeated.size(), first_sighting.size()); ++m) {
+    EXPECT_EQ(repeated[m] == 1, first_sighting[m] == 0) << "maybe #" << m;
+    v.repeated += repeated[m];
+  }
+  EXPECT_EQ(v.fresh + v.maybe - v.repeated, exact.size());
+  EXPECT_EQ(set->size(), ids.size());
+  return v;
 }
 
-TEST(IdSetTest, ReserveAndResetKeepTheContract) {
-  IdSet set(2);
-  for (int i = 0; i < 1000; ++i) ASSERT_TRUE(set.Insert("id" + std::to_string(i)));
-  set.Reserve(1 << 20);  // rehash keeps every id
-  for (int i = 0; i < 1000; ++i) ASSERT_FALSE(set.Insert("id" + std::to_string(i)));
-  EXPECT_EQ(set.size(), 1000u);
-  set.Reset(10);
-  EXPECT_EQ(set.size(), 0u);
-  EXPECT_TRUE(set.Insert("id1"));
+TEST(IdSetTest, VerdictsAreExactAfterSettle) {
+  // 300k draws from 200k values: many repeats, several inside one AddAll call.
+  std::vector<std::string> ids = RandomIds(300000, 200000, 7);
+  IdSet set(ids.size());
+  Verdicts v = AddAndCheck(&set, ids, 5000);
+  EXPECT_GT(v.repeated, 50000u);
+  // Different ids whose fingerprints met: maybes that Settle() cleared.
+  EXPECT_GT(v.maybe, v.repeated);
+}
+
+TEST(IdSetTest, AFewDistinctIdsAreAllNew) {
+  IdSet set(16);
+  std::vector<std::string> ids = {"a", "b", "", "c"};
+  Verdicts v = AddAndCheck(&set, ids, 4);
+  EXPECT_EQ(v.fresh + v.maybe, 4u);
+  EXPECT_EQ(v.repeated, 0u);
+  EXPECT_TRUE(IdSet(16).Settle().empty());
+}
+
+TEST(IdSetTest, RepeatsOfTheEmptyIdAndWithinOneCall) {
+  IdSet set(8);
+  std::vector<std::string> ids = {"x", "", "x", "", "y", "x"};
+  Verdicts v = AddAndCheck(&set, ids, ids.size());
+  EXPECT_EQ(v.repeated, 3u);
+}
+
+TEST(IdSetTest, GrowsPastTheExpectedSizeWithoutLosingAnId) {
+  // Sized for 16, given 100k: the log grows and the filter is rebuilt from it, mid-call too.
+  std::vector<std::string> ids = RandomIds(100000, 60000, 11);
+  IdSet set(16);
+  Verdicts v = AddAndCheck(&set, ids, 30000);
+  EXPECT_GT(v.repeated, 20000u);
 }
 
 TEST(IdSetTest, ResetAfterReleaseForgetsEveryIdWhateverTheKernelKept) {
-  // Sized so that Reset() keeps the same mapping (the case where old slots may survive).
+  std::vector<std::string> ids = RandomIds(50000, 1ull << 40, 3);
+  // Sized so that Reset() keeps the same mappings (the case where old contents may survive).
   IdSet set(100000);
-  for (int i = 0; i < 50000; ++i) ASSERT_TRUE(set.Insert("id" + std::to_string(i)));
+  EXPECT_EQ(AddAndCheck(&set, ids, 10000).repeated, 0u);
   set.Release();
   set.Reset(100000);
   EXPECT_EQ(set.size(), 0u);
-  for (int i = 0; i < 50000; ++i) ASSERT_TRUE(set.Insert("id" + std::to_string(i))) << i;
+  EXPECT_EQ(set.maybes(), 0u);
+  EXPECT_EQ(AddAndCheck(&set, ids, 10000).repeated, 0u);
   // And a Release() right after a Reset() to another size.
   set.Release();
   set.Reset(10);
-  EXPECT_TRUE(set.Insert("id1"));
-  EXPECT_FALSE(set.Insert("id1"));
+  EXPECT_EQ(AddAndCheck(&set, {"id1", "id1"}, 2).repeated, 1u);
 }
 
 }  // namespace
