@@ -309,7 +309,7 @@ Status Archiver::FlushApp(const std::string& app, AppBuffer* b) {
     info.source_end = b->next;
     // The buffer keeps its rows until the commit, so a retry after a failure loses nothing.
     Status st = WritePart(PartPath(root_, app, hour, b->first, b->next), hour_rows, &info,
-                          options_.zstd_level);
+                          options_.flush_compression);
     if (!st.ok()) {
       errors_++;
       return Status(st.code(), "archive flush of " + app + ": " + st.message());
@@ -397,7 +397,7 @@ Status Archiver::CompactHour(const std::string& app, int64_t hour_ms, bool force
   info.source_end = end;
   size_t kept_rows = kept.size();
   std::string out = PartPath(root_, app, hour_ms, first, end);
-  VIGIL_RETURN_IF_ERROR(WritePart(out, kept, &info, options_.zstd_level));
+  VIGIL_RETURN_IF_ERROR(WritePart(out, kept, &info, options_.compact_compression));
   for (const std::string& path : inputs) {
     if (path == out) continue;
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) {

@@ -55,7 +55,11 @@ struct ArchiverOptions {
   std::map<std::string, int64_t> app_retention_days;  // overrides per app id
   int64_t maintenance_interval_ms = 60 * 1000;        // compaction and retention
   int64_t idle_wait_ms = 50;
-  int zstd_level = 3;
+  // Flushes write the scan columns with LZ4's fast mode, to keep up with ingest; compaction
+  // writes each hour's final part once, with LZ4HC, which reads as fast and is a fifth smaller
+  // (part_file.h).
+  PartCompression flush_compression = {.zstd_level = 3, .lz4_level = 0};
+  PartCompression compact_compression = {.zstd_level = 3, .lz4_level = 6};
 };
 
 struct ArchiverStats {

@@ -22,6 +22,8 @@ constexpr int64_t kHour = 1767225600000;  // 2026-01-01T00:00:00Z, the fixture's
 const std::string kV1Part = std::string(VIGIL_FIXTURES_DIR) + "/archive/part_v1.vpart";
 // The same rows as written by version 2 (every row's bytes, 8-byte latencies, no flag 4).
 const std::string kV2Part = std::string(VIGIL_FIXTURES_DIR) + "/archive/part_v2.vpart";
+// The same rows as written by version 3 (every column zstd, no codec byte).
+const std::string kV3Part = std::string(VIGIL_FIXTURES_DIR) + "/archive/part_v3.vpart";
 
 // The rows of tests/data/archive/part_v1.vpart: one of each event type, with the fields
 // aggregation reads, an anonymous user and an empty version and OS.
@@ -274,6 +276,27 @@ TEST_F(DerivedColumnsTest, VersionTwoPartsReadWithTheSameColumnsAndValues) {
       EXPECT_EQ(latency.latency(i), kExpected[i].latency) << i;
     }
   }
+}
+
+TEST_F(DerivedColumnsTest, VersionThreePartsReadWithTheSameColumnsAndValues) {
+  Result<PartReader> r = PartReader::Open(kV3Part);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->version(), 3);
+  EXPECT_EQ(r->info().source_first, 5u);
+  EXPECT_EQ(r->info().source_end, 9u);
+  for (uint32_t c = 0; c < kColumnCount; ++c) {
+    EXPECT_EQ(r->codec(static_cast<Column>(c)), PartCodec::kZstd) << kColumnNames[c];
+  }
+  PartColumns cols;
+  ASSERT_TRUE(r->Read(kAllColumns, &cols).ok());
+  ExpectRows(cols, CompatRows(kHour));
+  ExpectDerived(cols);
+  // The columns a batch scan asks for, alone.
+  PartColumns scan;
+  ASSERT_TRUE(r->Read(ColumnBit(kUser) | ColumnBit(kBytes) | ColumnBit(kLatency), &scan).ok());
+  EXPECT_EQ(scan.str(kUser, 2), "u1");
+  EXPECT_EQ(scan.bytes(1), 310u);
+  EXPECT_EQ(scan.latency(5), 5000);
 }
 
 TEST_F(DerivedColumnsTest, LatenciesAndBytesReadBackBitForBitForFlaggedRowsOnly) {

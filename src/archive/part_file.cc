@@ -2,6 +2,8 @@
 #include "archive/part_file.h"
 
 #include <fcntl.h>
+#include <lz4.h>
+#include <lz4hc.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -88,9 +90,11 @@ std::vector<uint32_t> TimeOrder(const std::vector<ArchiveRow>& rows, int64_t hou
   return order;
 }
 
-// One column's zstd frame, compressed while the column is encoded: values go to a small chunk
-// that is compressed whenever it fills, so no column ever exists uncompressed in full (a flush of
-// a million rows would otherwise build, and fault in, hundreds of megabytes of raw columns).
+// One column's compressed bytes, made while the column is encoded. A zstd column's values go to
+// a small chunk that is compressed whenever it fills, so the event bodies never exist
+// uncompressed in full (a flush of a million rows would otherwise build, and fault in, hundreds
+// of megabytes of them). An LZ4 column is one block: its values gather in full (scan columns
+// take about 30 bytes a row) and are compressed at End().
 class ColumnStream {
  public:
   ColumnStream() = default;
@@ -98,15 +102,21 @@ class ColumnStream {
   ColumnStream& operator=(const ColumnStream&) = delete;
   ~ColumnStream() { ZSTD_freeCCtx(cctx_); }
 
-  // Starts a frame of exactly `raw_size` bytes (zstd sizes its tables by it).
-  Status Begin(int level, uint64_t raw_size) {
-    if (cctx_ == nullptr && (cctx_ = ZSTD_createCCtx()) == nullptr) {
-      return Status::IoError("zstd: cannot allocate a compression context");
-    }
+  // Starts a column of exactly `raw_size` bytes (zstd sizes its tables by it) with `codec`, or
+  // with zstd if the column is beyond what one LZ4 block holds. `level`: the codec's level
+  // (PartCompression).
+  Status Begin(PartCodec codec, int level, uint64_t raw_size) {
     chunk_.clear();
     out_.clear();
     raw_size_ = raw_size;
+    level_ = level;
     status_ = Status::Ok();
+    codec_ = codec == PartCodec::kLz4 && raw_size <= LZ4_MAX_INPUT_SIZE ? PartCodec::kLz4
+                                                                        : PartCodec::kZstd;
+    if (codec_ == PartCodec::kLz4) return Status::Ok();
+    if (cctx_ == nullptr && (cctx_ = ZSTD_createCCtx()) == nullptr) {
+      return Status::IoError("zstd: cannot allocate a compression context");
+    }
     size_t r = ZSTD_CCtx_reset(cctx_, ZSTD_reset_session_only);
     if (!ZSTD_isError(r)) r = ZSTD_CCtx_setParameter(cctx_, ZSTD_c_compressionLevel, level);
     if (!ZSTD_isError(r)) r = ZSTD_CCtx_setPledgedSrcSize(cctx_, raw_size);
@@ -116,18 +126,34 @@ class ColumnStream {
   // Where the next values are appended; call Flow() after appending.
   std::string* chunk() { return &chunk_; }
   void Flow() {
-    if (chunk_.size() >= kChunkBytes) Compress(ZSTD_e_continue);
+    if (codec_ == PartCodec::kZstd && chunk_.size() >= kChunkBytes) Compress(ZSTD_e_continue);
   }
-  // Ends the frame; out() then holds it. Fails (zstd's error) if the values appended were not
-  // exactly the raw size given to Begin.
+  // Ends the column; out() then holds it. Fails if the values appended were not exactly the raw
+  // size given to Begin.
   Status End() {
-    Compress(ZSTD_e_end);
-    return status_;
+    if (codec_ == PartCodec::kZstd) {
+      Compress(ZSTD_e_end);
+      return status_;
+    }
+    if (chunk_.size() != raw_size_)
+      return Status::IoError("lz4: column size differs from its plan");
+    const int n = static_cast<int>(chunk_.size());
+    out_.resize(static_cast<size_t>(LZ4_compressBound(n)));
+    const int got = level_ <= 0
+                        ? LZ4_compress_fast_extState(Lz4State(), chunk_.data(), out_.data(), n,
+                                                     static_cast<int>(out_.size()), 1)
+                        : LZ4_compress_HC_extStateHC(Lz4HcState(), chunk_.data(), out_.data(), n,
+                                                     static_cast<int>(out_.size()), level_);
+    if (got <= 0 && n > 0) return Status::IoError("lz4: cannot compress a column");
+    out_.resize(static_cast<size_t>(got));
+    return Status::Ok();
   }
+  PartCodec codec() const { return codec_; }
   const std::string& out() const { return out_; }
   uint64_t raw_size() const { return raw_size_; }
   void Trim(size_t keep) {
     if (out_.capacity() > keep) std::string().swap(out_);
+    if (chunk_.capacity() > keep) std::string().swap(chunk_);
   }
 
  private:
@@ -151,8 +177,19 @@ class ColumnStream {
     }
     chunk_.clear();
   }
+  // LZ4's compression states, one per thread (every column of a thread's parts shares them).
+  static void* Lz4State() {
+    thread_local std::unique_ptr<char[]> state(new char[static_cast<size_t>(LZ4_sizeofState())]);
+    return state.get();
+  }
+  static void* Lz4HcState() {
+    thread_local std::unique_ptr<char[]> state(new char[static_cast<size_t>(LZ4_sizeofStateHC())]);
+    return state.get();
+  }
 
   ZSTD_CCtx* cctx_ = nullptr;
+  PartCodec codec_ = PartCodec::kZstd;
+  int level_ = 0;
   std::string chunk_;
   std::string out_;
   uint64_t raw_size_ = 0;
@@ -298,7 +335,7 @@ bool SpreadFlagged(const char*& p, const char* end, const std::vector<uint8_t>& 
 // every column; the second, in time order, encodes: each row's bytes are fetched from memory
 // once, not once per column.
 Status EncodeColumns(const std::vector<ArchiveRow>& rows, const std::vector<uint32_t>& order,
-                     int zstd_level, ColumnStream* streams) {
+                     const PartCompression& compression, ColumnStream* streams) {
   const size_t n = rows.size();
   uint64_t raw[kColumnCount] = {};
   std::vector<DerivedRow> derived(n);
@@ -340,7 +377,10 @@ Status EncodeColumns(const std::vector<ArchiveRow>& rows, const std::vector<uint
     if (raw[c] > kMaxPartColumnBytes) {
       return Status::TooLarge(std::string("part column ") + kColumnNames[c] + " is over 2 GiB");
     }
-    VIGIL_RETURN_IF_ERROR(streams[c].Begin(zstd_level, raw[c]));
+    const bool scan = IsScanColumn(static_cast<Column>(c));
+    VIGIL_RETURN_IF_ERROR(streams[c].Begin(scan ? PartCodec::kLz4 : PartCodec::kZstd,
+                                           scan ? compression.lz4_level : compression.zstd_level,
+                                           raw[c]));
   }
   for (size_t d = 0; d < kDictionaries; ++d) {
     ColumnStream& stream = streams[kDictionaryColumns[d]];
@@ -416,7 +456,7 @@ class Fd {
 }  // namespace
 
 Status WritePart(const std::string& path, const std::vector<ArchiveRow>& rows, PartInfo* info,
-                 int zstd_level) {
+                 const PartCompression& compression) {
   if (rows.empty()) return Status::InvalidArgument("a part needs at least one row");
   if (rows.size() > UINT32_MAX) return Status::TooLarge("a part holds at most 2^32 - 1 rows");
   int64_t min_ts = rows.front().ts_ms, max_ts = min_ts;
@@ -434,7 +474,7 @@ Status WritePart(const std::string& path, const std::vector<ArchiveRow>& rows, P
 
   PartScratch& scratch = PartScratch::ForThisThread();
   ColumnStream* streams = scratch.streams();
-  Status st = EncodeColumns(rows, order, zstd_level, streams);
+  Status st = EncodeColumns(rows, order, compression, streams);
   if (!st.ok()) {
     scratch.Trim();
     return st;
@@ -460,6 +500,7 @@ Status WritePart(const std::string& path, const std::vector<ArchiveRow>& rows, P
     PutVarint64(&footer, column.out().size());
     PutVarint64(&footer, column.raw_size());
     PutFixed64(&footer, XXH3_64bits(column.out().data(), column.out().size()));
+    footer.push_back(static_cast<char>(column.codec()));
   }
   file += footer;
   PutFixed32(&file, static_cast<uint32_t>(footer.size()));
@@ -530,7 +571,18 @@ Result<PartReader> PartReader::Open(const std::string& path) {
     }
     ref.hash = DecodeFixed64(p);
     p += 8;
+    if (r.version_ >= 4) {
+      if (p == end) return corrupt("truncated column directory");
+      const uint8_t codec = static_cast<uint8_t>(*p++);
+      if (codec > static_cast<uint8_t>(PartCodec::kLz4)) return corrupt("unknown codec");
+      ref.codec = static_cast<PartCodec>(codec);
+    }
     if (name != kColumnNames[c]) return corrupt("unexpected column " + std::string(name));
+    // An LZ4 block's sizes are ints, its output at most LZ4_MAX_INPUT_SIZE.
+    if (ref.codec == PartCodec::kLz4 &&
+        (ref.raw > LZ4_MAX_INPUT_SIZE || ref.compressed > static_cast<uint64_t>(INT32_MAX))) {
+      return corrupt("LZ4 column too large");
+    }
     if (ref.offset < sizeof(kMagic) || ref.offset > footer_at ||
         ref.compressed > footer_at - ref.offset || ref.raw > kMaxPartColumnBytes) {
       return corrupt("column out of bounds");
@@ -663,8 +715,14 @@ Status PartReader::ReadStored(ColumnMask mask, PartColumns* out) {
         out->strings_[c].data.resize(ref.raw);
         raw = out->strings_[c].data.data();
     }
-    size_t n = ZSTD_decompressDCtx(dctx, raw, ref.raw, compressed, ref.compressed);
-    if (ZSTD_isError(n) || n != ref.raw) return corrupt(name, "does not decompress");
+    if (ref.codec == PartCodec::kLz4) {
+      const int n = LZ4_decompress_safe(compressed, raw, static_cast<int>(ref.compressed),
+                                        static_cast<int>(ref.raw));
+      if (n < 0 || static_cast<uint64_t>(n) != ref.raw) return corrupt(name, "does not decompress");
+    } else {
+      size_t n = ZSTD_decompressDCtx(dctx, raw, ref.raw, compressed, ref.compressed);
+      if (ZSTD_isError(n) || n != ref.raw) return corrupt(name, "does not decompress");
+    }
     const char* p = raw;
     const char* end = raw + ref.raw;
     switch (flagged ? kColumnCount : c) {

@@ -1,17 +1,24 @@
 // Archive part files: the immutable, compressed, columnar files the archive keeps events in.
 //
 // One part holds events of one app whose occurred time falls in one UTC hour, sorted by
-// (time, id). Each column is a zstd frame of its own, so a scan that needs only times, types
-// and users does not decompress the event bodies. Layout (docs/archive_format.md):
+// (time, id). Each column is compressed on its own, so a scan that needs only times, types and
+// users does not decompress the event bodies. Layout (docs/archive_format.md):
 //
 //   "VIGILPRT"                                8-byte head magic
-//   column chunks                             zstd frames, in kColumns order
+//   column chunks                             compressed, in kColumns order
 //   footer                                    see below
-//   u32 footer size | u64 XXH3 of footer | "VIGILPRT"   32-byte tail
+//   u32 footer size | u64 XXH3 of footer | "VIGILPRT"   20-byte tail
 //
-//   footer := u8 version(3) varint rows zigzag min_ts zigzag max_ts
+//   footer := u8 version(4) varint rows zigzag min_ts zigzag max_ts
 //             lp app zigzag hour_ms varint source_first varint source_end
-//             varint ncolumns (lp name varint offset varint compressed varint raw u64 XXH3)*
+//             varint ncolumns (lp name varint offset varint compressed varint raw u64 XXH3
+//             u8 codec)*
+//
+// A column's codec is 0 (a zstd frame) or 1 (an LZ4 block). The columns a batch scan reads
+// (every column but `fields` and `context`, see IsScanColumn) are LZ4: it decompresses three to
+// four times faster than zstd, and the batch layer reads those columns of every part of 30 days
+// on each run, while it never reads the event bodies, which zstd keeps small. (ClickHouse makes
+// the same choice for its column files.) An LZ4 column over LZ4's input limit is zstd.
 //
 // Column encodings before compression: `ts` zigzag varint deltas; `type` one byte per row;
 // `id`, `user`, `fields`, `context` varint length then bytes, per row; `version`, `os` and
@@ -29,7 +36,8 @@
 // Older versions read with the same columns and values, whichever version wrote the part:
 // version 1 parts (before derived columns) have only the first eight columns, and Read() derives
 // the others from them; version 2 stored `bytes` for every row and `latency` as every row's
-// 8-byte double, without flag 4, which Read() sets from the bytes.
+// 8-byte double, without flag 4, which Read() sets from the bytes; versions 1 to 3 have no codec
+// byte: every column is zstd.
 //
 // [source_first, source_end) is the range of log offsets the part's rows came from (both 0 for
 // parts that compaction wrote): the archiver resumes after the highest source_end it finds, so
@@ -50,7 +58,7 @@
 
 namespace vigil::archive {
 
-inline constexpr uint8_t kPartVersion = 3;  // what WritePart writes; Read also reads 1 and 2
+inline constexpr uint8_t kPartVersion = 4;  // what WritePart writes; Read also reads 1 to 3
 inline constexpr uint64_t kMaxPartColumnBytes = 1ull << 31;  // raw bytes of one column
 inline constexpr uint32_t kMaxPartFooterBytes = 1u << 20;
 
@@ -79,6 +87,22 @@ inline constexpr ColumnMask kAllColumns = (1u << kColumnCount) - 1;
 inline constexpr ColumnMask kRowColumns = (1u << kV1ColumnCount) - 1;
 inline constexpr ColumnMask ColumnBit(Column c) { return 1u << c; }
 
+// The columns a batch scan reads (every column but the event bodies): they are LZ4-compressed.
+inline constexpr bool IsScanColumn(Column c) { return c != kFields && c != kContext; }
+
+// How a column is compressed (the footer's codec byte).
+enum class PartCodec : uint8_t { kZstd = 0, kLz4 = 1 };
+
+// How hard WritePart compresses. Scan columns are LZ4: `lz4_level` 0 is LZ4's fast mode (about
+// as fast to write as zstd's level 1 is, but larger), 1 to 12 LZ4HC's levels (slower to write,
+// smaller: level 6 by a fifth; they read as fast). The event bodies are zstd at `zstd_level`.
+// The archiver flushes with the fast mode and compaction, which writes each hour's final part
+// once, with LZ4HC (archiver.h).
+struct PartCompression {
+  int zstd_level = 3;
+  int lz4_level = 0;
+};
+
 // One archived event, owning its bytes; the writer's input.
 struct ArchiveRow {
   std::string id;
@@ -104,10 +128,9 @@ struct PartInfo {
 
 // Writes `rows`, ordered by (ts, id), as one part at `path` atomically (`rows` is not changed).
 // `info` gives the app, hour and source range (rows, min/max and size are filled in). Every row's
-// time must lie in [hour_ms, hour_ms + 1 h). `zstd_level` trades write CPU for size (3 is zstd's
-// default).
+// time must lie in [hour_ms, hour_ms + 1 h). `compression` trades write CPU for size.
 Status WritePart(const std::string& path, const std::vector<ArchiveRow>& rows, PartInfo* info,
-                 int zstd_level = 3);
+                 const PartCompression& compression = {});
 
 // The columns `version`, `os` and `subject` are dictionary-coded.
 inline constexpr bool IsDictionaryColumn(Column c) {
@@ -173,6 +196,7 @@ class PartReader {
   static Result<PartReader> Open(const std::string& path);
   const PartInfo& info() const { return info_; }
   uint8_t version() const { return version_; }
+  PartCodec codec(Column c) const { return columns_[c].codec; }
   // Decompresses and decodes the columns in `mask` (of a version 1 part, the derived columns
   // in it are computed from the type and fields columns) into `out`, replacing what it held but
   // keeping its buffers: a scan reads part after part into one PartColumns without allocating.
@@ -181,6 +205,7 @@ class PartReader {
  private:
   struct ColumnRef {
     uint64_t offset = 0, compressed = 0, raw = 0, hash = 0;
+    PartCodec codec = PartCodec::kZstd;
   };
   Status ReadStored(ColumnMask mask, PartColumns* out);
   std::string path_;

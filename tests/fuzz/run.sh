@@ -14,7 +14,7 @@ mkdir -p "$OUT/obj"
 FLAGS=(-std=c++20 -O1 -g -march=native -fsanitize=fuzzer,address,undefined
        -fno-sanitize-recover=undefined -Isrc
        -DH2O_USE_LIBUV=0 -DSIMDJSON_THREADS_ENABLED=1)
-LIBS=(-lsimdjson -ldeflate -lzstd -lxxhash -lcrypto -lpthread)
+LIBS=(-lsimdjson -ldeflate -lzstd -llz4 -lxxhash -lcrypto -lpthread)
 COMMON=(src/common/*.cc src/log/*.cc src/ingest/batch_parser.cc src/ingest/decompressor.cc
         src/process/apple_crash_parser.cc src/process/apple_ips_parser.cc
         src/process/report_text.cc src/process/tombstone_parser.cc
