@@ -15,12 +15,16 @@ namespace vigil::aggregate {
 namespace {
 
 constexpr char kMagic = 'H';
-constexpr size_t kPendingLimit = 256;
 constexpr int kQ = 64 - HyperLogLog::kPrecision;  // hash bits left for the rank: 50
 constexpr uint32_t kSparseRankBits = 6;
 constexpr uint32_t kSparseRankMask = (1u << kSparseRankBits) - 1;
 constexpr int kSparseQ = 64 - HyperLogLog::kSparsePrecision;  // 39
 constexpr size_t kPackedDenseBytes = HyperLogLog::kRegisters * 6 / 8;
+// The sparse table's slots, from the start: it never grows (a rehash of its half-empty slots
+// mispredicted a branch per slot), and kSparseLimit + 1 entries, the most it holds before the
+// sketch turns dense, fill it to 3/4. 16 KiB, as dense registers take.
+constexpr size_t kSparseSlots = 4096;
+static_assert(kSparseSlots * 3 / 4 >= HyperLogLog::kSparseLimit);
 
 uint8_t DenseRank(uint64_t hash) {
   uint64_t w = hash << HyperLogLog::kPrecision;
@@ -89,13 +93,62 @@ double Tau(double x) {
 
 uint64_t HyperLogLog::Hash(std::string_view key) { return XXH3_64bits(key.data(), key.size()); }
 
+namespace {
+
+// Open-addressing tables of nonzero values (0 is an empty slot) whose slot is slot_key(value)'s
+// low bits. Two values of the same slot key are one: the table keeps the larger (for sparse
+// entries, the key is the index and the larger entry has the higher rank). True if the key was
+// new. The table must have an empty slot.
+template <typename T, typename SlotKey>
+bool TableInsert(std::vector<T>* table, T value, SlotKey slot_key) {
+  const size_t mask = table->size() - 1;
+  const uint64_t key = slot_key(value);
+  for (size_t i = key & mask;; i = (i + 1) & mask) {
+    T& slot = (*table)[i];
+    if (slot == 0) {
+      slot = value;
+      return true;
+    }
+    if (slot_key(slot) == key) {
+      if (slot < value) slot = value;
+      return false;
+    }
+  }
+}
+
+// Inserts `value`; true if its key was new. Grows the table (first to kInitialSlots) so that
+// `*size` keys stay within half of it: probe runs stay short.
+template <typename T, typename SlotKey>
+bool TableAdd(std::vector<T>* table, size_t* size, T value, SlotKey slot_key) {
+  constexpr size_t kInitialSlots = 16;
+  if ((*size + 1) * 2 > table->size()) {
+    std::vector<T> old(std::max(kInitialSlots, table->size() * 2), 0);
+    old.swap(*table);
+    for (T v : old) {
+      if (v != 0) TableInsert(table, v, slot_key);
+    }
+  }
+  if (!TableInsert(table, value, slot_key)) return false;
+  ++*size;
+  return true;
+}
+
+uint64_t ExactSlotKey(uint64_t hash) { return hash; }
+uint64_t SparseSlotKey(uint32_t entry) { return SparseIndex(entry); }
+
+}  // namespace
+
 void HyperLogLog::AddHash(uint64_t hash) {
   switch (rep_) {
     case Representation::kExact: {
-      auto it = std::lower_bound(exact_.begin(), exact_.end(), hash);
-      if (it != exact_.end() && *it == hash) return;
-      exact_.insert(it, hash);
-      if (exact_.size() > kExactLimit) ToSparse();
+      if (hash == 0) {
+        if (exact_zero_) return;
+        exact_zero_ = true;
+        ++size_;
+      } else if (!TableAdd(&exact_, &size_, hash, ExactSlotKey)) {
+        return;
+      }
+      if (size_ > kExactLimit) ToSparse();
       return;
     }
     case Representation::kSparse:
@@ -108,78 +161,68 @@ void HyperLogLog::AddHash(uint64_t hash) {
 }
 
 void HyperLogLog::AddSparseEntry(uint32_t entry) {
-  pending_.push_back(entry);
-  // A flush costs the size of sparse_, so pending_ may grow as large as sparse_ is (each entry
-  // is then merged a bounded number of times), but no further than kSparseLimit in all: the
-  // sketch turns dense on time, and a serialized sparse sketch never holds more than
-  // kSparseLimit + kPendingLimit entries. A const flush (AppendTo, Estimate) may have taken
-  // sparse_ past kSparseLimit: then it turns dense now, before it can grow on.
-  const size_t room = kSparseLimit > sparse_.size() ? kSparseLimit - sparse_.size() : 0;
-  if (pending_.size() < std::max(kPendingLimit, std::min(sparse_.size(), room)) &&
-      sparse_.size() <= kSparseLimit) {
-    return;
-  }
-  FlushPending();
-  if (sparse_.size() > kSparseLimit) ToDense();
-}
-
-void HyperLogLog::FlushPending() const {
-  if (pending_.empty()) return;
-  // Merging another sketch's sparse entries appends them already sorted: skip the sort then.
-  if (!std::is_sorted(pending_.begin(), pending_.end())) {
-    std::sort(pending_.begin(), pending_.end());
-  }
-  // Merged in place from the back, then entries of one index (sorted by rank) keep the last,
-  // highest one.
-  size_t i = sparse_.size(), j = pending_.size(), k = i + j;
-  sparse_.resize(k);
-  while (j > 0) {
-    if (i > 0 && sparse_[i - 1] > pending_[j - 1]) {
-      sparse_[--k] = sparse_[--i];
-    } else {
-      sparse_[--k] = pending_[--j];
-    }
-  }
-  size_t out = 0;
-  const size_t n = sparse_.size();
-  for (size_t e = 0; e < n; ++e) {
-    if (e + 1 < n && SparseIndex(sparse_[e + 1]) == SparseIndex(sparse_[e])) continue;
-    sparse_[out++] = sparse_[e];
-  }
-  sparse_.resize(out);
-  pending_.clear();
+  if (!TableInsert(&sparse_, entry, SparseSlotKey)) return;
+  if (++size_ > kSparseLimit) ToDense();
 }
 
 void HyperLogLog::ToSparse() {
+  std::vector<uint64_t> exact;
+  exact.swap(exact_);
+  const bool zero = exact_zero_;
+  exact_zero_ = false;
   rep_ = Representation::kSparse;
-  for (uint64_t h : exact_) pending_.push_back(SparseEntry(h));
-  exact_.clear();
-  exact_.shrink_to_fit();
-  FlushPending();
-  if (sparse_.size() > kSparseLimit) ToDense();
+  size_ = 0;
+  sparse_.assign(kSparseSlots, 0);
+  if (zero) AddSparseEntry(SparseEntry(0));
+  for (uint64_t h : exact) {
+    if (h != 0 && rep_ == Representation::kSparse) AddSparseEntry(SparseEntry(h));
+  }
 }
 
 void HyperLogLog::ToDense() {
-  FlushPending();
   registers_.assign(kRegisters, 0);
-  for (uint64_t h : exact_) SetRegister(static_cast<uint32_t>(h >> kQ), DenseRank(h));
+  if (exact_zero_) SetRegister(0, DenseRank(0));
+  for (uint64_t h : exact_) {
+    if (h != 0) SetRegister(static_cast<uint32_t>(h >> kQ), DenseRank(h));
+  }
   for (uint32_t e : sparse_) {
+    if (e == 0) continue;
     uint32_t reg;
     uint8_t rank;
     SparseToDense(e, &reg, &rank);
     SetRegister(reg, rank);
   }
-  exact_.clear();
-  exact_.shrink_to_fit();
-  sparse_.clear();
-  sparse_.shrink_to_fit();
-  pending_.clear();
-  pending_.shrink_to_fit();
+  std::vector<uint64_t>().swap(exact_);
+  std::vector<uint32_t>().swap(sparse_);
+  exact_zero_ = false;
+  size_ = 0;
   rep_ = Representation::kDense;
+}
+
+std::vector<uint64_t> HyperLogLog::SortedExact() const {
+  std::vector<uint64_t> out;
+  out.reserve(size_);
+  if (exact_zero_) out.push_back(0);
+  for (uint64_t h : exact_) {
+    if (h != 0) out.push_back(h);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<uint32_t> HyperLogLog::SortedSparse() const {
+  std::vector<uint32_t> out;
+  out.reserve(size_);
+  for (uint32_t e : sparse_) {
+    if (e != 0) out.push_back(e);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 void HyperLogLog::Merge(const HyperLogLog& other) {
   if (other.empty()) return;
+  if (&other == this) return;  // the union of a set with itself
   if (other.rep_ == Representation::kDense) {
     if (rep_ != Representation::kDense) ToDense();
     // Written as an unconditional max over raw pointers, the loop vectorizes (a byte at a time
@@ -189,45 +232,35 @@ void HyperLogLog::Merge(const HyperLogLog& other) {
     for (uint32_t i = 0; i < kRegisters; ++i) to[i] = std::max(to[i], from[i]);
     return;
   }
-  other.FlushPending();
-  if (rep_ == Representation::kDense) {
-    for (uint64_t h : other.exact_) AddHash(h);
-    for (uint32_t e : other.sparse_) {
+  if (other.rep_ == Representation::kExact) {
+    if (other.exact_zero_) AddHash(0);
+    for (uint64_t h : other.exact_) {
+      if (h != 0) AddHash(h);
+    }
+    return;
+  }
+  // other is sparse: this becomes sparse (other holds more hashes than exact can) or is dense.
+  if (rep_ == Representation::kExact) ToSparse();
+  for (uint32_t e : other.sparse_) {
+    if (e == 0) continue;
+    if (rep_ == Representation::kDense) {
       uint32_t reg;
       uint8_t rank;
       SparseToDense(e, &reg, &rank);
       SetRegister(reg, rank);
+    } else {
+      AddSparseEntry(e);
     }
-    return;
   }
-  if (rep_ == Representation::kExact && other.rep_ == Representation::kExact) {
-    std::vector<uint64_t> merged;
-    merged.reserve(exact_.size() + other.exact_.size());
-    std::set_union(exact_.begin(), exact_.end(), other.exact_.begin(), other.exact_.end(),
-                   std::back_inserter(merged));
-    exact_.swap(merged);
-    if (exact_.size() > kExactLimit) ToSparse();
-    return;
-  }
-  if (rep_ == Representation::kExact) ToSparse();
-  if (rep_ == Representation::kDense) {  // ToSparse can go straight on to dense
-    Merge(other);
-    return;
-  }
-  for (uint64_t h : other.exact_) pending_.push_back(SparseEntry(h));
-  pending_.insert(pending_.end(), other.sparse_.begin(), other.sparse_.end());
-  FlushPending();
-  if (sparse_.size() > kSparseLimit) ToDense();
 }
 
 uint64_t HyperLogLog::Estimate() const {
   switch (rep_) {
     case Representation::kExact:
-      return exact_.size();
+      return size_;
     case Representation::kSparse: {
-      FlushPending();
       const double m = static_cast<double>(1u << kSparsePrecision);
-      const double empty = m - static_cast<double>(sparse_.size());
+      const double empty = m - static_cast<double>(size_);
       return static_cast<uint64_t>(std::llround(m * std::log(m / empty)));
     }
     case Representation::kDense: {
@@ -251,11 +284,10 @@ void HyperLogLog::AppendTo(std::string* out) const {
   out->push_back(static_cast<char>(kPrecision));
   switch (rep_) {
     case Representation::kExact:
-      PutSortedDeltas(out, exact_);
+      PutSortedDeltas(out, SortedExact());
       return;
     case Representation::kSparse:
-      FlushPending();
-      PutSortedDeltas(out, sparse_);
+      PutSortedDeltas(out, SortedSparse());
       return;
     case Representation::kDense: {
       size_t at = out->size();
@@ -285,28 +317,27 @@ Status HyperLogLog::Decode(std::string_view bytes, HyperLogLog* out) {
     case static_cast<uint8_t>(Representation::kExact): {
       uint64_t n;
       if (!GetVarint64(p, end, &n) || n > kExactLimit) return corrupt("bad exact count");
-      h.exact_.reserve(n);
       uint64_t value = 0;
       for (uint64_t i = 0; i < n; ++i) {
         uint64_t delta;
         if (!GetVarint64(p, end, &delta)) return corrupt("truncated exact hashes");
         if (i > 0 && (delta == 0 || value + delta < value)) return corrupt("unsorted hashes");
         value += delta;
-        h.exact_.push_back(value);
+        h.AddHash(value);  // distinct and at most kExactLimit: stays exact
       }
       break;
     }
     case static_cast<uint8_t>(Representation::kSparse): {
       h.rep_ = Representation::kSparse;
-      // This code writes at most kSparseLimit + kPendingLimit entries, but earlier versions
-      // could write more (see AddSparseEntry): any count the bytes can hold (an entry takes at
-      // least one) is read, and a sketch past what this code writes turns dense below.
+      // This code writes at most kSparseLimit entries, but earlier versions could write more
+      // (they merged additions in batches): any count the bytes can hold (an entry takes at
+      // least one) is read, and a sketch past kSparseLimit turns dense as it is read.
       uint64_t n;
       if (!GetVarint64(p, end, &n) || n == 0 || n > static_cast<uint64_t>(end - p) ||
           n > (uint64_t{1} << kSparsePrecision)) {
         return corrupt("bad sparse count");
       }
-      h.sparse_.reserve(n);
+      h.sparse_.assign(kSparseSlots, 0);
       uint64_t value = 0;
       for (uint64_t i = 0; i < n; ++i) {
         uint64_t delta;
@@ -322,7 +353,14 @@ Status HyperLogLog::Decode(std::string_view bytes, HyperLogLog* out) {
           return corrupt("unsorted sparse entries");
         }
         value = next;
-        h.sparse_.push_back(e);
+        if (h.rep_ == Representation::kSparse) {
+          h.AddSparseEntry(e);
+        } else {
+          uint32_t reg;
+          uint8_t rank;
+          SparseToDense(e, &reg, &rank);
+          h.SetRegister(reg, rank);
+        }
       }
       break;
     }
@@ -346,9 +384,6 @@ Status HyperLogLog::Decode(std::string_view bytes, HyperLogLog* out) {
       return corrupt("unknown representation");
   }
   if (p != end) return corrupt("trailing bytes");
-  if (h.rep_ == Representation::kSparse && h.sparse_.size() > kSparseLimit + kPendingLimit) {
-    h.ToDense();
-  }
   *out = std::move(h);
   return Status::Ok();
 }
