@@ -211,15 +211,15 @@ void Aggregator::AddEvent(std::string_view app, const EventContext& context,
   AddFact(f);
 }
 
-template <typename CellFn>
-void Aggregator::Count(const Fact& f, CellFn&& cell) {
-  auto add_user = [&](RollupCell& c) {
-    if (f.has_user) c.users.AddHash(f.user_hash);
+template <typename CellFn, typename AddUserFn>
+void Aggregator::Count(const Fact& f, CellFn&& cell, AddUserFn&& add_user_to) {
+  auto add_user = [&](RollupCell& c, MetricId metric) {
+    if (f.has_user) add_user_to(metric, c);
   };
   {
     RollupCell& c = cell(kUsersMetric, 0);
     ++c.count;
-    add_user(c);
+    add_user(c, kUsersMetric);
   }
   switch (f.type) {
     case EventType::kSessionStart:
@@ -228,12 +228,14 @@ void Aggregator::Count(const Fact& f, CellFn&& cell) {
     case EventType::kCrash:
     case EventType::kHandledException: {
       bool crash = f.type == EventType::kCrash;
-      RollupCell& total = cell(crash ? kCrashesMetric : kHandledExceptionsMetric, 0);
+      const MetricId total_metric = crash ? kCrashesMetric : kHandledExceptionsMetric;
+      RollupCell& total = cell(total_metric, 0);
       ++total.count;
-      add_user(total);
-      RollupCell& g = cell(crash ? kCrashGroupMetric : kHandledGroupMetric, f.subject);
+      add_user(total, total_metric);
+      const MetricId group_metric = crash ? kCrashGroupMetric : kHandledGroupMetric;
+      RollupCell& g = cell(group_metric, f.subject);
       ++g.count;
-      add_user(g);
+      add_user(g, group_metric);
       g.first_ms = std::min(g.first_ms, f.ts_ms);
       g.last_ms = std::max(g.last_ms, f.ts_ms);
       return;
@@ -255,24 +257,31 @@ void Aggregator::Count(const Fact& f, CellFn&& cell) {
         c->errors += f.error ? 1 : 0;
         if (f.has_latency) c->latency.Add(f.latency);
       }
-      add_user(flow);
+      add_user(flow, kFlowMetric);
       return;
     }
     case EventType::kCustom: {
       ++cell(kCustomEventsMetric, 0).count;
       RollupCell& c = cell(kCustomMetric, f.subject);
       ++c.count;
-      add_user(c);
+      add_user(c, kCustomMetric);
       return;
     }
   }
 }
 
+namespace {
+void AddUser(const Aggregator::Fact& f, RollupCell& c) { c.users.AddHash(f.user_hash); }
+}  // namespace
+
 void Aggregator::AddFact(const Fact& f) {
   const int64_t bucket_ms = BucketStart(f.ts_ms, base_);
-  Count(f, [&](MetricId metric, uint32_t subject) -> RollupCell& {
-    return Cell(f, bucket_ms, metric, subject);
-  });
+  Count(
+      f,
+      [&](MetricId metric, uint32_t subject) -> RollupCell& {
+        return Cell(f, bucket_ms, metric, subject);
+      },
+      [&](MetricId, RollupCell& c) { AddUser(f, c); });
 }
 
 Aggregator::BucketCells::BucketCells(Aggregator* agg, uint32_t app, int64_t bucket_ms,
@@ -286,6 +295,17 @@ Aggregator::BucketCells::BucketCells(Aggregator* agg, uint32_t app, int64_t buck
   if (contexts * subject_codes <= kMaxSubjectSlots) {
     subjects_.assign(contexts * subject_codes, nullptr);
   }
+  users_.resize(contexts);
+}
+
+Aggregator::BucketCells::~BucketCells() {
+  for (size_t context = 0; context < users_.size(); ++context) {
+    const std::vector<uint64_t>& hashes = users_[context];
+    if (hashes.empty()) continue;
+    // A context's users cell exists once a fact of it was counted, which buffered its user.
+    HyperLogLog& users = totals_[context * kMetricCount + kUsersMetric]->users;
+    for (uint64_t h : hashes) users.AddHash(h);
+  }
 }
 
 void Aggregator::BucketCells::Add(const Fact& f, uint32_t context, uint32_t subject_code) {
@@ -293,18 +313,27 @@ void Aggregator::BucketCells::Add(const Fact& f, uint32_t context, uint32_t subj
     agg_->AddFact(f);
     return;
   }
-  Count(f, [&](MetricId metric, uint32_t subject) -> RollupCell& {
-    RollupCell** slot;
-    if (subject == 0) {
-      slot = &totals_[context * kMetricCount + metric];
-    } else if (!subjects_.empty()) {
-      slot = &subjects_[context * subject_codes_ + subject_code];
-    } else {
-      return agg_->Cell(f, bucket_ms_, metric, subject);
-    }
-    if (*slot == nullptr) *slot = &agg_->Cell(f, bucket_ms_, metric, subject);
-    return **slot;
-  });
+  Count(
+      f,
+      [&](MetricId metric, uint32_t subject) -> RollupCell& {
+        RollupCell** slot;
+        if (subject == 0) {
+          slot = &totals_[context * kMetricCount + metric];
+        } else if (!subjects_.empty()) {
+          slot = &subjects_[context * subject_codes_ + subject_code];
+        } else {
+          return agg_->Cell(f, bucket_ms_, metric, subject);
+        }
+        if (*slot == nullptr) *slot = &agg_->Cell(f, bucket_ms_, metric, subject);
+        return **slot;
+      },
+      [&](MetricId metric, RollupCell& c) {
+        if (metric == kUsersMetric) {
+          users_[context].push_back(f.user_hash);
+        } else {
+          AddUser(f, c);
+        }
+      });
 }
 
 void Aggregator::Emit(const std::vector<Granularity>& granularities, RollupMap* out) const {

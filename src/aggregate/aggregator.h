@@ -122,12 +122,21 @@ class Aggregator {
   // each fact (a part's dictionary codes) instead of by hashing the cell's key: the batch
   // layer's path, where every row of a part falls in one hour. Add() counts exactly what
   // AddFact() counts; a fact of another app or bucket simply goes through AddFact().
-  // Holds pointers into the aggregator: use it only until the aggregator's next Clear().
+  // Every event's user goes to its context's users cell: those hashes are gathered per context
+  // and added to the cell's sketch context by context when the object is destroyed, so each
+  // sketch is in the CPU's cache while it takes its users (added row by row, the sketches of
+  // all contexts competed for it with the part's columns, and an add waited on memory). A
+  // sketch's content does not depend on the order of its adds.
+  // Holds pointers into the aggregator: destroy it before the aggregator's next Clear() or
+  // Emit(); the counts are whole only once it is destroyed.
   class BucketCells {
    public:
     // Add() takes context codes below `contexts` and subject codes below `subject_codes`.
     BucketCells(Aggregator* agg, uint32_t app, int64_t bucket_ms, size_t contexts,
                 size_t subject_codes);
+    ~BucketCells();
+    BucketCells(const BucketCells&) = delete;
+    BucketCells& operator=(const BucketCells&) = delete;
     // `context` must always stand for the same (f.version, f.os), and `subject_code` for the
     // same (f.type, f.subject), for the life of this object.
     void Add(const Fact& f, uint32_t context, uint32_t subject_code);
@@ -141,6 +150,7 @@ class Aggregator {
     size_t subject_codes_;
     std::vector<RollupCell*> totals_;    // [context][MetricId], the subject-0 cells
     std::vector<RollupCell*> subjects_;  // [context][subject code]; empty past kMaxSubjectSlots
+    std::vector<std::vector<uint64_t>> users_;  // [context]: user hashes for its users cell
   };
   // A crash or handled exception processed again that moved from `previous_group` (a sentinel
   // group it was already added to) to its group now: counted once more in its new group and as
@@ -184,8 +194,10 @@ class Aggregator {
   RollupCell& Cell(const Fact& fact, int64_t bucket_ms, MetricId metric, uint32_t subject);
   RollupCell& CellOf(const FineKey& key);  // found or inserted, without the cap
   // What AddFact counts, in the cells `cell(MetricId, subject id)` finds (RollupCell&).
-  template <typename CellFn>
-  static void Count(const Fact& f, CellFn&& cell);
+  // Counts `f` into the cells cell(metric, subject) gives; a user is added to cell c of
+  // `metric` by add_user(metric, c).
+  template <typename CellFn, typename AddUserFn>
+  static void Count(const Fact& f, CellFn&& cell, AddUserFn&& add_user);
   // The id of `subject` in (app, metric), or of kOtherSubject once kMaxSubjects others are in.
   uint32_t CapSubject(uint32_t app, MetricId metric, std::string_view subject);
   static uint64_t HashOf(const FineKey& key);
