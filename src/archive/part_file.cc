@@ -263,6 +263,27 @@ struct Dictionary {
   uint64_t raw = 0;  // encoded size of the codes
 };
 
+// The decoders of a scan's hot columns. Most varints in them are one byte (value lengths,
+// dictionary codes, time deltas under 64 ms) or two (bytes, latencies): those cases are taken
+// without the general loop.
+inline bool GetSmallVarint(const char*& p, const char* end, uint64_t* v) {
+  if (end - p >= 2) {
+    const uint64_t b0 = static_cast<unsigned char>(p[0]);
+    if (b0 < 0x80) {
+      *v = b0;
+      p += 1;
+      return true;
+    }
+    const uint64_t b1 = static_cast<unsigned char>(p[1]);
+    if (b1 < 0x80) {
+      *v = (b0 & 0x7f) | b1 << 7;
+      p += 2;
+      return true;
+    }
+  }
+  return GetVarint64(p, end, v);
+}
+
 // Latencies are milliseconds, nearly always whole: a whole value in [0, 2^52) is stored as
 // varint(ms << 1), any other double (fractional, negative, -0, NaN) as varint(1) and its 8 bytes,
 // so every value reads back bit for bit.
@@ -288,7 +309,7 @@ void PutLatency(std::string* out, double v) {
 }
 bool GetLatency(const char*& p, const char* end, double* v) {
   uint64_t x;
-  if (!GetVarint64(p, end, &x)) return false;
+  if (!GetSmallVarint(p, end, &x)) return false;
   if ((x & 1) == 0) {
     *v = static_cast<double>(x >> 1);
     return true;
@@ -296,6 +317,64 @@ bool GetLatency(const char*& p, const char* end, double* v) {
   uint64_t bits;
   if (x != 1 || !GetFixed64(p, end, &bits)) return false;
   std::memcpy(v, &bits, sizeof(bits));
+  return true;
+}
+
+// `count` length-prefixed values, as (offset from `base`, size).
+template <typename Value>
+bool GetLengthPrefixedValues(const char*& p, const char* end, const char* base, size_t count,
+                             Value* values) {
+  for (size_t i = 0; i < count; ++i) {
+    uint64_t size;
+    if (!GetSmallVarint(p, end, &size) || size > static_cast<uint64_t>(end - p)) return false;
+    values[i] = {static_cast<uint32_t>(p - base), static_cast<uint32_t>(size)};
+    p += size;
+  }
+  return true;
+}
+
+// `rows` dictionary codes, each below `count`. When there are at most 128 values and exactly
+// one byte per row is left, every code is that byte: a loop the compiler vectorizes (a byte of
+// 128 or more, a varint's continuation, fails the bound too).
+bool GetCodes(const char*& p, const char* end, size_t rows, uint64_t count, uint32_t* codes) {
+  if (count <= 128 && static_cast<size_t>(end - p) == rows) {
+    const unsigned char* u = reinterpret_cast<const unsigned char*>(p);
+    unsigned char max = 0;
+    for (size_t i = 0; i < rows; ++i) {
+      codes[i] = u[i];
+      max = std::max(max, u[i]);
+    }
+    p = end;
+    return rows == 0 || max < count;
+  }
+  for (size_t i = 0; i < rows; ++i) {
+    uint64_t code;
+    if (!GetSmallVarint(p, end, &code) || code >= count) return false;
+    codes[i] = static_cast<uint32_t>(code);
+  }
+  return true;
+}
+
+// `rows` times, stored as zigzag deltas from the previous (the first from 0): each must lie in
+// [min_ts, max_ts], in order. Checked as a first time in range and then deltas of at most the
+// room left below max_ts (which never overflows).
+bool GetTimes(const char*& p, const char* end, int64_t min_ts, int64_t max_ts, size_t rows,
+              int64_t* out) {
+  int64_t previous = 0;
+  for (size_t i = 0; i < rows; ++i) {
+    uint64_t zigzag;
+    if (!GetSmallVarint(p, end, &zigzag)) return false;
+    if (i == 0) {
+      previous = ZigZagDecode(zigzag);
+      if (previous < min_ts || previous > max_ts) return false;
+    } else {
+      if (zigzag & 1) return false;  // a negative delta: unsorted
+      const uint64_t delta = zigzag >> 1;
+      if (delta > static_cast<uint64_t>(max_ts - previous)) return false;
+      previous += static_cast<int64_t>(delta);
+    }
+    out[i] = previous;
+  }
   return true;
 }
 
@@ -728,7 +807,7 @@ Status PartReader::ReadStored(ColumnMask mask, PartColumns* out) {
     switch (flagged ? kColumnCount : c) {
       case kColumnCount: {  // flagged: a value for each row whose flags say it has one, else 0
         auto get_bytes = [](const char*& q, const char* e, uint64_t* v) {
-          return GetVarint64(q, e, v);
+          return GetSmallVarint(q, e, v);
         };
         auto get_latency = [](const char*& q, const char* e, double* v) {
           return GetLatency(q, e, v);
@@ -743,16 +822,8 @@ Status PartReader::ReadStored(ColumnMask mask, PartColumns* out) {
       }
       case kTs: {
         out->ts_.resize(rows);
-        int64_t previous = 0;
-        for (size_t i = 0; i < rows; ++i) {
-          int64_t delta;
-          if (!GetVarsint64(p, end, &delta)) return corrupt(name, "truncated");
-          previous += delta;
-          if (previous < info_.min_ts || previous > info_.max_ts ||
-              (i > 0 && previous < out->ts_[i - 1])) {
-            return corrupt(name, "time outside the footer's range or unsorted");
-          }
-          out->ts_[i] = previous;
+        if (!GetTimes(p, end, info_.min_ts, info_.max_ts, rows, out->ts_.data())) {
+          return corrupt(name, "truncated, unsorted or outside the footer's range");
         }
         break;
       }
@@ -780,18 +851,13 @@ Status PartReader::ReadStored(ColumnMask mask, PartColumns* out) {
           return corrupt(name, "bad dictionary size");
         }
         s.values.resize(count);
-        for (size_t i = 0; i < count; ++i) {
-          std::string_view v;
-          if (!GetLengthPrefixed(p, end, &v)) return corrupt(name, "truncated");
-          s.values[i] = {static_cast<uint32_t>(v.data() - raw), static_cast<uint32_t>(v.size())};
+        if (!GetLengthPrefixedValues(p, end, raw, count, s.values.data())) {
+          return corrupt(name, "truncated");
         }
         if (dictionary) {
           s.codes.resize(rows);
-          for (size_t i = 0; i < rows; ++i) {
-            uint64_t code;
-            if (!GetVarint64(p, end, &code)) return corrupt(name, "truncated");
-            if (code >= count) return corrupt(name, "code outside the dictionary");
-            s.codes[i] = static_cast<uint32_t>(code);
+          if (!GetCodes(p, end, rows, count, s.codes.data())) {
+            return corrupt(name, "truncated, or a code outside the dictionary");
           }
         }
       }
