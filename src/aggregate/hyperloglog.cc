@@ -199,6 +199,48 @@ void HyperLogLog::ToDense() {
   rep_ = Representation::kDense;
 }
 
+namespace {
+// Murmur3's 64-bit finalizer: a bijection that spreads every input bit over the output.
+uint64_t Mix64(uint64_t x) {
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdull;
+  x ^= x >> 33;
+  x *= 0xc4ceb9fe1a85ec53ull;
+  x ^= x >> 33;
+  return x;
+}
+}  // namespace
+
+void HyperLogLog::AppendFingerprintTo(std::string* out) const {
+  out->push_back(static_cast<char>(rep_));
+  if (rep_ == Representation::kDense) {
+    const XXH128_hash_t h = XXH3_128bits(registers_.data(), registers_.size());
+    PutFixed64(out, h.low64);
+    PutFixed64(out, h.high64);
+    return;
+  }
+  // A set in a table: a sum of each value's two mixes does not depend on where, or in which
+  // order, the values are.
+  uint64_t a = 0, b = 0;
+  auto add = [&](uint64_t v) {
+    a += Mix64(v);
+    b += Mix64(v ^ 0x9e3779b97f4a7c15ull);
+  };
+  if (rep_ == Representation::kExact) {
+    if (exact_zero_) add(0);
+    for (uint64_t h : exact_) {
+      if (h != 0) add(h);
+    }
+  } else {
+    for (uint32_t e : sparse_) {
+      if (e != 0) add(e);
+    }
+  }
+  PutVarint64(out, size_);
+  PutFixed64(out, a);
+  PutFixed64(out, b);
+}
+
 std::vector<uint64_t> HyperLogLog::SortedExact() const {
   std::vector<uint64_t> out;
   out.reserve(size_);

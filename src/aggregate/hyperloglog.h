@@ -67,6 +67,10 @@ class HyperLogLog {
     AppendTo(&s);
     return s;
   }
+  // 128 bits that differ, but for ~2^-128 odds on data nobody crafted, whenever the serialized
+  // form would: the content hashed, without the sort or packing AppendTo does (the batch layer
+  // compares a day's cells with what it stored by such fingerprints).
+  void AppendFingerprintTo(std::string* out) const;
   // Corruption if `bytes` is not exactly one well-formed sketch of this version.
   static Status Decode(std::string_view bytes, HyperLogLog* out);
 

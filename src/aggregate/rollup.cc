@@ -94,6 +94,20 @@ void RollupCell::AppendTo(std::string* out) const {
   if (flags & kHasLatency) PutLengthPrefixed(out, latency.Serialize());
 }
 
+void RollupCell::AppendFingerprintTo(std::string* out) const {
+  out->push_back(kCellMagic);
+  out->push_back(static_cast<char>(kCellVersion));
+  uint8_t flags = (users.empty() ? 0 : kHasUsers) | (latency.count() == 0 ? 0 : kHasLatency);
+  out->push_back(static_cast<char>(flags));
+  PutVarint64(out, count);
+  PutVarint64(out, errors);
+  PutVarint64(out, bytes);
+  PutVarsint64(out, first_ms);
+  PutVarsint64(out, last_ms);
+  if (flags & kHasUsers) users.AppendFingerprintTo(out);
+  if (flags & kHasLatency) latency.AppendTo(out);
+}
+
 Status RollupCell::Decode(std::string_view bytes, RollupCell* out, bool counters_only) {
   auto corrupt = [](const char* what) {
     return Status::Corruption(std::string("rollup cell: ") + what);

@@ -66,6 +66,10 @@ struct RollupCell {
 
   void Merge(const RollupCell& other);
   void AppendTo(std::string* out) const;
+  // What AppendTo writes, with the users sketch as its fingerprint
+  // (HyperLogLog::AppendFingerprintTo): equal exactly when the serialized forms are (but for
+  // ~2^-128 odds), at a fraction of the cost.
+  void AppendFingerprintTo(std::string* out) const;
   std::string Serialize() const {
     std::string s;
     AppendTo(&s);

@@ -51,17 +51,23 @@ std::string DaySignature(const std::vector<archive::PartEntry>& parts) {
 }
 
 // What a day's cells are, keys and values: the sum (mod 2^128) of each cell's XXH3-128 over its
-// value, seeded with the hash of its key. A sum needs no sorting of the cells, and each key is
-// in `writes` once. Equal digests, equal cells (a change goes unseen at ~2^-128 odds).
-std::string CellsDigest(const serve::WriteSet& writes) {
+// fingerprint (RollupCell::AppendFingerprintTo: its serialized form, with the users sketch
+// hashed instead of sorted and packed), seeded with the hash of its encoded key. A sum needs no
+// sorting of the cells. Equal digests, equal cells (a change goes unseen at ~2^-128 odds). An
+// unchanged day's cells are never serialized: that was a twentieth of a rerun.
+std::string CellsDigest(const aggregate::RollupMap& cells) {
   unsigned __int128 sum = 0;
-  for (const serve::WriteSet::Op& op : writes.ops()) {
-    const XXH128_hash_t h = XXH3_128bits_withSeed(op.value.data(), op.value.size(),
-                                                  XXH3_64bits(op.key.data(), op.key.size()));
+  std::string key, value;
+  for (const auto& [k, cell] : cells) {
+    key = aggregate::EncodeRollupKey(k);
+    value.clear();
+    cell.AppendFingerprintTo(&value);
+    const XXH128_hash_t h =
+        XXH3_128bits_withSeed(value.data(), value.size(), XXH3_64bits(key.data(), key.size()));
     sum += static_cast<unsigned __int128>(h.high64) << 64 | h.low64;
   }
   char buf[48];
-  std::snprintf(buf, sizeof(buf), "%zu-%016llx%016llx", writes.size(),
+  std::snprintf(buf, sizeof(buf), "%zu-%016llx%016llx", cells.size(),
                 static_cast<unsigned long long>(sum >> 64), static_cast<unsigned long long>(sum));
   return buf;
 }
@@ -342,18 +348,16 @@ Status BatchLayer::ComputeDay(const std::string& app, int64_t day_ms, int64_t ru
   }
   aggregate::RollupMap cells;
   agg.Emit({Granularity::kHour, Granularity::kDay}, &cells);
-  serve::WriteSet writes;
-  for (const auto& [key, cell] : cells) writes.PutCell(serve::Layer::kBatch, key, cell);
-  const std::string digest = CellsDigest(writes);
+  const std::string digest = CellsDigest(cells);
   Result<bool> held = StoreHoldsCells(app, day_ms, digest, cells.size());
   if (!held.ok()) return held.status();
   const bool seal = day_ms + kDayMs <= run_start_ms;
+  serve::WriteSet writes;
   if (*held) {
     // Rewriting the very cells the store holds would cost ~10 MB of sketches per busy day
     // through the store's log, memtable and compactions. What may have changed is the day's
     // list of parts (compaction) and whether the day can be sealed now.
     result->unchanged_days++;
-    writes.Clear();
     Result<std::optional<std::string>> stored_signature =
         store_->GetMeta(SignatureKey(app, day_ms));
     if (!stored_signature.ok()) return stored_signature.status();
@@ -367,6 +371,7 @@ Status BatchLayer::ComputeDay(const std::string& app, int64_t day_ms, int64_t ru
     }
     if (writes.empty()) return Status::Ok();
   } else {
+    for (const auto& [key, cell] : cells) writes.PutCell(serve::Layer::kBatch, key, cell);
     std::vector<std::string> written;
     written.reserve(cells.size());
     for (const auto& [key, cell] : cells) written.push_back(aggregate::EncodeRollupKey(key));
