@@ -80,30 +80,31 @@ void RollupCell::Merge(const RollupCell& other) {
   latency.Merge(other.latency);
 }
 
-void RollupCell::AppendTo(std::string* out) const {
+namespace {
+// The head and counters AppendTo and AppendFingerprintTo share; returns the sketch flags.
+uint8_t AppendHead(const RollupCell& c, std::string* out) {
   out->push_back(kCellMagic);
   out->push_back(static_cast<char>(kCellVersion));
-  uint8_t flags = (users.empty() ? 0 : kHasUsers) | (latency.count() == 0 ? 0 : kHasLatency);
+  const uint8_t flags =
+      (c.users.empty() ? 0 : kHasUsers) | (c.latency.count() == 0 ? 0 : kHasLatency);
   out->push_back(static_cast<char>(flags));
-  PutVarint64(out, count);
-  PutVarint64(out, errors);
-  PutVarint64(out, bytes);
-  PutVarsint64(out, first_ms);
-  PutVarsint64(out, last_ms);
+  PutVarint64(out, c.count);
+  PutVarint64(out, c.errors);
+  PutVarint64(out, c.bytes);
+  PutVarsint64(out, c.first_ms);
+  PutVarsint64(out, c.last_ms);
+  return flags;
+}
+}  // namespace
+
+void RollupCell::AppendTo(std::string* out) const {
+  const uint8_t flags = AppendHead(*this, out);
   if (flags & kHasUsers) PutLengthPrefixed(out, users.Serialize());
   if (flags & kHasLatency) PutLengthPrefixed(out, latency.Serialize());
 }
 
 void RollupCell::AppendFingerprintTo(std::string* out) const {
-  out->push_back(kCellMagic);
-  out->push_back(static_cast<char>(kCellVersion));
-  uint8_t flags = (users.empty() ? 0 : kHasUsers) | (latency.count() == 0 ? 0 : kHasLatency);
-  out->push_back(static_cast<char>(flags));
-  PutVarint64(out, count);
-  PutVarint64(out, errors);
-  PutVarint64(out, bytes);
-  PutVarsint64(out, first_ms);
-  PutVarsint64(out, last_ms);
+  const uint8_t flags = AppendHead(*this, out);
   if (flags & kHasUsers) users.AppendFingerprintTo(out);
   if (flags & kHasLatency) latency.AppendTo(out);
 }
