@@ -161,8 +161,19 @@ void HyperLogLog::AddHash(uint64_t hash) {
 }
 
 void HyperLogLog::AddSparseEntry(uint32_t entry) {
+  if (rep_ == Representation::kDense) {
+    SetRegisterOf(entry);
+    return;
+  }
   if (!TableInsert(&sparse_, entry, SparseSlotKey)) return;
   if (++size_ > kSparseLimit) ToDense();
+}
+
+void HyperLogLog::SetRegisterOf(uint32_t entry) {
+  uint32_t reg;
+  uint8_t rank;
+  SparseToDense(entry, &reg, &rank);
+  SetRegister(reg, rank);
 }
 
 void HyperLogLog::ToSparse() {
@@ -174,8 +185,8 @@ void HyperLogLog::ToSparse() {
   size_ = 0;
   sparse_.assign(kSparseSlots, 0);
   if (zero) AddSparseEntry(SparseEntry(0));
-  for (uint64_t h : exact) {
-    if (h != 0 && rep_ == Representation::kSparse) AddSparseEntry(SparseEntry(h));
+  for (uint64_t h : exact) {  // kExactLimit + 1 hashes: far from dense
+    if (h != 0) AddSparseEntry(SparseEntry(h));
   }
 }
 
@@ -186,11 +197,7 @@ void HyperLogLog::ToDense() {
     if (h != 0) SetRegister(static_cast<uint32_t>(h >> kQ), DenseRank(h));
   }
   for (uint32_t e : sparse_) {
-    if (e == 0) continue;
-    uint32_t reg;
-    uint8_t rank;
-    SparseToDense(e, &reg, &rank);
-    SetRegister(reg, rank);
+    if (e != 0) SetRegisterOf(e);
   }
   std::vector<uint64_t>().swap(exact_);
   std::vector<uint32_t>().swap(sparse_);
@@ -284,15 +291,7 @@ void HyperLogLog::Merge(const HyperLogLog& other) {
   // other is sparse: this becomes sparse (other holds more hashes than exact can) or is dense.
   if (rep_ == Representation::kExact) ToSparse();
   for (uint32_t e : other.sparse_) {
-    if (e == 0) continue;
-    if (rep_ == Representation::kDense) {
-      uint32_t reg;
-      uint8_t rank;
-      SparseToDense(e, &reg, &rank);
-      SetRegister(reg, rank);
-    } else {
-      AddSparseEntry(e);
-    }
+    if (e != 0) AddSparseEntry(e);
   }
 }
 
@@ -395,14 +394,7 @@ Status HyperLogLog::Decode(std::string_view bytes, HyperLogLog* out) {
           return corrupt("unsorted sparse entries");
         }
         value = next;
-        if (h.rep_ == Representation::kSparse) {
-          h.AddSparseEntry(e);
-        } else {
-          uint32_t reg;
-          uint8_t rank;
-          SparseToDense(e, &reg, &rank);
-          h.SetRegister(reg, rank);
-        }
+        h.AddSparseEntry(e);
       }
       break;
     }

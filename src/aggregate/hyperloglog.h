@@ -75,7 +75,9 @@ class HyperLogLog {
   static Status Decode(std::string_view bytes, HyperLogLog* out);
 
  private:
+  // Adds a sparse entry (sparse representation), or sets the register it stands for (dense).
   void AddSparseEntry(uint32_t entry);
+  void SetRegisterOf(uint32_t entry);
   void ToSparse();
   void ToDense();
   void SetRegister(uint32_t index, uint8_t rank) {
