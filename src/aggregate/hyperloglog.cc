@@ -91,8 +91,6 @@ double Tau(double x) {
 
 }  // namespace
 
-uint64_t HyperLogLog::Hash(std::string_view key) { return XXH3_64bits(key.data(), key.size()); }
-
 namespace {
 
 // Open-addressing tables of nonzero values (0 is an empty slot) whose slot is slot_key(value)'s

@@ -33,6 +33,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/hash.h"
 #include "common/status.h"
 
 namespace vigil::aggregate {
@@ -49,7 +50,7 @@ class HyperLogLog {
   enum class Representation : uint8_t { kExact = 0, kSparse = 1, kDense = 2 };
 
   // The hash every caller uses for a key (XXH3-64, seed 0).
-  static uint64_t Hash(std::string_view key);
+  static uint64_t Hash(std::string_view key) { return Hash64(key); }
 
   void Add(std::string_view key) { AddHash(Hash(key)); }
   void AddHash(uint64_t hash);
