@@ -14,16 +14,16 @@
 // the log: a maybe repeats an earlier id iff its hash is in the log before it.
 //
 // AddAll() prefetches the slot of the id kPrefetchDistance ahead while probing the current one,
-// so the misses overlap instead of queueing. The filter and log are anonymous mappings advised
-// to use transparent huge pages; Reset() to the same size reuses them in place, and Release()
-// lets the kernel take the pages back lazily between batch runs (MADV_FREE), instead of the
-// next run faulting in and zeroing fresh memory.
+// so the misses overlap instead of queueing. The prefetch goes to every cache level: a
+// non-temporal one (locality 0) left a quarter of the probe loop's samples waiting on the load. The
+// filter and log are anonymous mappings advised to use transparent huge pages; Reset() to the same
+// size reuses them in place, and Release() lets the kernel take the pages back lazily between batch
+// runs (MADV_FREE), instead of the next run faulting in and zeroing fresh memory.
 //
 // Not thread-safe.
 #pragma once
 
 #include <sys/mman.h>
-#include <xxhash.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -32,6 +32,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "common/hash.h"
 
 namespace vigil::batch {
 
@@ -51,8 +53,8 @@ class IdSet {
   IdSet& operator=(const IdSet&) = delete;
 
   static Key HashOf(std::string_view id) {
-    XXH128_hash_t h = XXH3_128bits(id.data(), id.size());
-    return Key{h.low64, h.high64};
+    const Hash128Value h = Hash128(id);
+    return Key{h.low, h.high};
   }
 
   // Empties the set, sized for `expected` ids without growing.
@@ -89,7 +91,7 @@ class IdSet {
     const size_t mask = filter_capacity_ - 1;
     for (size_t i = 0; i < n; ++i) {
       if (i + kPrefetchDistance < n) {
-        __builtin_prefetch(&filter_[keys[i + kPrefetchDistance].low & mask], 1, 0);
+        __builtin_prefetch(&filter_[keys[i + kPrefetchDistance].low & mask], 1, 3);
       }
       fresh[i] = Probe(keys[i]) ? 1 : 0;
       if (fresh[i] == 0) maybes_.push_back(size_ + i);
@@ -107,7 +109,7 @@ class IdSet {
   size_t size() const { return size_; }  // ids added, repeats included
 
  private:
-  static constexpr size_t kPrefetchDistance = 16;
+  static constexpr size_t kPrefetchDistance = 32;
 
   // Power of two, at most 70 % full with `expected` ids.
   static size_t FilterCapacityFor(size_t expected) {
