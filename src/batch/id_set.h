@@ -33,7 +33,7 @@
 #include <utility>
 #include <vector>
 
-#include "common/hash.h"
+#include "common/hash.h"  // XXH3, inline
 
 namespace vigil::batch {
 
@@ -53,8 +53,8 @@ class IdSet {
   IdSet& operator=(const IdSet&) = delete;
 
   static Key HashOf(std::string_view id) {
-    const Hash128Value h = Hash128(id);
-    return Key{h.low, h.high};
+    const XXH128_hash_t h = XXH3_128bits(id.data(), id.size());  // inline: common/hash.h
+    return Key{h.low64, h.high64};
   }
 
   // Empties the set, sized for `expected` ids without growing.

@@ -1,4 +1,5 @@
-// Hash64 / Hash128: XXH3 compiled into the caller, for the per-row hashes of hot loops.
+// XXH3 compiled into the caller, for the per-row hashes of hot loops: Hash64, and the XXH3
+// functions themselves (IdSet hashes ids with XXH3_128bits).
 //
 // The batch layer hashes every event id (128 bits, for dedup) and every user (64 bits, for the
 // HyperLogLog sketches): two hashes of ~10–40 bytes per row, 100M rows per 30-day run. Through
@@ -22,15 +23,5 @@
 namespace vigil {
 
 inline uint64_t Hash64(std::string_view s) { return XXH3_64bits(s.data(), s.size()); }
-
-struct Hash128Value {
-  uint64_t low = 0, high = 0;
-  bool operator==(const Hash128Value&) const = default;
-};
-
-inline Hash128Value Hash128(std::string_view s) {
-  const XXH128_hash_t h = XXH3_128bits(s.data(), s.size());
-  return Hash128Value{h.low64, h.high64};
-}
 
 }  // namespace vigil
