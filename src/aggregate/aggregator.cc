@@ -303,8 +303,7 @@ Aggregator::BucketCells::~BucketCells() {
     const std::vector<uint64_t>& hashes = users_[context];
     if (hashes.empty()) continue;
     // A context's users cell exists once a fact of it was counted, which buffered its user.
-    HyperLogLog& users = totals_[context * kMetricCount + kUsersMetric]->users;
-    for (uint64_t h : hashes) users.AddHash(h);
+    totals_[context * kMetricCount + kUsersMetric]->users.AddHashes(hashes);
   }
 }
 

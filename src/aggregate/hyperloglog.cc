@@ -158,6 +158,37 @@ void HyperLogLog::AddHash(uint64_t hash) {
   }
 }
 
+void HyperLogLog::AddHashes(std::span<const uint64_t> hashes) {
+  if (rep_ != Representation::kDense) {
+    if (hashes.size() <= kSparseLimit) {
+      for (uint64_t h : hashes) AddHash(h);
+      return;
+    }
+    // Each set register stands for at least one distinct sparse index, so past kSparseLimit
+    // set registers the union is dense, and its registers are the maximum of both sides'.
+    std::vector<uint8_t> run(kRegisters, 0);
+    uint8_t* r = run.data();
+    for (uint64_t h : hashes) {
+      const uint32_t index = static_cast<uint32_t>(h >> kQ);
+      r[index] = std::max(r[index], DenseRank(h));
+    }
+    const size_t set = kRegisters - static_cast<size_t>(std::count(run.begin(), run.end(), 0));
+    if (set <= kSparseLimit) {
+      for (uint64_t h : hashes) AddHash(h);
+      return;
+    }
+    ToDense();
+    uint8_t* to = registers_.data();
+    for (uint32_t i = 0; i < kRegisters; ++i) to[i] = std::max(to[i], r[i]);
+    return;
+  }
+  uint8_t* to = registers_.data();
+  for (uint64_t h : hashes) {
+    const uint32_t index = static_cast<uint32_t>(h >> kQ);
+    to[index] = std::max(to[index], DenseRank(h));
+  }
+}
+
 void HyperLogLog::AddSparseEntry(uint32_t entry) {
   if (rep_ == Representation::kDense) {
     SetRegisterOf(entry);

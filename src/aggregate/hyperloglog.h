@@ -29,6 +29,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -54,6 +55,11 @@ class HyperLogLog {
 
   void Add(std::string_view key) { AddHash(Hash(key)); }
   void AddHash(uint64_t hash);
+  // AddHash of each, with the same result (whatever the order and duplicates). A run that
+  // sets more than kSparseLimit registers on its own makes the sketch dense wherever it stands,
+  // so such a run is written into registers in one tight loop, without the exact and sparse
+  // tables an add at a time passes through (the batch layer adds a context's users this way).
+  void AddHashes(std::span<const uint64_t> hashes);
   // Union: afterwards this sketch counts every key either sketch saw.
   void Merge(const HyperLogLog& other);
   // Estimated number of distinct keys added (exact in the exact representation).

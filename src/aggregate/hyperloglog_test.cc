@@ -148,6 +148,46 @@ TEST(HyperLogLogTest, TheOrderOfAddsChangesNothing) {
   }
 }
 
+// AddHashes is AddHash of each: from every representation, with runs below and above the
+// sparse limit, runs of many repeats that set few registers, and runs that set just over
+// kSparseLimit registers (where the bulk path decides the sketch is dense on its own).
+TEST(HyperLogLogTest, AddingARunEqualsAddingItsHashesOneByOne) {
+  std::vector<std::vector<uint64_t>> runs;
+  for (uint64_t n : {0u, 1u, 256u, 3072u, 3073u, 3500u, 4000u, 20000u}) {
+    std::vector<uint64_t> run;
+    for (uint64_t i = 0; i < n; ++i) run.push_back(KeyHash(21, i));
+    runs.push_back(run);
+  }
+  {
+    std::vector<uint64_t> repeats;  // 50000 hashes of 200 keys: few registers set
+    for (uint64_t i = 0; i < 50000; ++i) repeats.push_back(KeyHash(22, i % 200));
+    runs.push_back(repeats);
+  }
+  {
+    // Keys whose registers are all distinct, 3072 and 3073 of them: set registers = keys.
+    std::vector<uint64_t> spread;
+    std::vector<bool> used(HyperLogLog::kRegisters);
+    for (uint64_t i = 0; spread.size() < 3073; ++i) {
+      uint64_t h = KeyHash(23, i);
+      if (used[h >> 50]) continue;
+      used[h >> 50] = true;
+      spread.push_back(h);
+    }
+    runs.push_back(spread);
+    spread.pop_back();
+    runs.push_back(spread);
+  }
+  for (uint64_t start : {0u, 100u, 1000u, 3000u, 10000u}) {
+    for (size_t r = 0; r < runs.size(); ++r) {
+      HyperLogLog one = Sketch(24, 0, start), bulk = one;
+      for (uint64_t h : runs[r]) one.AddHash(h);
+      bulk.AddHashes(runs[r]);
+      EXPECT_EQ(bulk.representation(), one.representation()) << start << " run " << r;
+      EXPECT_EQ(bulk.Serialize(), one.Serialize()) << start << " run " << r;
+    }
+  }
+}
+
 // The batch layer tells a changed day by fingerprints: two sketches' fingerprints must be equal
 // exactly when their serialized forms are, whatever order filled their tables (a decoded sketch
 // fills them in sorted order).
