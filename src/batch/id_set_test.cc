@@ -92,6 +92,20 @@ TEST(IdSetTest, GrowsPastTheExpectedSizeWithoutLosingAnId) {
   EXPECT_GT(v.repeated, 20000u);
 }
 
+TEST(IdSetTest, IdsSharingOneHomeSlotProbeRunsLongerThanOneCompare) {
+  // 40 ids whose hashes pick the same home slot of a 64-slot filter: their probe run grows to
+  // 40 slots, past the 16 a probe compares at once, and repeats of the last must still be seen.
+  std::vector<std::string> ids;
+  for (uint64_t i = 0; ids.size() < 40; ++i) {
+    std::string id = "slot0-" + std::to_string(i);
+    if ((IdSet::HashOf(id).low & 63) == 0) ids.push_back(id);
+  }
+  for (int r = 0; r < 4; ++r) ids.push_back(ids[39 - r * 10]);
+  IdSet set(ids.size());  // 44 ids: 64 home slots
+  Verdicts v = AddAndCheck(&set, ids, 11);
+  EXPECT_EQ(v.repeated, 4u);
+}
+
 TEST(IdSetTest, ResetAfterReleaseForgetsEveryIdWhateverTheKernelKept) {
   std::vector<std::string> ids = RandomIds(50000, 1ull << 40, 3);
   // Sized so that Reset() keeps the same mappings (the case where old contents may survive).
