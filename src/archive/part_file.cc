@@ -333,6 +333,19 @@ bool GetLengthPrefixedValues(const char*& p, const char* end, const char* base, 
   return true;
 }
 
+// `count` length-prefixed values, as hash(value) each.
+template <typename Hash, typename HashFn>
+bool HashLengthPrefixedValues(const char*& p, const char* end, size_t count, Hash* hashes,
+                              HashFn hash) {
+  for (size_t i = 0; i < count; ++i) {
+    uint64_t size;
+    if (!GetSmallVarint(p, end, &size) || size > static_cast<uint64_t>(end - p)) return false;
+    hash(std::string_view(p, size), &hashes[i]);
+    p += size;
+  }
+  return true;
+}
+
 // `rows` dictionary codes, each below `count`. When there are at most 128 values and exactly
 // one byte per row is left, every code is that byte: a loop the compiler vectorizes (a byte of
 // 128 or more, a varint's continuation, fails the bound too).
@@ -671,8 +684,21 @@ Result<PartReader> PartReader::Open(const std::string& path) {
   return r;
 }
 
-Status PartReader::Read(ColumnMask mask, PartColumns* out) {
+Status PartReader::Read(ColumnMask mask, PartColumns* out, HashedColumns hashes) {
   mask &= kAllColumns;
+  hashes.xxh3_64 &= mask;
+  hashes.xxh3_128 &= mask;
+  constexpr ColumnMask kHashable =
+      ~(ColumnBit(kTs) | ColumnBit(kType) | ColumnBit(kFlags) | ColumnBit(kBytes) |
+        ColumnBit(kLatency) | ColumnBit(kVersion) | ColumnBit(kOs) | ColumnBit(kSubject));
+  if (((hashes.xxh3_64 | hashes.xxh3_128) & ~kHashable) != 0 ||
+      (hashes.xxh3_64 & hashes.xxh3_128) != 0 ||
+      (version_ == 1 && (mask & ~kRowColumns) != 0 &&
+       ((hashes.xxh3_64 | hashes.xxh3_128) & ColumnBit(kFields)) != 0)) {
+    return Status::InvalidArgument(
+        "part read: only a string column that is not dictionary-coded can be read as hashes, "
+        "with one hash each");
+  }
   // Version 1 parts: a column built here from each row's value, as a dictionary column.
   auto set_dictionary = [](const aggregate::StringInterner& values, PartColumns::StringColumn* s) {
     s->data.clear();
@@ -686,12 +712,13 @@ Status PartReader::Read(ColumnMask mask, PartColumns* out) {
   constexpr ColumnMask kFlagged = ColumnBit(kBytes) | ColumnBit(kLatency);
   if (version_ >= 3) {
     // Bytes and latencies are stored for the rows whose flags say they have one.
-    VIGIL_RETURN_IF_ERROR(ReadStored((mask & kFlagged) ? mask | ColumnBit(kFlags) : mask, out));
+    VIGIL_RETURN_IF_ERROR(
+        ReadStored((mask & kFlagged) ? mask | ColumnBit(kFlags) : mask, out, hashes));
     out->mask_ = mask;
   } else if (version_ == 2) {
     // Version 2 stored every row's bytes and no kFlagHasBytes: the flags get it from them.
     const bool flags = (mask & ColumnBit(kFlags)) != 0;
-    VIGIL_RETURN_IF_ERROR(ReadStored(flags ? mask | ColumnBit(kBytes) : mask, out));
+    VIGIL_RETURN_IF_ERROR(ReadStored(flags ? mask | ColumnBit(kBytes) : mask, out, hashes));
     if (flags) {
       for (size_t i = 0; i < out->rows_; ++i) {
         if (out->bytes_[i] != 0) out->flags_[i] |= kFlagHasBytes;
@@ -699,11 +726,11 @@ Status PartReader::Read(ColumnMask mask, PartColumns* out) {
     }
     out->mask_ = mask;
   } else if ((mask & ~kRowColumns) == 0) {
-    VIGIL_RETURN_IF_ERROR(ReadStored(mask, out));
+    VIGIL_RETURN_IF_ERROR(ReadStored(mask, out, hashes));
   } else {
     // A version 1 part: derive the derived columns from the row columns they come from.
     constexpr ColumnMask kSources = ColumnBit(kType) | ColumnBit(kFields);
-    VIGIL_RETURN_IF_ERROR(ReadStored((mask & kRowColumns) | kSources, out));
+    VIGIL_RETURN_IF_ERROR(ReadStored((mask & kRowColumns) | kSources, out, hashes));
     const size_t rows = out->rows_;
     out->flags_.resize(rows);
     out->bytes_.resize(rows);
@@ -739,7 +766,7 @@ Status PartReader::Read(ColumnMask mask, PartColumns* out) {
   return Status::Ok();
 }
 
-Status PartReader::ReadStored(ColumnMask mask, PartColumns* out) {
+Status PartReader::ReadStored(ColumnMask mask, PartColumns* out, HashedColumns hashes) {
   // `out` keeps the buffers of an earlier read: a scan that reads part after part into one
   // PartColumns neither allocates nor zero-fills them again (resizing to a similar row count).
   out->rows_ = info_.rows;
@@ -845,6 +872,22 @@ Status PartReader::ReadStored(ColumnMask mask, PartColumns* out) {
         break;
       default: {
         PartColumns::StringColumn& s = out->strings_[c];
+        if ((hashes.xxh3_64 & (1u << c)) != 0) {
+          s.hash64.resize(rows);
+          auto hash = [](std::string_view v, uint64_t* h) { *h = v.empty() ? 0 : Hash64(v); };
+          if (!HashLengthPrefixedValues(p, end, rows, s.hash64.data(), hash)) {
+            return corrupt(name, "truncated");
+          }
+          break;
+        }
+        if ((hashes.xxh3_128 & (1u << c)) != 0) {
+          s.hash128.resize(rows);
+          auto hash = [](std::string_view v, Hash128* h) { StoreHash128(v, h); };
+          if (!HashLengthPrefixedValues(p, end, rows, s.hash128.data(), hash)) {
+            return corrupt(name, "truncated");
+          }
+          break;
+        }
         const bool dictionary = version_ > 1 && IsDictionaryColumn(static_cast<Column>(c));
         uint64_t count = rows;
         if (dictionary && (!GetVarint64(p, end, &count) || count > ref.raw)) {

@@ -54,6 +54,7 @@
 #include <vector>
 
 #include "common/event_type.h"
+#include "common/hash.h"
 #include "common/status.h"
 
 namespace vigil::archive {
@@ -162,6 +163,10 @@ class PartColumns {
     const StringColumn::Value& v = strings_[c].values[code];
     return std::string_view(strings_[c].data.data() + v.offset, v.size);
   }
+  // Columns read as hashes (PartReader::Read's `hashes`): the row value's XXH3, seed 0.
+  // hash64 is 0 for an empty value (a value whose XXH3-64 is 0, odds 2^-64, reads as empty).
+  uint64_t hash64(Column c, size_t i) const { return strings_[c].hash64[i]; }
+  Hash128 hash128(Column c, size_t i) const { return strings_[c].hash128[i]; }
   uint8_t flags(size_t i) const { return flags_[i]; }
   uint64_t bytes(size_t i) const { return bytes_[i]; }
   double latency(size_t i) const { return latencies_[i]; }
@@ -170,7 +175,7 @@ class PartColumns {
  private:
   friend class PartReader;
   // A string column as stored: its bytes, and where each value (each dictionary entry, for a
-  // dictionary column, with the rows' codes) is in them.
+  // dictionary column, with the rows' codes) is in them; or, read as hashes, each row's hash.
   struct StringColumn {
     struct Value {
       uint32_t offset, size;
@@ -178,6 +183,8 @@ class PartColumns {
     std::string data;
     std::vector<Value> values;
     std::vector<uint32_t> codes;
+    std::vector<uint64_t> hash64;
+    std::vector<Hash128> hash128;
   };
   size_t rows_ = 0;
   ColumnMask mask_ = 0;
@@ -187,6 +194,14 @@ class PartColumns {
   std::vector<uint64_t> bytes_;
   std::vector<double> latencies_;
   StringColumn strings_[kColumnCount];
+};
+
+// String columns (none of them dictionary-coded) that PartReader::Read gives as each row's hash
+// only (PartColumns::hash64/hash128, not str()), computed in the pass that finds the values: a
+// caller that only hashes ids and users (the batch layer, 100M rows a run) neither stores nor
+// reloads every value's place.
+struct HashedColumns {
+  ColumnMask xxh3_64 = 0, xxh3_128 = 0;
 };
 
 // Reads one part. Not thread-safe; open one reader per thread.
@@ -200,14 +215,15 @@ class PartReader {
   // Decompresses and decodes the columns in `mask` (of a version 1 part, the derived columns
   // in it are computed from the type and fields columns) into `out`, replacing what it held but
   // keeping its buffers: a scan reads part after part into one PartColumns without allocating.
-  Status Read(ColumnMask mask, PartColumns* out);
+  // The string columns in `hashes` are read as hashes (see HashedColumns).
+  Status Read(ColumnMask mask, PartColumns* out, HashedColumns hashes = {});
 
  private:
   struct ColumnRef {
     uint64_t offset = 0, compressed = 0, raw = 0, hash = 0;
     PartCodec codec = PartCodec::kZstd;
   };
-  Status ReadStored(ColumnMask mask, PartColumns* out);
+  Status ReadStored(ColumnMask mask, PartColumns* out, HashedColumns hashes = {});
   std::string path_;
   PartInfo info_;
   uint8_t version_ = kPartVersion;

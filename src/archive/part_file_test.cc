@@ -240,6 +240,55 @@ TEST_F(PartFileTest, ReadsOnlyTheColumnsAsked) {
   }
 }
 
+TEST_F(PartFileTest, ColumnsReadAsHashesGiveEachValuesXxh3) {
+  std::vector<ArchiveRow> rows = Rows(300, 12);
+  for (size_t i = 0; i < rows.size(); i += 7) rows[i].user.clear();  // anonymous: hash 0
+  PartInfo info;
+  info.app = "a";
+  info.hour_ms = kHour;
+  std::string path = dir_ + "/p.vpart";
+  ASSERT_TRUE(WritePart(path, rows, &info).ok());
+  Result<PartReader> r = PartReader::Open(path);
+  ASSERT_TRUE(r.ok());
+  PartColumns cols;
+  const ColumnMask mask = ColumnBit(kId) | ColumnBit(kUser) | ColumnBit(kTs) | ColumnBit(kOs);
+  HashedColumns hashed;
+  hashed.xxh3_64 = ColumnBit(kUser);
+  hashed.xxh3_128 = ColumnBit(kId);
+  ASSERT_TRUE(r->Read(mask, &cols, hashed).ok());
+  rows = SortedByTimeThenId(rows);
+  ASSERT_EQ(cols.rows(), rows.size());
+  size_t anonymous = 0;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const XXH128_hash_t id = XXH3_128bits(rows[i].id.data(), rows[i].id.size());
+    EXPECT_EQ(cols.hash128(kId, i).low, id.low64) << i;
+    EXPECT_EQ(cols.hash128(kId, i).high, id.high64) << i;
+    const uint64_t user =
+        rows[i].user.empty() ? 0 : XXH3_64bits(rows[i].user.data(), rows[i].user.size());
+    EXPECT_EQ(cols.hash64(kUser, i), user) << i;
+    anonymous += cols.hash64(kUser, i) == 0;
+    EXPECT_EQ(cols.ts(i), rows[i].ts_ms);
+    EXPECT_EQ(cols.str(kOs, i), rows[i].os);
+  }
+  EXPECT_EQ(anonymous, (rows.size() + 6) / 7);
+  // The same object read again as values: every column is whole again.
+  ASSERT_TRUE(r->Read(mask, &cols).ok());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    EXPECT_EQ(cols.str(kId, i), rows[i].id);
+    EXPECT_EQ(cols.str(kUser, i), rows[i].user);
+  }
+  // Only a string column that is not dictionary-coded has values to hash, with one hash each.
+  HashedColumns dictionary;
+  dictionary.xxh3_64 = ColumnBit(kOs);
+  EXPECT_EQ(r->Read(mask, &cols, dictionary).code(), StatusCode::kInvalidArgument);
+  HashedColumns fixed;
+  fixed.xxh3_128 = ColumnBit(kTs);
+  EXPECT_EQ(r->Read(mask, &cols, fixed).code(), StatusCode::kInvalidArgument);
+  HashedColumns both;
+  both.xxh3_64 = both.xxh3_128 = ColumnBit(kId);
+  EXPECT_EQ(r->Read(mask, &cols, both).code(), StatusCode::kInvalidArgument);
+}
+
 TEST_F(PartFileTest, RepetitiveColumnsCompress) {
   std::vector<ArchiveRow> rows = Rows(20000, 3);
   size_t raw = 0;
@@ -370,6 +419,13 @@ TEST_F(PartFileTest, ADamagedLz4BlockOrUnknownCodecIsCorruptionEvenWithValidChec
       ASSERT_TRUE(r.ok()) << r.status().ToString();
       PartColumns cols;
       Status st = r->Read(ColumnBit(static_cast<Column>(c)), &cols);
+      if (c == kId || c == kUser) {
+        // Read as hashes, the column's damage is found exactly as when read as values.
+        HashedColumns hashed;
+        (c == kId ? hashed.xxh3_128 : hashed.xxh3_64) = ColumnBit(static_cast<Column>(c));
+        Status hashed_st = r->Read(ColumnBit(static_cast<Column>(c)), &cols, hashed);
+        ASSERT_EQ(hashed_st.ToString(), st.ToString());
+      }
       if (!st.ok()) {
         ASSERT_EQ(st.code(), StatusCode::kCorruption) << st.ToString();
         ASSERT_NE(st.message().find("column " + column.name), std::string::npos) << st.ToString();

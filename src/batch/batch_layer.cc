@@ -79,6 +79,9 @@ constexpr archive::ColumnMask kScanColumns =
     archive::ColumnBit(archive::kOs) | archive::ColumnBit(archive::kUser) |
     archive::ColumnBit(archive::kSubject) | archive::ColumnBit(archive::kFlags) |
     archive::ColumnBit(archive::kBytes) | archive::ColumnBit(archive::kLatency);
+// Ids and users are only hashed (dedup, sketches): read as hashes, never as values.
+constexpr archive::HashedColumns kScanHashes = {.xxh3_64 = archive::ColumnBit(archive::kUser),
+                                                .xxh3_128 = archive::ColumnBit(archive::kId)};
 
 // The aggregator's ids of a part's dictionary column, each interned once; an empty value (no
 // version or OS in the batch) counts as kUnknown.
@@ -289,11 +292,11 @@ Status BatchLayer::ComputeDay(const std::string& app, int64_t day_ms, int64_t ru
   // Newest part first, and within a part the last row first: of two deliveries of an event,
   // the later one is seen first and kept.
   for (size_t p = readers.size(); p-- > 0;) {
-    VIGIL_RETURN_IF_ERROR(readers[p].Read(kScanColumns, &cols));
+    VIGIL_RETURN_IF_ERROR(readers[p].Read(kScanColumns, &cols, kScanHashes));
     const size_t rows = cols.rows();
     fresh.resize(rows);
-    seen.AddAll(
-        rows, [&](size_t j) { return cols.str(archive::kId, rows - 1 - j); }, fresh.data());
+    seen.AddKeys(
+        rows, [&](size_t j) { return cols.hash128(archive::kId, rows - 1 - j); }, fresh.data());
     const std::vector<uint32_t> versions = InternDictionary(cols, archive::kVersion, &agg);
     const std::vector<uint32_t> oses = InternDictionary(cols, archive::kOs, &agg);
     // A subject's id depends on the metric, so on the event type: cached per (code, type).
@@ -315,9 +318,8 @@ Status BatchLayer::ComputeDay(const std::string& app, int64_t day_ms, int64_t ru
       f.version = versions[version_code];
       f.os = oses[os_code];
       const uint8_t flags = cols.flags(i);
-      const std::string_view user = cols.str(archive::kUser, i);
-      f.has_user = !user.empty();
-      if (f.has_user) f.user_hash = aggregate::HyperLogLog::Hash(user);
+      f.user_hash = cols.hash64(archive::kUser, i);  // HyperLogLog::Hash(user), 0: none
+      f.has_user = f.user_hash != 0;
       const uint32_t code = cols.code(archive::kSubject, i);
       const uint32_t subject_code = code * kEventTypeCount + static_cast<uint32_t>(f.type) - 1;
       uint32_t& subject = subjects[subject_code];

@@ -42,10 +42,7 @@ namespace vigil::batch {
 
 class IdSet {
  public:
-  struct Key {
-    uint64_t low = 0, high = 0;
-    bool operator==(const Key&) const = default;
-  };
+  using Key = Hash128;  // an id's XXH3_128bits
 
   explicit IdSet(size_t expected = 1024) { Reset(expected); }
   ~IdSet() {
@@ -56,8 +53,9 @@ class IdSet {
   IdSet& operator=(const IdSet&) = delete;
 
   static Key HashOf(std::string_view id) {
-    const XXH128_hash_t h = XXH3_128bits(id.data(), id.size());  // inline: common/hash.h
-    return Key{h.low64, h.high64};
+    Key k;
+    StoreHash128(id, &k);  // inline: common/hash.h
+    return k;
   }
 
   // Empties the set, sized for `expected` ids without growing.
@@ -90,29 +88,16 @@ class IdSet {
   void AddAll(size_t n, IdAt id_at, uint8_t* fresh) {
     Reserve(size_ + n);
     Key* keys = log_ + size_;
-    for (size_t i = 0; i < n; ++i) {
-      const std::string_view id = id_at(i);
-      const XXH128_hash_t h = XXH3_128bits(id.data(), id.size());
-      // The hash comes back in two registers. Copied as one 16-byte value, it went through the
-      // stack into a 16-byte load of two 8-byte stores: a store-forwarding stall on every id,
-      // a fifth of the day loop's samples. Opaque to the vectorizer, the halves are stored
-      // straight from their registers.
-      uint64_t low = h.low64, high = h.high64;
-      asm("" : "+r"(low), "+r"(high));
-      keys[i].low = low;
-      keys[i].high = high;
-    }
-    const size_t mask = filter_capacity_ - 1;
-    for (size_t i = 0; i < n; ++i) {
-      if (i + kPrefetchDistance < n) {
-        const uint8_t* run = &filter_[keys[i + kPrefetchDistance].low & mask];
-        __builtin_prefetch(run, 1, 3);
-        __builtin_prefetch(run + kRunBytes - 1, 1, 3);  // the run may cross a cache line
-      }
-      fresh[i] = Probe(keys[i]) ? 1 : 0;
-      if (fresh[i] == 0) maybes_.push_back(size_ + i);
-    }
-    size_ += n;
+    for (size_t i = 0; i < n; ++i) StoreHash128(id_at(i), &keys[i]);
+    ProbeLogged(n, fresh);
+  }
+  // AddAll() of ids given as their hashes, HashOf(id): key_at(i) for i < n.
+  template <typename KeyAt>
+  void AddKeys(size_t n, KeyAt key_at, uint8_t* fresh) {
+    Reserve(size_ + n);
+    Key* keys = log_ + size_;
+    for (size_t i = 0; i < n; ++i) keys[i] = key_at(i);
+    ProbeLogged(n, fresh);
   }
 
   // How many ids AddAll() marked as maybe seen since Reset().
@@ -142,6 +127,22 @@ class IdSet {
   static uint8_t Fingerprint(const Key& k) {
     const uint8_t f = static_cast<uint8_t>(k.high >> 56);
     return f == 0 ? 1 : f;
+  }
+
+  // Probes the filter with the n keys logged from size_ on, marks them in fresh, counts them.
+  void ProbeLogged(size_t n, uint8_t* fresh) {
+    const Key* keys = log_ + size_;
+    const size_t mask = filter_capacity_ - 1;
+    for (size_t i = 0; i < n; ++i) {
+      if (i + kPrefetchDistance < n) {
+        const uint8_t* run = &filter_[keys[i + kPrefetchDistance].low & mask];
+        __builtin_prefetch(run, 1, 3);
+        __builtin_prefetch(run + kRunBytes - 1, 1, 3);  // the run may cross a cache line
+      }
+      fresh[i] = Probe(keys[i]) ? 1 : 0;
+      if (fresh[i] == 0) maybes_.push_back(size_ + i);
+    }
+    size_ += n;
   }
 
   // Bytes of a filter of `capacity` home slots: probe runs from the last home slots spill into

@@ -16,9 +16,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   vigil::Result<vigil::archive::PartReader> reader = vigil::archive::PartReader::Open(path);
   if (reader.ok()) {
-    vigil::archive::PartColumns columns;
-    if (reader->Read(vigil::archive::kAllColumns, &columns).ok()) {
-      using namespace vigil::archive;
+    using namespace vigil::archive;
+    PartColumns columns;
+    if (reader->Read(kAllColumns, &columns).ok()) {
       for (size_t i = 0; i < columns.rows(); ++i) {
         (void)columns.ts(i);
         (void)columns.type(i);
@@ -28,6 +28,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         (void)columns.flags(i);
         (void)columns.bytes(i);
         (void)columns.latency(i);
+      }
+    }
+    // The batch layer's read: ids and users as hashes, in the pass that parses them.
+    constexpr HashedColumns kHashed = {.xxh3_64 = ColumnBit(kUser), .xxh3_128 = ColumnBit(kId)};
+    if (reader->Read(ColumnBit(kId) | ColumnBit(kUser) | ColumnBit(kTs), &columns, kHashed).ok()) {
+      for (size_t i = 0; i < columns.rows(); ++i) {
+        (void)columns.hash64(kUser, i);
+        (void)columns.hash128(kId, i);
       }
     }
   }
