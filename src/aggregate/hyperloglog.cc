@@ -301,6 +301,11 @@ std::vector<uint32_t> HyperLogLog::SortedSparse() const {
 void HyperLogLog::Merge(const HyperLogLog& other) {
   if (other.empty()) return;
   if (&other == this) return;  // the union of a set with itself
+  if (empty()) {
+    // The union is the other set: its tables as they are (slot order is not content).
+    *this = other;
+    return;
+  }
   if (other.rep_ == Representation::kDense) {
     if (rep_ != Representation::kDense) ToDense();
     // Written as an unconditional max over raw pointers, the loop vectorizes (a byte at a time
@@ -322,6 +327,15 @@ void HyperLogLog::Merge(const HyperLogLog& other) {
   for (uint32_t e : other.sparse_) {
     if (e != 0) AddSparseEntry(e);
   }
+}
+
+bool HyperLogLog::AppendExactHashes(std::vector<uint64_t>* out) const {
+  if (rep_ != Representation::kExact) return false;
+  if (exact_zero_) out->push_back(0);
+  for (uint64_t h : exact_) {
+    if (h != 0) out->push_back(h);
+  }
+  return true;
 }
 
 uint64_t HyperLogLog::Estimate() const {

@@ -62,6 +62,10 @@ class HyperLogLog {
   void AddHashes(std::span<const uint64_t> hashes);
   // Union: afterwards this sketch counts every key either sketch saw.
   void Merge(const HyperLogLog& other);
+  // For an exact sketch, appends its hashes to `out` (merging it is AddHash of each) and
+  // returns true; false, appending nothing, for sparse and dense. A caller merging many small
+  // sketches into one gathers their hashes for one AddHashes, which may skip the tables.
+  bool AppendExactHashes(std::vector<uint64_t>* out) const;
   // Estimated number of distinct keys added (exact in the exact representation).
   uint64_t Estimate() const;
 

@@ -188,6 +188,34 @@ TEST(HyperLogLogTest, AddingARunEqualsAddingItsHashesOneByOne) {
   }
 }
 
+// What Emit does with a day's small sketches: their hashes gathered (AppendExactHashes), the
+// others merged, then one AddHashes — byte-identical to merging every sketch in turn.
+TEST(HyperLogLogTest, GatheringExactSketchesEqualsMergingThem) {
+  for (uint64_t small : {1u, 10u, 40u, 300u}) {
+    std::vector<HyperLogLog> parts;
+    for (uint64_t p = 0; p < 240; ++p)
+      parts.push_back(Sketch(25, p * small / 2, p * small / 2 + small));
+    parts.push_back(Sketch(25, 0, 1000));     // sparse
+    parts.push_back(Sketch(25, 500, 40000));  // dense
+    HyperLogLog merged, gathered;
+    std::vector<uint64_t> hashes;
+    for (const HyperLogLog& p : parts) {
+      merged.Merge(p);
+      const size_t before = hashes.size();
+      const bool exact = p.AppendExactHashes(&hashes);
+      EXPECT_EQ(exact, p.representation() == Rep::kExact);
+      if (exact) {
+        EXPECT_EQ(hashes.size() - before, p.Estimate());
+      } else {
+        EXPECT_EQ(hashes.size(), before);
+        gathered.Merge(p);
+      }
+    }
+    gathered.AddHashes(hashes);
+    EXPECT_EQ(gathered.Serialize(), merged.Serialize()) << small;
+  }
+}
+
 // The batch layer tells a changed day by fingerprints: two sketches' fingerprints must be equal
 // exactly when their serialized forms are, whatever order filled their tables (a decoded sketch
 // fills them in sorted order).

@@ -82,7 +82,14 @@ void LatencySketch::Add(double value, uint64_t times) {
     zero_count_ += times;
     return;
   }
-  AddToBucket(BucketIndex(value), times);
+  const int32_t index = BucketIndex(value);
+  // Almost every add lands inside the buckets already spanned: no call, no growth checks.
+  const size_t at = static_cast<size_t>(static_cast<int64_t>(index) - offset_);
+  if (at < buckets_.size()) {
+    buckets_[at] += times;
+    return;
+  }
+  AddToBucket(index, times);
 }
 
 void LatencySketch::AddToBucket(int32_t index, uint64_t times) {

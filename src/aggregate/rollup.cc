@@ -80,6 +80,16 @@ void RollupCell::Merge(const RollupCell& other) {
   latency.Merge(other.latency);
 }
 
+void RollupCell::Merge(const RollupCell& other, std::vector<uint64_t>* exact_users) {
+  count += other.count;
+  errors += other.errors;
+  bytes += other.bytes;
+  first_ms = std::min(first_ms, other.first_ms);
+  last_ms = std::max(last_ms, other.last_ms);
+  if (!other.users.AppendExactHashes(exact_users)) users.Merge(other.users);
+  latency.Merge(other.latency);
+}
+
 namespace {
 // The head and counters AppendTo and AppendFingerprintTo share; returns the sketch flags.
 uint8_t AppendHead(const RollupCell& c, std::string* out) {

@@ -65,6 +65,9 @@ struct RollupCell {
   LatencySketch latency;
 
   void Merge(const RollupCell& other);
+  // Merge, but an exact users sketch's hashes are appended to `exact_users` instead (see
+  // HyperLogLog::AppendExactHashes): the caller adds them with users.AddHashes at the end.
+  void Merge(const RollupCell& other, std::vector<uint64_t>* exact_users);
   void AppendTo(std::string* out) const;
   // What AppendTo writes, with the users sketch as its fingerprint
   // (HyperLogLog::AppendFingerprintTo): equal exactly when the serialized forms are (but for
