@@ -105,7 +105,9 @@ Status Partition::Recover() {
         Result<std::string> all = ReadFile(path);
         if (all.ok() && all->size() > valid) {
           std::string keep = path + ".corrupt-" + std::to_string(valid);
-          (void)WriteFileAtomically(keep, std::string_view(*all).substr(valid));
+          std::string_view rest = std::string_view(*all).substr(valid);
+          rest = rest.substr(0, rest.find_last_not_of('\0') + 1);  // without the zero tail
+          (void)WriteFileAtomically(keep, rest);
         }
       }
       std::fprintf(stderr, "vigil: log %s: truncating %s at byte %" PRIu64 " (%s tail)\n",
@@ -152,6 +154,9 @@ uint64_t Partition::Stage(uint64_t key, uint32_t item_count, std::string_view pa
 }
 
 Status Partition::RollSegment(int64_t now_ms) {
+  // The segment done ends at its last record, durably, before the next one exists: only the
+  // last segment can have a zero tail (segment_writer.h).
+  if (active_) VIGIL_RETURN_IF_ERROR(active_->Seal());
   // The new segment starts at the first staged (unwritten) record.
   SegmentHeader header{staged_records_.front().offset, now_ms};
   Result<std::unique_ptr<SegmentWriter>> w =
@@ -296,6 +301,8 @@ Status Partition::Read(uint64_t from, size_t max_records, std::vector<LogRecord>
     LogRecord rec;
     for (;;) {
       if (taken >= max_records) break;
+      // Past the durable end lie records being written, then the active segment's zero tail.
+      if (r.next_offset() >= end) break;
       // Records before `from` are stepped over without reading their payloads.
       const bool before = r.next_offset() < from;
       SegmentReader::Outcome o = r.Next(&rec, !before);
@@ -342,7 +349,9 @@ Status Partition::ScanHeaders(const std::function<void(const LogRecord&)>& fn) c
     Result<std::unique_ptr<SegmentReader>> reader = SegmentReader::Open(path);
     if (!reader.ok()) continue;
     LogRecord rec;
-    while ((*reader)->Next(&rec, /*read_payload=*/false) == SegmentReader::Outcome::kRecord) {
+    // Stops at the durable end, before the records being written and the zero tail.
+    while ((*reader)->next_offset() < end &&
+           (*reader)->Next(&rec, /*read_payload=*/false) == SegmentReader::Outcome::kRecord) {
       if (rec.offset >= end) return Status::Ok();
       fn(rec);
     }

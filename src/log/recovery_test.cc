@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <future>
 
 #include "common/file_util.h"
@@ -44,6 +45,12 @@ class RecoveryTest : public ::testing::Test {
     return out;
   }
   std::string SegmentPath() { return dir_ + "/app/00000000000000000000.seg"; }
+  // Where the records of the one segment end: the file goes on with the writer's zero tail.
+  off_t RecordsEnd(LogStore* log) {
+    std::vector<PartitionInfo> parts = log->Partitions();
+    EXPECT_EQ(parts.size(), 1u);
+    return parts.empty() ? -1 : static_cast<off_t>(parts[0].bytes);
+  }
   off_t FileSize(const std::string& p) {
     struct stat st;
     return ::stat(p.c_str(), &st) == 0 ? st.st_size : -1;
@@ -58,7 +65,7 @@ TEST_F(RecoveryTest, TornTailIsTruncatedAndEarlierRecordsKept) {
   {
     auto log = OpenLog();
     Write(log.get(), 3);
-    good_size = FileSize(SegmentPath());
+    good_size = RecordsEnd(log.get());
     Write(log.get(), 1, 3);
   }
   // A crash in the middle of writing the 4th record: only part of it reached the disk.
@@ -80,7 +87,7 @@ TEST_F(RecoveryTest, BadCrcInLastRecordIsCutAndKeptAside) {
   {
     auto log = OpenLog();
     Write(log.get(), 2);
-    good_size = FileSize(SegmentPath());
+    good_size = RecordsEnd(log.get());
     Write(log.get(), 1, 2);
   }
   int fd = ::open(SegmentPath().c_str(), O_RDWR);
@@ -91,6 +98,78 @@ TEST_F(RecoveryTest, BadCrcInLastRecordIsCutAndKeptAside) {
   auto log = OpenLog();
   EXPECT_EQ(ReadAll(log.get()), (std::vector<std::string>{"record-0", "record-1"}));
   EXPECT_TRUE(FileExists(SegmentPath() + ".corrupt-" + std::to_string(good_size)));
+}
+
+TEST_F(RecoveryTest, TheWritersZeroTailEndsTheRecordsAndIsCutQuietly) {
+  off_t records_end;
+  {
+    auto log = OpenLog();
+    Write(log.get(), 3);
+    records_end = RecordsEnd(log.get());
+  }
+  // The segment goes on in zeros written ahead of the records (segment_writer.h).
+  ASSERT_GT(FileSize(SegmentPath()), records_end);
+  auto log = OpenLog();
+  EXPECT_EQ(ReadAll(log.get()), (std::vector<std::string>{"record-0", "record-1", "record-2"}));
+  EXPECT_EQ(FileSize(SegmentPath()), records_end);  // reopened for appends at the last record
+  EXPECT_FALSE(FileExists(SegmentPath() + ".corrupt-" + std::to_string(records_end)));
+  Write(log.get(), 1, 3);
+  EXPECT_EQ(ReadAll(log.get()).size(), 4u);
+}
+
+TEST_F(RecoveryTest, ARecordWithAPageStillZerosIsATornWrite) {
+  off_t good_size;
+  {
+    auto log = OpenLog();
+    Write(log.get(), 2);
+    good_size = RecordsEnd(log.get());
+    std::promise<Status> done;
+    ASSERT_TRUE(log->Append("app", 0, 1, std::string(20000, 'p'),
+                            [&](const Status& st, const AppendResult&) { done.set_value(st); })
+                    .ok());
+    ASSERT_TRUE(done.get_future().get().ok());
+  }
+  // A crash persisted the big record's first pages but not its third: that page is still the
+  // zero tail's.
+  const off_t page = (good_size / 4096 + 3) * 4096;
+  int fd = ::open(SegmentPath().c_str(), O_WRONLY);
+  ASSERT_GE(fd, 0);
+  const std::string zeros(4096, '\0');
+  ASSERT_EQ(::pwrite(fd, zeros.data(), zeros.size(), page), 4096);
+  ::close(fd);
+  auto log = OpenLog();
+  EXPECT_EQ(ReadAll(log.get()), (std::vector<std::string>{"record-0", "record-1"}));
+  EXPECT_EQ(FileSize(SegmentPath()), good_size);
+  // Torn, not corrupt: nothing kept aside.
+  EXPECT_FALSE(FileExists(SegmentPath() + ".corrupt-" + std::to_string(good_size)));
+}
+
+TEST_F(RecoveryTest, RolledSegmentsEndAtTheirLastRecord) {
+  LocalLogOptions options;
+  options.partition.segment_bytes = 300;  // a few records a segment
+  {
+    auto log = LocalLog::Open(dir_, options, &clock_);
+    ASSERT_TRUE(log.ok());
+    Write(log->get(), 20);
+  }
+  std::vector<std::string> segments;
+  Result<std::vector<std::string>> names = ListDir(dir_ + "/app");
+  ASSERT_TRUE(names.ok());
+  for (const std::string& name : *names) {
+    if (name.size() > 4 && name.substr(name.size() - 4) == ".seg") segments.push_back(name);
+  }
+  std::sort(segments.begin(), segments.end());
+  ASSERT_GT(segments.size(), 2u);
+  // Every segment but the last was sealed: its file ends with its last record's bytes.
+  for (size_t i = 0; i + 1 < segments.size(); ++i) {
+    Result<std::string> bytes = ReadFile(dir_ + "/app/" + segments[i]);
+    ASSERT_TRUE(bytes.ok());
+    EXPECT_NE(bytes->back(), '\0') << segments[i];
+    EXPECT_LT(bytes->size(), 600u) << segments[i];
+  }
+  auto log = LocalLog::Open(dir_, options, &clock_);
+  ASSERT_TRUE(log.ok());
+  EXPECT_EQ(ReadAll(log->get()).size(), 20u);
 }
 
 TEST_F(RecoveryTest, GarbageAfterLastRecordIsCut) {

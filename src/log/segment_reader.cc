@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <string_view>
 
 namespace vigil::log {
 
@@ -75,12 +76,23 @@ SegmentReader::Outcome SegmentReader::Next(LogRecord* record, bool read_payload)
   }
   RecordHeader h;
   std::string_view head(buffer_.get() + (position_ - buffer_start_), kRecordHeaderSize);
-  if (DecodeRecordHeader(head, &h) != RecordCheck::kOk) return Outcome::kCorrupt;
+  // The zero tail an appending writer keeps ahead of its records (segment_writer.h) ends the
+  // records; zeros followed by anything else are damage. A record that fails its checks is a
+  // write that did not complete (as a file ending inside a record is) when a page of it is still
+  // zeros and only zeros follow it: a crash persisted some of its pages and not the others.
+  if (head.find_first_not_of('\0') == std::string_view::npos) {
+    return RestIsZero(position_) ? Outcome::kEnd : Outcome::kCorrupt;
+  }
+  auto unfinished = [&](std::string_view bytes) {
+    return HasZeroPage(bytes) && RestIsZero(position_ + bytes.size()) ? Outcome::kTorn
+                                                                      : Outcome::kCorrupt;
+  };
+  if (DecodeRecordHeader(head, &h) != RecordCheck::kOk) return unfinished(head);
   size_t total = kRecordHeaderSize + h.payload_size;
   if (read_payload) {
     if (!Fill(total)) return Outcome::kTorn;
     std::string_view whole(buffer_.get() + (position_ - buffer_start_), total);
-    if (!RecordCrcMatches(h, whole)) return Outcome::kCorrupt;
+    if (!RecordCrcMatches(h, whole)) return unfinished(whole);
     record->payload.assign(whole.data() + kRecordHeaderSize, h.payload_size);
   } else {
     // The record must still be complete in the file to count.
@@ -99,6 +111,31 @@ SegmentReader::Outcome SegmentReader::Next(LogRecord* record, bool read_payload)
   position_ += total;
   ++expected_offset_;
   return Outcome::kRecord;
+}
+
+bool SegmentReader::HasZeroPage(std::string_view bytes) const {
+  constexpr uint64_t kPage = 4096;
+  for (uint64_t at = position_, end = position_ + bytes.size(); at < end;) {
+    const uint64_t piece_end = std::min(end, (at / kPage + 1) * kPage);
+    std::string_view piece = bytes.substr(at - position_, piece_end - at);
+    if (piece.find_first_not_of('\0') == std::string_view::npos) return true;
+    at = piece_end;
+  }
+  return false;
+}
+
+bool SegmentReader::RestIsZero(uint64_t from) {
+  char chunk[16 << 10];
+  for (uint64_t at = from;;) {
+    ssize_t n = ::pread(fd_, chunk, sizeof(chunk), static_cast<off_t>(at));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return n == 0;
+    if (std::string_view(chunk, static_cast<size_t>(n)).find_first_not_of('\0') !=
+        std::string_view::npos) {
+      return false;
+    }
+    at += static_cast<uint64_t>(n);
+  }
 }
 
 }  // namespace vigil::log

@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "common/status.h"
 #include "log/log_store.h"
@@ -18,8 +19,9 @@ class SegmentReader {
  public:
   enum class Outcome {
     kRecord,   // *record holds the next record
-    kEnd,      // clean end of the file
-    kTorn,     // the file ends inside a record (a write in progress, or a crash mid-write)
+    kEnd,      // clean end of the records: of the file, or an all-zero tail
+    kTorn,     // the file ends inside a record, or a record fails its checks with a page of it
+               // and everything after it zeros (a write in progress, or a crash mid-write)
     kCorrupt,  // a complete record fails its checks (CRC, length, offset sequence)
   };
 
@@ -44,6 +46,12 @@ class SegmentReader {
   SegmentReader(int fd, SegmentHeader header);
   // Makes bytes [position_, position_ + n) available in buffer_; false at end of file.
   bool Fill(size_t n);
+  // True if every byte from file position `from` to the end of the file is zero (or none is
+  // left).
+  bool RestIsZero(uint64_t from);
+  // True if, cut at the file's 4 KiB page boundaries, a piece of `bytes` (the file's bytes from
+  // position_) is all zeros.
+  bool HasZeroPage(std::string_view bytes) const;
 
   int fd_;
   SegmentHeader header_;

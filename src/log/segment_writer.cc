@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "common/file_util.h"
@@ -50,20 +51,48 @@ Result<std::unique_ptr<SegmentWriter>> SegmentWriter::OpenForAppend(const std::s
   return std::unique_ptr<SegmentWriter>(new SegmentWriter(fd, path, valid_size));
 }
 
+namespace {
+// Zeros for the tail, written a piece at a time.
+constexpr size_t kZeroBytes = 64 << 10;
+const char kZeros[kZeroBytes] = {};
+}  // namespace
+
+void SegmentWriter::RollBack(uint64_t size) {
+  if (::ftruncate(fd_, static_cast<off_t>(size)) == 0) file_size_ = size;
+}
+
+Status SegmentWriter::Prefill(uint64_t end) {
+  prefill_ = prefill_ == 0 ? kMinPrefill : std::min(prefill_ * 2, kMaxPrefill);
+  const uint64_t target = end + prefill_;
+  for (uint64_t at = file_size_; at < target;) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(kZeroBytes, target - at));
+    ssize_t w = ::pwrite(fd_, kZeros, n, static_cast<off_t>(at));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      RollBack(size_);
+      return Status::FromErrno("write segment " + path_, err);
+    }
+    at += static_cast<uint64_t>(w);
+  }
+  file_size_ = target;
+  return Status::Ok();
+}
+
 Status SegmentWriter::Write(std::string_view bytes) {
+  if (size_ + bytes.size() > file_size_) VIGIL_RETURN_IF_ERROR(Prefill(size_ + bytes.size()));
   size_t done = 0;
   while (done < bytes.size()) {
-    ssize_t n = ::write(fd_, bytes.data() + done, bytes.size() - done);
+    ssize_t n =
+        ::pwrite(fd_, bytes.data() + done, bytes.size() - done, static_cast<off_t>(size_ + done));
     if (n < 0) {
       if (errno == EINTR) continue;
       int err = errno;
       // Roll back the partial write so the file ends on a record boundary.
-      if (::ftruncate(fd_, static_cast<off_t>(size_)) == 0) {
-        (void)::lseek(fd_, static_cast<off_t>(size_), SEEK_SET);
-      }
+      RollBack(size_);
       return Status::FromErrno("write segment " + path_, err);
     }
-    done += n;
+    done += static_cast<size_t>(n);
   }
   size_ += bytes.size();
   return Status::Ok();
@@ -72,6 +101,15 @@ Status SegmentWriter::Write(std::string_view bytes) {
 Status SegmentWriter::Sync() {
   if (::fdatasync(fd_) != 0) return Status::FromErrno("fdatasync segment " + path_, errno);
   return Status::Ok();
+}
+
+Status SegmentWriter::Seal() {
+  if (file_size_ == size_) return Status::Ok();
+  if (::ftruncate(fd_, static_cast<off_t>(size_)) != 0) {
+    return Status::FromErrno("truncate segment " + path_, errno);
+  }
+  file_size_ = size_;
+  return Sync();
 }
 
 }  // namespace vigil::log

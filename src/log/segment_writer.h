@@ -3,6 +3,15 @@
 // Owned and used by LocalLog's writer thread only. A failed write (ENOSPC, EIO) truncates the
 // file back to its size before the write, so a segment never holds a partial record that was
 // not also a crash's torn tail.
+//
+// Zero tail: appends overwrite zeros written ahead of them (a chunk that doubles from 64 KiB to
+// 4 MiB as the segment fills). An fdatasync after an append that grows the file must also
+// commit the file's new size and blocks to the filesystem journal; after an overwrite of blocks
+// already written, it flushes the data alone. On this machine's ext4 that halved an fdatasync of
+// nine records (~200 → ~100 µs, and its CPU ~75 → ~42 µs), the cost of every acknowledged
+// batch. A segment's records therefore end where its first all-zero record header is
+// (SegmentReader reads the zero tail as the end); Seal() cuts the tail off a segment that is
+// done, and OpenForAppend() off the one recovery reopens.
 #pragma once
 
 #include <memory>
@@ -29,16 +38,28 @@ class SegmentWriter {
   // Appends `bytes` (whole records). Not durable until Sync().
   Status Write(std::string_view bytes);
   Status Sync();
-  uint64_t size() const { return size_; }
+  // Truncates the zero tail and syncs: the segment ends at its last record. Call before rolling
+  // to a new segment; no Write() after.
+  Status Seal();
+  uint64_t size() const { return size_; }  // where the records end (the zero tail excluded)
   const std::string& path() const { return path_; }
 
  private:
   SegmentWriter(int fd, std::string path, uint64_t size)
-      : fd_(fd), path_(std::move(path)), size_(size) {}
+      : fd_(fd), path_(std::move(path)), size_(size), file_size_(size) {}
+  // Writes zeros past file_size_ so that the file holds at least `end` bytes.
+  Status Prefill(uint64_t end);
+  // Puts the file back at `size` bytes after a failed write.
+  void RollBack(uint64_t size);
+
+  static constexpr uint64_t kMinPrefill = 64 << 10;
+  static constexpr uint64_t kMaxPrefill = 4 << 20;
 
   int fd_;
   std::string path_;
   uint64_t size_;
+  uint64_t file_size_;    // size_ plus the zero tail
+  uint64_t prefill_ = 0;  // the last chunk of zeros written
 };
 
 }  // namespace vigil::log
