@@ -14,7 +14,10 @@
 namespace vigil {
 
 // 0..19, added to the process's own nice value (capped at 19); 0 runs background stages at the
-// same priority as the collector. Default 19: they run on the CPU the collector leaves.
+// same priority as the collector. Default 19: they run on the CPU the collector leaves. A thread
+// whose nice value reaches 19 is also put in SCHED_IDLE, so that it runs only when no other
+// thread wants the CPU: under load, its stage falls behind (on the log, not in memory) and
+// catches up when load eases, and a waking HTTP loop never waits out its timeslice.
 void SetBackgroundNice(int nice);
 int BackgroundNice();
 

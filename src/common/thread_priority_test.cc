@@ -1,7 +1,9 @@
-// Background stages' threads get the configured nice value added to their own; others keep theirs.
+// Background stages' threads get the configured nice value added to their own (at 19, the idle
+// policy as well); others keep theirs.
 #include "common/thread_priority.h"
 
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -26,6 +28,29 @@ TEST(ThreadPriorityTest, BackgroundThreadIsNicerAndOthersAreNot) {
   EXPECT_EQ(background, std::min(19, base + 7));
   EXPECT_EQ(foreground, base);  // the nice value is per thread, not per process
   EXPECT_EQ(ThreadNice(), base);
+  SetBackgroundNice(before);
+}
+
+TEST(ThreadPriorityTest, ANiceOfNineteenIsAlsoTheIdlePolicy) {
+  const int before = BackgroundNice();
+  int policy_19 = -1, policy_7 = -1, policy_other = -1;
+  SetBackgroundNice(19);
+  std::thread([&] {
+    EnterBackgroundPriority();
+    policy_19 = ::sched_getscheduler(0);
+  }).join();
+  std::thread([&] { policy_other = ::sched_getscheduler(0); }).join();
+  if (ThreadNice() + 7 < 19) {
+    SetBackgroundNice(7);
+    std::thread([&] {
+      EnterBackgroundPriority();
+      policy_7 = ::sched_getscheduler(0);
+    }).join();
+    EXPECT_EQ(policy_7, SCHED_OTHER);
+  }
+  EXPECT_EQ(policy_19, SCHED_IDLE);
+  EXPECT_EQ(policy_other, SCHED_OTHER);  // the policy is per thread too
+  EXPECT_EQ(::sched_getscheduler(0), SCHED_OTHER);
   SetBackgroundNice(before);
 }
 
