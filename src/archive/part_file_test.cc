@@ -44,6 +44,17 @@ class PartFileTest : public ::testing::Test {
     return rows;
   }
 
+  // Writes `rows` as one part of kHour and opens it.
+  Result<PartReader> WriteAndOpen(const std::vector<ArchiveRow>& rows) {
+    PartInfo info;
+    info.app = "a";
+    info.hour_ms = kHour;
+    const std::string path = dir_ + "/p.vpart";
+    Status st = WritePart(path, rows, &info);
+    if (!st.ok()) return st;
+    return PartReader::Open(path);
+  }
+
   std::string dir_;
 };
 
@@ -221,13 +232,8 @@ TEST_F(PartFileTest, PartsWrittenOneAfterAnotherOnAThreadAreEachExact) {
 
 TEST_F(PartFileTest, ReadsOnlyTheColumnsAsked) {
   std::vector<ArchiveRow> rows = Rows(100, 2);
-  PartInfo info;
-  info.app = "a";
-  info.hour_ms = kHour;
-  std::string path = dir_ + "/p.vpart";
-  ASSERT_TRUE(WritePart(path, rows, &info).ok());
-  Result<PartReader> r = PartReader::Open(path);
-  ASSERT_TRUE(r.ok());
+  Result<PartReader> r = WriteAndOpen(rows);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
   PartColumns cols;
   ASSERT_TRUE(r->Read(ColumnBit(kTs) | ColumnBit(kUser), &cols).ok());
   EXPECT_TRUE(cols.has(kTs));
@@ -243,13 +249,8 @@ TEST_F(PartFileTest, ReadsOnlyTheColumnsAsked) {
 TEST_F(PartFileTest, ColumnsReadAsHashesGiveEachValuesXxh3) {
   std::vector<ArchiveRow> rows = Rows(300, 12);
   for (size_t i = 0; i < rows.size(); i += 7) rows[i].user.clear();  // anonymous: hash 0
-  PartInfo info;
-  info.app = "a";
-  info.hour_ms = kHour;
-  std::string path = dir_ + "/p.vpart";
-  ASSERT_TRUE(WritePart(path, rows, &info).ok());
-  Result<PartReader> r = PartReader::Open(path);
-  ASSERT_TRUE(r.ok());
+  Result<PartReader> r = WriteAndOpen(rows);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
   PartColumns cols;
   const ColumnMask mask = ColumnBit(kId) | ColumnBit(kUser) | ColumnBit(kTs) | ColumnBit(kOs);
   HashedColumns hashed;

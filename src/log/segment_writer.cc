@@ -61,19 +61,27 @@ void SegmentWriter::RollBack(uint64_t size) {
   if (::ftruncate(fd_, static_cast<off_t>(size)) == 0) file_size_ = size;
 }
 
-Status SegmentWriter::Prefill(uint64_t end) {
-  prefill_ = prefill_ == 0 ? kMinPrefill : std::min(prefill_ * 2, kMaxPrefill);
-  const uint64_t target = end + prefill_;
-  for (uint64_t at = file_size_; at < target;) {
-    const size_t n = static_cast<size_t>(std::min<uint64_t>(kZeroBytes, target - at));
-    ssize_t w = ::pwrite(fd_, kZeros, n, static_cast<off_t>(at));
+Status SegmentWriter::WriteAt(const char* data, size_t n, uint64_t at) {
+  for (size_t done = 0; done < n;) {
+    ssize_t w = ::pwrite(fd_, data + done, n - done, static_cast<off_t>(at + done));
     if (w < 0) {
       if (errno == EINTR) continue;
       int err = errno;
+      // Roll back the partial write so the file ends on a record boundary.
       RollBack(size_);
       return Status::FromErrno("write segment " + path_, err);
     }
-    at += static_cast<uint64_t>(w);
+    done += static_cast<size_t>(w);
+  }
+  return Status::Ok();
+}
+
+Status SegmentWriter::Prefill(uint64_t end) {
+  prefill_ = prefill_ == 0 ? kMinPrefill : std::min(prefill_ * 2, kMaxPrefill);
+  const uint64_t target = end + prefill_;
+  for (uint64_t at = file_size_; at < target; at += kZeroBytes) {
+    VIGIL_RETURN_IF_ERROR(
+        WriteAt(kZeros, static_cast<size_t>(std::min<uint64_t>(kZeroBytes, target - at)), at));
   }
   file_size_ = target;
   return Status::Ok();
@@ -81,19 +89,7 @@ Status SegmentWriter::Prefill(uint64_t end) {
 
 Status SegmentWriter::Write(std::string_view bytes) {
   if (size_ + bytes.size() > file_size_) VIGIL_RETURN_IF_ERROR(Prefill(size_ + bytes.size()));
-  size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t n =
-        ::pwrite(fd_, bytes.data() + done, bytes.size() - done, static_cast<off_t>(size_ + done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      // Roll back the partial write so the file ends on a record boundary.
-      RollBack(size_);
-      return Status::FromErrno("write segment " + path_, err);
-    }
-    done += static_cast<size_t>(n);
-  }
+  VIGIL_RETURN_IF_ERROR(WriteAt(bytes.data(), bytes.size(), size_));
   size_ += bytes.size();
   return Status::Ok();
 }
