@@ -414,12 +414,6 @@ void Aggregator::Emit(const std::vector<Granularity>& granularities, RollupMap* 
   std::vector<uint64_t> exact_users;  // of the output's exact member sketches: one AddHashes
   for (uint32_t o = 0; o < outputs.size(); ++o) {
     const OutKey& ok = outputs[o];
-    RollupCell merged;
-    exact_users.clear();
-    for (uint32_t m = start[o]; m < start[o + 1]; ++m) {
-      merged.Merge(cells_[members[m]], &exact_users);
-    }
-    merged.users.AddHashes(exact_users);
     k.app = strings_.Get(ok.app);
     k.metric = kMetricNames[ok.metric];
     k.subject = strings_.Get(ok.subject);
@@ -428,11 +422,18 @@ void Aggregator::Emit(const std::vector<Granularity>& granularities, RollupMap* 
     k.granularity = static_cast<Granularity>(ok.granularity);
     k.bucket_ms = ok.bucket_ms;
     auto [it, inserted] = out->try_emplace(k);
-    if (inserted) {
-      it->second = std::move(merged);
-    } else {
-      it->second.Merge(merged);
+    if (!inserted) {
+      // A cell `out` already held takes the fine cells one by one, in order, as it always did
+      // (a latency sum rounds as before).
+      for (uint32_t m = start[o]; m < start[o + 1]; ++m) it->second.Merge(cells_[members[m]]);
+      continue;
     }
+    RollupCell& merged = it->second;
+    exact_users.clear();
+    for (uint32_t m = start[o]; m < start[o + 1]; ++m) {
+      merged.Merge(cells_[members[m]], &exact_users);
+    }
+    merged.users.AddHashes(exact_users);
   }
 }
 

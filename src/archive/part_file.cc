@@ -873,6 +873,7 @@ Status PartReader::ReadStored(ColumnMask mask, PartColumns* out, HashedColumns h
       default: {
         PartColumns::StringColumn& s = out->strings_[c];
         if ((hashes.xxh3_64 & (1u << c)) != 0) {
+          s.values.clear();  // no stale places into the new data
           s.hash64.resize(rows);
           auto hash = [](std::string_view v, uint64_t* h) { *h = v.empty() ? 0 : Hash64(v); };
           if (!HashLengthPrefixedValues(p, end, rows, s.hash64.data(), hash)) {
@@ -881,6 +882,7 @@ Status PartReader::ReadStored(ColumnMask mask, PartColumns* out, HashedColumns h
           break;
         }
         if ((hashes.xxh3_128 & (1u << c)) != 0) {
+          s.values.clear();
           s.hash128.resize(rows);
           auto hash = [](std::string_view v, Hash128* h) { StoreHash128(v, h); };
           if (!HashLengthPrefixedValues(p, end, rows, s.hash128.data(), hash)) {

@@ -144,7 +144,8 @@ inline constexpr uint8_t kFlagHasLatency = 2;
 inline constexpr uint8_t kFlagHasBytes = 4;  // bytes != 0
 
 // The columns of a part a scan asked for, decoded. Reading an unrequested column is undefined
-// (it may hold an earlier read's values: Read() reuses the buffers).
+// (it may hold an earlier read's values: Read() reuses the buffers), and so is str() of a column
+// read as hashes, or hash64/hash128 of one read as values.
 class PartColumns {
  public:
   size_t rows() const { return rows_; }

@@ -13,8 +13,8 @@
 // id with the same fingerprint. Settle() then answers those maybes exactly, with one pass over
 // the log: a maybe repeats an earlier id iff its hash is in the log before it.
 //
-// AddAll() prefetches the slot of the id kPrefetchDistance ahead while probing the current one,
-// so the misses overlap instead of queueing. The prefetch goes to every cache level: a
+// AddAll() and AddKeys() prefetch the slot of the id kPrefetchDistance ahead while probing the
+// current one, so the misses overlap instead of queueing. The prefetch goes to every cache level: a
 // non-temporal one (locality 0) left a quarter of the probe loop's samples waiting on the load. The
 // filter and log are anonymous mappings advised to use transparent huge pages; Reset() to the same
 // size reuses them in place, and Release() lets the kernel take the pages back lazily between batch
@@ -100,11 +100,11 @@ class IdSet {
     ProbeLogged(n, fresh);
   }
 
-  // How many ids AddAll() marked as maybe seen since Reset().
+  // How many ids AddAll() and AddKeys() marked as maybe seen since Reset().
   size_t maybes() const { return maybes_.size(); }
 
-  // For each id AddAll() marked as maybe seen, in the order added: 1 if it repeats an id added
-  // before it, 0 if it is new (its fingerprint matched another id's).
+  // For each id AddAll() or AddKeys() marked as maybe seen, in the order added: 1 if it repeats an
+  // id added before it, 0 if it is new (its fingerprint matched another id's).
   std::vector<uint8_t> Settle() const;
 
   size_t size() const { return size_; }  // ids added, repeats included

@@ -3,9 +3,10 @@
 //
 // Files: <log dir>/<partition>/<base offset, 20 digits>.seg, plus consumers/ (consumer_offsets.h).
 //
-// Recovery (Open, writable mode): every segment is scanned. In the last one, the first record
-// that is torn or fails its CRC ends the valid data and the file is truncated there (the bytes
-// cut are kept in <segment>.corrupt-<position> when they held a complete but damaged record).
+// Recovery (Open, writable mode): every segment is scanned. In the last one, the writer's zero
+// tail (segment_writer.h) or the first record that is torn or fails its CRC ends the valid data
+// and the file is truncated there (the bytes cut are kept in <segment>.corrupt-<position> when
+// they held a complete but damaged record).
 // Nothing acknowledged is lost by this: a record is acknowledged only after its fsync, so only
 // unacknowledged writes can be torn. A last segment too short to hold its header (a crash while
 // rolling) is removed. Damage in an earlier, sealed segment stops reading at that point and is

@@ -51,6 +51,12 @@ class RecoveryTest : public ::testing::Test {
     EXPECT_EQ(parts.size(), 1u);
     return parts.empty() ? -1 : static_cast<off_t>(parts[0].bytes);
   }
+  // Writes records 0..n-1 with a log opened and closed here; returns where the records end.
+  off_t WriteRecords(int n) {
+    auto log = OpenLog();
+    Write(log.get(), n);
+    return RecordsEnd(log.get());
+  }
   off_t FileSize(const std::string& p) {
     struct stat st;
     return ::stat(p.c_str(), &st) == 0 ? st.st_size : -1;
@@ -101,12 +107,7 @@ TEST_F(RecoveryTest, BadCrcInLastRecordIsCutAndKeptAside) {
 }
 
 TEST_F(RecoveryTest, TheWritersZeroTailEndsTheRecordsAndIsCutQuietly) {
-  off_t records_end;
-  {
-    auto log = OpenLog();
-    Write(log.get(), 3);
-    records_end = RecordsEnd(log.get());
-  }
+  const off_t records_end = WriteRecords(3);
   // The segment goes on in zeros written ahead of the records (segment_writer.h).
   ASSERT_GT(FileSize(SegmentPath()), records_end);
   auto log = OpenLog();
@@ -173,17 +174,31 @@ TEST_F(RecoveryTest, RolledSegmentsEndAtTheirLastRecord) {
 }
 
 TEST_F(RecoveryTest, GarbageAfterLastRecordIsCut) {
-  {
-    auto log = OpenLog();
-    Write(log.get(), 2);
-  }
-  int fd = ::open(SegmentPath().c_str(), O_WRONLY | O_APPEND);
+  const off_t records_end = WriteRecords(2);
+  int fd = ::open(SegmentPath().c_str(), O_WRONLY);
   ASSERT_GE(fd, 0);
   std::string junk(100, '\xff');
-  ASSERT_EQ(::write(fd, junk.data(), junk.size()), 100);
+  ASSERT_EQ(::pwrite(fd, junk.data(), junk.size(), records_end), 100);  // over the zero tail
   ::close(fd);
   auto log = OpenLog();
   EXPECT_EQ(ReadAll(log.get()).size(), 2u);
+  EXPECT_EQ(FileSize(SegmentPath()), records_end);
+  EXPECT_TRUE(FileExists(SegmentPath() + ".corrupt-" + std::to_string(records_end)));
+}
+
+TEST_F(RecoveryTest, BytesAfterTheZeroTailAreDamageNotTail) {
+  const off_t records_end = WriteRecords(2);
+  int fd = ::open(SegmentPath().c_str(), O_WRONLY | O_APPEND);  // past the zeros
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::write(fd, "junk", 4), 4);
+  ::close(fd);
+  auto log = OpenLog();
+  EXPECT_EQ(ReadAll(log.get()).size(), 2u);
+  EXPECT_EQ(FileSize(SegmentPath()), records_end);
+  // Kept aside, without the zeros before the junk's end being dropped.
+  Result<std::string> kept = ReadFile(SegmentPath() + ".corrupt-" + std::to_string(records_end));
+  ASSERT_TRUE(kept.ok());
+  EXPECT_EQ(kept->substr(kept->size() - 4), "junk");
 }
 
 TEST_F(RecoveryTest, HalfWrittenNewSegmentIsRemoved) {
@@ -235,15 +250,11 @@ TEST_F(RecoveryTest, GarbledOffsetsFileIsReportedNotGuessed) {
 }
 
 TEST_F(RecoveryTest, ReadOnlyOpenDoesNotTouchATornTail) {
-  off_t good_size;
-  {
-    auto log = OpenLog();
-    Write(log.get(), 2);
-    good_size = FileSize(SegmentPath());
-  }
-  int fd = ::open(SegmentPath().c_str(), O_WRONLY | O_APPEND);
-  ASSERT_EQ(::write(fd, "abc", 3), 3);
+  const off_t records_end = WriteRecords(2);
+  int fd = ::open(SegmentPath().c_str(), O_WRONLY);
+  ASSERT_EQ(::pwrite(fd, "abc", 3, records_end), 3);  // a record begun right after the last
   ::close(fd);
+  const off_t good_size = FileSize(SegmentPath()) - 3;
   auto ro = LocalLog::OpenReadOnly(dir_, &clock_);
   ASSERT_TRUE(ro.ok());
   std::vector<LogRecord> recs;

@@ -78,8 +78,8 @@ SegmentReader::Outcome SegmentReader::Next(LogRecord* record, bool read_payload)
   std::string_view head(buffer_.get() + (position_ - buffer_start_), kRecordHeaderSize);
   // The zero tail an appending writer keeps ahead of its records (segment_writer.h) ends the
   // records; zeros followed by anything else are damage. A record that fails its checks is a
-  // write that did not complete (as a file ending inside a record is) when a page of it is still
-  // zeros and only zeros follow it: a crash persisted some of its pages and not the others.
+  // write that did not complete (as a file ending inside a record is) when a whole page of it is
+  // still zeros and only zeros follow it: a crash persisted some of its pages and not the others.
   if (head.find_first_not_of('\0') == std::string_view::npos) {
     return RestIsZero(position_) ? Outcome::kEnd : Outcome::kCorrupt;
   }
@@ -115,11 +115,10 @@ SegmentReader::Outcome SegmentReader::Next(LogRecord* record, bool read_payload)
 
 bool SegmentReader::HasZeroPage(std::string_view bytes) const {
   constexpr uint64_t kPage = 4096;
-  for (uint64_t at = position_, end = position_ + bytes.size(); at < end;) {
-    const uint64_t piece_end = std::min(end, (at / kPage + 1) * kPage);
-    std::string_view piece = bytes.substr(at - position_, piece_end - at);
-    if (piece.find_first_not_of('\0') == std::string_view::npos) return true;
-    at = piece_end;
+  const uint64_t end = position_ + bytes.size();
+  for (uint64_t at = (position_ + kPage - 1) / kPage * kPage; at + kPage <= end; at += kPage) {
+    std::string_view page = bytes.substr(at - position_, kPage);
+    if (page.find_first_not_of('\0') == std::string_view::npos) return true;
   }
   return false;
 }

@@ -20,8 +20,8 @@ class SegmentReader {
   enum class Outcome {
     kRecord,   // *record holds the next record
     kEnd,      // clean end of the records: of the file, or an all-zero tail
-    kTorn,     // the file ends inside a record, or a record fails its checks with a page of it
-               // and everything after it zeros (a write in progress, or a crash mid-write)
+    kTorn,     // the file ends inside a record, or a record fails its checks with a whole page
+               // of it and everything after it zeros (a write in progress, or a crash mid-write)
     kCorrupt,  // a complete record fails its checks (CRC, length, offset sequence)
   };
 
@@ -49,8 +49,8 @@ class SegmentReader {
   // True if every byte from file position `from` to the end of the file is zero (or none is
   // left).
   bool RestIsZero(uint64_t from);
-  // True if, cut at the file's 4 KiB page boundaries, a piece of `bytes` (the file's bytes from
-  // position_) is all zeros.
+  // True if `bytes` (the file's bytes from position_) hold a whole 4 KiB page of the file that
+  // is all zeros. (A smaller zero piece proves too little: a damaged record can end in zeros.)
   bool HasZeroPage(std::string_view bytes) const;
 
   int fd_;

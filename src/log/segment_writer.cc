@@ -61,35 +61,48 @@ void SegmentWriter::RollBack(uint64_t size) {
   if (::ftruncate(fd_, static_cast<off_t>(size)) == 0) file_size_ = size;
 }
 
-Status SegmentWriter::WriteAt(const char* data, size_t n, uint64_t at) {
-  for (size_t done = 0; done < n;) {
-    ssize_t w = ::pwrite(fd_, data + done, n - done, static_cast<off_t>(at + done));
+Status SegmentWriter::WriteAt(const char* data, size_t n, uint64_t at, size_t* written) {
+  for (*written = 0; *written < n;) {
+    ssize_t w = ::pwrite(fd_, data + *written, n - *written, static_cast<off_t>(at + *written));
     if (w < 0) {
       if (errno == EINTR) continue;
-      int err = errno;
-      // Roll back the partial write so the file ends on a record boundary.
-      RollBack(size_);
-      return Status::FromErrno("write segment " + path_, err);
+      return Status::FromErrno("write segment " + path_, errno);
     }
-    done += static_cast<size_t>(w);
+    *written += static_cast<size_t>(w);
   }
   return Status::Ok();
 }
 
 Status SegmentWriter::Prefill(uint64_t end) {
-  prefill_ = prefill_ == 0 ? kMinPrefill : std::min(prefill_ * 2, kMaxPrefill);
-  const uint64_t target = end + prefill_;
-  for (uint64_t at = file_size_; at < target; at += kZeroBytes) {
-    VIGIL_RETURN_IF_ERROR(
-        WriteAt(kZeros, static_cast<size_t>(std::min<uint64_t>(kZeroBytes, target - at)), at));
+  const uint64_t chunk = prefill_ == 0 ? kMinPrefill : std::min(prefill_ * 2, kMaxPrefill);
+  const uint64_t target = end + chunk;
+  uint64_t at = file_size_;
+  Status st;
+  while (at < target && st.ok()) {
+    size_t written = 0;
+    st = WriteAt(kZeros, static_cast<size_t>(std::min<uint64_t>(kZeroBytes, target - at)), at,
+                 &written);
+    at += written;
   }
-  file_size_ = target;
-  return Status::Ok();
+  if (at >= end) {
+    // The round fits, even if a nearly full disk took less than a whole chunk of zeros: keep
+    // them, and try the same chunk again next time.
+    file_size_ = at;
+    if (st.ok()) prefill_ = chunk;
+    return Status::Ok();
+  }
+  RollBack(size_);
+  return st;
 }
 
 Status SegmentWriter::Write(std::string_view bytes) {
   if (size_ + bytes.size() > file_size_) VIGIL_RETURN_IF_ERROR(Prefill(size_ + bytes.size()));
-  VIGIL_RETURN_IF_ERROR(WriteAt(bytes.data(), bytes.size(), size_));
+  size_t written = 0;
+  Status st = WriteAt(bytes.data(), bytes.size(), size_, &written);
+  if (!st.ok()) {
+    RollBack(size_);  // the file ends on a record boundary again
+    return st;
+  }
   size_ += bytes.size();
   return Status::Ok();
 }
@@ -100,12 +113,13 @@ Status SegmentWriter::Sync() {
 }
 
 Status SegmentWriter::Seal() {
-  if (file_size_ == size_) return Status::Ok();
-  if (::ftruncate(fd_, static_cast<off_t>(size_)) != 0) {
-    return Status::FromErrno("truncate segment " + path_, errno);
+  if (file_size_ != size_) {
+    if (::ftruncate(fd_, static_cast<off_t>(size_)) != 0) {
+      return Status::FromErrno("truncate segment " + path_, errno);
+    }
+    file_size_ = size_;
   }
-  file_size_ = size_;
-  return Sync();
+  return Sync();  // every time: a Seal retried after a failed sync syncs again
 }
 
 }  // namespace vigil::log

@@ -51,8 +51,8 @@ class SegmentWriter {
   Status Prefill(uint64_t end);
   // Puts the file back at `size` bytes after a failed write.
   void RollBack(uint64_t size);
-  // Writes all of [data, data + n) at file position `at`; on failure, rolls back to size_.
-  Status WriteAt(const char* data, size_t n, uint64_t at);
+  // Writes [data, data + n) at file position `at`; *written: how much, also on failure.
+  Status WriteAt(const char* data, size_t n, uint64_t at, size_t* written);
 
   // The fdatasync after an extension writes its zeros out too: 4 MiB chunks made those a
   // p99 of 9 ms at peak load; 256 KiB measured best (64 KiB and 1 MiB a little worse).
