@@ -70,23 +70,15 @@ Status DecodeRollupKey(std::string_view bytes, RollupKey* key) {
   return Status::Ok();
 }
 
-void RollupCell::Merge(const RollupCell& other) {
-  count += other.count;
-  errors += other.errors;
-  bytes += other.bytes;
-  first_ms = std::min(first_ms, other.first_ms);
-  last_ms = std::max(last_ms, other.last_ms);
-  users.Merge(other.users);
-  latency.Merge(other.latency);
-}
-
 void RollupCell::Merge(const RollupCell& other, std::vector<uint64_t>* exact_users) {
   count += other.count;
   errors += other.errors;
   bytes += other.bytes;
   first_ms = std::min(first_ms, other.first_ms);
   last_ms = std::max(last_ms, other.last_ms);
-  if (!other.users.AppendExactHashes(exact_users)) users.Merge(other.users);
+  if (exact_users == nullptr || !other.users.AppendExactHashes(exact_users)) {
+    users.Merge(other.users);
+  }
   latency.Merge(other.latency);
 }
 

@@ -64,10 +64,9 @@ struct RollupCell {
   HyperLogLog users;
   LatencySketch latency;
 
-  void Merge(const RollupCell& other);
-  // Merge, but an exact users sketch's hashes are appended to `exact_users` instead (see
+  // With `exact_users`, an exact users sketch's hashes are appended to it instead of merged (see
   // HyperLogLog::AppendExactHashes): the caller adds them with users.AddHashes at the end.
-  void Merge(const RollupCell& other, std::vector<uint64_t>* exact_users);
+  void Merge(const RollupCell& other, std::vector<uint64_t>* exact_users = nullptr);
   void AppendTo(std::string* out) const;
   // What AppendTo writes, with the users sketch as its fingerprint
   // (HyperLogLog::AppendFingerprintTo): equal exactly when the serialized forms are (but for

@@ -86,10 +86,8 @@ class IdSet {
   // call), 0 if it may have been: Settle() tells which of those were.
   template <typename IdAt>
   void AddAll(size_t n, IdAt id_at, uint8_t* fresh) {
-    Reserve(size_ + n);
-    Key* keys = log_ + size_;
-    for (size_t i = 0; i < n; ++i) StoreHash128(id_at(i), &keys[i]);
-    ProbeLogged(n, fresh);
+    AddKeys(
+        n, [&](size_t i) { return HashOf(id_at(i)); }, fresh);
   }
   // AddAll() of ids given as their hashes, HashOf(id): key_at(i) for i < n.
   template <typename KeyAt>
@@ -97,7 +95,17 @@ class IdSet {
     Reserve(size_ + n);
     Key* keys = log_ + size_;
     for (size_t i = 0; i < n; ++i) keys[i] = key_at(i);
-    ProbeLogged(n, fresh);
+    const size_t mask = filter_capacity_ - 1;
+    for (size_t i = 0; i < n; ++i) {
+      if (i + kPrefetchDistance < n) {
+        const uint8_t* run = &filter_[keys[i + kPrefetchDistance].low & mask];
+        __builtin_prefetch(run, 1, 3);
+        __builtin_prefetch(run + kRunBytes - 1, 1, 3);  // the run may cross a cache line
+      }
+      fresh[i] = Probe(keys[i]) ? 1 : 0;
+      if (fresh[i] == 0) maybes_.push_back(size_ + i);
+    }
+    size_ += n;
   }
 
   // How many ids AddAll() and AddKeys() marked as maybe seen since Reset().
@@ -127,22 +135,6 @@ class IdSet {
   static uint8_t Fingerprint(const Key& k) {
     const uint8_t f = static_cast<uint8_t>(k.high >> 56);
     return f == 0 ? 1 : f;
-  }
-
-  // Probes the filter with the n keys logged from size_ on, marks them in fresh, counts them.
-  void ProbeLogged(size_t n, uint8_t* fresh) {
-    const Key* keys = log_ + size_;
-    const size_t mask = filter_capacity_ - 1;
-    for (size_t i = 0; i < n; ++i) {
-      if (i + kPrefetchDistance < n) {
-        const uint8_t* run = &filter_[keys[i + kPrefetchDistance].low & mask];
-        __builtin_prefetch(run, 1, 3);
-        __builtin_prefetch(run + kRunBytes - 1, 1, 3);  // the run may cross a cache line
-      }
-      fresh[i] = Probe(keys[i]) ? 1 : 0;
-      if (fresh[i] == 0) maybes_.push_back(size_ + i);
-    }
-    size_ += n;
   }
 
   // Bytes of a filter of `capacity` home slots: probe runs from the last home slots spill into

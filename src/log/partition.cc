@@ -307,7 +307,6 @@ Status Partition::Read(uint64_t from, size_t max_records, std::vector<LogRecord>
       const bool before = r.next_offset() < from;
       SegmentReader::Outcome o = r.Next(&rec, !before);
       if (o != SegmentReader::Outcome::kRecord) break;
-      if (rec.offset >= end) break;  // not durable yet: may still be rewritten
       hint = {seg.base_offset, r.next_offset(), r.position()};
       if (before) continue;
       out->push_back(std::move(rec));
@@ -352,7 +351,6 @@ Status Partition::ScanHeaders(const std::function<void(const LogRecord&)>& fn) c
     // Stops at the durable end, before the records being written and the zero tail.
     while ((*reader)->next_offset() < end &&
            (*reader)->Next(&rec, /*read_payload=*/false) == SegmentReader::Outcome::kRecord) {
-      if (rec.offset >= end) return Status::Ok();
       fn(rec);
     }
   }
