@@ -8,7 +8,7 @@
 # ClickHouse (MergeTree, ORDER BY (app, day)). Neither side's load is timed.
 #
 # Timed, best of ROUNDS, caches warm:
-#   vigil       POST /v1/admin/batch/run over the 30 days: reads the id, ts, type, version, os,
+#   vigil       POST /v1/admin/batch/run over the 30 days: reads the id hash, ts, type, version, os,
 #               user columns and the derived subject/flags/bytes/latency columns (the archive
 #               computed endpoint templates and crash groups when it wrote the parts), drops
 #               repeated ids, aggregates every metric (app loads, users HLL, crashes and crash

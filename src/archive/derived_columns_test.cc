@@ -1,10 +1,11 @@
 // Derived columns: a part carries each row's aggregation facts (subject, error, bytes, latency),
-// and a version 1 part — written before derived columns existed, checked in as a fixture — reads
+// and parts of every earlier version — checked in as fixtures — read
 // with the same columns and the same values, derived on read.
 #include "archive/derived_columns.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include <cmath>
 #include <cstring>
@@ -24,6 +25,8 @@ const std::string kV1Part = std::string(VIGIL_FIXTURES_DIR) + "/archive/part_v1.
 const std::string kV2Part = std::string(VIGIL_FIXTURES_DIR) + "/archive/part_v2.vpart";
 // The same rows as written by version 3 (every column zstd, no codec byte).
 const std::string kV3Part = std::string(VIGIL_FIXTURES_DIR) + "/archive/part_v3.vpart";
+// The same rows as written by version 4 (LZ4 scan columns, ids among them; no id_hash).
+const std::string kV4Part = std::string(VIGIL_FIXTURES_DIR) + "/archive/part_v4.vpart";
 
 // The rows of tests/data/archive/part_v1.vpart: one of each event type, with the fields
 // aggregation reads, an anonymous user and an empty version and OS.
@@ -159,6 +162,8 @@ void ExpectRows(const PartColumns& cols, const std::vector<ArchiveRow>& rows) {
   ASSERT_EQ(cols.rows(), rows.size());
   for (size_t i = 0; i < rows.size(); ++i) {
     EXPECT_EQ(cols.str(kId, i), rows[i].id);
+    const XXH128_hash_t h = XXH3_128bits(rows[i].id.data(), rows[i].id.size());
+    EXPECT_TRUE(cols.id_hash(i) == (Hash128{h.low64, h.high64})) << i;
     EXPECT_EQ(cols.ts(i), rows[i].ts_ms);
     EXPECT_EQ(cols.type(i), rows[i].type);
     EXPECT_EQ(cols.str(kVersion, i), rows[i].version);
@@ -297,6 +302,43 @@ TEST_F(DerivedColumnsTest, VersionThreePartsReadWithTheSameColumnsAndValues) {
   EXPECT_EQ(scan.str(kUser, 2), "u1");
   EXPECT_EQ(scan.bytes(1), 310u);
   EXPECT_EQ(scan.latency(5), 5000);
+}
+
+TEST_F(DerivedColumnsTest, VersionFourPartsHashTheirIdsIntoIdHashHoweverTheIdsAreAskedFor) {
+  Result<PartReader> r = PartReader::Open(kV4Part);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->version(), 4);
+  EXPECT_EQ(r->codec(kId), PartCodec::kLz4);
+  PartColumns cols;
+  ASSERT_TRUE(r->Read(kAllColumns, &cols).ok());
+  const std::vector<ArchiveRow> rows = CompatRows(kHour);
+  ExpectRows(cols, rows);  // id_hash included, hashed from the ids
+  ExpectDerived(cols);
+  // id_hash alone, as a batch scan asks for it; with the ids as hashes too; with the ids as
+  // values: the same hashes each time, and the ids as asked.
+  PartColumns alone, as_hashes, as_values;
+  ASSERT_TRUE(r->Read(ColumnBit(kIdHash) | ColumnBit(kTs), &alone).ok());
+  HashedColumns hashed;
+  hashed.xxh3_128 = ColumnBit(kId);
+  ASSERT_TRUE(r->Read(ColumnBit(kIdHash) | ColumnBit(kId), &as_hashes, hashed).ok());
+  ASSERT_TRUE(r->Read(ColumnBit(kIdHash) | ColumnBit(kId), &as_values).ok());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    EXPECT_TRUE(alone.id_hash(i) == cols.id_hash(i)) << i;
+    EXPECT_EQ(alone.ts(i), rows[i].ts_ms) << i;
+    EXPECT_TRUE(as_hashes.id_hash(i) == cols.id_hash(i)) << i;
+    EXPECT_TRUE(as_hashes.hash128(kId, i) == cols.id_hash(i)) << i;
+    EXPECT_TRUE(as_values.id_hash(i) == cols.id_hash(i)) << i;
+    EXPECT_EQ(as_values.str(kId, i), rows[i].id) << i;
+  }
+  // Written now, the same rows store the very same hashes.
+  Result<PartReader> now = WriteAndOpen("now.vpart", rows, "app-compat");
+  ASSERT_TRUE(now.ok()) << now.status().ToString();
+  EXPECT_EQ(now->codec(kIdHash), PartCodec::kRaw);
+  PartColumns stored;
+  ASSERT_TRUE(now->Read(ColumnBit(kIdHash), &stored).ok());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    EXPECT_TRUE(stored.id_hash(i) == cols.id_hash(i)) << i;
+  }
 }
 
 TEST_F(DerivedColumnsTest, LatenciesAndBytesReadBackBitForBitForFlaggedRowsOnly) {

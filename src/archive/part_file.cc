@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 #include <iterator>
 #include <memory>
@@ -111,9 +112,8 @@ class ColumnStream {
     raw_size_ = raw_size;
     level_ = level;
     status_ = Status::Ok();
-    codec_ = codec == PartCodec::kLz4 && raw_size <= LZ4_MAX_INPUT_SIZE ? PartCodec::kLz4
-                                                                        : PartCodec::kZstd;
-    if (codec_ == PartCodec::kLz4) return Status::Ok();
+    codec_ = codec == PartCodec::kLz4 && raw_size > LZ4_MAX_INPUT_SIZE ? PartCodec::kZstd : codec;
+    if (codec_ != PartCodec::kZstd) return Status::Ok();
     if (cctx_ == nullptr && (cctx_ = ZSTD_createCCtx()) == nullptr) {
       return Status::IoError("zstd: cannot allocate a compression context");
     }
@@ -135,8 +135,11 @@ class ColumnStream {
       Compress(ZSTD_e_end);
       return status_;
     }
-    if (chunk_.size() != raw_size_)
-      return Status::IoError("lz4: column size differs from its plan");
+    if (chunk_.size() != raw_size_) return Status::IoError("column size differs from its plan");
+    if (codec_ == PartCodec::kRaw) {
+      out_.swap(chunk_);
+      return Status::Ok();
+    }
     const int n = static_cast<int>(chunk_.size());
     out_.resize(static_cast<size_t>(LZ4_compressBound(n)));
     const int got = level_ <= 0
@@ -460,6 +463,7 @@ Status EncodeColumns(const std::vector<ArchiveRow>& rows, const std::vector<uint
   }
   raw[kType] = n;
   raw[kFlags] = n;
+  raw[kIdHash] = sizeof(Hash128) * n;
   int64_t previous = 0;
   for (uint32_t i : order) {
     raw[kTs] += VarintLength(ZigZagEncode(rows[i].ts_ms - previous));
@@ -469,10 +473,9 @@ Status EncodeColumns(const std::vector<ArchiveRow>& rows, const std::vector<uint
     if (raw[c] > kMaxPartColumnBytes) {
       return Status::TooLarge(std::string("part column ") + kColumnNames[c] + " is over 2 GiB");
     }
-    const bool scan = IsScanColumn(static_cast<Column>(c));
-    VIGIL_RETURN_IF_ERROR(streams[c].Begin(scan ? PartCodec::kLz4 : PartCodec::kZstd,
-                                           scan ? compression.lz4_level : compression.zstd_level,
-                                           raw[c]));
+    const PartCodec codec = CodecOf(static_cast<Column>(c));
+    VIGIL_RETURN_IF_ERROR(streams[c].Begin(
+        codec, codec == PartCodec::kZstd ? compression.zstd_level : compression.lz4_level, raw[c]));
   }
   for (size_t d = 0; d < kDictionaries; ++d) {
     ColumnStream& stream = streams[kDictionaryColumns[d]];
@@ -511,6 +514,10 @@ Status EncodeColumns(const std::vector<ArchiveRow>& rows, const std::vector<uint
     streams[kFlags].chunk()->push_back(static_cast<char>(d.flags));
     if (d.flags & kFlagHasBytes) PutVarint64(streams[kBytes].chunk(), d.bytes);
     if (d.flags & kFlagHasLatency) PutLatency(streams[kLatency].chunk(), d.latency);
+    Hash128 id_hash;
+    StoreHash128(r.id, &id_hash);
+    PutFixed64(streams[kIdHash].chunk(), id_hash.low);
+    PutFixed64(streams[kIdHash].chunk(), id_hash.high);
     for (uint32_t c = 0; c < kColumnCount; ++c) streams[c].Flow();
   }
   for (uint32_t c = 0; c < kColumnCount; ++c) VIGIL_RETURN_IF_ERROR(streams[c].End());
@@ -641,7 +648,9 @@ Result<PartReader> PartReader::Open(const std::string& path) {
   if (r.version_ < 1 || r.version_ > kPartVersion) {
     return Status::Unsupported(path + ": part file of an unknown version; a newer Vigil wrote it");
   }
-  const uint32_t stored_columns = r.version_ == 1 ? kV1ColumnCount : kColumnCount;
+  const uint32_t stored_columns = r.version_ == 1  ? kV1ColumnCount
+                                  : r.version_ < 5 ? kV4ColumnCount
+                                                   : kColumnCount;
   std::string_view app;
   uint64_t ncolumns = 0;
   if (!GetVarint64(p, end, &r.info_.rows) || !GetVarsint64(p, end, &r.info_.min_ts) ||
@@ -666,8 +675,11 @@ Result<PartReader> PartReader::Open(const std::string& path) {
     if (r.version_ >= 4) {
       if (p == end) return corrupt("truncated column directory");
       const uint8_t codec = static_cast<uint8_t>(*p++);
-      if (codec > static_cast<uint8_t>(PartCodec::kLz4)) return corrupt("unknown codec");
+      if (codec > static_cast<uint8_t>(PartCodec::kRaw)) return corrupt("unknown codec");
       ref.codec = static_cast<PartCodec>(codec);
+      if (ref.codec == PartCodec::kRaw && ref.compressed != ref.raw) {
+        return corrupt("raw column of two sizes");
+      }
     }
     if (name != kColumnNames[c]) return corrupt("unexpected column " + std::string(name));
     // An LZ4 block's sizes are ints, its output at most LZ4_MAX_INPUT_SIZE.
@@ -688,9 +700,9 @@ Status PartReader::Read(ColumnMask mask, PartColumns* out, HashedColumns hashes)
   mask &= kAllColumns;
   hashes.xxh3_64 &= mask;
   hashes.xxh3_128 &= mask;
-  constexpr ColumnMask kHashable =
-      ~(ColumnBit(kTs) | ColumnBit(kType) | ColumnBit(kFlags) | ColumnBit(kBytes) |
-        ColumnBit(kLatency) | ColumnBit(kVersion) | ColumnBit(kOs) | ColumnBit(kSubject));
+  constexpr ColumnMask kHashable = ~(ColumnBit(kTs) | ColumnBit(kType) | ColumnBit(kFlags) |
+                                     ColumnBit(kBytes) | ColumnBit(kLatency) | ColumnBit(kVersion) |
+                                     ColumnBit(kOs) | ColumnBit(kSubject) | ColumnBit(kIdHash));
   if (((hashes.xxh3_64 | hashes.xxh3_128) & ~kHashable) != 0 ||
       (hashes.xxh3_64 & hashes.xxh3_128) != 0 ||
       (version_ == 1 && (mask & ~kRowColumns) != 0 &&
@@ -699,6 +711,29 @@ Status PartReader::Read(ColumnMask mask, PartColumns* out, HashedColumns hashes)
         "part read: only a string column that is not dictionary-coded can be read as hashes, "
         "with one hash each");
   }
+  if (version_ >= 5 || (mask & ColumnBit(kIdHash)) == 0) return ReadVersioned(mask, out, hashes);
+  // Before version 5: `id_hash` is hashed from `id`, read as hashes unless asked for as values.
+  const bool ids_as_values =
+      (mask & ColumnBit(kId)) != 0 && (hashes.xxh3_128 & ColumnBit(kId)) == 0;
+  HashedColumns with_ids = hashes;
+  if (!ids_as_values) with_ids.xxh3_128 |= ColumnBit(kId);
+  VIGIL_RETURN_IF_ERROR(
+      ReadVersioned((mask & ~ColumnBit(kIdHash)) | ColumnBit(kId), out, with_ids));
+  const size_t rows = out->rows_;
+  std::vector<Hash128>& id_hashes = out->id_hashes_;
+  if (ids_as_values) {
+    id_hashes.resize(rows);
+    for (size_t i = 0; i < rows; ++i) StoreHash128(out->str(kId, i), &id_hashes[i]);
+  } else if ((mask & ColumnBit(kId)) != 0) {
+    id_hashes = out->strings_[kId].hash128;  // asked for both
+  } else {
+    id_hashes.swap(out->strings_[kId].hash128);
+  }
+  out->mask_ = mask;
+  return Status::Ok();
+}
+
+Status PartReader::ReadVersioned(ColumnMask mask, PartColumns* out, HashedColumns hashes) {
   // Version 1 parts: a column built here from each row's value, as a dictionary column.
   auto set_dictionary = [](const aggregate::StringInterner& values, PartColumns::StringColumn* s) {
     s->data.clear();
@@ -781,6 +816,8 @@ Status PartReader::ReadStored(ColumnMask mask, PartColumns* out, HashedColumns h
   ZSTD_DCtx* dctx = scratch.dctx();
   if (dctx == nullptr) return Status::IoError("zstd: cannot allocate a decompression context");
   static_assert(std::endian::native == std::endian::little, "fixed columns are little-endian");
+  static_assert(sizeof(Hash128) == 16 && offsetof(Hash128, low) == 0,
+                "id_hash decompresses straight into Hash128s: low, then high");
   for (uint32_t c = 0; c < kColumnCount; ++c) {
     if ((out->mask_ & (1u << c)) == 0) continue;
     const ColumnRef& ref = columns_[c];
@@ -790,21 +827,22 @@ Status PartReader::ReadStored(ColumnMask mask, PartColumns* out, HashedColumns h
     // allocate.
     const bool flagged = version_ >= 3 && (c == kBytes || c == kLatency);
     if (!flagged && rows > ref.raw) return corrupt(name, "too few values");
-    char* compressed = scratch.Bytes(ref.compressed);
-    VIGIL_RETURN_IF_ERROR(PreadAll(fd.get(), ref.offset, ref.compressed, compressed, path_));
-    if (XXH3_64bits(compressed, ref.compressed) != ref.hash) return corrupt(name, "checksum");
-    // Fixed-width columns decompress straight into their values, varint columns into scratch,
-    // string columns into their own buffer (values point into it).
+    // Fixed-width columns decompress straight into their values (a raw one is read into them),
+    // varint columns into scratch, string columns into their own buffer (values point into it).
     char* raw;
     switch (flagged ? kColumnCount : c) {
       case kType:
       case kFlags:
-      case kLatency: {
-        const size_t width = c == kLatency ? 8 : 1;
+      case kLatency:
+      case kIdHash: {
+        const size_t width = c == kIdHash ? sizeof(Hash128) : c == kLatency ? 8 : 1;
         if (ref.raw != width * rows) return corrupt(name, "wrong length");
         if (c == kLatency) {
           out->latencies_.resize(rows);
           raw = reinterpret_cast<char*>(out->latencies_.data());
+        } else if (c == kIdHash) {
+          out->id_hashes_.resize(rows);
+          raw = reinterpret_cast<char*>(out->id_hashes_.data());
         } else {
           std::vector<uint8_t>& v = c == kType ? out->types_ : out->flags_;
           v.resize(rows);
@@ -821,7 +859,12 @@ Status PartReader::ReadStored(ColumnMask mask, PartColumns* out, HashedColumns h
         out->strings_[c].data.resize(ref.raw);
         raw = out->strings_[c].data.data();
     }
-    if (ref.codec == PartCodec::kLz4) {
+    char* compressed = ref.codec == PartCodec::kRaw ? raw : scratch.Bytes(ref.compressed);
+    VIGIL_RETURN_IF_ERROR(PreadAll(fd.get(), ref.offset, ref.compressed, compressed, path_));
+    if (XXH3_64bits(compressed, ref.compressed) != ref.hash) return corrupt(name, "checksum");
+    if (ref.codec == PartCodec::kRaw) {
+      // Read as is (Open checked that its two sizes agree).
+    } else if (ref.codec == PartCodec::kLz4) {
       const int n = LZ4_decompress_safe(compressed, raw, static_cast<int>(ref.compressed),
                                         static_cast<int>(ref.raw));
       if (n < 0 || static_cast<uint64_t>(n) != ref.raw) return corrupt(name, "does not decompress");
@@ -862,6 +905,7 @@ Status PartReader::ReadStored(ColumnMask mask, PartColumns* out, HashedColumns h
         break;
       case kFlags:
       case kLatency:
+      case kIdHash:
         p = end;
         break;
       case kBytes:

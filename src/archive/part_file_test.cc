@@ -66,10 +66,17 @@ std::vector<ArchiveRow> SortedByTimeThenId(std::vector<ArchiveRow> rows) {
   return rows;
 }
 
+// XXH3-128 of an id, straight from xxhash: what the id_hash column must hold.
+Hash128 ExpectedIdHash(const std::string& id) {
+  const XXH128_hash_t h = XXH3_128bits(id.data(), id.size());
+  return Hash128{h.low64, h.high64};
+}
+
 void ExpectRowsEqual(const std::vector<ArchiveRow>& want, const PartColumns& got) {
   ASSERT_EQ(got.rows(), want.size());
   for (size_t i = 0; i < want.size(); ++i) {
     ASSERT_EQ(got.str(kId, i), want[i].id) << i;
+    ASSERT_TRUE(got.id_hash(i) == ExpectedIdHash(want[i].id)) << i;
     ASSERT_EQ(got.ts(i), want[i].ts_ms) << i;
     ASSERT_EQ(got.type(i), want[i].type) << i;
     ASSERT_EQ(got.str(kVersion, i), want[i].version) << i;
@@ -321,12 +328,15 @@ TEST_F(PartFileTest, ScanColumnsAreLz4AndBodiesZstdAtEveryLevel) {
     ExpectPartHolds(path, rows);
     Result<PartReader> r = PartReader::Open(path);
     ASSERT_TRUE(r.ok()) << r.status().ToString();
-    EXPECT_EQ(r->version(), 4);
+    EXPECT_EQ(r->version(), 5);
     for (uint32_t c = 0; c < kColumnCount; ++c) {
       const Column column = static_cast<Column>(c);
-      EXPECT_EQ(r->codec(column), IsScanColumn(column) ? PartCodec::kLz4 : PartCodec::kZstd)
-          << kColumnNames[c];
+      const PartCodec want = column == kIdHash      ? PartCodec::kRaw
+                             : IsScanColumn(column) ? PartCodec::kLz4
+                                                    : PartCodec::kZstd;
+      EXPECT_EQ(r->codec(column), want) << kColumnNames[c];
     }
+    EXPECT_EQ(r->codec(kId), PartCodec::kZstd);  // ids are read as their id_hash
     // The derived columns too read the same whatever the level.
     PartColumns cols;
     ASSERT_TRUE(r->Read(kAllColumns, &cols).ok());
@@ -403,7 +413,7 @@ TEST_F(PartFileTest, ADamagedLz4BlockOrUnknownCodecIsCorruptionEvenWithValidChec
   for (uint32_t c = 0; c < kColumnCount; ++c) {
     const StoredColumn& column = columns[c];
     ASSERT_EQ(column.name, kColumnNames[c]);
-    if (!IsScanColumn(static_cast<Column>(c))) continue;
+    if (!IsScanColumn(static_cast<Column>(c)) || c == kIdHash) continue;  // id_hash: below
     SCOPED_TRACE(column.name);
     ASSERT_EQ((*written)[column.codec_at], 1);  // LZ4
     size_t damaged = 0;
@@ -420,10 +430,10 @@ TEST_F(PartFileTest, ADamagedLz4BlockOrUnknownCodecIsCorruptionEvenWithValidChec
       ASSERT_TRUE(r.ok()) << r.status().ToString();
       PartColumns cols;
       Status st = r->Read(ColumnBit(static_cast<Column>(c)), &cols);
-      if (c == kId || c == kUser) {
+      if (c == kUser) {
         // Read as hashes, the column's damage is found exactly as when read as values.
         HashedColumns hashed;
-        (c == kId ? hashed.xxh3_128 : hashed.xxh3_64) = ColumnBit(static_cast<Column>(c));
+        hashed.xxh3_64 = ColumnBit(kUser);
         Status hashed_st = r->Read(ColumnBit(static_cast<Column>(c)), &cols, hashed);
         ASSERT_EQ(hashed_st.ToString(), st.ToString());
       }
@@ -447,6 +457,60 @@ TEST_F(PartFileTest, ADamagedLz4BlockOrUnknownCodecIsCorruptionEvenWithValidChec
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kCorruption);
   EXPECT_NE(r.status().message().find("unknown codec"), std::string::npos) << r.status().ToString();
+}
+
+TEST_F(PartFileTest, TheRawIdHashColumnIsCheckedByItsChecksumAndItsSizes) {
+  const std::string path = dir_ + "/p.vpart";
+  PartInfo info;
+  info.app = "a";
+  info.hour_ms = kHour;
+  const std::vector<ArchiveRow> rows = Rows(500, 8);
+  ASSERT_TRUE(WritePart(path, rows, &info).ok());
+  Result<std::string> written = ReadFile(path);
+  ASSERT_TRUE(written.ok());
+  const std::vector<StoredColumn> columns = ColumnDirectory(*written);
+  const StoredColumn& id_hash = columns[kIdHash];
+  ASSERT_EQ(id_hash.name, "id_hash");
+  ASSERT_EQ((*written)[id_hash.codec_at], 2);  // raw
+  EXPECT_EQ(id_hash.compressed, 16u * rows.size());
+  const std::string bad = dir_ + "/bad.vpart";
+  auto read_id_hash = [&](const std::string& file, PartColumns* cols) -> Status {
+    if (Status st = WriteFile(bad, file); !st.ok()) return st;
+    Result<PartReader> r = PartReader::Open(bad);
+    if (!r.ok()) return r.status();
+    return r->Read(ColumnBit(kIdHash), cols);
+  };
+  PartColumns cols;
+  // A changed byte: the column's checksum finds it.
+  std::string bent = *written;
+  bent[id_hash.offset + 37] ^= 0x40;
+  Status st = read_id_hash(bent, &cols);
+  EXPECT_EQ(st.code(), StatusCode::kCorruption);
+  EXPECT_NE(st.message().find("column id_hash: checksum"), std::string::npos) << st.ToString();
+  // With the checksum made to match, hashes have no structure left to check: the row reads
+  // with another hash (a batch run would count it as another event).
+  const uint64_t hash = XXH3_64bits(bent.data() + id_hash.offset, id_hash.compressed);
+  std::memcpy(bent.data() + id_hash.hash_at, &hash, 8);
+  ResealFooter(&bent);
+  ASSERT_TRUE(read_id_hash(bent, &cols).ok());
+  const std::vector<ArchiveRow> sorted = SortedByTimeThenId(rows);
+  EXPECT_FALSE(cols.id_hash(2) == ExpectedIdHash(sorted[2].id));
+  EXPECT_TRUE(cols.id_hash(3) == ExpectedIdHash(sorted[3].id));
+  // Raw claimed for an LZ4 column, whose two sizes differ: refused when the part is opened.
+  std::string raw_user = *written;
+  raw_user[columns[kUser].codec_at] = 2;
+  ResealFooter(&raw_user);
+  ASSERT_TRUE(WriteFile(bad, raw_user).ok());
+  Result<PartReader> r = PartReader::Open(bad);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("raw column of two sizes"), std::string::npos)
+      << r.status().ToString();
+  // LZ4 claimed for the raw hashes: they do not decompress to their size.
+  std::string lz4_hashes = *written;
+  lz4_hashes[id_hash.codec_at] = 1;
+  ResealFooter(&lz4_hashes);
+  st = read_id_hash(lz4_hashes, &cols);
+  EXPECT_EQ(st.code(), StatusCode::kCorruption) << st.ToString();
 }
 
 TEST_F(PartFileTest, RowsOutsideThePartsHourAreRefused) {

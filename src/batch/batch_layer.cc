@@ -74,14 +74,13 @@ std::string CellsDigest(const aggregate::RollupMap& cells) {
 
 // What a batch scan reads: the derived columns instead of the event bodies.
 constexpr archive::ColumnMask kScanColumns =
-    archive::ColumnBit(archive::kId) | archive::ColumnBit(archive::kTs) |
+    archive::ColumnBit(archive::kIdHash) | archive::ColumnBit(archive::kTs) |
     archive::ColumnBit(archive::kType) | archive::ColumnBit(archive::kVersion) |
     archive::ColumnBit(archive::kOs) | archive::ColumnBit(archive::kUser) |
     archive::ColumnBit(archive::kSubject) | archive::ColumnBit(archive::kFlags) |
     archive::ColumnBit(archive::kBytes) | archive::ColumnBit(archive::kLatency);
-// Ids and users are only hashed (dedup, sketches): read as hashes, never as values.
-constexpr archive::HashedColumns kScanHashes = {.xxh3_64 = archive::ColumnBit(archive::kUser),
-                                                .xxh3_128 = archive::ColumnBit(archive::kId)};
+// Users are only hashed (sketches): read as hashes, never as values. Ids come hashed in id_hash.
+constexpr archive::HashedColumns kScanHashes = {.xxh3_64 = archive::ColumnBit(archive::kUser)};
 
 // The aggregator's ids of a part's dictionary column, each interned once; an empty value (no
 // version or OS in the batch) counts as kUnknown.
@@ -296,7 +295,7 @@ Status BatchLayer::ComputeDay(const std::string& app, int64_t day_ms, int64_t ru
     const size_t rows = cols.rows();
     fresh.resize(rows);
     seen.AddKeys(
-        rows, [&](size_t j) { return cols.hash128(archive::kId, rows - 1 - j); }, fresh.data());
+        rows, [&](size_t j) { return cols.id_hash(rows - 1 - j); }, fresh.data());
     const std::vector<uint32_t> versions = InternDictionary(cols, archive::kVersion, &agg);
     const std::vector<uint32_t> oses = InternDictionary(cols, archive::kOs, &agg);
     // A subject's id depends on the metric, so on the event type: cached per (code, type).

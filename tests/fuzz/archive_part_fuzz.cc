@@ -28,15 +28,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         (void)columns.flags(i);
         (void)columns.bytes(i);
         (void)columns.latency(i);
+        (void)columns.id_hash(i);
       }
     }
-    // The batch layer's read: ids and users as hashes, in the pass that parses them.
-    constexpr HashedColumns kHashed = {.xxh3_64 = ColumnBit(kUser), .xxh3_128 = ColumnBit(kId)};
-    if (reader->Read(ColumnBit(kId) | ColumnBit(kUser) | ColumnBit(kTs), &columns, kHashed).ok()) {
+    // The batch layer's read: id hashes, and users as hashes in the pass that parses them.
+    constexpr HashedColumns kHashed = {.xxh3_64 = ColumnBit(kUser)};
+    if (reader->Read(ColumnBit(kIdHash) | ColumnBit(kUser) | ColumnBit(kTs), &columns, kHashed)
+            .ok()) {
       for (size_t i = 0; i < columns.rows(); ++i) {
         (void)columns.hash64(kUser, i);
-        (void)columns.hash128(kId, i);
+        (void)columns.id_hash(i);
       }
+    }
+    // Ids as hashes (an old part's id_hash is made this way).
+    constexpr HashedColumns kIds = {.xxh3_128 = ColumnBit(kId)};
+    if (reader->Read(ColumnBit(kId), &columns, kIds).ok()) {
+      for (size_t i = 0; i < columns.rows(); ++i) (void)columns.hash128(kId, i);
     }
   }
   return 0;
