@@ -85,9 +85,18 @@ Status Partition::Recover() {
     uint64_t last_indexed = 0;
     SegmentReader::Outcome outcome;
     uint64_t pos = r.position();
+    // A segment's records end where the next segment begins: records after that in its file
+    // repeat the next one's offsets (bytes of a failed round that could not be cut, see
+    // Commit) and were never acknowledged.
+    const uint64_t limit = last ? UINT64_MAX : files[i + 1].first;
+    bool stale = false;
     // The last segment's records are CRC-checked: that is where a crash can leave damage.
     for (; (outcome = r.Next(&rec, /*read_payload=*/last)) == SegmentReader::Outcome::kRecord;
          pos = r.position()) {
+      if (rec.offset >= limit) {
+        stale = true;
+        break;
+      }
       if (seg.index.empty() || pos - last_indexed >= kIndexEveryBytes) {
         seg.index.emplace_back(rec.offset, pos);
         last_indexed = pos;
@@ -120,13 +129,18 @@ Status Partition::Recover() {
       Result<std::unique_ptr<SegmentWriter>> w = SegmentWriter::OpenForAppend(path, r.position());
       if (!w.ok()) return w.status();
       active_ = std::move(*w);
+    } else if (stale) {
+      std::fprintf(stderr,
+                   "vigil: log %s: segment %s goes on at byte %" PRIu64
+                   " with offsets of the next segment (a failed write); they are not read\n",
+                   name_.c_str(), path.c_str(), pos);
     } else if (!last && outcome != SegmentReader::Outcome::kEnd) {
       std::fprintf(stderr,
                    "vigil: log %s: sealed segment %s is damaged at byte %" PRIu64
                    "; records after it in that file are unreadable\n",
                    name_.c_str(), path.c_str(), r.position());
     }
-    seg.bytes = r.position();
+    seg.bytes = stale ? pos : r.position();
     segments_.push_back(std::move(seg));
     next_offset_ = std::max(next_offset_, next);
   }
@@ -182,6 +196,20 @@ void Partition::DropStaged() {
 Status Partition::Commit() {
   if (staged_records_.empty()) return Status::Ok();
   const int64_t now_ms = clock_->NowMs();
+  if (uncut_) {
+    // A failed round's bytes are still in the last segment: cut them before anything else.
+    // Rolling past them instead would leave them in a sealed segment, with offsets that the
+    // next segment reuses.
+    Result<std::unique_ptr<SegmentWriter>> reopened =
+        SegmentWriter::OpenForAppend(uncut_->path, uncut_->size);
+    if (!reopened.ok()) {
+      DropStaged();
+      return Status(reopened.status().code(), "cannot cut a failed write from " + uncut_->path +
+                                                  ": " + reopened.status().message());
+    }
+    active_ = std::move(*reopened);
+    uncut_.reset();
+  }
   // Segments roll between rounds, so one round's records always go to one file: a failed round
   // is undone by truncating that file to where the round began. (The size bound is thus soft,
   // exceeded by at most one round, itself capped by LocalLog's backlog bound.)
@@ -203,7 +231,8 @@ Status Partition::Commit() {
     if (reopened.ok()) {
       active_ = std::move(*reopened);
     } else {
-      active_.reset();  // the next round starts a new segment
+      uncut_ = Uncut{active_->path(), round_start};  // the next round tries again first
+      active_.reset();
     }
     DropStaged();
     return st;
@@ -261,19 +290,24 @@ Status Partition::ApplyRetention(int64_t cutoff_ms, uint64_t min_offset) {
 
 Status Partition::Read(uint64_t from, size_t max_records, std::vector<LogRecord>* out) const {
   std::vector<Segment> segs;
-  ReadHint hints[kReadHints];  // a copy: the loop below runs without mu_
+  std::vector<uint64_t> limits;  // of segs: where the next segment's offsets begin
+  ReadHint hints[kReadHints];    // a copy: the loop below runs without mu_
   uint64_t end;
   {
     std::lock_guard<std::mutex> lock(mu_);
     end = end_offset_;
     for (size_t i = 0; i < segments_.size(); ++i) {
-      bool has_from = i + 1 == segments_.size() || segments_[i + 1].base_offset > from;
-      if (has_from) segs.push_back(segments_[i]);
+      const bool last = i + 1 == segments_.size();
+      if (last || segments_[i + 1].base_offset > from) {
+        segs.push_back(segments_[i]);
+        limits.push_back(last ? UINT64_MAX : segments_[i + 1].base_offset);
+      }
     }
     std::copy(hints_, hints_ + kReadHints, hints);
   }
   size_t taken = 0;
-  for (const Segment& seg : segs) {
+  for (size_t k = 0; k < segs.size(); ++k) {
+    const Segment& seg = segs[k];
     if (taken >= max_records || from >= end) break;
     Result<std::unique_ptr<SegmentReader>> reader = SegmentReader::Open(seg.path);
     if (!reader.ok()) {
@@ -301,8 +335,9 @@ Status Partition::Read(uint64_t from, size_t max_records, std::vector<LogRecord>
     LogRecord rec;
     for (;;) {
       if (taken >= max_records) break;
-      // Past the durable end lie records being written, then the active segment's zero tail.
-      if (r.next_offset() >= end) break;
+      // Past the durable end lie records being written, then the active segment's zero tail;
+      // past a segment's limit, only bytes of a failed round (see Recover).
+      if (r.next_offset() >= end || r.next_offset() >= limits[k]) break;
       // Records before `from` are stepped over without reading their payloads.
       const bool before = r.next_offset() < from;
       SegmentReader::Outcome o = r.Next(&rec, !before);
@@ -337,19 +372,23 @@ PartitionInfo Partition::Info() const {
 }
 
 Status Partition::ScanHeaders(const std::function<void(const LogRecord&)>& fn) const {
-  std::vector<std::string> paths;
+  std::vector<std::pair<std::string, uint64_t>> paths;  // and where each segment's offsets end
   uint64_t end;
   {
     std::lock_guard<std::mutex> lock(mu_);
     end = end_offset_;
-    for (const Segment& s : segments_) paths.push_back(s.path);
+    for (size_t i = 0; i < segments_.size(); ++i) {
+      paths.emplace_back(segments_[i].path,
+                         i + 1 == segments_.size() ? end : segments_[i + 1].base_offset);
+    }
   }
-  for (const std::string& path : paths) {
+  for (const auto& [path, limit] : paths) {
     Result<std::unique_ptr<SegmentReader>> reader = SegmentReader::Open(path);
     if (!reader.ok()) continue;
     LogRecord rec;
-    // Stops at the durable end, before the records being written and the zero tail.
-    while ((*reader)->next_offset() < end &&
+    // Stops at the durable end, before the records being written and the zero tail, and at
+    // the next segment's first offset.
+    while ((*reader)->next_offset() < std::min(end, limit) &&
            (*reader)->Next(&rec, /*read_payload=*/false) == SegmentReader::Outcome::kRecord) {
       fn(rec);
     }

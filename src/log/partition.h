@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -94,6 +95,13 @@ class Partition {
 
   // Writer thread only.
   std::unique_ptr<SegmentWriter> active_;
+  // A failed round's bytes that could not be cut from the last segment (`size`: where its
+  // records end); Commit cuts them before it writes or rolls again, and fails until it can.
+  struct Uncut {
+    std::string path;
+    uint64_t size;
+  };
+  std::optional<Uncut> uncut_;
   std::string staged_;
   struct StagedRecord {
     uint64_t offset;

@@ -173,6 +173,60 @@ TEST_F(RecoveryTest, RolledSegmentsEndAtTheirLastRecord) {
   EXPECT_EQ(ReadAll(log->get()).size(), 20u);
 }
 
+// A failed round whose bytes could not be cut leaves records in a segment that the next segment
+// reuses the offsets of. Readers stop each segment where the next begins, before and after a
+// restart: every offset is read once, with the payload that was acknowledged.
+TEST_F(RecoveryTest, RecordsRepeatingTheNextSegmentsOffsetsAreNeverRead) {
+  LocalLogOptions options;
+  options.partition.segment_bytes = 300;  // a few records a segment
+  std::vector<std::string> want;
+  for (int i = 0; i < 20; ++i) want.push_back("record-" + std::to_string(i));
+  auto log = LocalLog::Open(dir_, options, &clock_);
+  ASSERT_TRUE(log.ok());
+  Write(log->get(), 20);
+  std::vector<std::string> segments;
+  Result<std::vector<std::string>> names = ListDir(dir_ + "/app");
+  ASSERT_TRUE(names.ok());
+  for (const std::string& name : *names) {
+    if (name.size() > 4 && name.substr(name.size() - 4) == ".seg") segments.push_back(name);
+  }
+  std::sort(segments.begin(), segments.end());
+  ASSERT_GT(segments.size(), 2u);
+  const uint64_t second_base = std::stoull(segments[1].substr(0, segments[1].size() - 4));
+  // Two well-formed records after the first segment's last one, with the second's offsets.
+  std::string stale;
+  EncodeRecord(second_base, clock_.NowMs(), 0, 5, "stale-a", &stale);
+  EncodeRecord(second_base + 1, clock_.NowMs(), 0, 5, "stale-b", &stale);
+  const std::string first = dir_ + "/app/" + segments[0];
+  Result<std::string> bytes = ReadFile(first);
+  ASSERT_TRUE(bytes.ok());
+  ASSERT_TRUE(WriteFile(first, *bytes + stale).ok());
+  auto expect_clean = [&](LocalLog* l) {
+    EXPECT_EQ(ReadAll(l), want);
+    std::vector<LogRecord> from_second;
+    ASSERT_TRUE(l->Read("app", second_base, 2, &from_second).ok());
+    ASSERT_EQ(from_second.size(), 2u);
+    EXPECT_EQ(from_second[0].payload, want[second_base]);
+    std::vector<uint64_t> offsets;
+    ASSERT_TRUE(
+        l->ScanHeaders("app", [&](const LogRecord& r) { offsets.push_back(r.offset); }).ok());
+    ASSERT_EQ(offsets.size(), 20u);
+    for (uint64_t i = 0; i < offsets.size(); ++i) EXPECT_EQ(offsets[i], i);
+  };
+  expect_clean(log->get());  // while open
+  log->reset();
+  log = LocalLog::Open(dir_, options, &clock_);  // and after recovery
+  ASSERT_TRUE(log.ok());
+  expect_clean(log->get());
+  std::vector<PartitionInfo> parts = (*log)->Partitions();
+  ASSERT_EQ(parts.size(), 1u);
+  EXPECT_EQ(parts[0].items, 20u);
+  EXPECT_EQ(parts[0].end_offset, 20u);
+  Write(log->get(), 1, 20);  // appends go on after the last acknowledged record
+  want.push_back("record-20");
+  EXPECT_EQ(ReadAll(log->get()), want);
+}
+
 TEST_F(RecoveryTest, GarbageAfterLastRecordIsCut) {
   const off_t records_end = WriteRecords(2);
   int fd = ::open(SegmentPath().c_str(), O_WRONLY);
