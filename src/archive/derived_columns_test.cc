@@ -330,6 +330,24 @@ TEST_F(DerivedColumnsTest, VersionFourPartsHashTheirIdsIntoIdHashHoweverTheIdsAr
     EXPECT_TRUE(as_values.id_hash(i) == cols.id_hash(i)) << i;
     EXPECT_EQ(as_values.str(kId, i), rows[i].id) << i;
   }
+  // Ids as 64-bit hashes with id_hash: both hashed from the ids (and a version 1 part too).
+  HashedColumns hashed64;
+  hashed64.xxh3_64 = ColumnBit(kId);
+  for (const std::string& path : {kV4Part, kV1Part}) {
+    Result<PartReader> old = PartReader::Open(path);
+    ASSERT_TRUE(old.ok()) << old.status().ToString();
+    PartColumns both;
+    ASSERT_TRUE(old->Read(ColumnBit(kIdHash) | ColumnBit(kId), &both, hashed64).ok()) << path;
+    for (size_t i = 0; i < rows.size(); ++i) {
+      EXPECT_TRUE(both.id_hash(i) == cols.id_hash(i)) << path << i;
+      EXPECT_EQ(both.hash64(kId, i), XXH3_64bits(rows[i].id.data(), rows[i].id.size())) << i;
+    }
+    // Bodies as hashes with id_hash: no derived column read, so version 1 allows it too.
+    HashedColumns fields;
+    fields.xxh3_64 = ColumnBit(kFields);
+    PartColumns bodies;
+    EXPECT_TRUE(old->Read(ColumnBit(kIdHash) | ColumnBit(kFields), &bodies, fields).ok()) << path;
+  }
   // Written now, the same rows store the very same hashes.
   Result<PartReader> now = WriteAndOpen("now.vpart", rows, "app-compat");
   ASSERT_TRUE(now.ok()) << now.status().ToString();

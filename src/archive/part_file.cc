@@ -95,7 +95,8 @@ std::vector<uint32_t> TimeOrder(const std::vector<ArchiveRow>& rows, int64_t hou
 // a small chunk that is compressed whenever it fills, so the event bodies never exist
 // uncompressed in full (a flush of a million rows would otherwise build, and fault in, hundreds
 // of megabytes of them). An LZ4 column is one block: its values gather in full (scan columns
-// take about 30 bytes a row) and are compressed at End().
+// take about 30 bytes a row) and are compressed at End(). A raw column gathers in full too, and
+// End() keeps it as it is.
 class ColumnStream {
  public:
   ColumnStream() = default;
@@ -677,6 +678,10 @@ Result<PartReader> PartReader::Open(const std::string& path) {
       const uint8_t codec = static_cast<uint8_t>(*p++);
       if (codec > static_cast<uint8_t>(PartCodec::kRaw)) return corrupt("unknown codec");
       ref.codec = static_cast<PartCodec>(codec);
+      // Raw is version 5's, for id_hash only.
+      if (ref.codec == PartCodec::kRaw && (r.version_ < 5 || c != kIdHash)) {
+        return corrupt("raw codec on column " + std::string(kColumnNames[c]));
+      }
       if (ref.codec == PartCodec::kRaw && ref.compressed != ref.raw) {
         return corrupt("raw column of two sizes");
       }
@@ -705,26 +710,36 @@ Status PartReader::Read(ColumnMask mask, PartColumns* out, HashedColumns hashes)
                                      ColumnBit(kOs) | ColumnBit(kSubject) | ColumnBit(kIdHash));
   if (((hashes.xxh3_64 | hashes.xxh3_128) & ~kHashable) != 0 ||
       (hashes.xxh3_64 & hashes.xxh3_128) != 0 ||
-      (version_ == 1 && (mask & ~kRowColumns) != 0 &&
+      (version_ == 1 && (mask & ~kRowColumns & ~ColumnBit(kIdHash)) != 0 &&
        ((hashes.xxh3_64 | hashes.xxh3_128) & ColumnBit(kFields)) != 0)) {
     return Status::InvalidArgument(
         "part read: only a string column that is not dictionary-coded can be read as hashes, "
         "with one hash each");
   }
   if (version_ >= 5 || (mask & ColumnBit(kIdHash)) == 0) return ReadVersioned(mask, out, hashes);
-  // Before version 5: `id_hash` is hashed from `id`, read as hashes unless asked for as values.
-  const bool ids_as_values =
-      (mask & ColumnBit(kId)) != 0 && (hashes.xxh3_128 & ColumnBit(kId)) == 0;
+  // Before version 5: `id_hash` is hashed from `id`, read as 128-bit hashes unless the ids were
+  // asked for another way (as values, or as 64-bit hashes: then read as values, both hashed
+  // here, and the values dropped as a hashed read drops them).
+  const ColumnMask id = ColumnBit(kId);
+  const bool ids_as_values = (mask & id) != 0 && (hashes.xxh3_128 & id) == 0;
+  const bool ids_as_hash64 = (hashes.xxh3_64 & id) != 0;
   HashedColumns with_ids = hashes;
-  if (!ids_as_values) with_ids.xxh3_128 |= ColumnBit(kId);
-  VIGIL_RETURN_IF_ERROR(
-      ReadVersioned((mask & ~ColumnBit(kIdHash)) | ColumnBit(kId), out, with_ids));
+  with_ids.xxh3_64 &= ~id;
+  if (!ids_as_values) with_ids.xxh3_128 |= id;
+  VIGIL_RETURN_IF_ERROR(ReadVersioned((mask & ~ColumnBit(kIdHash)) | id, out, with_ids));
   const size_t rows = out->rows_;
   std::vector<Hash128>& id_hashes = out->id_hashes_;
   if (ids_as_values) {
+    PartColumns::StringColumn& ids = out->strings_[kId];
     id_hashes.resize(rows);
-    for (size_t i = 0; i < rows; ++i) StoreHash128(out->str(kId, i), &id_hashes[i]);
-  } else if ((mask & ColumnBit(kId)) != 0) {
+    if (ids_as_hash64) ids.hash64.resize(rows);
+    for (size_t i = 0; i < rows; ++i) {
+      const std::string_view v = out->str(kId, i);
+      StoreHash128(v, &id_hashes[i]);
+      if (ids_as_hash64) ids.hash64[i] = v.empty() ? 0 : Hash64(v);
+    }
+    if (ids_as_hash64) ids.values.clear();
+  } else if ((mask & id) != 0) {
     id_hashes = out->strings_[kId].hash128;  // asked for both
   } else {
     id_hashes.swap(out->strings_[kId].hash128);

@@ -97,7 +97,7 @@ inline constexpr ColumnMask kRowColumns = (1u << kV1ColumnCount) - 1;
 inline constexpr ColumnMask ColumnBit(Column c) { return 1u << c; }
 
 // The columns a batch scan reads (every column but the ids and the event bodies): they are
-// LZ4-compressed.
+// LZ4-compressed, but id_hash, which is raw (CodecOf).
 inline constexpr bool IsScanColumn(Column c) { return c != kId && c != kFields && c != kContext; }
 
 // How a column is compressed (the footer's codec byte).
@@ -107,11 +107,11 @@ inline constexpr PartCodec CodecOf(Column c) {
   return c == kIdHash ? PartCodec::kRaw : IsScanColumn(c) ? PartCodec::kLz4 : PartCodec::kZstd;
 }
 
-// How hard WritePart compresses. Scan columns are LZ4: `lz4_level` 0 is LZ4's fast mode (about
-// as fast to write as zstd's level 1 is, but larger), 1 to 12 LZ4HC's levels (slower to write,
-// smaller: level 6 by a fifth; they read as fast). The event bodies are zstd at `zstd_level`.
-// The archiver flushes with the fast mode and compaction, which writes each hour's final part
-// once, with LZ4HC (archiver.h).
+// How hard WritePart compresses. Scan columns (id_hash aside) are LZ4: `lz4_level` 0 is LZ4's fast
+// mode (about as fast to write as zstd's level 1 is, but larger), 1 to 12 LZ4HC's levels (slower to
+// write, smaller: level 6 by a fifth; they read as fast). The event bodies are zstd at
+// `zstd_level`. The archiver flushes with the fast mode and compaction, which writes each hour's
+// final part once, with LZ4HC (archiver.h).
 struct PartCompression {
   int zstd_level = 3;
   int lz4_level = 0;
@@ -215,8 +215,8 @@ class PartColumns {
 
 // String columns (none of them dictionary-coded) that PartReader::Read gives as each row's hash
 // only (PartColumns::hash64/hash128, not str()), computed in the pass that finds the values: a
-// caller that only hashes ids and users (the batch layer, 100M rows a run) neither stores nor
-// reloads every value's place.
+// caller that only hashes values (the batch layer hashes users, 100M rows a run) neither stores
+// nor reloads every value's place.
 struct HashedColumns {
   ColumnMask xxh3_64 = 0, xxh3_128 = 0;
 };

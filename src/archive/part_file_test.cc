@@ -496,14 +496,24 @@ TEST_F(PartFileTest, TheRawIdHashColumnIsCheckedByItsChecksumAndItsSizes) {
   const std::vector<ArchiveRow> sorted = SortedByTimeThenId(rows);
   EXPECT_FALSE(cols.id_hash(2) == ExpectedIdHash(sorted[2].id));
   EXPECT_TRUE(cols.id_hash(3) == ExpectedIdHash(sorted[3].id));
-  // Raw claimed for an LZ4 column, whose two sizes differ: refused when the part is opened.
+  // Raw claimed for an LZ4 column: refused when the part is opened.
   std::string raw_user = *written;
   raw_user[columns[kUser].codec_at] = 2;
   ResealFooter(&raw_user);
   ASSERT_TRUE(WriteFile(bad, raw_user).ok());
   Result<PartReader> r = PartReader::Open(bad);
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.status().message().find("raw column of two sizes"), std::string::npos)
+  EXPECT_NE(r.status().message().find("raw codec on column user"), std::string::npos)
+      << r.status().ToString();
+  // Raw claimed for a column of the same two sizes (type: one byte a row, which LZ4 did not
+  // shrink here or not): raw is id_hash's only, so it is refused however the sizes agree.
+  std::string raw_type = *written;
+  raw_type[columns[kType].codec_at] = 2;
+  ResealFooter(&raw_type);
+  ASSERT_TRUE(WriteFile(bad, raw_type).ok());
+  r = PartReader::Open(bad);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("raw codec on column type"), std::string::npos)
       << r.status().ToString();
   // LZ4 claimed for the raw hashes: they do not decompress to their size.
   std::string lz4_hashes = *written;

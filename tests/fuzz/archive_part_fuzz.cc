@@ -40,6 +40,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         (void)columns.id_hash(i);
       }
     }
+    // Ids as 64-bit hashes beside id_hash (an old part hashes both from the values).
+    constexpr HashedColumns kIds64 = {.xxh3_64 = ColumnBit(kId)};
+    if (reader->Read(ColumnBit(kId) | ColumnBit(kIdHash), &columns, kIds64).ok()) {
+      for (size_t i = 0; i < columns.rows(); ++i) {
+        (void)columns.hash64(kId, i);
+        (void)columns.id_hash(i);
+      }
+    }
     // Ids as hashes (an old part's id_hash is made this way).
     constexpr HashedColumns kIds = {.xxh3_128 = ColumnBit(kId)};
     if (reader->Read(ColumnBit(kId), &columns, kIds).ok()) {

@@ -687,6 +687,50 @@ class LambdaEndToEndTest(unittest.TestCase):
                                  {v: (c["crashes"], c["handled"]) for v, c in w["versions"].items()},
                                  (name, bug))
 
+    def test_1b_batch_behind_and_restarted_speed_keeps_answering(self):
+        """Batch falls behind: its scheduler is off (the server runs with a batch interval of 0,
+        so batch is paused but for the runs a test asks for), and its last run stopped short, at
+        the start of yesterday — as if it had been stopped there. The days it sealed answer from
+        batch, exactly; yesterday and today, which batch has not sealed, answer from speed, every
+        delivery. Then the server is SIGKILLed and started again: batch's cells and seals, and
+        speed's rollups, come back as they were and answer the same."""
+        status, _, run = self.server.admin("POST", "/v1/admin/batch/run", {
+            "from": iso_day(self.today - 11 * DAY), "to": iso_day(self.today - DAY)})
+        self.assertEqual(status, 200, run)
+        self.assertEqual(run["days"], self.one(
+            "SELECT COUNT(*) FROM (SELECT DISTINCT app, ts / ? FROM events WHERE ts >= ? AND "
+            "ts < ?)", DAY, self.today - 11 * DAY, self.today - DAY))
+        sealed = self.sealed_days()[:-1]  # every sealed day but yesterday
+        behind = (self.today - DAY, self.today)
+
+        def check(when):
+            for name in SPECS:
+                status, _, st = self.get(name, "status")
+                self.assertEqual(st["batch_sealed_until"], iso_day(self.today - DAY) +
+                                 "T00:00:00Z", (name, when))
+                for version in [None] + self.versions_of(name):
+                    extra = "" if version is None else "&version=" + version
+                    vsql = "" if version is None else " AND version = '%s'" % version
+                    for metric, (cond, agg) in self.COUNTS.items():
+                        got = self.series(name, metric, sealed[0], self.today + DAY, extra)
+                        exact = self.count_by_day(name, cond + vsql, what=agg)
+                        delivered = self.count_by_day(name, cond + vsql, table="deliveries",
+                                                      what=agg)
+                        for day in sealed:
+                            self.assertEqual(got[iso_day(day)],
+                                             (exact.get(iso_day(day), 0), "batch"),
+                                             (when, name, metric, version, iso_day(day)))
+                        for day in behind:
+                            self.assertEqual(got[iso_day(day)],
+                                             (delivered.get(iso_day(day), 0), "speed"),
+                                             (when, name, metric, version, iso_day(day)))
+
+        check("batch behind")
+        self.server.kill9()
+        self.server.start()
+        self.wait_caught_up()
+        check("after a restart")
+
     def test_2_batch_makes_sealed_days_exact(self):
         """A batch run over every app seals the days before today. Then every count of every
         sealed day is exact — deduplicated by event id, late events included, resent batches not
