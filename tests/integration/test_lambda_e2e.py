@@ -4,8 +4,8 @@ A generator with a fixed seed writes ten days of history (today, partial, and th
 before) for three apps of different sizes — `shop` (~700 distinct users a day, so unique counts
 are in HyperLogLog's approximate regime), `news` (~150) and `chat` (~40, some batches without an
 app version, two operating systems). Each user-day is one batch (device, app version, user) of
-app loads, network calls (URLs with ids, to be templated), custom events and, now and then, a
-handled exception or a crash. Crashes and handled exceptions come from a handful of distinct bugs
+app loads, network calls (URLs with ids, to be templated), custom events, user flows (a name, an
+outcome, mostly a duration) and, now and then, a handled exception or a crash. Crashes and handled exceptions come from a handful of distinct bugs
 per app: Java stack traces (`{"format": "java", "text": ...}`, no mapping uploaded, so names stay
 as sent), each bug with its own exception type and its own in-app frames; line numbers, lambda
 numbers and messages vary between versions and occurrences, so each bug must still be exactly one
@@ -208,6 +208,8 @@ NETWORK = [
     ("GET", "https://{HOST}:443/v2/users/{n}/orders?page=2#top", "{host}/v2/users/{{id}}/orders"),
 ]
 CUSTOM_NAMES = ["purchase", "share", "search"]
+FLOW_NAMES = ["checkout", "login", "onboarding"]
+FLOW_OUTCOMES = ["success", "success", "success", "fail", "crash"]
 
 
 def bug_versions(spec, bug):
@@ -327,6 +329,12 @@ class Generator:
         if rng.random() < 0.4:
             events.append({"id": self.next_id(spec), "type": "custom", "ts": self.ts_in(lo, hi),
                            "name": rng.choice(CUSTOM_NAMES), "attrs": {"screen": "home", "n": 3}})
+        if rng.random() < 0.35:
+            flow = {"name": rng.choice(FLOW_NAMES), "outcome": rng.choice(FLOW_OUTCOMES)}
+            if rng.random() < 0.85:  # the duration is optional
+                flow["duration_ms"] = rng.randrange(50, 20000)
+            events.append({"id": self.next_id(spec), "type": "user_flow", "ts": self.ts_in(lo, hi),
+                           "flow": flow})
         if version is not None:
             for kind, p in (("handled", p_handled if p_handled is not None else spec["p_handled"]),
                             ("crash", p_crash if p_crash is not None else spec["p_crash"])):
@@ -431,7 +439,7 @@ class LambdaEndToEndTest(unittest.TestCase):
             cls.db = sqlite3.connect(":memory:")
             cls.db.execute("CREATE TABLE deliveries (app TEXT, id TEXT, ts INTEGER, type TEXT, "
                            "version TEXT, os TEXT, user TEXT, endpoint TEXT, failed INTEGER, "
-                           "bytes INTEGER, duration INTEGER, name TEXT, bug TEXT)")
+                           "bytes INTEGER, duration INTEGER, name TEXT, bug TEXT, outcome TEXT)")
             cls.db.execute("CREATE INDEX deliveries_app_ts ON deliveries (app, ts)")
             # Every delivery of an id carries the same values: the distinct rows are the events.
             cls.db.execute("CREATE VIEW events AS SELECT DISTINCT * FROM deliveries")
@@ -488,17 +496,22 @@ class LambdaEndToEndTest(unittest.TestCase):
         version = body.get("app", {}).get("version", "unknown")
         for e in body["events"]:
             ts = e["ts"] + shift
-            endpoint = failed = size = duration = None
+            endpoint = failed = size = duration = outcome = None
+            name_of = e.get("name")
+            if e["type"] == "user_flow":
+                name_of, outcome = e["flow"]["name"], e["flow"]["outcome"]
+                failed = 0 if outcome == "success" else 1
+                duration = e["flow"].get("duration_ms")
             if e["type"] == "network":
                 net = e["network"]
                 endpoint = e["_endpoint"]
                 failed = 1 if net["status"] >= 400 or net["status"] == 0 else 0
                 size = net.get("bytes_sent", 0) + net.get("bytes_received", 0)
                 duration = net["duration_ms"]
-            cls.db.execute("INSERT INTO deliveries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            cls.db.execute("INSERT INTO deliveries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            (name, e["id"], ts, e["type"], version, body["device"]["os"],
-                            body["user"]["id"], endpoint, failed, size, duration, e.get("name"),
-                            e.get("_bug")))
+                            body["user"]["id"], endpoint, failed, size, duration, name_of,
+                            e.get("_bug"), outcome))
             if "_bug" in e:
                 sample = {"event_id": e["id"], "type": e["type"], "ts": ts, "version": version,
                           "device": body["device"], "user": body["user"],
@@ -610,6 +623,8 @@ class LambdaEndToEndTest(unittest.TestCase):
         "network_errors": ("type = 'network' AND failed = 1", "COUNT(*)"),
         "network_bytes": ("type = 'network'", "COALESCE(SUM(bytes), 0)"),
         "custom_events": ("type = 'custom'", "COUNT(*)"),
+        "user_flows": ("type = 'user_flow'", "COUNT(*)"),
+        "user_flow_failures": ("type = 'user_flow' AND failed = 1", "COUNT(*)"),
     }
     UNIQUES = {
         "users": "1 = 1",
@@ -814,8 +829,10 @@ class LambdaEndToEndTest(unittest.TestCase):
                 self.assertEqual(got[day], (want.get(day, 0), "batch"), (os_name, day))
 
     def test_3_network_and_custom_breakdowns_of_a_sealed_day(self):
-        """Yesterday's endpoints (URLs folded into templates) and custom events, from batch:
-        requests, errors, bytes, counts exact; latency percentiles within the sketch's 1 %."""
+        """Yesterday's endpoints (URLs folded into templates), user flows (by name and outcome)
+        and custom events, from batch: requests, errors, bytes, counts, users exact; latency and
+        flow-duration percentiles within the sketch's 1 % (flows without a duration counted,
+        not timed)."""
         day = self.today - DAY
         for name in SPECS:
             status, _, body = self.get(name, "network?from=%s&to=%s" % (iso_day(day),
@@ -845,6 +862,27 @@ class LambdaEndToEndTest(unittest.TestCase):
                 "SELECT name, COUNT(*), COUNT(DISTINCT user) FROM events WHERE app = ? AND "
                 "type = 'custom' AND ts >= ? AND ts < ? GROUP BY name", (name, day, day + DAY))}
             self.assertEqual({e["name"]: (e["count"], e["users"]) for e in body["events"]}, want)
+            status, _, body = self.get(name, "user-flows?from=%s&to=%s" % (
+                iso_day(day), iso_day(day + DAY)))
+            self.assertEqual(status, 200, body)
+            got = {(f["name"], f["outcome"]): f for f in body["flows"]}
+            want = {(n, o): (c, u) for n, o, c, u in self.db.execute(
+                "SELECT name, outcome, COUNT(*), COUNT(DISTINCT user) FROM events WHERE app = ? "
+                "AND type = 'user_flow' AND ts >= ? AND ts < ? GROUP BY name, outcome",
+                (name, day, day + DAY))}
+            self.assertGreater(len(want), 3, name)
+            self.assertEqual({k: (f["count"], f["users"]) for k, f in got.items()}, want, name)
+            for (flow, outcome), f in got.items():
+                durations = sorted(d for (d,) in self.db.execute(
+                    "SELECT duration FROM events WHERE app = ? AND type = 'user_flow' AND "
+                    "name = ? AND outcome = ? AND duration IS NOT NULL AND ts >= ? AND ts < ?",
+                    (name, flow, outcome, day, day + DAY)))
+                if not durations:
+                    continue
+                for q, key in ((0.5, "duration_ms_p50"), (0.95, "duration_ms_p95")):
+                    exact = durations[int(q * (len(durations) - 1))]
+                    self.assertLessEqual(abs(f[key] - exact), 0.011 * exact,
+                                         (name, flow, outcome, key, f[key], exact))
 
     # -- crash groups ----------------------------------------------------------------------------
 
