@@ -452,6 +452,7 @@ class LambdaEndToEndTest(unittest.TestCase):
                 cls.post(*post)
             # SIGKILL right after the last acknowledgement: whatever was not processed, archived
             # or aggregated yet must be picked up after the restart, and nothing twice.
+            cls.outside_before_restart = cls.outside_window()
             cls.server.kill9()
             cls.server.start()
             for post in phase2:
@@ -521,6 +522,12 @@ class LambdaEndToEndTest(unittest.TestCase):
                 if "breadcrumbs" in e:
                     sample["breadcrumbs"] = e["breadcrumbs"]
                 cls.sent[(name, e["id"])] = sample
+
+    @classmethod
+    def outside_window(cls):
+        """Deliveries so far that speed leaves out: (older than its window, too far ahead)."""
+        return (cls.one("SELECT COUNT(*) FROM deliveries WHERE ts < ?", cls.now - SPEED_WINDOW),
+                cls.one("SELECT COUNT(*) FROM deliveries WHERE ts > ?", cls.now + SPEED_FUTURE))
 
     @classmethod
     def one(cls, sql, *args):
@@ -647,8 +654,8 @@ class LambdaEndToEndTest(unittest.TestCase):
         2 % of the deliveries the oracle recorded (docs/api.md says speed counts deliveries, so
         they are also asserted equal), unique users within 3 %, per version too — across the
         restart in the middle of yesterday. Older days read zero (outside speed's 48 h, not
-        sealed), and so do the days of the future events. The crash groups of the last two days
-        are speed's too: every delivery counted."""
+        sealed), and so do the days of the future events, which /metrics counts as late and
+        future. The crash groups of the last two days are speed's too: every delivery counted."""
         window = (self.now - SPEED_WINDOW, self.now + SPEED_FUTURE)
         # Yesterday began less than 48 h ago (now < today + 24 h), so speed holds all of it; the
         # day before is only partly in its window and is not compared.
@@ -696,6 +703,21 @@ class LambdaEndToEndTest(unittest.TestCase):
                                            (name, metric, version, iso_day(day)))
         print("\n  speed vs deliveries, yesterday and today: worst relative error %.4f" % worst,
               file=sys.stderr)
+        # What speed left out is counted in /metrics: the late and future deliveries since the
+        # restart (this process's counters), and, of those before it, at most the ones the
+        # restarted speed layer read again (those after its last committed offset).
+        status, _, text = self.server.request("GET", "/metrics")
+        self.assertEqual(status, 200)
+        counters = dict(line.split() for line in text.decode().splitlines()
+                        if line.startswith(("vigil_speed_late_events_total ",
+                                            "vigil_speed_future_events_total ")))
+        total = self.outside_window()
+        for i, metric in enumerate(("vigil_speed_late_events_total",
+                                    "vigil_speed_future_events_total")):
+            got = int(float(counters[metric]))
+            self.assertGreater(total[i] - self.outside_before_restart[i], 0, metric)
+            self.assertLessEqual(total[i] - self.outside_before_restart[i], got, metric)
+            self.assertLessEqual(got, total[i], metric)
         # Crash groups over the last two days: speed's counts, every delivery.
         for name in SPECS:
             groups = self.crash_groups(name, "from=%s&to=%s" % (
