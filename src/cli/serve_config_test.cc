@@ -1,0 +1,148 @@
+// The TOML and environment sources of `vigil serve`'s settings, and docs/configuration.md kept
+// true: every key and variable it lists is read with the type it gives, the example in it loads,
+// and anything it does not list is refused by name.
+#include "cli/serve_config.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+namespace vigil::cli {
+namespace {
+
+class ServeConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/vigil-config-test-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+  }
+  void TearDown() override { (void)system(("rm -rf " + dir_).c_str()); }
+
+  // Writes `toml` to a file and applies it to `config`.
+  Status Apply(const std::string& toml, ServeConfig* config) {
+    const std::string path = dir_ + "/vigil.toml";
+    std::ofstream(path) << toml;
+    return ApplyTomlFile(path, config);
+  }
+
+  static std::string Doc() {
+    std::ifstream in(std::string(VIGIL_SOURCE_DIR) + "/docs/configuration.md");
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+
+  std::string dir_;
+};
+
+TEST_F(ServeConfigTest, AppRetentionTableOverridesPerApp) {
+  ServeConfig config;
+  ASSERT_TRUE(Apply("archive_retention_days = 90\n"
+                    "[archive_app_retention_days]\n"
+                    "app_1f3c2a = 400\n"
+                    "app_b = 7\n",
+                    &config)
+                  .ok());
+  EXPECT_EQ(config.archive_retention_days, 90);
+  EXPECT_EQ(config.archive_app_retention_days,
+            (std::map<std::string, int64_t>{{"app_1f3c2a", 400}, {"app_b", 7}}));
+
+  ServeConfig bad;
+  Status st = Apply("archive_app_retention_days = 5\n", &bad);
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("archive_app_retention_days must be a table of app id = days"),
+            std::string::npos)
+      << st.ToString();
+  st = Apply("[archive_app_retention_days]\napp_b = \"seven\"\n", &bad);
+  EXPECT_NE(st.message().find("archive_app_retention_days.app_b must be an integer (days)"),
+            std::string::npos)
+      << st.ToString();
+}
+
+TEST_F(ServeConfigTest, WrongTypesUnknownKeysAndBrokenTomlAreNamed) {
+  ServeConfig config;
+  Status st = Apply("threads = \"two\"\n", &config);
+  EXPECT_NE(st.message().find("threads must be an integer"), std::string::npos) << st.ToString();
+  st = Apply("listen = 8080\n", &config);
+  EXPECT_NE(st.message().find("listen must be a string"), std::string::npos) << st.ToString();
+  st = Apply("thread = 2\n", &config);
+  EXPECT_NE(st.message().find("unknown setting 'thread' (see docs/configuration.md)"),
+            std::string::npos)
+      << st.ToString();
+  st = Apply("threads = = 2\n", &config);
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("vigil.toml:1:"), std::string::npos) << st.ToString();
+}
+
+TEST_F(ServeConfigTest, EveryDocumentedSettingIsReadFromTomlAndTheEnvironment) {
+  // The table rows: | `key` | `VIGIL_X` | flag | default | ... |
+  const std::string doc = Doc();
+  std::vector<std::vector<std::string>> table;
+  std::istringstream lines(doc);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("| `", 0) != 0) continue;
+    std::vector<std::string> cells;
+    std::istringstream parts(line.substr(1));
+    for (std::string cell; std::getline(parts, cell, '|');) {
+      const size_t b = cell.find_first_not_of(" `"), e = cell.find_last_not_of(" `");
+      cells.push_back(b == std::string::npos ? "" : cell.substr(b, e - b + 1));
+    }
+    if (cells.size() >= 4 && cells[1].rfind("VIGIL_", 0) == 0) table.push_back(cells);
+  }
+  size_t rows = 0;
+  for (const std::vector<std::string>& cells : table) {
+    const std::string &key = cells[0], &env = cells[1], &default_value = cells[3];
+    SCOPED_TRACE(key);
+    ++rows;
+    // A number default is an integer setting; anything else, a string one.
+    const bool integer = !default_value.empty() &&
+                         default_value.find_first_not_of("0123456789") == std::string::npos;
+    ServeConfig from_toml;
+    ASSERT_TRUE(Apply(key + (integer ? " = 3\n" : " = \"x:1\"\n"), &from_toml).ok());
+    // The same setting, by its variable, ends up in the same field.
+    ServeConfig from_env;
+    ASSERT_EQ(::setenv(env.c_str(), integer ? "3" : "x:1", 1), 0);
+    Status st = ApplyEnvironment(&from_env);
+    ::unsetenv(env.c_str());
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    EXPECT_EQ(from_env.data_dir, from_toml.data_dir);
+    EXPECT_EQ(from_env.listen, from_toml.listen);
+    EXPECT_EQ(from_env.admin_token, from_toml.admin_token);
+    EXPECT_EQ(from_env.threads, from_toml.threads);
+    EXPECT_EQ(from_env.archive_retention_days, from_toml.archive_retention_days);
+    EXPECT_EQ(from_env.batch_interval_minutes, from_toml.batch_interval_minutes);
+    EXPECT_EQ(from_env.background_nice, from_toml.background_nice);
+    EXPECT_EQ(from_env.retention_hours, from_toml.retention_hours);
+    EXPECT_EQ(from_env.archive_flush_ms, from_toml.archive_flush_ms);
+    // A value of the other type is refused, naming the key.
+    ServeConfig wrong;
+    st = Apply(key + (integer ? " = \"3\"\n" : " = 3\n"), &wrong);
+    EXPECT_NE(st.message().find(key + " must be"), std::string::npos) << st.ToString();
+    // And a variable that is not a number, for an integer setting.
+    if (integer) {
+      ASSERT_EQ(::setenv(env.c_str(), "3x", 1), 0);
+      st = ApplyEnvironment(&wrong);
+      ::unsetenv(env.c_str());
+      EXPECT_NE(st.message().find(env + " must be an integer, not '3x'"), std::string::npos)
+          << st.ToString();
+    }
+  }
+  EXPECT_EQ(rows, 17u);  // every row of the table but [archive_app_retention_days]
+
+  // The example at the end of the page loads as it is.
+  const size_t start = doc.find("```toml\n");
+  ASSERT_NE(start, std::string::npos);
+  const size_t end = doc.find("```", start + 8);
+  ServeConfig example;
+  Status st = Apply(doc.substr(start + 8, end - start - 8), &example);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(example.listen, "0.0.0.0:8080");
+  EXPECT_EQ(example.archive_app_retention_days.at("app_1f3c2a"), 400);
+}
+
+}  // namespace
+}  // namespace vigil::cli
