@@ -305,7 +305,7 @@ void AnalyticsApi::HandleStatus(h2o_req_t* req, const ingest::App& app, std::str
   } else {
     w.String(FormatRfc3339(sealed));
   }
-  w.Key("speed_lag_ms").Int(speed_->lag_ms()).EndObject();
+  w.Key("speed_lag_ms").Int(speed_->lag_ms(app.id)).EndObject();
   Reply(req, 200, out);
 }
 

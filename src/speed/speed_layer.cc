@@ -1,6 +1,7 @@
 // The speed layer's micro-batch loop (see speed_layer.h).
 #include "speed/speed_layer.h"
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
@@ -49,6 +50,7 @@ Status SpeedLayer::Load() {
         next_[std::string(name.substr(kNextPrefix.size()))] = ParseU64(v);
       }));
   std::lock_guard<std::mutex> lock(mu_);
+  aggregated_to_ = next_;
   return store_->ScanMeta(kEventsPrefix, [&](std::string_view name, std::string_view v) {
     events_[std::string(name.substr(kEventsPrefix.size()))] = ParseU64(v);
   });
@@ -243,6 +245,7 @@ Status SpeedLayer::RunMicroBatch(bool* did_work) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     events_ = std::move(events_after);
+    aggregated_to_ = next_;
   }
   uint64_t total = 0;
   for (const auto& [app, n] : added) total += n;
@@ -312,6 +315,24 @@ SpeedStats SpeedLayer::stats() const {
   s.corrupt_records = corrupt_;
   s.errors = errors_;
   return s;
+}
+
+int64_t SpeedLayer::lag_ms(const std::string& app) const {
+  uint64_t next = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = aggregated_to_.find(app);
+    if (it != aggregated_to_.end()) next = it->second;
+  }
+  for (const log::PartitionInfo& p : processed_->Partitions()) {
+    if (p.name != app) continue;
+    next = std::max(next, p.start_offset);  // records retention deleted are nobody's lag
+    if (next >= p.end_offset) return 0;
+    std::vector<log::LogRecord> oldest;
+    if (!processed_->Read(app, next, 1, &oldest).ok() || oldest.empty()) return 1;
+    return std::max<int64_t>(1, clock_->NowMs() - oldest.front().append_time_ms);
+  }
+  return 0;  // nothing of the app in the processed log
 }
 
 uint64_t SpeedLayer::events_processed(const std::string& app) const {

@@ -89,8 +89,11 @@ class SpeedLayer {
   // Events of `app` aggregated so far (survives restarts).
   uint64_t events_processed(const std::string& app) const;
   // How far behind the processed log speed is: 0 when caught up, else the age of the oldest
-  // record not yet aggregated (ms).
+  // record not yet aggregated (ms), as the last micro-batch left it (for /metrics).
   int64_t lag_ms() const { return lag_ms_.load(); }
+  // The same for `app`, now: 0 when every record of the app in the processed log is
+  // aggregated, else the age of the oldest that is not (at least 1 ms). Reads one record.
+  int64_t lag_ms(const std::string& app) const;
   void RenderMetrics(std::string* out) const;
 
  private:
@@ -118,8 +121,10 @@ class SpeedLayer {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::map<std::string, uint64_t> events_;  // guarded by mu_
-  bool stopping_ = false;                   // guarded by mu_
-  bool notified_ = false;                   // guarded by mu_
+  // next_ as written to the store with events_: what lag_ms(app) measures from.
+  std::map<std::string, uint64_t> aggregated_to_;  // guarded by mu_
+  bool stopping_ = false;                          // guarded by mu_
+  bool notified_ = false;                          // guarded by mu_
   std::thread worker_;
 
   std::atomic<int64_t> lag_ms_{0};

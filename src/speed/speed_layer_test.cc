@@ -159,6 +159,27 @@ TEST_F(SpeedLayerTest, RestartResumesWithoutCountingTwice) {
   EXPECT_EQ(speed_->events_processed("app"), 3u);
 }
 
+TEST_F(SpeedLayerTest, AnAppsLagIsTheAgeOfItsOldestRecordNotYetAggregated) {
+  EXPECT_EQ(speed_->lag_ms("app"), 0);  // nothing in the log
+  Append(Record({{"a", kNow}}));
+  // Appended at kNow, not aggregated yet: seen at once, whatever the last micro-batch said.
+  EXPECT_EQ(speed_->lag_ms(), 0);
+  EXPECT_EQ(speed_->lag_ms("app"), 1);  // at least 1 ms while behind
+  clock_.AdvanceMs(2500);
+  EXPECT_EQ(speed_->lag_ms("app"), 2500);
+  Drain();
+  EXPECT_EQ(speed_->lag_ms("app"), 0);
+  Append(Record({{"b", kNow}}));  // appended at kNow + 2500
+  clock_.AdvanceMs(700);
+  EXPECT_EQ(speed_->lag_ms("app"), 700);
+  // After a restart it measures from the offset speed stored.
+  OpenStoreAndSpeed();
+  EXPECT_EQ(speed_->lag_ms("app"), 700);
+  Drain();
+  EXPECT_EQ(speed_->lag_ms("app"), 0);
+  EXPECT_EQ(speed_->lag_ms("other"), 0);
+}
+
 TEST_F(SpeedLayerTest, SweepDropsCellsPastTheWindow) {
   Append(Record({{"a", kNow - 40 * kHourMs}, {"b", kNow}}));
   Drain();
