@@ -57,6 +57,18 @@ class RecoveryTest : public ::testing::Test {
     Write(log.get(), n);
     return RecordsEnd(log.get());
   }
+  // The app partition's segment file names, in offset order.
+  std::vector<std::string> SegmentFiles() {
+    std::vector<std::string> segments;
+    Result<std::vector<std::string>> names = ListDir(dir_ + "/app");
+    EXPECT_TRUE(names.ok());
+    if (!names.ok()) return segments;
+    for (const std::string& name : *names) {
+      if (name.size() > 4 && name.substr(name.size() - 4) == ".seg") segments.push_back(name);
+    }
+    std::sort(segments.begin(), segments.end());
+    return segments;
+  }
   off_t FileSize(const std::string& p) {
     struct stat st;
     return ::stat(p.c_str(), &st) == 0 ? st.st_size : -1;
@@ -153,13 +165,7 @@ TEST_F(RecoveryTest, RolledSegmentsEndAtTheirLastRecord) {
     ASSERT_TRUE(log.ok());
     Write(log->get(), 20);
   }
-  std::vector<std::string> segments;
-  Result<std::vector<std::string>> names = ListDir(dir_ + "/app");
-  ASSERT_TRUE(names.ok());
-  for (const std::string& name : *names) {
-    if (name.size() > 4 && name.substr(name.size() - 4) == ".seg") segments.push_back(name);
-  }
-  std::sort(segments.begin(), segments.end());
+  const std::vector<std::string> segments = SegmentFiles();
   ASSERT_GT(segments.size(), 2u);
   // Every segment but the last was sealed: its file ends with its last record's bytes.
   for (size_t i = 0; i + 1 < segments.size(); ++i) {
@@ -184,13 +190,7 @@ TEST_F(RecoveryTest, RecordsRepeatingTheNextSegmentsOffsetsAreNeverRead) {
   auto log = LocalLog::Open(dir_, options, &clock_);
   ASSERT_TRUE(log.ok());
   Write(log->get(), 20);
-  std::vector<std::string> segments;
-  Result<std::vector<std::string>> names = ListDir(dir_ + "/app");
-  ASSERT_TRUE(names.ok());
-  for (const std::string& name : *names) {
-    if (name.size() > 4 && name.substr(name.size() - 4) == ".seg") segments.push_back(name);
-  }
-  std::sort(segments.begin(), segments.end());
+  const std::vector<std::string> segments = SegmentFiles();
   ASSERT_GT(segments.size(), 2u);
   const uint64_t second_base = std::stoull(segments[1].substr(0, segments[1].size() - 4));
   // Two well-formed records after the first segment's last one, with the second's offsets.
