@@ -290,17 +290,16 @@ Status Partition::ApplyRetention(int64_t cutoff_ms, uint64_t min_offset) {
 
 Status Partition::Read(uint64_t from, size_t max_records, std::vector<LogRecord>* out) const {
   std::vector<Segment> segs;
-  std::vector<uint64_t> limits;  // of segs: where the next segment's offsets begin
+  std::vector<uint64_t> limits;  // of segs: SegmentEnd
   ReadHint hints[kReadHints];    // a copy: the loop below runs without mu_
   uint64_t end;
   {
     std::lock_guard<std::mutex> lock(mu_);
     end = end_offset_;
     for (size_t i = 0; i < segments_.size(); ++i) {
-      const bool last = i + 1 == segments_.size();
-      if (last || segments_[i + 1].base_offset > from) {
+      if (i + 1 == segments_.size() || segments_[i + 1].base_offset > from) {
         segs.push_back(segments_[i]);
-        limits.push_back(last ? UINT64_MAX : segments_[i + 1].base_offset);
+        limits.push_back(SegmentEnd(i));
       }
     }
     std::copy(hints_, hints_ + kReadHints, hints);
@@ -335,9 +334,7 @@ Status Partition::Read(uint64_t from, size_t max_records, std::vector<LogRecord>
     LogRecord rec;
     for (;;) {
       if (taken >= max_records) break;
-      // Past the durable end lie records being written, then the active segment's zero tail;
-      // past a segment's limit, only bytes of a failed round (see Recover).
-      if (r.next_offset() >= end || r.next_offset() >= limits[k]) break;
+      if (r.next_offset() >= limits[k]) break;
       // Records before `from` are stepped over without reading their payloads.
       const bool before = r.next_offset() < from;
       SegmentReader::Outcome o = r.Next(&rec, !before);
@@ -357,6 +354,11 @@ Status Partition::Read(uint64_t from, size_t max_records, std::vector<LogRecord>
   return Status::Ok();
 }
 
+uint64_t Partition::SegmentEnd(size_t i) const {
+  const uint64_t next = i + 1 < segments_.size() ? segments_[i + 1].base_offset : UINT64_MAX;
+  return std::min(end_offset_, next);
+}
+
 PartitionInfo Partition::Info() const {
   std::lock_guard<std::mutex> lock(mu_);
   PartitionInfo info;
@@ -372,23 +374,17 @@ PartitionInfo Partition::Info() const {
 }
 
 Status Partition::ScanHeaders(const std::function<void(const LogRecord&)>& fn) const {
-  std::vector<std::pair<std::string, uint64_t>> paths;  // and where each segment's offsets end
-  uint64_t end;
+  std::vector<std::pair<std::string, uint64_t>> paths;  // with SegmentEnd
   {
     std::lock_guard<std::mutex> lock(mu_);
-    end = end_offset_;
-    for (size_t i = 0; i < segments_.size(); ++i) {
-      paths.emplace_back(segments_[i].path,
-                         i + 1 == segments_.size() ? end : segments_[i + 1].base_offset);
-    }
+    for (size_t i = 0; i < segments_.size(); ++i)
+      paths.emplace_back(segments_[i].path, SegmentEnd(i));
   }
   for (const auto& [path, limit] : paths) {
     Result<std::unique_ptr<SegmentReader>> reader = SegmentReader::Open(path);
     if (!reader.ok()) continue;
     LogRecord rec;
-    // Stops at the durable end, before the records being written and the zero tail, and at
-    // the next segment's first offset.
-    while ((*reader)->next_offset() < std::min(end, limit) &&
+    while ((*reader)->next_offset() < limit &&
            (*reader)->Next(&rec, /*read_payload=*/false) == SegmentReader::Outcome::kRecord) {
       fn(rec);
     }

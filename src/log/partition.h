@@ -87,6 +87,10 @@ class Partition {
   void DropStaged();
   void PruneDedup(int64_t now_ms);
   std::string SegmentPath(uint64_t base) const;
+  // One past the last offset readers take from segments_[i] (mu_ held): the durable end (past
+  // it lie records being written, then the zero tail), or before it the next segment's base
+  // (past which a segment holds only bytes of a failed round, see Recover).
+  uint64_t SegmentEnd(size_t i) const;
 
   const std::string dir_;
   const std::string name_;
