@@ -5,6 +5,8 @@
 # 64 connections, wrk with 2 threads. nginx answers `return 202` without reading the batch;
 # vigil decompresses, parses, validates, appends to its log and fsyncs before its 202.
 # Then p99 latency of vigil at half its measured peak, with `vigil loadgen --rate`.
+# After each vigil run: where its CPU went, thread by thread (the stages behind the log share
+# the cores with ingest), and how long processing took to catch up; the next run starts after.
 #
 # Env: ROUNDS (2), SECONDS_PER_RUN (10), BODIES (200), VIGIL (build/vigil).
 set -euo pipefail
@@ -52,7 +54,8 @@ pids+=($!)
 VIGIL_PORT=$(free_port)
 VIGIL_DEDUP_WINDOW_HOURS=0 "$VIGIL" serve --data "$WORK/vigil" --listen "127.0.0.1:$VIGIL_PORT" \
   --admin-token bench > "$WORK/vigil.out" 2> "$WORK/vigil.err" &
-pids+=($!)
+VIGIL_PID=$!
+pids+=($VIGIL_PID)
 for _ in $(seq 100); do grep -q "listening" "$WORK/vigil.out" 2>/dev/null && break; sleep 0.1; done
 KEY=$(grep "ingest key" "$WORK/vigil.out" | awk '{print $3}')
 
@@ -68,8 +71,33 @@ cmake --build build -j "$(nproc)" --target vigil_bench_parse > /dev/null
 build/vigil_bench_parse "$WORK/bodies" "$BODIES" 2
 
 export BENCH_DIR="$WORK/bodies" BENCH_BODIES="$BODIES" BENCH_KEY="$KEY"
+# CPU ticks (utime + stime) of vigil's threads, summed by thread name.
+thread_ticks() {
+  for t in /proc/"$VIGIL_PID"/task/*; do
+    echo "$(tr ' ' _ < "$t/comm") $(awk '{print $14 + $15}' "$t/stat")"
+  done | awk '{a[$1] += $2} END {for (k in a) print k, a[k]}' | sort
+}
+# Where vigil's CPU went during a run: the stages behind the log share the 2 cores with ingest.
+thread_shares() {  # before-file after-file seconds
+  join "$1" "$2" | awk -v s="$3" -v hz="$(getconf CLK_TCK)" '
+    { pct = ($3 - $2) * 100 / hz / s; if (pct >= 0.5) line = line sprintf(" %s %.0f%%,", $1, pct) }
+    END { sub(/,$/, "", line); print "         CPU (% of one core):" line }'
+}
+behind() {  # port: prints how far the stages behind the log are; exit 0 once all caught up
+  curl -s "http://127.0.0.1:$1/metrics" | awk '
+    /^vigil_log_consumer_lag\{.*consumer="process"/ {lag += $2}
+    /^vigil_events_accepted_total / {accepted = $2}
+    /^vigil_speed_(events|late_events|future_events)_total / {speed += $2}  # late: out of its window
+    /^vigil_archive_rows_written_total / {archived = $2}
+    END {
+      printf "processing %d batches behind, speed %d events, archive %d events\n", lag,
+        accepted - speed, accepted - archived
+      exit !(lag == 0 && speed >= accepted && archived >= accepted)
+    }'
+}
 run() {  # name port
   local out
+  if [ "$1" = vigil ]; then thread_ticks > "$WORK/ticks0"; fi
   out=$(wrk -t2 -c64 -d"${DURATION}s" --latency -s bench/ingest/post.lua "http://127.0.0.1:$2")
   local rps p50 p99 non2xx
   rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
@@ -79,6 +107,16 @@ run() {  # name port
   printf "%-6s %10.0f req/s  p50 %-8s p99 %-8s %12.0f events/s  non-2xx %s\n" "$1" "$rps" "$p50" "$p99" \
     "$(echo "$rps * $EVENTS_PER_BATCH" | bc)" "${non2xx:-0}"
   echo "$rps" >> "$WORK/$1.rps"
+  if [ "$1" = vigil ]; then
+    thread_ticks > "$WORK/ticks1"
+    thread_shares "$WORK/ticks0" "$WORK/ticks1" "$DURATION"
+    # The stages catch up before the next run, so that their backlog does not share the
+    # cores with nginx's run (or with vigil's next one).
+    local at_end t0=$SECONDS
+    at_end=$(behind "$2" || true)
+    until behind "$2" > /dev/null || [ $((SECONDS - t0)) -ge 300 ]; do sleep 0.5; done
+    echo "         at the end: $at_end; all caught up $((SECONDS - t0)) s later"
+  fi
 }
 
 echo "wrk -t2 -c64 -d${DURATION}s, alternating:"
