@@ -6,7 +6,8 @@
 # vigil decompresses, parses, validates, appends to its log and fsyncs before its 202.
 # Then p99 latency of vigil at half its measured peak, with `vigil loadgen --rate`.
 # After each vigil run: where its CPU went, thread by thread (the stages behind the log share
-# the cores with ingest), and how long processing took to catch up; the next run starts after.
+# the cores with ingest), and how long processing, speed and the archive took to catch up; the
+# next run starts after.
 #
 # Env: ROUNDS (2), SECONDS_PER_RUN (10), BODIES (200), VIGIL (build/vigil).
 set -euo pipefail
@@ -112,10 +113,13 @@ run() {  # name port
     thread_shares "$WORK/ticks0" "$WORK/ticks1" "$DURATION"
     # The stages catch up before the next run, so that their backlog does not share the
     # cores with nginx's run (or with vigil's next one).
-    local at_end t0=$SECONDS
+    local at_end t0=$SECONDS caught="not caught up after 300 s"
     at_end=$(behind "$2" || true)
-    until behind "$2" > /dev/null || [ $((SECONDS - t0)) -ge 300 ]; do sleep 0.5; done
-    echo "         at the end: $at_end; all caught up $((SECONDS - t0)) s later"
+    while [ $((SECONDS - t0)) -lt 300 ]; do
+      if behind "$2" > /dev/null; then caught="all caught up $((SECONDS - t0)) s later"; break; fi
+      sleep 0.5
+    done
+    echo "         at the end: $at_end; $caught"
   fi
 }
 
