@@ -46,30 +46,26 @@ std::string EncodeContext(const BatchHeader& h) {
   return out;
 }
 
-size_t RowBytes(const ArchiveRow& r) {
-  return sizeof(ArchiveRow) + r.id.size() + r.version.size() + r.os.size() + r.user.size() +
-         r.fields.size() + r.context.size();
-}
+// A part's columns, read for compaction: its rows view them.
+struct ReadPart {
+  PartColumns columns;
+  std::vector<ArchiveBatchContext> batches;  // one per row (parts do not say which share one)
+};
 
-// Reads every column of a part back into rows.
-Status ReadRows(const std::string& path, std::vector<ArchiveRow>* rows, PartInfo* info) {
+// Reads every column of a part into `part`, and appends views of its rows to `rows`.
+Status ReadRows(const std::string& path, ReadPart* part, std::vector<ArchiveRowView>* rows,
+                PartInfo* info) {
   Result<PartReader> reader = PartReader::Open(path);
   if (!reader.ok()) return reader.status();
   *info = reader->info();
-  PartColumns cols;
-  VIGIL_RETURN_IF_ERROR(reader->Read(kRowColumns, &cols));
-  rows->reserve(rows->size() + cols.rows());
+  const PartColumns& cols = part->columns;
+  VIGIL_RETURN_IF_ERROR(reader->Read(kRowColumns, &part->columns));
+  part->batches.resize(cols.rows());
   for (size_t i = 0; i < cols.rows(); ++i) {
-    ArchiveRow r;
-    r.id = cols.str(kId, i);
-    r.ts_ms = cols.ts(i);
-    r.type = cols.type(i);
-    r.version = cols.str(kVersion, i);
-    r.os = cols.str(kOs, i);
-    r.user = cols.str(kUser, i);
-    r.fields = cols.str(kFields, i);
-    r.context = cols.str(kContext, i);
-    rows->push_back(std::move(r));
+    part->batches[i] = {cols.str(kVersion, i), cols.str(kOs, i), cols.str(kUser, i),
+                        cols.str(kContext, i)};
+    rows->push_back(
+        {cols.str(kId, i), cols.str(kFields, i), cols.ts(i), cols.type(i), &part->batches[i]});
   }
   return Status::Ok();
 }
@@ -247,9 +243,13 @@ Status Archiver::ReadTurn(const log::PartitionInfo& p, bool* did_work) {
   if (b.next >= p.end_offset) return Status::Ok();
   std::vector<log::LogRecord> records;
   VIGIL_RETURN_IF_ERROR(processed_->Read(p.name, b.next, options_.records_per_turn, &records));
-  for (const log::LogRecord& r : records) {
-    BatchRecord batch;
-    if (!DecodeBatchRecord(r.payload, &batch).ok()) {
+  BatchRecord batch;
+  for (log::LogRecord& r : records) {
+    // Decoded where it is kept, so that the views stay valid (a short string's bytes move).
+    BufferedBatch& kept = b.batches.emplace_back();
+    kept.payload = std::move(r.payload);
+    if (!DecodeBatchRecord(kept.payload, &batch).ok()) {
+      b.batches.pop_back();
       corrupt_records_++;
       std::fprintf(stderr, "vigil: archive: processed record %s/%llu does not decode; skipped\n",
                    p.name.c_str(), static_cast<unsigned long long>(r.offset));
@@ -257,28 +257,29 @@ Status Archiver::ReadTurn(const log::PartitionInfo& p, bool* did_work) {
       continue;
     }
     const BatchHeader& h = batch.header;
-    std::string context = EncodeContext(h);
-    std::string_view version = h.app.Get("version").AsString();
-    std::string_view os = h.device.Get("os").AsString();
-    std::string_view user = h.user.Get("id").AsString();
-    if (user.empty()) user = h.device.Get("id").AsString();
+    kept.context = EncodeContext(h);
+    kept.views.version = h.app.Get("version").AsString();
+    kept.views.os = h.device.Get("os").AsString();
+    kept.views.user = h.user.Get("id").AsString();
+    if (kept.views.user.empty()) kept.views.user = h.device.Get("id").AsString();
+    kept.views.context = kept.context;
+    const size_t bytes = sizeof(BufferedBatch) + kept.payload.capacity() + kept.context.capacity() +
+                         batch.events.size() * sizeof(ArchiveRowView);
+    // Consecutive events of a batch are mostly of one hour.
+    int64_t hour = INT64_MIN;
+    std::vector<ArchiveRowView>* rows = nullptr;
     for (const EventView& e : batch.events) {
-      ArchiveRow row;
-      row.id = e.id;
-      row.ts_ms = e.ts_ms;
-      row.type = e.type;
-      row.version = version;
-      row.os = os;
-      row.user = user;
-      row.fields = e.fields.bytes();
-      row.context = context;
-      size_t bytes = RowBytes(row);
-      b.hours[BucketStart(e.ts_ms, Granularity::kHour)].push_back(std::move(row));
-      b.rows++;
-      b.bytes += bytes;
-      buffered_rows_++;
-      buffered_bytes_ += bytes;
+      const int64_t event_hour = BucketStart(e.ts_ms, Granularity::kHour);
+      if (event_hour != hour) {
+        hour = event_hour;
+        rows = &b.hours[hour];
+      }
+      rows->push_back({e.id, e.fields.bytes(), e.ts_ms, e.type, &kept.views});
     }
+    b.rows += batch.events.size();
+    b.bytes += bytes;
+    buffered_rows_ += batch.events.size();
+    buffered_bytes_ += bytes;
     b.next = r.offset + 1;
   }
   *did_work = !records.empty();
@@ -301,6 +302,7 @@ Status Archiver::FlushApp(const std::string& app, AppBuffer* b) {
   // On a failure the buffer stays whole and the same parts are written again (same names,
   // replaced atomically) by the next flush; nothing is committed until all are written.
   for (auto& [hour, hour_rows] : b->hours) {
+    if (hour_rows.empty()) continue;
     VIGIL_RETURN_IF_ERROR(MakeDirs(HourDir(root_, app, hour)));
     PartInfo info;
     info.app = app;
@@ -320,7 +322,10 @@ Status Archiver::FlushApp(const std::string& app, AppBuffer* b) {
   VIGIL_RETURN_IF_ERROR(processed_->CommitOffset(options_.consumer, app, b->next));
   buffered_rows_ -= b->rows;
   buffered_bytes_ -= b->bytes;
-  b->hours.clear();
+  // Hours that got no rows since the last flush go; the others keep their vectors' room.
+  std::erase_if(b->hours, [](const auto& hour) { return hour.second.empty(); });
+  for (auto& [hour, hour_rows] : b->hours) hour_rows.clear();
+  b->batches.clear();
   b->rows = b->bytes = 0;
   b->first = b->next;
   rows_written_ += rows;
@@ -358,14 +363,16 @@ Status Archiver::CompactHour(const std::string& app, int64_t hour_ms, bool force
   if (parts.size() < 2) return Status::Ok();
   bool settled = hour_ms + kHourMs + options_.compact_settle_ms <= now_ms;
   if (!force && !settled && parts.size() < options_.compact_max_parts) return Status::Ok();
-  std::vector<ArchiveRow> rows;
+  std::vector<ArchiveRowView> rows;
+  std::deque<ReadPart> read;  // what `rows` view
   uint64_t first = UINT64_MAX, end = 0, before = 0;
   std::vector<std::string> inputs;
   for (const PartEntry& part : parts) {
     PartInfo info;
-    Status st = ReadRows(part.path, &rows, &info);
+    Status st = ReadRows(part.path, &read.emplace_back(), &rows, &info);
     if (!st.ok()) {
       // A damaged part stays where it is, for an operator to look at; the rest merge.
+      read.pop_back();
       corrupt_parts_++;
       std::fprintf(stderr, "vigil: archive: cannot compact %s: %s\n", part.path.c_str(),
                    st.ToString().c_str());
@@ -381,12 +388,11 @@ Status Archiver::CompactHour(const std::string& app, int64_t hour_ms, bool force
   // sighting of each id.
   std::unordered_set<std::string_view> seen;
   seen.reserve(rows.size());
-  std::vector<ArchiveRow> kept;
+  std::vector<ArchiveRowView> kept;
   kept.reserve(rows.size());
   for (size_t i = rows.size(); i-- > 0;) {
-    if (seen.count(rows[i].id) != 0) continue;
-    kept.push_back(std::move(rows[i]));
-    seen.insert(kept.back().id);  // `kept` never reallocates: its views stay valid
+    if (!seen.insert(rows[i].id).second) continue;
+    kept.push_back(rows[i]);
   }
   seen.clear();
   std::reverse(kept.begin(), kept.end());

@@ -29,6 +29,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -105,10 +106,20 @@ class Archiver {
   void RenderMetrics(std::string* out) const;
 
  private:
+  // One processed record kept until its rows are flushed: its rows view its payload and share
+  // its context, encoded once.
+  struct BufferedBatch {
+    std::string payload;
+    std::string context;
+    ArchiveBatchContext views;
+  };
   struct AppBuffer {
-    uint64_t first = 0;  // processed offset the buffered rows start at (= committed)
-    uint64_t next = 0;   // one past the last record read
-    std::map<int64_t, std::vector<ArchiveRow>> hours;
+    uint64_t first = 0;                 // processed offset the buffered rows start at (= committed)
+    uint64_t next = 0;                  // one past the last record read
+    std::deque<BufferedBatch> batches;  // a deque: rows point into its elements
+    // Rows by hour. A flush empties the vectors but keeps those it wrote, so that a steady
+    // load does not grow (and fault in) them again every flush.
+    std::map<int64_t, std::vector<ArchiveRowView>> hours;
     size_t rows = 0;
     size_t bytes = 0;
   };

@@ -32,20 +32,20 @@ constexpr char kMagic[8] = {'V', 'I', 'G', 'I', 'L', 'P', 'R', 'T'};
 constexpr size_t kTailBytes = 4 + 8 + 8;
 
 // The row's value of a length-prefixed or dictionary column that comes from the row itself.
-const std::string& StringField(const ArchiveRow& r, Column c) {
+std::string_view StringField(const ArchiveRowView& r, Column c) {
   switch (c) {
     case kId:
       return r.id;
     case kVersion:
-      return r.version;
+      return r.batch->version;
     case kOs:
-      return r.os;
+      return r.batch->os;
     case kUser:
-      return r.user;
+      return r.batch->user;
     case kFields:
       return r.fields;
     default:
-      return r.context;
+      return r.batch->context;
   }
 }
 
@@ -58,7 +58,7 @@ constexpr size_t kDictionaries = std::size(kDictionaryColumns);
 // passes of 11 bits sort (key, index) pairs, then runs of equal times, rare outside of resent
 // batches, are ordered by id. A comparison sort of indices spent most of a flush in compares
 // that chase each row's id (and in memmove); this is two sequential passes.
-std::vector<uint32_t> TimeOrder(const std::vector<ArchiveRow>& rows, int64_t hour_ms) {
+std::vector<uint32_t> TimeOrder(std::span<const ArchiveRowView> rows, int64_t hour_ms) {
   constexpr int kBits = 11;
   constexpr size_t kBuckets = size_t{1} << kBits;
   static_assert(kHourMs <= (int64_t{1} << (2 * kBits)));
@@ -430,7 +430,7 @@ bool SpreadFlagged(const char*& p, const char* end, const std::vector<uint8_t>& 
 // in the rows' own order, derives each row's derived values and dictionary codes and sizes
 // every column; the second, in time order, encodes: each row's bytes are fetched from memory
 // once, not once per column.
-Status EncodeColumns(const std::vector<ArchiveRow>& rows, const std::vector<uint32_t>& order,
+Status EncodeColumns(std::span<const ArchiveRowView> rows, const std::vector<uint32_t>& order,
                      const PartCompression& compression, ColumnStream* streams) {
   const size_t n = rows.size();
   uint64_t raw[kColumnCount] = {};
@@ -438,8 +438,12 @@ Status EncodeColumns(const std::vector<ArchiveRow>& rows, const std::vector<uint
   Dictionary dictionaries[kDictionaries];  // of kDictionaryColumns
   for (Dictionary& d : dictionaries) d.codes.resize(n);
   aggregate::EventFacts facts;
+  // The rows of one batch come together and share its version and os: their codes are looked
+  // up once per batch.
+  const ArchiveBatchContext* batch = nullptr;
+  uint32_t version_code = 0, os_code = 0;
   for (size_t i = 0; i < n; ++i) {
-    const ArchiveRow& r = rows[i];
+    const ArchiveRowView& r = rows[i];
     for (Column c : kLengthPrefixedColumns) {
       const size_t size = StringField(r, c).size();
       raw[c] += VarintLength(size) + size;
@@ -447,11 +451,16 @@ Status EncodeColumns(const std::vector<ArchiveRow>& rows, const std::vector<uint
     derived[i] = DeriveRow(r.type, r.fields, &facts);
     if (derived[i].flags & kFlagHasBytes) raw[kBytes] += VarintLength(derived[i].bytes);
     if (derived[i].flags & kFlagHasLatency) raw[kLatency] += LatencyLength(derived[i].latency);
-    const std::string_view values[kDictionaries] = {r.version, r.os, facts.subject};
+    if (r.batch != batch) {
+      batch = r.batch;
+      version_code = dictionaries[0].values.Intern(batch->version);
+      os_code = dictionaries[1].values.Intern(batch->os);
+    }
+    const uint32_t codes[kDictionaries] = {version_code, os_code,
+                                           dictionaries[2].values.Intern(facts.subject)};
     for (size_t d = 0; d < kDictionaries; ++d) {
-      const uint32_t code = dictionaries[d].values.Intern(values[d]);
-      dictionaries[d].codes[i] = code;
-      dictionaries[d].raw += VarintLength(code);
+      dictionaries[d].codes[i] = codes[d];
+      dictionaries[d].raw += VarintLength(codes[d]);
     }
   }
   for (size_t d = 0; d < kDictionaries; ++d) {
@@ -495,14 +504,14 @@ Status EncodeColumns(const std::vector<ArchiveRow>& rows, const std::vector<uint
   for (size_t k = 0; k < n; ++k) {
     if (k + 2 * kAhead < n) __builtin_prefetch(&rows[order[k + 2 * kAhead]]);
     if (k + kAhead < n) {
-      const ArchiveRow& ahead = rows[order[k + kAhead]];
+      const ArchiveRowView& ahead = rows[order[k + kAhead]];
       __builtin_prefetch(ahead.fields.data());
-      __builtin_prefetch(ahead.context.data());
+      __builtin_prefetch(ahead.batch);
       __builtin_prefetch(ahead.id.data());
       __builtin_prefetch(&derived[order[k + kAhead]]);
     }
     const uint32_t i = order[k];
-    const ArchiveRow& r = rows[i];
+    const ArchiveRowView& r = rows[i];
     const DerivedRow& d = derived[i];
     PutVarsint64(streams[kTs].chunk(), r.ts_ms - previous);
     previous = r.ts_ms;
@@ -557,10 +566,22 @@ class Fd {
 
 Status WritePart(const std::string& path, const std::vector<ArchiveRow>& rows, PartInfo* info,
                  const PartCompression& compression) {
+  std::vector<ArchiveBatchContext> batches(rows.size());
+  std::vector<ArchiveRowView> views(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const ArchiveRow& r = rows[i];
+    batches[i] = {r.version, r.os, r.user, r.context};
+    views[i] = {r.id, r.fields, r.ts_ms, r.type, &batches[i]};
+  }
+  return WritePart(path, views, info, compression);
+}
+
+Status WritePart(const std::string& path, std::span<const ArchiveRowView> rows, PartInfo* info,
+                 const PartCompression& compression) {
   if (rows.empty()) return Status::InvalidArgument("a part needs at least one row");
   if (rows.size() > UINT32_MAX) return Status::TooLarge("a part holds at most 2^32 - 1 rows");
   int64_t min_ts = rows.front().ts_ms, max_ts = min_ts;
-  for (const ArchiveRow& r : rows) {
+  for (const ArchiveRowView& r : rows) {
     min_ts = std::min(min_ts, r.ts_ms);
     max_ts = std::max(max_ts, r.ts_ms);
   }

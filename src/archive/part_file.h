@@ -55,6 +55,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -117,7 +118,26 @@ struct PartCompression {
   int lz4_level = 0;
 };
 
-// One archived event, owning its bytes; the writer's input.
+// The batch context the events of one log record share: views into bytes the caller keeps.
+struct ArchiveBatchContext {
+  std::string_view version;  // app version
+  std::string_view os;       // device OS version
+  std::string_view user;     // user id, else device id
+  std::string_view context;  // binary-value object (see above)
+};
+
+// One archived event as views, the writer's input: the archiver's rows point into the log
+// records it buffers, compaction's into the columns it read, so that no event is copied on its
+// way into a part. `batch` is shared by the rows of one record.
+struct ArchiveRowView {
+  std::string_view id;
+  std::string_view fields;  // binary-value object
+  int64_t ts_ms = 0;
+  EventType type = EventType::kCustom;
+  const ArchiveBatchContext* batch = nullptr;
+};
+
+// One archived event, owning its bytes (tests and tools; WritePart takes these too).
 struct ArchiveRow {
   std::string id;
   int64_t ts_ms = 0;
@@ -140,9 +160,13 @@ struct PartInfo {
   uint64_t file_bytes = 0;
 };
 
-// Writes `rows`, ordered by (ts, id), as one part at `path` atomically (`rows` is not changed).
-// `info` gives the app, hour and source range (rows, min/max and size are filled in). Every row's
-// time must lie in [hour_ms, hour_ms + 1 h). `compression` trades write CPU for size.
+// Writes `rows`, ordered by (ts, id), as one part at `path` atomically (`rows` is not changed;
+// the bytes they view must stay alive until it returns). `info` gives the app, hour and source
+// range (rows, min/max and size are filled in). Every row's time must lie in
+// [hour_ms, hour_ms + 1 h). `compression` trades write CPU for size.
+Status WritePart(const std::string& path, std::span<const ArchiveRowView> rows, PartInfo* info,
+                 const PartCompression& compression = {});
+// The same, of owning rows.
 Status WritePart(const std::string& path, const std::vector<ArchiveRow>& rows, PartInfo* info,
                  const PartCompression& compression = {});
 
