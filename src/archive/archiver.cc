@@ -248,7 +248,7 @@ Status Archiver::ReadTurn(const log::PartitionInfo& p, bool* did_work) {
     // Decoded where it is kept, so that the views stay valid (a short string's bytes move).
     BufferedBatch& kept = b.batches.emplace_back();
     kept.payload = std::move(r.payload);
-    if (!DecodeBatchRecord(kept.payload, &batch).ok()) {
+    if (!DecodeBatchRecord(kept.payload, &batch, ValueCheck::kShallow).ok()) {
       b.batches.pop_back();
       corrupt_records_++;
       std::fprintf(stderr, "vigil: archive: processed record %s/%llu does not decode; skipped\n",

@@ -18,9 +18,13 @@ void PutValueOrNull(std::string* out, const BinaryValue& v) {
   }
 }
 
-bool GetValue(const char*& p, const char* end, BinaryValue* v) {
+bool GetValue(const char*& p, const char* end, BinaryValue* v, ValueCheck check) {
   size_t n = 0;
-  if (!BinaryValue::Parse(std::string_view(p, end - p), v, &n)) return false;
+  const std::string_view bytes(p, end - p);
+  if (!(check == ValueCheck::kFull ? BinaryValue::Parse(bytes, v, &n)
+                                   : BinaryValue::ParseShallow(bytes, v, &n))) {
+    return false;
+  }
   p += n;
   if (v->tag() == ValueTag::kNull) *v = BinaryValue();
   return true;
@@ -57,7 +61,7 @@ void BatchRecordBuilder::AddEvent(std::string_view id, EventType type, int64_t t
 
 void BatchRecordBuilder::Finish() { std::memcpy(out_->data() + count_pos_, &count_, 4); }
 
-Status DecodeBatchRecord(std::string_view payload, BatchRecord* record) {
+Status DecodeBatchRecord(std::string_view payload, BatchRecord* record, ValueCheck check) {
   const char* p = payload.data();
   const char* end = p + payload.size();
   auto corrupt = [](const char* what) {
@@ -73,8 +77,8 @@ Status DecodeBatchRecord(std::string_view payload, BatchRecord* record) {
       !GetVarsint64(p, end, &h.skew_ms)) {
     return corrupt("truncated times");
   }
-  if (!GetValue(p, end, &h.device) || !GetValue(p, end, &h.app) || !GetValue(p, end, &h.user) ||
-      !GetValue(p, end, &h.extra)) {
+  if (!GetValue(p, end, &h.device, check) || !GetValue(p, end, &h.app, check) ||
+      !GetValue(p, end, &h.user, check) || !GetValue(p, end, &h.extra, check)) {
     return corrupt("bad context value");
   }
   uint32_t count;
@@ -90,7 +94,7 @@ Status DecodeBatchRecord(std::string_view payload, BatchRecord* record) {
     if (type < 1 || type > kEventTypeCount) return corrupt("unknown event type");
     e.type = static_cast<EventType>(type);
     if (!GetVarsint64(p, end, &e.ts_ms)) return corrupt("truncated event ts");
-    if (!GetValue(p, end, &e.fields)) return corrupt("bad event fields");
+    if (!GetValue(p, end, &e.fields, check)) return corrupt("bad event fields");
     record->events.push_back(e);
   }
   if (p != end) return corrupt("trailing bytes");

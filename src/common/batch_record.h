@@ -60,7 +60,20 @@ struct BatchRecord {
   std::vector<EventView> events;
 };
 
+// How much of a record's binary values DecodeBatchRecord checks.
+enum class ValueCheck {
+  // Every value, recursively (BinaryValue::Parse): records of the raw log, which processing
+  // and `vigil log dump` read.
+  kFull,
+  // Each value's tag and size only; a container is passed over by its byte size. For records
+  // of the processed log: processing wrote them from fully checked values, and the stages after
+  // it (speed, archive, crash groups) read every record, where the full check was a tenth of
+  // their work. BinaryValue's accessors stay within the bytes either way.
+  kShallow,
+};
+
 // Corruption if `payload` is not a well-formed batch record of a known version.
-Status DecodeBatchRecord(std::string_view payload, BatchRecord* record);
+Status DecodeBatchRecord(std::string_view payload, BatchRecord* record,
+                         ValueCheck check = ValueCheck::kFull);
 
 }  // namespace vigil

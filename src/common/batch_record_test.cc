@@ -68,6 +68,30 @@ TEST(BatchRecordTest, EveryTruncationIsCorruption) {
   }
 }
 
+TEST(BatchRecordTest, ShallowCheckPassesOverContainersByTheirSize) {
+  std::string payload = SampleRecord();
+  BatchRecord full, shallow;
+  ASSERT_TRUE(DecodeBatchRecord(payload, &full).ok());
+  ASSERT_TRUE(DecodeBatchRecord(payload, &shallow, ValueCheck::kShallow).ok());
+  ASSERT_EQ(shallow.events.size(), 2u);
+  EXPECT_EQ(shallow.events[1].fields.bytes(), full.events[1].fields.bytes());
+  EXPECT_EQ(shallow.header.device.Get("id").AsString(), "dev-1");
+  // Damage inside the last event's fields object ("checkout"'s length byte, 9 bytes before the
+  // end): the full check sees it, the shallow one passes over it.
+  payload[payload.size() - 9] = 0x7f;
+  EXPECT_EQ(DecodeBatchRecord(payload, &full).code(), StatusCode::kCorruption);
+  ASSERT_TRUE(DecodeBatchRecord(payload, &shallow, ValueCheck::kShallow).ok());
+  EXPECT_NE(shallow.events[1].fields.Get("name").AsString(), "checkout");
+  // Truncation is corruption either way.
+  for (size_t len = 0; len < payload.size(); ++len) {
+    EXPECT_EQ(
+        DecodeBatchRecord(std::string_view(payload).substr(0, len), &shallow, ValueCheck::kShallow)
+            .code(),
+        StatusCode::kCorruption)
+        << len;
+  }
+}
+
 TEST(BatchRecordTest, UnknownVersionIsCorruption) {
   std::string payload = SampleRecord();
   payload[2] = 9;

@@ -136,6 +136,14 @@ bool BinaryValue::Parse(std::string_view bytes, BinaryValue* value, size_t* cons
   return true;
 }
 
+bool BinaryValue::ParseShallow(std::string_view bytes, BinaryValue* value, size_t* consumed) {
+  const char* p = bytes.data();
+  if (!SkipShallow(&p, p + bytes.size())) return false;
+  *consumed = p - bytes.data();
+  *value = BinaryValue(bytes.substr(0, *consumed));
+  return true;
+}
+
 bool BinaryValue::SkipShallow(const char** pp, const char* end) {
   const char*& p = *pp;
   if (p >= end) return false;
@@ -232,8 +240,11 @@ void BinaryValue::GetAll(
   }
 }
 
-void BinaryValue::ToJson(JsonWriter* w) const {
-  if (!present()) {
+void BinaryValue::ToJson(JsonWriter* w) const { ToJson(w, 0); }
+
+void BinaryValue::ToJson(JsonWriter* w, int depth) const {
+  // Deeper than Parse allows: only bytes never checked by Parse nest so deep (see kShallow).
+  if (!present() || depth > kMaxDepth) {
     w->Null();
     return;
   }
@@ -265,14 +276,14 @@ void BinaryValue::ToJson(JsonWriter* w) const {
       return;
     case ValueTag::kArray:
       w->BeginArray();
-      ForEach([&](std::string_view, const BinaryValue& v) { v.ToJson(w); });
+      ForEach([&](std::string_view, const BinaryValue& v) { v.ToJson(w, depth + 1); });
       w->EndArray();
       return;
     case ValueTag::kObject:
       w->BeginObject();
       ForEach([&](std::string_view k, const BinaryValue& v) {
         w->Key(k);
-        v.ToJson(w);
+        v.ToJson(w, depth + 1);
       });
       w->EndObject();
       return;

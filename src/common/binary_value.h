@@ -85,6 +85,9 @@ class BinaryValue {
   // Checks that `bytes` start with one well-formed value (recursively, up to a nesting depth of
   // 64) and returns a view of exactly it; *consumed gets its size. False on malformed bytes.
   static bool Parse(std::string_view bytes, BinaryValue* value, size_t* consumed);
+  // The same, checking only the first value's tag and size (a container's count and byte size,
+  // not its members): for bytes already checked by Parse when they entered.
+  static bool ParseShallow(std::string_view bytes, BinaryValue* value, size_t* consumed);
 
   bool present() const { return !bytes_.empty(); }
   ValueTag tag() const { return static_cast<ValueTag>(bytes_[0]); }
@@ -129,6 +132,7 @@ class BinaryValue {
 
  private:
   static bool ReadKey(const char** p, const char* end, std::string_view* key);
+  void ToJson(JsonWriter* w, int depth) const;
   // Advances past one value, jumping over containers by their byte size (bounds-checked, not
   // recursive): the bytes were checked by Parse when they entered, or written by this process.
   static bool SkipShallow(const char** p, const char* end);

@@ -142,6 +142,39 @@ TEST(BinaryValueTest, DeepNestingIsRejectedNotRecursedForever) {
   BinaryValue v;
   size_t n;
   EXPECT_FALSE(BinaryValue::Parse(bytes, &v, &n));
+  // Bytes only shallowly checked still never recurse past the limit: deeper levels print null.
+  ASSERT_TRUE(BinaryValue::ParseShallow(bytes, &v, &n));
+  EXPECT_EQ(n, bytes.size());
+  std::string json;
+  JsonWriter jw(&json);
+  v.ToJson(&jw);
+  EXPECT_EQ(json, std::string(65, '[') + "null" + std::string(65, ']'));
+}
+
+TEST(BinaryValueTest, ParseShallowChecksSizesNotMembers) {
+  std::string bytes = Encode([](BinaryValueWriter& w) {
+    w.BeginObject();
+    w.Key("k");
+    w.String("hello");
+    w.EndObject();
+  });
+  const size_t whole = bytes.size();
+  bytes += "tail";
+  BinaryValue v;
+  size_t n;
+  ASSERT_TRUE(BinaryValue::ParseShallow(bytes, &v, &n));
+  EXPECT_EQ(n, whole);
+  EXPECT_EQ(v.Get("k").AsString(), "hello");
+  // A member's damage passes the shallow check, not the full one; accessors stay in bounds.
+  std::string damaged = bytes.substr(0, whole);
+  damaged[damaged.size() - 6] = 100;  // the string's length: past the object's end
+  ASSERT_TRUE(BinaryValue::ParseShallow(damaged, &v, &n));
+  EXPECT_FALSE(v.Get("k").present() && v.Get("k").AsString() == "hello");
+  EXPECT_FALSE(BinaryValue::Parse(damaged, &v, &n));
+  // A container larger than the bytes fails either way.
+  for (size_t len = 0; len < whole; ++len) {
+    EXPECT_FALSE(BinaryValue::ParseShallow(std::string_view(bytes).substr(0, len), &v, &n)) << len;
+  }
 }
 
 }  // namespace

@@ -364,7 +364,7 @@ Status CrashGroupIndex::RunRound(bool* did_work) {
     std::set<std::string> moved_from;
     for (const log::LogRecord& r : records) {
       BatchRecord batch;
-      if (DecodeBatchRecord(r.payload, &batch).ok()) {
+      if (DecodeBatchRecord(r.payload, &batch, ValueCheck::kShallow).ok()) {
         ApplyLocked(p.name, batch, &ready[p.name], &moved_from);
       } else {
         std::fprintf(stderr, "vigil: crash groups: processed record %s/%llu does not decode\n",

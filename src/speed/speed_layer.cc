@@ -156,7 +156,7 @@ Status SpeedLayer::RunMicroBatch(bool* did_work) {
       for (const log::LogRecord& r : records) {
         from = r.offset + 1;
         BatchRecord batch;
-        if (!DecodeBatchRecord(r.payload, &batch).ok()) {
+        if (!DecodeBatchRecord(r.payload, &batch, ValueCheck::kShallow).ok()) {
           corrupt_++;
           continue;
         }
