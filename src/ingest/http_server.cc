@@ -10,14 +10,24 @@
 
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 #include "common/json_writer.h"
 #include "common/thread_name.h"
+#include "common/wakeup_batch.h"
 
 namespace vigil::ingest {
 
 namespace {
 thread_local h2o_multithread_receiver_t* current_receiver = nullptr;
+
+// Replies completed inside this thread's WakeupBatch, one chain per loop, sent when it closes.
+struct BatchedReplies {
+  h2o_multithread_receiver_t* receiver;
+  DeferredReply* head;
+  DeferredReply* tail;
+};
+thread_local std::vector<BatchedReplies> batched_replies;
 
 const char* ReasonPhrase(int status) {
   switch (status) {
@@ -163,16 +173,41 @@ void DeferredReply::Complete(int status, std::string body, int retry_after_s) {
   status_ = status;
   body_ = std::move(body);
   retry_after_s_ = retry_after_s;
+  if (WakeupBatch::Defer(receiver_, &DeferredReply::SendBatched)) {
+    for (BatchedReplies& b : batched_replies) {
+      if (b.receiver == receiver_) {
+        b.tail->next_ = this;
+        b.tail = this;
+        return;
+      }
+    }
+    batched_replies.push_back({receiver_, this, this});
+    return;
+  }
   h2o_multithread_send_message(receiver_, &message_.super);
+}
+
+void DeferredReply::SendBatched(void* receiver) {
+  for (size_t i = 0; i < batched_replies.size(); ++i) {
+    if (batched_replies[i].receiver != receiver) continue;
+    DeferredReply* head = batched_replies[i].head;
+    batched_replies.erase(batched_replies.begin() + static_cast<ptrdiff_t>(i));
+    h2o_multithread_send_message(static_cast<h2o_multithread_receiver_t*>(receiver),
+                                 &head->message_.super);
+    return;
+  }
 }
 
 void HttpServer::OnMessages(h2o_multithread_receiver_t*, h2o_linklist_t* messages) {
   while (!h2o_linklist_is_empty(messages)) {
     auto* m = reinterpret_cast<DeferredReply::Message*>(messages->next);
     h2o_linklist_unlink(&m->super.link);
-    DeferredReply* d = m->reply;
-    if (d->req_ != nullptr) SendJson(d->req_, d->status_, d->body_, d->retry_after_s_);
-    d->Release();
+    for (DeferredReply* d = m->reply; d != nullptr;) {
+      DeferredReply* next = d->next_;  // Release may delete d
+      if (d->req_ != nullptr) SendJson(d->req_, d->status_, d->body_, d->retry_after_s_);
+      d->Release();
+      d = next;
+    }
   }
 }
 

@@ -48,7 +48,8 @@ inline std::string_view RequestMethod(h2o_req_t* req) {
 std::string QueryParam(h2o_req_t* req, std::string_view key);
 
 // A reply to be sent later. Created on the loop thread with Defer(); Complete() must be called
-// exactly once, from any thread; the object deletes itself.
+// exactly once, from any thread; the object deletes itself. Inside a WakeupBatch
+// (common/wakeup_batch.h), the replies completed for one loop wake it once, when the batch ends.
 class DeferredReply {
  public:
   static DeferredReply* Defer(h2o_req_t* req);
@@ -61,12 +62,15 @@ class DeferredReply {
     DeferredReply* reply;
   };
   static void OnDispose(void* slot);
+  // WakeupBatch flush: sends the replies this thread completed for one loop as one message.
+  static void SendBatched(void* receiver);
   void Release();
 
   Message message_;
   h2o_req_t* req_ = nullptr;  // null once h2o freed the request (loop thread only)
   h2o_multithread_receiver_t* receiver_ = nullptr;
-  int refs_ = 2;  // the request's pool and the pending Complete
+  DeferredReply* next_ = nullptr;  // the next reply sent in the same message
+  int refs_ = 2;                   // the request's pool and the pending Complete
   int status_ = 500;
   int retry_after_s_ = 0;
   std::string body_;

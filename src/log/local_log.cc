@@ -7,6 +7,7 @@
 #include "common/file_util.h"
 #include "common/thread_name.h"
 #include "common/thread_priority.h"
+#include "common/wakeup_batch.h"
 #include "log/consumer_offsets.h"
 
 namespace vigil::log {
@@ -165,6 +166,7 @@ void LocalLog::CommitRound(std::deque<Pending>* round) {
     std::lock_guard<std::mutex> lock(queue_mu_);
     last_write_status_ = round_status;
   }
+  WakeupBatch wakeups;  // whoever waits on this round's records is woken once, after all
   for (size_t i = 0; i < round->size(); ++i) {
     Outcome& o = outcomes[i];
     if (o.status.ok() && o.partition != nullptr && !o.result.duplicate) {

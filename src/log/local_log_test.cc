@@ -8,6 +8,7 @@
 #include <future>
 
 #include "common/file_util.h"
+#include "common/wakeup_batch.h"
 
 namespace vigil::log {
 namespace {
@@ -121,6 +122,33 @@ TEST_F(LocalLogTest, ConcurrentAppendsShareCommitsAndAllLand) {
   ASSERT_TRUE(log->Read("app", 0, 100000, &recs).ok());
   ASSERT_EQ(recs.size(), static_cast<size_t>(kThreads * kPerThread));
   for (size_t i = 0; i < recs.size(); ++i) EXPECT_EQ(recs[i].offset, i);
+}
+
+// The writer acknowledges a round inside one WakeupBatch: a callback that would wake another
+// thread (an HTTP loop) defers it, and the wakeup comes once, after the round's callbacks.
+TEST_F(LocalLogTest, AcknowledgementsOfARoundShareOneWakeupBatch) {
+  auto log = OpenLog();
+  static std::atomic<int> flushes{0};
+  static std::atomic<int> acked_before_flush{-1};
+  static std::atomic<int> acked{0};
+  flushes = 0;
+  acked = 0;
+  static char target;
+  std::promise<bool> deferred;
+  ASSERT_TRUE(log->Append("app", 0, 1, "x",
+                          [&](const Status& st, const AppendResult&) {
+                            EXPECT_TRUE(st.ok());
+                            ++acked;
+                            deferred.set_value(WakeupBatch::Defer(&target, [](void*) {
+                              acked_before_flush = acked.load();
+                              ++flushes;
+                            }));
+                          })
+                  .ok());
+  EXPECT_TRUE(deferred.get_future().get());
+  for (int i = 0; i < 500 && flushes.load() == 0; ++i) usleep(1000);
+  EXPECT_EQ(flushes.load(), 1);
+  EXPECT_EQ(acked_before_flush.load(), 1);
 }
 
 TEST_F(LocalLogTest, SegmentsRollAndReadsCrossThem) {
