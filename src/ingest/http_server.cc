@@ -173,14 +173,14 @@ void DeferredReply::Complete(int status, std::string body, int retry_after_s) {
   status_ = status;
   body_ = std::move(body);
   retry_after_s_ = retry_after_s;
-  if (WakeupBatch::Defer(receiver_, &DeferredReply::SendBatched)) {
-    for (BatchedReplies& b : batched_replies) {
-      if (b.receiver == receiver_) {
-        b.tail->next_ = this;
-        b.tail = this;
-        return;
-      }
+  for (BatchedReplies& b : batched_replies) {
+    if (b.receiver == receiver_) {  // the batch already holds this loop's wakeup
+      b.tail->next_ = this;
+      b.tail = this;
+      return;
     }
+  }
+  if (WakeupBatch::Defer(receiver_, &DeferredReply::SendBatched)) {
     batched_replies.push_back({receiver_, this, this});
     return;
   }
