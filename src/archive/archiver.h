@@ -2,10 +2,11 @@
 // part files by app and occurred hour (archive_layout.h), compacts them, and enforces retention.
 //
 // Why the processed log only: a processed record is its raw record plus, on crash events, the
-// "processed" and "processing" fields; records without crashes are copied byte for byte. So the
-// processed log alone makes the archive a complete source of truth (the raw event can be rebuilt
-// from it) at half the storage of archiving both logs. Raw-log retention is gated by the
-// processing stage's offsets, processed-log retention by this consumer's ("archive").
+// "processed" and "processing" fields; a record without crashes is a reference that reads as its
+// raw record (log/resolving_log.h, which vigil serve gives the archiver). So the processed log
+// alone makes the archive a complete source of truth (the raw event can be rebuilt from it) at
+// half the storage of archiving both logs. Raw-log retention waits for this consumer's commits
+// too (made through the resolving log), processed-log retention for its offsets ("archive").
 //
 // Flushes: rows gather in memory per (app, hour) and are written when flush_interval_ms has
 // passed, or max_buffered_rows/bytes are reached, or on Sync/Stop. One flush of an app writes

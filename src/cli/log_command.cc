@@ -10,6 +10,7 @@
 #include "common/flags.h"
 #include "common/json_writer.h"
 #include "log/local_log.h"
+#include "log/resolving_log.h"
 
 namespace vigil::cli {
 
@@ -128,16 +129,30 @@ int Dump(const std::vector<std::string>& args) {
     std::fprintf(stderr, "vigil log dump: %s\n", log.status().ToString().c_str());
     return 1;
   }
+  // The processed log's references to raw records are dumped as the raw records they name.
+  log::LogStore* reader = log->get();
+  std::unique_ptr<log::LocalLog> raw;
+  std::unique_ptr<log::ResolvingLog> resolved;
+  if (which == "processed") {
+    auto opened = OpenLog(data, "raw");
+    if (!opened.ok()) {
+      std::fprintf(stderr, "vigil log dump: %s\n", opened.status().ToString().c_str());
+      return 1;
+    }
+    raw = std::move(*opened);
+    resolved = std::make_unique<log::ResolvingLog>(log->get(), raw.get(), "process");
+    reader = resolved.get();
+  }
   bool found = app.empty();
   int exit_code = 0;
   std::string line;
-  for (const log::PartitionInfo& p : (*log)->Partitions()) {
+  for (const log::PartitionInfo& p : reader->Partitions()) {
     if (!app.empty() && p.name != app) continue;
     found = true;
     uint64_t from = p.start_offset;
     for (;;) {
       std::vector<log::LogRecord> records;
-      st = (*log)->Read(p.name, from, 256, &records);
+      st = reader->Read(p.name, from, 256, &records);
       if (!st.ok()) {
         std::fprintf(stderr, "vigil log dump: %s: %s\n", p.name.c_str(), st.ToString().c_str());
         exit_code = 1;

@@ -28,6 +28,7 @@
 #include "ingest/http_server.h"
 #include "ingest/symbols_handler.h"
 #include "log/local_log.h"
+#include "log/resolving_log.h"
 #include "process/processing_stage.h"
 #include "serve/analytics_api.h"
 #include "serve/batch_api.h"
@@ -130,8 +131,9 @@ int RunServeCommand(const std::vector<std::string>& args) {
   log_options.partition.dedup_window_ms = config.dedup_window_hours * 3600 * 1000;
   log_options.max_backlog_bytes = static_cast<uint64_t>(config.max_backlog_bytes);
   log_options.retention_ms = config.retention_hours * 3600 * 1000;
-  // A raw record may go once processing has passed it (the archive keeps its processed copy).
-  log_options.retention_consumers = {"process"};
+  // A raw record may go once processing has passed it and so have the readers of the processed
+  // log that resolve its references to raw records (log/resolving_log.h).
+  log_options.retention_consumers = {"process", "archive", "speed"};
   ingest::Metrics* metrics_ptr = nullptr;
   log_options.on_commit = [&metrics_ptr](int64_t ns, size_t records) {
     if (metrics_ptr != nullptr) metrics_ptr->ObserveFsync(ns, records);
@@ -201,6 +203,9 @@ int RunServeCommand(const std::vector<std::string>& args) {
                  processed_log.status().ToString().c_str());
     return 1;
   }
+  // What the archive and speed read: the processed log with its references to raw records
+  // resolved. The crash-group index reads it as is (references hold no crashes).
+  log::ResolvingLog processed_view(processed_log->get(), log->get(), "process");
   process::ProcessingStage processing(log->get(), processed_log->get(), symbol_store->get(),
                                       SystemClock());
   Result<std::unique_ptr<serve::CrashGroupIndex>> groups = serve::CrashGroupIndex::Open(
@@ -214,7 +219,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
   archive_options.app_retention_days = config.archive_app_retention_days;
   archive_options.flush_interval_ms = config.archive_flush_ms;
   Result<std::unique_ptr<archive::Archiver>> archiver = archive::Archiver::Open(
-      processed_log->get(), config.data_dir + "/archive", SystemClock(), archive_options);
+      &processed_view, config.data_dir + "/archive", SystemClock(), archive_options);
   if (!archiver.ok()) {
     std::fprintf(stderr, "vigil serve: cannot open the archive: %s\n",
                  archiver.status().ToString().c_str());
@@ -227,7 +232,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
     return 1;
   }
   Result<std::unique_ptr<speed::SpeedLayer>> speed_layer =
-      speed::SpeedLayer::Open(processed_log->get(), aggregates->get(), SystemClock());
+      speed::SpeedLayer::Open(&processed_view, aggregates->get(), SystemClock());
   if (!speed_layer.ok()) {
     std::fprintf(stderr, "vigil serve: speed layer: %s\n", speed_layer.status().ToString().c_str());
     return 1;
@@ -249,16 +254,17 @@ int RunServeCommand(const std::vector<std::string>& args) {
     index->ReprocessAvailable(app);
   });
   serve::MergedCellCache query_cache;
-  metrics->AddRenderer(
-      [&processing, index, &archiver, &speed_layer, &batch_layer, &query_cache](std::string* out) {
-        processing.RenderMetrics(out);
-        (*archiver)->RenderMetrics(out);
-        (*speed_layer)->RenderMetrics(out);
-        batch_layer.RenderMetrics(out);
-        query_cache.RenderMetrics(out);
-        AppendMetric(out, "vigil_crash_groups_sentinel_crashes", "gauge",
-                     "Crashes waiting for symbol files.", index->sentinel_crashes());
-      });
+  metrics->AddRenderer([&processing, &processed_view, index, &archiver, &speed_layer, &batch_layer,
+                        &query_cache](std::string* out) {
+    processing.RenderMetrics(out);
+    processed_view.RenderMetrics(out);
+    (*archiver)->RenderMetrics(out);
+    (*speed_layer)->RenderMetrics(out);
+    batch_layer.RenderMetrics(out);
+    query_cache.RenderMetrics(out);
+    AppendMetric(out, "vigil_crash_groups_sentinel_crashes", "gauge",
+                 "Crashes waiting for symbol files.", index->sentinel_crashes());
+  });
   processing.Start();
   index->Start();
   (*archiver)->Start();

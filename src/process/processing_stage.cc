@@ -13,6 +13,7 @@
 #include "common/prometheus_text.h"
 #include "common/thread_name.h"
 #include "common/thread_priority.h"
+#include "log/resolving_log.h"
 #include "process/crash_processor.h"
 
 namespace vigil::process {
@@ -170,7 +171,7 @@ bool ProcessingStage::ProcessRecord(const std::string& app, const log::LogRecord
   bool any = false;
   for (const EventView& e : batch.events) any |= IsCrashEvent(e.type);
   if (!any && only == nullptr) {
-    *out = record.payload;
+    *out = log::EncodeReference(record.offset);  // its readers get the raw record itself
     return true;
   }
   std::string_view version = batch.header.app.Get("version").AsString();

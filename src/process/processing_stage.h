@@ -4,9 +4,10 @@
 // record format (docs/log_format.md): the same header and events, where each crash and
 // handled_exception event gains two fields — "processed" (ProcessedCrash::WriteTo: symbolicated
 // frames, group, sentinel, missing ids) and "processing" ({"raw_offset", "at", "reprocessed"}).
-// A record without such events is copied as is. Offsets are committed (consumer "process") only
-// after the processed records are durable, and each processed record's dedup key is derived from
-// its raw offset, so a restart after a crash re-appends nothing twice: the stage is
+// A record without such events is appended as a reference to its raw record (log/resolving_log.h),
+// which the processed log's readers get in its place. Offsets are committed (consumer "process")
+// only after the processed records are durable, and each processed record's dedup key is derived
+// from its raw offset, so a restart after a crash re-appends nothing twice: the stage is
 // restart-safe and idempotent.
 //
 // Fairness: each round visits every app (partition) with work, taking at most

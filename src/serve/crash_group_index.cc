@@ -9,6 +9,7 @@
 #include "common/json_writer.h"
 #include "common/thread_name.h"
 #include "common/thread_priority.h"
+#include "log/resolving_log.h"
 
 namespace vigil::serve {
 
@@ -364,7 +365,10 @@ Status CrashGroupIndex::RunRound(bool* did_work) {
     std::set<std::string> moved_from;
     for (const log::LogRecord& r : records) {
       BatchRecord batch;
-      if (DecodeBatchRecord(r.payload, &batch, ValueCheck::kShallow).ok()) {
+      uint64_t raw_offset;
+      if (log::DecodeReference(r.payload, &raw_offset)) {
+        // A raw record repeated unchanged: it has no crashes, so nothing to read.
+      } else if (DecodeBatchRecord(r.payload, &batch, ValueCheck::kShallow).ok()) {
         ApplyLocked(p.name, batch, &ready[p.name], &moved_from);
       } else {
         std::fprintf(stderr, "vigil: crash groups: processed record %s/%llu does not decode\n",

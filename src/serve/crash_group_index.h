@@ -1,9 +1,10 @@
 // CrashGroupIndex: the crash groups of every app, built from the processed log — what the
 // crash-group API answers and what tells the processing stage which crashes wait for symbols.
 //
-// It consumes the processed log (consumer "groups") and keeps, per app, each group's title,
-// culprit, exception type, crash and handled-exception counts, counts per app version, first and
-// last occurred time, the latest sample event, and — for sentinel groups — which symbol files
+// It consumes the processed log (consumer "groups") directly, skipping its references to raw
+// records (log/resolving_log.h: those records have no crashes), and keeps, per app, each group's
+// title, culprit, exception type, crash and handled-exception counts, counts per app version, first
+// and last occurred time, the latest sample event, and — for sentinel groups — which symbol files
 // its crashes miss. It also remembers every crash currently in a sentinel group (event id, raw
 // offset, missing ids), so that:
 //   - a record marked reprocessed moves those crashes from the sentinel group to their new

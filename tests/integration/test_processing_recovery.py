@@ -4,8 +4,9 @@ counted in its crash group exactly once.
 Clients post batches of crash events (five exception types, minimal form) while the server is
 SIGKILLed and restarted, over several rounds. Afterwards the expected counts are taken from the
 raw log itself (`vigil log dump`: every batch the log holds, acknowledged or not) and compared
-with the processed log (each crash once, not reprocessed) and the crash-group API (counts per
-type), after the server catches up.
+with the processed log (each crash once, not reprocessed; every batch without crashes, read
+through its reference to the raw record, as the raw log has it) and the crash-group API (counts
+per type), after the server catches up.
 """
 import collections
 import gzip
@@ -31,9 +32,17 @@ def client_loop(port, key, round_no, client_no, stop):
     conn = None
     while not stop.is_set():
         batch_id = "r%d-c%d-b%d" % (round_no, client_no, n)
-        events = [{"id": "%s-e%d" % (batch_id, i), "type": "crash", "ts": int(time.time() * 1000),
-                   "error": {"type": TYPES[(n + i) % len(TYPES)], "reason": "boom"}}
-                  for i in range(3)]
+        if n % 3 == 2:  # a batch without crashes: the processed log refers to its raw record
+            events = [{"id": "%s-n%d" % (batch_id, i), "type": "network",
+                       "ts": int(time.time() * 1000),
+                       "network": {"url": "https://api.example.com/v%d" % i, "method": "GET",
+                                   "status": 200, "duration_ms": 10 + i}}
+                      for i in range(3)]
+        else:
+            events = [{"id": "%s-e%d" % (batch_id, i), "type": "crash",
+                       "ts": int(time.time() * 1000),
+                       "error": {"type": TYPES[(n + i) % len(TYPES)], "reason": "boom"}}
+                      for i in range(3)]
         events.append({"id": batch_id + "-s", "type": "session_start",
                        "ts": int(time.time() * 1000)})
         body = gzip.compress(json.dumps(batch(batch_id, events)).encode())
@@ -73,7 +82,8 @@ class ProcessingRecoveryTest(unittest.TestCase):
             # What the raw log holds is the truth to count against.
             expected = collections.Counter()
             crash_ids = set()
-            for e in server.log_dump(app["id"]):
+            raw = server.log_dump(app["id"])
+            for e in raw:
                 if e["type"] == "crash":
                     self.assertNotIn(e["id"], crash_ids)
                     crash_ids.add(e["id"])
@@ -105,6 +115,15 @@ class ProcessingRecoveryTest(unittest.TestCase):
                 if e["type"] == "crash":
                     self.assertEqual(e["processed"]["title"], e["error"]["type"])
                     self.assertFalse(e["processing"]["reprocessed"])
+            # Every raw event is in the processed log once; those of batches without crashes,
+            # read through their references, exactly as the raw log has them (but the offset).
+            self.assertEqual(collections.Counter(e["id"] for e in processed),
+                             collections.Counter(e["id"] for e in raw))
+            no_offset = {e["id"]: {k: v for k, v in e.items() if k != "offset"} for e in raw}
+            networks = [e for e in processed if e["type"] == "network"]
+            self.assertGreater(len(networks), 30)
+            for e in networks:
+                self.assertEqual({k: v for k, v in e.items() if k != "offset"}, no_offset[e["id"]])
         finally:
             server.cleanup()
 
