@@ -13,6 +13,7 @@
 #include "common/batch_record.h"
 #include "common/binary_value.h"
 #include "common/file_util.h"
+#include "common/temp_dir.h"
 #include "common/time_bucket.h"
 #include "common/time_format.h"
 #include "log/local_log.h"
@@ -81,15 +82,10 @@ struct Contents {
 
 class ArchiverTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/vigil-archiver-test-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    OpenLog();
-  }
+  void SetUp() override { OpenLog(); }
   void TearDown() override {
     archiver_.reset();
     log_.reset();
-    (void)system(("rm -rf " + dir_).c_str());
   }
   void OpenLog() {
     auto log = log::LocalLog::Open(dir_ + "/processed", {}, &clock_);
@@ -144,7 +140,8 @@ class ArchiverTest : public ::testing::Test {
     return c;
   }
 
-  std::string dir_;
+  TempDir temp_dir_;
+  std::string dir_ = temp_dir_.path();
   FakeClock clock_{kDay0 + 2 * kDayMs};
   std::unique_ptr<log::LocalLog> log_;
   std::unique_ptr<Archiver> archiver_;

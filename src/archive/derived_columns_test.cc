@@ -15,6 +15,7 @@
 #include "archive/part_file.h"
 #include "common/binary_value.h"
 #include "common/file_util.h"
+#include "common/temp_dir.h"
 
 namespace vigil::archive {
 namespace {
@@ -194,12 +195,6 @@ void ExpectDerived(const PartColumns& cols) {
 
 class DerivedColumnsTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/vigil-derived-test-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { (void)RemoveTree(dir_); }
   // `rows` written now, as a part of `app` in kHour, opened again.
   Result<PartReader> WriteAndOpen(const std::string& name, const std::vector<ArchiveRow>& rows,
                                   const std::string& app) {
@@ -211,7 +206,8 @@ class DerivedColumnsTest : public ::testing::Test {
     return PartReader::Open(dir_ + "/" + name);
   }
 
-  std::string dir_;
+  TempDir temp_dir_;
+  std::string dir_ = temp_dir_.path();
 };
 
 TEST_F(DerivedColumnsTest, WrittenPartsCarryEachRowsFacts) {

@@ -12,6 +12,7 @@
 
 #include "common/coding.h"
 #include "common/file_util.h"
+#include "common/temp_dir.h"
 
 namespace vigil::archive {
 namespace {
@@ -20,13 +21,6 @@ constexpr int64_t kHour = 1767229200000;  // 2026-01-01T01:00:00Z
 
 class PartFileTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/vigil-part-test-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { (void)RemoveTree(dir_); }
-
   static std::vector<ArchiveRow> Rows(size_t n, uint32_t seed) {
     std::mt19937 rng(seed);
     std::vector<ArchiveRow> rows(n);
@@ -55,7 +49,8 @@ class PartFileTest : public ::testing::Test {
     return PartReader::Open(path);
   }
 
-  std::string dir_;
+  TempDir temp_dir_;
+  std::string dir_ = temp_dir_.path();
 };
 
 // The order WritePart promises: by (ts, id), stable; computed here with std::stable_sort.

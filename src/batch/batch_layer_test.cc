@@ -11,6 +11,7 @@
 #include "batch/day_cell_keys.h"
 #include "common/binary_value.h"
 #include "common/file_util.h"
+#include "common/temp_dir.h"
 #include "common/time_format.h"
 #include "serve/rocksdb_store.h"
 
@@ -22,8 +23,6 @@ const int64_t kDay0 = 1'800'000'000'000 - 1'800'000'000'000 % kDayMs;
 class BatchLayerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/vigil-batch-test-XXXXXX";
-    dir_ = mkdtemp(tmpl);
     auto store = serve::RocksDbStore::Open(dir_ + "/aggregates");
     ASSERT_TRUE(store.ok());
     store_ = std::move(*store);
@@ -32,7 +31,6 @@ class BatchLayerTest : public ::testing::Test {
   void TearDown() override {
     batch_.reset();
     store_.reset();
-    (void)system(("rm -rf " + dir_).c_str());
   }
   // One part of `ids` (session starts of user "u<i % 3>") in the hour of `hour_ms`.
   void WritePartOf(int64_t hour_ms, uint64_t first, const std::vector<std::string>& ids) {
@@ -116,7 +114,8 @@ class BatchLayerTest : public ::testing::Test {
     return res.ok() ? *res : BatchRunResult{};
   }
 
-  std::string dir_;
+  TempDir temp_dir_;
+  std::string dir_ = temp_dir_.path();
   FakeClock clock_{kDay0 + kDayMs + kHourMs};  // day 1, 01:00
   std::unique_ptr<serve::RocksDbStore> store_;
   std::unique_ptr<BatchLayer> batch_;

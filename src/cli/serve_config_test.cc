@@ -11,17 +11,13 @@
 #include <sstream>
 #include <vector>
 
+#include "common/temp_dir.h"
+
 namespace vigil::cli {
 namespace {
 
 class ServeConfigTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/vigil-config-test-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-  }
-  void TearDown() override { (void)system(("rm -rf " + dir_).c_str()); }
-
   // Writes `toml` to a file and applies it to `config`.
   Status Apply(const std::string& toml, ServeConfig* config) {
     const std::string path = dir_ + "/vigil.toml";
@@ -36,7 +32,8 @@ class ServeConfigTest : public ::testing::Test {
     return s.str();
   }
 
-  std::string dir_;
+  TempDir temp_dir_;
+  std::string dir_ = temp_dir_.path();
 };
 
 TEST_F(ServeConfigTest, AppRetentionTableOverridesPerApp) {

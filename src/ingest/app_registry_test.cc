@@ -6,18 +6,15 @@
 
 #include "common/file_util.h"
 #include "common/secret.h"
+#include "common/temp_dir.h"
 
 namespace vigil::ingest {
 namespace {
 
 class AppRegistryTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/vigil-apps-test-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-  }
-  void TearDown() override { (void)system(("rm -rf " + dir_).c_str()); }
-  std::string dir_;
+  TempDir temp_dir_;
+  std::string dir_ = temp_dir_.path();
   FakeClock clock_{1700000000000};
 };
 

@@ -8,6 +8,7 @@
 #include <future>
 
 #include "common/file_util.h"
+#include "common/temp_dir.h"
 #include "common/wakeup_batch.h"
 
 namespace vigil::log {
@@ -15,12 +16,6 @@ namespace {
 
 class LocalLogTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/vigil-log-test-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-  }
-  void TearDown() override { (void)system(("rm -rf " + dir_).c_str()); }
-
   std::unique_ptr<LocalLog> OpenLog(LocalLogOptions options = {}) {
     auto log = LocalLog::Open(dir_, std::move(options), &clock_);
     EXPECT_TRUE(log.ok()) << log.status().ToString();
@@ -39,7 +34,8 @@ class LocalLogTest : public ::testing::Test {
     return done.get_future().get();
   }
 
-  std::string dir_;
+  TempDir temp_dir_;
+  std::string dir_ = temp_dir_.path();
   FakeClock clock_{1700000000000};
 };
 

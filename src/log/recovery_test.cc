@@ -9,6 +9,7 @@
 #include <future>
 
 #include "common/file_util.h"
+#include "common/temp_dir.h"
 #include "log/local_log.h"
 #include "log/record_format.h"
 
@@ -17,12 +18,6 @@ namespace {
 
 class RecoveryTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/vigil-recovery-test-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-  }
-  void TearDown() override { (void)system(("rm -rf " + dir_).c_str()); }
-
   std::unique_ptr<LocalLog> OpenLog() {
     auto log = LocalLog::Open(dir_, {}, &clock_);
     EXPECT_TRUE(log.ok()) << log.status().ToString();
@@ -74,7 +69,8 @@ class RecoveryTest : public ::testing::Test {
     return ::stat(p.c_str(), &st) == 0 ? st.st_size : -1;
   }
 
-  std::string dir_;
+  TempDir temp_dir_;
+  std::string dir_ = temp_dir_.path();
   FakeClock clock_{1700000000000};
 };
 

@@ -8,6 +8,7 @@
 #include <future>
 
 #include "common/clock.h"
+#include "common/temp_dir.h"
 #include "log/local_log.h"
 
 namespace vigil::log {
@@ -15,12 +16,6 @@ namespace {
 
 class ResolvingLogTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/vigil-resolving-test-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-  }
-  void TearDown() override { (void)system(("rm -rf " + dir_).c_str()); }
-
   std::unique_ptr<LocalLog> OpenLog(const std::string& name, LocalLogOptions options = {}) {
     auto log = LocalLog::Open(dir_ + "/" + name, std::move(options), &clock_);
     EXPECT_TRUE(log.ok()) << log.status().ToString();
@@ -56,7 +51,16 @@ class ResolvingLogTest : public ::testing::Test {
     return r.ok() ? *r : 0;
   }
 
-  std::string dir_;
+  // Commits `next` in partition "app" through `view`; returns the consumer's base commit then.
+  static uint64_t BaseAfterCommit(ResolvingLog* view, LogStore* base, std::string_view consumer,
+                                  uint64_t next) {
+    Status st = view->CommitOffset(consumer, "app", next);
+    EXPECT_TRUE(st.ok()) << st.ToString();
+    return Committed(base, consumer, "app");
+  }
+
+  TempDir temp_dir_;
+  std::string dir_ = temp_dir_.path();
   FakeClock clock_{1700000000000};
 };
 
@@ -164,22 +168,18 @@ TEST_F(ResolvingLogTest, ACommitKeepsTheBaseRecordsReferencedAhead) {
   EXPECT_EQ(Committed(processed.get(), "archive", "app"), 2u);
   EXPECT_EQ(Committed(&view, "archive", "app"), 2u);
   EXPECT_EQ(Committed(raw.get(), "archive", "app"), 3u);  // processed 2 is a crash; 3 -> raw 3
-  ASSERT_TRUE(view.CommitOffset("archive", "app", 5).ok());
-  EXPECT_EQ(Committed(raw.get(), "archive", "app"), 6u);
+  EXPECT_EQ(BaseAfterCommit(&view, raw.get(), "archive", 5), 6u);
   // At the end, processing's commit bounds what references still to come can name.
-  ASSERT_TRUE(view.CommitOffset("archive", "app", 8).ok());
-  EXPECT_EQ(Committed(raw.get(), "archive", "app"), 8u);
+  EXPECT_EQ(BaseAfterCommit(&view, raw.get(), "archive", 8), 8u);
   // Processing went on (raw 8, 9) and committed 10: a reader behind those references keeps
   // what they name, whatever processing committed.
   Append(processed.get(), "app", EncodeReference(8));
   Append(processed.get(), "app", EncodeReference(9));
   ASSERT_TRUE(raw->CommitOffset("process", "app", 10).ok());
-  ASSERT_TRUE(view.CommitOffset("speed", "app", 8).ok());
-  EXPECT_EQ(Committed(raw.get(), "speed", "app"), 8u);
+  EXPECT_EQ(BaseAfterCommit(&view, raw.get(), "speed", 8), 8u);
   // A base commit never goes back: a reader whose processed offset went back (a restart from an
   // older commit) keeps its base commit.
-  ASSERT_TRUE(view.CommitOffset("archive", "app", 3).ok());
-  EXPECT_EQ(Committed(raw.get(), "archive", "app"), 8u);
+  EXPECT_EQ(BaseAfterCommit(&view, raw.get(), "archive", 3), 8u);
 }
 
 TEST_F(ResolvingLogTest, AReaderFarBehindCommitsWhatTheReferencesAheadName) {
@@ -193,13 +193,10 @@ TEST_F(ResolvingLogTest, AReaderFarBehindCommitsWhatTheReferencesAheadName) {
   ASSERT_TRUE(raw->CommitOffset("process", "app", n).ok());
   ResolvingLog view(processed.get(), raw.get(), "process");
   // Under steady load a reader never reaches the end when it commits: what lies ahead decides.
-  ASSERT_TRUE(view.CommitOffset("speed", "app", 3).ok());
-  EXPECT_EQ(Committed(raw.get(), "speed", "app"), 3u);
+  EXPECT_EQ(BaseAfterCommit(&view, raw.get(), "speed", 3), 3u);
   // At processed 12 (raw 7 again): the replayed 5 and 6 were read before, at 5 and 6.
-  ASSERT_TRUE(view.CommitOffset("speed", "app", 12).ok());
-  EXPECT_EQ(Committed(raw.get(), "speed", "app"), 7u);
-  ASSERT_TRUE(view.CommitOffset("speed", "app", 400).ok());
-  EXPECT_EQ(Committed(raw.get(), "speed", "app"), 395u);
+  EXPECT_EQ(BaseAfterCommit(&view, raw.get(), "speed", 12), 7u);
+  EXPECT_EQ(BaseAfterCommit(&view, raw.get(), "speed", 400), 395u);
 }
 
 TEST_F(ResolvingLogTest, ACommitFarFromTheEndLeavesTheBaseCommitWhereItWas) {
@@ -213,10 +210,9 @@ TEST_F(ResolvingLogTest, ACommitFarFromTheEndLeavesTheBaseCommitWhereItWas) {
   }
   ASSERT_TRUE(raw->CommitOffset("process", "app", n).ok());
   ResolvingLog view(processed.get(), raw.get(), "process");
-  ASSERT_TRUE(view.CommitOffset("archive", "app", 1).ok());
-  EXPECT_EQ(Committed(raw.get(), "archive", "app"), 0u);  // could not tell: kept everything
-  ASSERT_TRUE(view.CommitOffset("archive", "app", 30).ok());
-  EXPECT_EQ(Committed(raw.get(), "archive", "app"), n);  // the end is within reach
+  EXPECT_EQ(BaseAfterCommit(&view, raw.get(), "archive", 1),
+            0u);  // could not tell: kept everything
+  EXPECT_EQ(BaseAfterCommit(&view, raw.get(), "archive", 30), n);  // the end is within reach
 }
 
 TEST_F(ResolvingLogTest, BaseRetentionWaitsForReadersThatStillNeedItsRecords) {

@@ -12,6 +12,7 @@
 #include "common/batch_record.h"
 #include "common/binary_value.h"
 #include "common/file_util.h"
+#include "common/temp_dir.h"
 #include "log/local_log.h"
 #include "process/processing_stage.h"
 #include "symbols/symbol_store.h"
@@ -146,15 +147,8 @@ std::string OtherImageBatch() {
 
 class ProcessingTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/vigil-process-test-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    OpenAll();
-  }
-  void TearDown() override {
-    CloseAll();
-    (void)system(("rm -rf " + dir_).c_str());
-  }
+  void SetUp() override { OpenAll(); }
+  void TearDown() override { CloseAll(); }
 
   void OpenAll() {
     auto raw = log::LocalLog::Open(dir_ + "/raw", {}, &clock_);
@@ -232,7 +226,8 @@ class ProcessingTest : public ::testing::Test {
     return out;
   }
 
-  std::string dir_;
+  TempDir temp_dir_;
+  std::string dir_ = temp_dir_.path();
   FakeClock clock_{1700000100000};
   std::unique_ptr<log::LocalLog> raw_, processed_;
   std::unique_ptr<symbols::SymbolStore> store_;

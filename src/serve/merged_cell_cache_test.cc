@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include "common/temp_dir.h"
 #include "common/time_bucket.h"
 #include "serve/layer_merge.h"
 #include "serve/rocksdb_store.h"
@@ -40,16 +41,11 @@ RollupCell Cell(uint64_t count, std::string user) {
 class MergedCellCacheTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/vigil-cache-test-XXXXXX";
-    dir_ = mkdtemp(tmpl);
     auto s = RocksDbStore::Open(dir_);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(*s);
   }
-  void TearDown() override {
-    store_.reset();
-    (void)system(("rm -rf " + dir_).c_str());
-  }
+  void TearDown() override { store_.reset(); }
   void Put(Layer layer, const std::string& subject, int64_t day, RollupCell cell) {
     WriteSet w;
     w.PutCell(layer, GroupKey(subject, day), cell);
@@ -65,7 +61,8 @@ class MergedCellCacheTest : public ::testing::Test {
     return out;
   }
 
-  std::string dir_;
+  TempDir temp_dir_;
+  std::string dir_ = temp_dir_.path();
   std::unique_ptr<RocksDbStore> store_;
   MergedCellCache cache_;
 };

@@ -8,6 +8,8 @@
 #include <map>
 #include <vector>
 
+#include "common/temp_dir.h"
+
 namespace vigil::serve {
 namespace {
 
@@ -35,15 +37,8 @@ RollupCell Cell(uint64_t count) {
 
 class RocksDbStoreTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/vigil-store-test-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    Reopen();
-  }
-  void TearDown() override {
-    store_.reset();
-    (void)system(("rm -rf " + dir_).c_str());
-  }
+  void SetUp() override { Reopen(); }
+  void TearDown() override { store_.reset(); }
   void Reopen() {
     store_.reset();
     auto s = RocksDbStore::Open(dir_);
@@ -63,7 +58,8 @@ class RocksDbStoreTest : public ::testing::Test {
     return out;
   }
 
-  std::string dir_;
+  TempDir temp_dir_;
+  std::string dir_ = temp_dir_.path();
   std::unique_ptr<RocksDbStore> store_;
 };
 

@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "common/binary_value.h"
+#include "common/temp_dir.h"
 #include "log/local_log.h"
 #include "serve/rocksdb_store.h"
 
@@ -58,8 +59,6 @@ std::string Record(const std::vector<std::pair<std::string, int64_t>>& sessions,
 class SpeedLayerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/vigil-speed-test-XXXXXX";
-    dir_ = mkdtemp(tmpl);
     auto log = log::LocalLog::Open(dir_ + "/processed", {}, &clock_);
     ASSERT_TRUE(log.ok());
     log_ = std::move(*log);
@@ -69,7 +68,6 @@ class SpeedLayerTest : public ::testing::Test {
     speed_.reset();
     store_.reset();
     log_.reset();
-    (void)system(("rm -rf " + dir_).c_str());
   }
   void OpenStoreAndSpeed() {
     speed_.reset();
@@ -112,7 +110,8 @@ class SpeedLayerTest : public ::testing::Test {
     for (int i = 0; did && i < 100; ++i) ASSERT_TRUE(speed_->RunMicroBatch(&did).ok());
   }
 
-  std::string dir_;
+  TempDir temp_dir_;
+  std::string dir_ = temp_dir_.path();
   FakeClock clock_{kNow};
   std::unique_ptr<log::LocalLog> log_;
   std::unique_ptr<serve::RocksDbStore> store_;
