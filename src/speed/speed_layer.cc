@@ -235,13 +235,29 @@ Status SpeedLayer::RunMicroBatch(bool* did_work) {
     events_after[app] += added[app];
     writes.PutMeta(std::string(kEventsPrefix) + app, std::to_string(events_after[app]));
   }
-  Status st = store_->Apply(writes, /*sync=*/false);
+  // Now and then the write is synced and its offsets committed in the log as well: the store is
+  // then durably at least as far as the log's commit, which lets log retention go that far.
+  const bool commit = now - last_log_commit_ms_ >= options_.log_commit_interval_ms;
+  Status st = store_->Apply(writes, /*sync=*/commit);
   if (!st.ok()) {
     // The cells in memory are ahead of the store now: drop them, they reload from the store.
     state_.clear();
     return st;
   }
   next_ = std::move(next);
+  if (commit) {
+    last_log_commit_ms_ = now;
+    for (const auto& [app, offset] : next_) {
+      auto it = log_committed_.find(app);
+      if (it != log_committed_.end() && it->second == offset) continue;
+      if (Status c = processed_->CommitOffset(options_.consumer, app, offset); !c.ok()) {
+        std::fprintf(stderr, "vigil: speed: offset of %s not committed in the log: %s\n",
+                     app.c_str(), c.ToString().c_str());
+        break;  // tried again at the next commit
+      }
+      log_committed_[app] = offset;
+    }
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     events_ = std::move(events_after);

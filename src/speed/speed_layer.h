@@ -54,6 +54,11 @@ struct SpeedOptions {
   // 20-event request; spaced they share it, and events still show within a second.
   int64_t min_batch_interval_ms = 250;
   int64_t sweep_interval_ms = 10 * 60 * 1000;
+  // Speed resumes from the offsets in its store. This often a micro-batch's store write is also
+  // synced and its offsets committed in the log (consumer `consumer`), which log retention waits
+  // for: without it neither the processed log nor, through its references, the raw log would
+  // ever be deleted.
+  int64_t log_commit_interval_ms = 10'000;
 };
 
 struct SpeedStats {
@@ -117,6 +122,9 @@ class SpeedLayer {
   aggregate::RollupMap state_;            // worker thread
   std::map<std::string, uint64_t> next_;  // worker thread: next processed offset per app
   int64_t last_sweep_ms_ = 0;             // worker thread
+  int64_t last_log_commit_ms_ = 0;        // worker thread
+  std::map<std::string, uint64_t>
+      log_committed_;  // worker thread: last offsets committed in the log
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

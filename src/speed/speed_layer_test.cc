@@ -158,6 +158,25 @@ TEST_F(SpeedLayerTest, RestartResumesWithoutCountingTwice) {
   EXPECT_EQ(speed_->events_processed("app"), 3u);
 }
 
+TEST_F(SpeedLayerTest, OffsetsAreCommittedInTheLogEveryIntervalSoRetentionCanGo) {
+  auto committed = [&] {
+    Result<uint64_t> c = log_->CommittedOffset("speed", "app");
+    EXPECT_TRUE(c.ok());
+    return c.ok() ? *c : 0;
+  };
+  Append(Record({{"a", kNow}}));
+  Drain();
+  EXPECT_EQ(committed(), 1u);  // the first micro-batch commits
+  Append(Record({{"b", kNow}}));
+  Drain();
+  EXPECT_EQ(committed(), 1u);  // within the interval: in the store only
+  clock_.AdvanceMs(SpeedOptions{}.log_commit_interval_ms);
+  Append(Record({{"c", kNow}}));
+  Drain();
+  EXPECT_EQ(committed(), 3u);
+  EXPECT_EQ(speed_->events_processed("app"), 3u);
+}
+
 TEST_F(SpeedLayerTest, AnAppsLagIsTheAgeOfItsOldestRecordNotYetAggregated) {
   EXPECT_EQ(speed_->lag_ms("app"), 0);  // nothing in the log
   Append(Record({{"a", kNow}}));
