@@ -1,8 +1,8 @@
 // TempDir: a fresh directory under /tmp, removed with everything in it when destroyed — what
 // every test fixture that writes files starts from (it was repeated in a dozen of them).
 //
-// Tests only: if the directory cannot be created the process aborts. Not thread-safe to share
-// across the destruction.
+// Tests only: if the directory cannot be created the process aborts. Owned by one fixture; no
+// thread may use the path after the TempDir is destroyed.
 #pragma once
 
 #include <stdlib.h>

@@ -3,8 +3,8 @@
 #include "log/resolving_log.h"
 
 #include <algorithm>
-#include <cstring>
 
+#include "common/coding.h"
 #include "common/prometheus_text.h"
 
 namespace vigil::log {
@@ -15,11 +15,8 @@ constexpr uint8_t kVersion = 1;
 }  // namespace
 
 std::string EncodeReference(uint64_t base_offset) {
-  std::string out(kReferenceSize, '\0');
-  out[0] = kMagic[0];
-  out[1] = kMagic[1];
-  out[2] = static_cast<char>(kVersion);
-  for (int i = 0; i < 8; ++i) out[4 + i] = static_cast<char>(base_offset >> (8 * i));
+  std::string out = {kMagic[0], kMagic[1], static_cast<char>(kVersion), '\0'};
+  PutFixed64(&out, base_offset);
   return out;
 }
 
@@ -28,9 +25,7 @@ bool DecodeReference(std::string_view payload, uint64_t* base_offset) {
       static_cast<uint8_t>(payload[2]) != kVersion || payload[3] != 0) {
     return false;
   }
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(payload[4 + i]);
-  *base_offset = v;
+  *base_offset = DecodeFixed64(payload.data() + 4);
   return true;
 }
 
@@ -58,10 +53,13 @@ Status ResolvingLog::Read(std::string_view partition, uint64_t from, size_t max_
     if (j == base_records.size() || base_records[j].offset != base || taken[j]) {
       // Read from here to the last reference of the ascending run ahead (a writer's replay of
       // offsets it had written ends the run, and reads them again).
+      // A damaged run (a reference far ahead) is read a piece at a time: at most twice the
+      // references left, plus a few; the rest comes with the next read.
       uint64_t last = base;
       for (size_t n = k + 1; n < refs.size() && refs[n].second > last; ++n) last = refs[n].second;
+      const uint64_t count = std::min<uint64_t>(last - base + 1, 2 * (refs.size() - k) + 16);
       base_records.clear();
-      Status st = base_->Read(partition, base, static_cast<size_t>(last - base + 1), &base_records);
+      Status st = base_->Read(partition, base, static_cast<size_t>(count), &base_records);
       if (!st.ok() && st.code() != StatusCode::kNotFound) return st;
       taken.assign(base_records.size(), false);
       j = find(base);
