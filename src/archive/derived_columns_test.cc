@@ -29,6 +29,9 @@ const std::string kV3Part = std::string(VIGIL_FIXTURES_DIR) + "/archive/part_v3.
 // The same rows as written by version 4 (LZ4 scan columns, ids among them; no id_hash).
 const std::string kV4Part = std::string(VIGIL_FIXTURES_DIR) + "/archive/part_v4.vpart";
 
+// The same rows as written by version 5 (user and context a value per row).
+const std::string kV5Part = std::string(VIGIL_FIXTURES_DIR) + "/archive/part_v5.vpart";
+
 // The rows of tests/data/archive/part_v1.vpart: one of each event type, with the fields
 // aggregation reads, an anonymous user and an empty version and OS.
 std::vector<ArchiveRow> CompatRows(int64_t hour_ms) {
@@ -352,6 +355,47 @@ TEST_F(DerivedColumnsTest, VersionFourPartsHashTheirIdsIntoIdHashHoweverTheIdsAr
   ASSERT_TRUE(now->Read(ColumnBit(kIdHash), &stored).ok());
   for (size_t i = 0; i < rows.size(); ++i) {
     EXPECT_TRUE(stored.id_hash(i) == cols.id_hash(i)) << i;
+  }
+}
+
+TEST_F(DerivedColumnsTest, VersionFivePartsReadUsersAndContextsAsOneEntryPerRow) {
+  Result<PartReader> r = PartReader::Open(kV5Part);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->version(), 5);
+  EXPECT_EQ(r->info().source_first, 5u);
+  EXPECT_EQ(r->info().source_end, 9u);
+  const std::vector<ArchiveRow> rows = CompatRows(kHour);
+  PartColumns cols;
+  ASSERT_TRUE(r->Read(kAllColumns, &cols).ok());
+  ExpectRows(cols, rows);
+  ExpectDerived(cols);
+  // Stored a value per row: a dictionary of one entry per row, repeats included.
+  EXPECT_EQ(cols.dictionary_size(kUser), rows.size());
+  EXPECT_EQ(cols.dictionary_size(kContext), rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    EXPECT_EQ(cols.code(kUser, i), i);
+    EXPECT_EQ(cols.dictionary(kUser, cols.code(kUser, i)), rows[i].user);
+  }
+  // Users as hashes, as a batch scan reads them, from this part and from the same rows written
+  // now (a dictionary of the four users and the anonymous one).
+  Result<PartReader> now = WriteAndOpen("now.vpart", rows, "app-compat");
+  ASSERT_TRUE(now.ok()) << now.status().ToString();
+  EXPECT_EQ(now->version(), kPartVersion);
+  PartColumns now_cols;
+  ASSERT_TRUE(now->Read(kAllColumns, &now_cols).ok());
+  ExpectRows(now_cols, rows);
+  EXPECT_EQ(now_cols.dictionary_size(kUser), 5u);
+  EXPECT_EQ(now_cols.dictionary_size(kContext), 1u);
+  HashedColumns hashed;
+  hashed.xxh3_64 = ColumnBit(kUser);
+  for (PartReader* part : {&*r, &*now}) {
+    PartColumns users;
+    ASSERT_TRUE(part->Read(ColumnBit(kUser) | ColumnBit(kTs), &users, hashed).ok());
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const uint64_t want =
+          rows[i].user.empty() ? 0 : XXH3_64bits(rows[i].user.data(), rows[i].user.size());
+      EXPECT_EQ(users.hash64(kUser, i), want) << int{part->version()} << " row " << i;
+    }
   }
 }
 

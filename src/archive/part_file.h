@@ -9,7 +9,7 @@
 //   footer                                    see below
 //   u32 footer size | u64 XXH3 of footer | "VIGILPRT"   20-byte tail
 //
-//   footer := u8 version(5) varint rows zigzag min_ts zigzag max_ts
+//   footer := u8 version(6) varint rows zigzag min_ts zigzag max_ts
 //             lp app zigzag hour_ms varint source_first varint source_end
 //             varint ncolumns (lp name varint offset varint compressed varint raw u64 XXH3
 //             u8 codec)*
@@ -23,11 +23,13 @@
 // over LZ4's input limit is zstd.
 //
 // Column encodings before compression: `ts` zigzag varint deltas; `type` one byte per row;
-// `id`, `user`, `fields`, `context` varint length then bytes, per row; `version`, `os` and
+// `id` and `fields` varint length then bytes, per row; `version`, `os`, `user`, `context` and
 // `subject` are dictionaries (varint n, n length-prefixed distinct values, then one varint code
-// per row). `fields` is the event's binary-value object (docs/log_format.md); `context` is a
-// binary-value object {batch_id, received_ms, skew_ms, device, app, user, extra} with the
-// batch's context as ingest stored it, so a part alone can rebuild the raw event.
+// per row). `user` and `context` are the batch's, the same for its twenty-odd events: stored per
+// row (before version 6) they were most of a flush's bytes to copy and compress, ~300 B a row.
+// `fields` is the event's binary-value object (docs/log_format.md); `context` is a binary-value
+// object {batch_id, received_ms, skew_ms, device, app, user, extra} with the batch's context as
+// ingest stored it, so a part alone can rebuild the raw event.
 //
 // The derived columns hold what the batch layer needs of an event body, computed once when the
 // part is written (derived_columns.h, aggregate::FactsOf): `subject`, `flags` (a byte: 1 error,
@@ -39,7 +41,9 @@
 // drops repeated ids by their hash, and reading 16 stored bytes per row cost it a tenth of a run
 // less than decompressing, parsing and hashing every id (measured over the bench archive). It
 // costs 16 incompressible bytes of disk per row, fewer net: ids no longer scanned are zstd.
-// Older versions read with the same columns and values, whichever version wrote the part:
+// Older versions read with the same columns and values, whichever version wrote the part
+// (versions 1 to 5 stored `user` and `context` per row: they read as dictionaries of one entry
+// per row, codes = row index):
 // version 1 parts (before derived columns) have only the first eight columns, and Read() derives
 // the others from them; versions 1 to 4 have no `id_hash`, which Read() hashes from `id`; version 2
 // stored `bytes` for every row and `latency` as every row's 8-byte double, without flag 4, which
@@ -66,7 +70,7 @@
 
 namespace vigil::archive {
 
-inline constexpr uint8_t kPartVersion = 5;  // what WritePart writes; Read also reads 1 to 4
+inline constexpr uint8_t kPartVersion = 6;  // what WritePart writes; Read also reads 1 to 5
 inline constexpr uint64_t kMaxPartColumnBytes = 1ull << 31;  // raw bytes of one column
 inline constexpr uint32_t kMaxPartFooterBytes = 1u << 20;
 
@@ -170,9 +174,11 @@ Status WritePart(const std::string& path, std::span<const ArchiveRowView> rows, 
 Status WritePart(const std::string& path, const std::vector<ArchiveRow>& rows, PartInfo* info,
                  const PartCompression& compression = {});
 
-// The columns `version`, `os` and `subject` are dictionary-coded.
+// The columns `version`, `os`, `user`, `context` and `subject` read as dictionaries (code(),
+// dictionary()). A part of version 5 or older stored `user` and `context` a value per row: they
+// read with one entry per row (the row's index as its code), entries that may repeat.
 inline constexpr bool IsDictionaryColumn(Column c) {
-  return c == kVersion || c == kOs || c == kSubject;
+  return c == kVersion || c == kOs || c == kUser || c == kContext || c == kSubject;
 }
 
 // Flags of the `flags` column.
@@ -237,10 +243,11 @@ class PartColumns {
   StringColumn strings_[kColumnCount];
 };
 
-// String columns (none of them dictionary-coded) that PartReader::Read gives as each row's hash
-// only (PartColumns::hash64/hash128, not str()), computed in the pass that finds the values: a
-// caller that only hashes values (the batch layer hashes users, 100M rows a run) neither stores
-// nor reloads every value's place.
+// String columns that PartReader::Read gives as each row's hash only (PartColumns::hash64/hash128,
+// not str()): a caller that only hashes values (the batch layer hashes users, 100M rows a run)
+// neither stores nor reloads every value's place. A column stored a value per row is hashed in
+// the pass that finds the values; a dictionary (`user` from version 6) hashes each distinct
+// value once. `version`, `os` and `subject` are not read as hashes.
 struct HashedColumns {
   ColumnMask xxh3_64 = 0, xxh3_128 = 0;
 };
