@@ -138,9 +138,14 @@ uint32_t Aggregator::CapSubject(uint32_t app, MetricId metric, std::string_view 
 
 Aggregator::Fact Aggregator::ContextFact(std::string_view app, const EventContext& context,
                                          const EventView& event) {
-  Fact f;
+  Fact f = BatchFact(app, context);
   f.ts_ms = event.ts_ms;
   f.type = event.type;
+  return f;
+}
+
+Aggregator::Fact Aggregator::BatchFact(std::string_view app, const EventContext& context) {
+  Fact f;
   f.app = strings_.Intern(app);
   f.version = strings_.Intern(context.version);
   f.os = strings_.Intern(context.os);
@@ -162,8 +167,8 @@ RollupCell& Aggregator::Cell(const Fact& fact, int64_t bucket_ms, MetricId metri
 }
 
 void Aggregator::AddBatch(std::string_view app, const BatchRecord& batch) {
-  EventContext context = ContextOf(batch.header);
-  for (const EventView& e : batch.events) AddEvent(app, context, e);
+  const Fact shared = BatchFact(app, ContextOf(batch.header));
+  for (const EventView& e : batch.events) AddEvent(shared, e);
 }
 
 void Aggregator::AddRegroupedCrash(std::string_view app, const EventContext& context,
@@ -201,8 +206,14 @@ uint32_t Aggregator::Subject(uint32_t app, EventType type, std::string_view subj
 
 void Aggregator::AddEvent(std::string_view app, const EventContext& context,
                           const EventView& event) {
+  AddEvent(BatchFact(app, context), event);
+}
+
+void Aggregator::AddEvent(const Fact& batch, const EventView& event) {
   FactsOf(event, &facts_);
-  Fact f = ContextFact(app, context, event);
+  Fact f = batch;
+  f.ts_ms = event.ts_ms;
+  f.type = event.type;
   f.subject = Subject(f.app, f.type, facts_.subject);
   f.error = facts_.error;
   f.bytes = facts_.bytes;

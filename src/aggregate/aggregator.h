@@ -112,6 +112,11 @@ class Aggregator {
     double latency = 0;
   };
   uint32_t Intern(std::string_view s) { return strings_.Intern(s); }
+  // What every event of a batch shares (app, version and OS interned, the user's hash), for
+  // AddEvent of each of its events: those lookups once per batch, not once per event.
+  Fact BatchFact(std::string_view app, const EventContext& context);
+  // The same as AddEvent(app, context, event), with `batch` = BatchFact(app, context).
+  void AddEvent(const Fact& batch, const EventView& event);
   // The id under which an event of `type` with this subject is counted: the subject's own id,
   // kOtherSubject's once the (app, metric) cap is reached, 0 for none. For a given aggregator,
   // (app, type, subject) always gets the same id until Clear(), so callers may cache it.

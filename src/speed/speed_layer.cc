@@ -153,14 +153,16 @@ Status SpeedLayer::RunMicroBatch(bool* did_work) {
       if (from >= p.end_offset) continue;
       std::vector<log::LogRecord> records;
       VIGIL_RETURN_IF_ERROR(processed_->Read(p.name, from, options_.records_per_turn, &records));
+      BatchRecord batch;  // reused: its events' room is kept from record to record
+      uint64_t& added_here = added[p.name];
       for (const log::LogRecord& r : records) {
         from = r.offset + 1;
-        BatchRecord batch;
         if (!DecodeBatchRecord(r.payload, &batch, ValueCheck::kShallow).ok()) {
           corrupt_++;
           continue;
         }
         aggregate::EventContext context = aggregate::ContextOf(batch.header);
+        const aggregate::Aggregator::Fact batch_fact = agg.BatchFact(p.name, context);
         for (const EventView& e : batch.events) {
           if (e.ts_ms < oldest) {
             late_++;
@@ -192,8 +194,8 @@ Status SpeedLayer::RunMicroBatch(bool* did_work) {
                   std::to_string(e.ts_ms) + " " + aggregate::CrashGroupOf(e);
             }
           }
-          agg.AddEvent(p.name, context, e);
-          added[p.name]++;
+          agg.AddEvent(batch_fact, e);
+          added_here++;
         }
       }
       if (from < p.end_offset) {
