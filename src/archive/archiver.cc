@@ -363,6 +363,24 @@ Status Archiver::CompactHour(const std::string& app, int64_t hour_ms, bool force
   if (parts.size() < 2) return Status::Ok();
   bool settled = hour_ms + kHourMs + options_.compact_settle_ms <= now_ms;
   if (!force && !settled && parts.size() < options_.compact_max_parts) return Status::Ok();
+  const bool final_merge = force || settled;
+  if (!final_merge) {
+    // An hour still open merges only its newest parts: back from the newest, up to a part bigger
+    // than all the parts after it together, which stays. Merging the whole hour each time it
+    // gathered compact_max_parts parts rewrote everything it held again and again (quadratic
+    // under steady load); this way each merge is of about the size of what is new, and the
+    // hour's one final merge, once it settles, rewrites it once more.
+    uint64_t newer = 0;
+    size_t from = parts.size();
+    while (from > 0) {
+      struct stat st;
+      const uint64_t size = ::stat(parts[from - 1].path.c_str(), &st) == 0 ? st.st_size : 0;
+      if (parts.size() - from >= 2 && size > newer) break;
+      newer += size;
+      --from;
+    }
+    parts.erase(parts.begin(), parts.begin() + static_cast<std::ptrdiff_t>(from));
+  }
   std::vector<ArchiveRowView> rows;
   std::deque<ReadPart> read;  // what `rows` view
   uint64_t first = UINT64_MAX, end = 0, before = 0;
@@ -403,7 +421,10 @@ Status Archiver::CompactHour(const std::string& app, int64_t hour_ms, bool force
   info.source_end = end;
   size_t kept_rows = kept.size();
   std::string out = PartPath(root_, app, hour_ms, first, end);
-  VIGIL_RETURN_IF_ERROR(WritePart(out, kept, &info, options_.compact_compression));
+  // Only a final merge writes the hour's lasting part; an open hour's merges are written as fast
+  // as flushes are, since they will be merged again.
+  VIGIL_RETURN_IF_ERROR(WritePart(
+      out, kept, &info, final_merge ? options_.compact_compression : options_.flush_compression));
   for (const std::string& path : inputs) {
     if (path == out) continue;
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) {

@@ -16,11 +16,13 @@
 // deleted and that range is archived again, so no event is archived twice by a crash (and none
 // is lost: the log keeps records until the commit).
 //
-// Compaction: once an hour has ended compact_settle_ms ago, or it gathered compact_max_parts
-// parts, its parts are merged into one; of rows with the same event id the later delivery wins
-// (parts in processed-log order), so a reprocessed crash replaces its first version and a resent
-// event is kept once. The merged part is written before its inputs are deleted; a crash between
-// leaves duplicates that the next compaction (and the batch layer's dedup) removes.
+// Compaction: once an hour has ended compact_settle_ms ago, its parts are merged into one; of
+// rows with the same event id the later delivery wins (parts in processed-log order), so a
+// reprocessed crash replaces its first version and a resent event is kept once. An hour still
+// open that gathered compact_max_parts parts merges only its newest ones (back to a part bigger
+// than all after it together), so that a busy hour is not rewritten whole every few flushes. The
+// merged part is written before its inputs are deleted; a crash between leaves duplicates that the
+// next compaction (and the batch layer's dedup) removes.
 //
 // Retention: day directories older than the app's retention (default 31 days) are deleted whole.
 //

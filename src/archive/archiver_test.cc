@@ -274,6 +274,48 @@ TEST_F(ArchiverTest, RecentHoursWaitUntilSettledUnlessTheyGatherManyParts) {
   EXPECT_EQ(Read("a1").total, 3u);
 }
 
+TEST_F(ArchiverTest, AnOpenHourMergesOnlyItsNewestPartsAndSettlesIntoOne) {
+  ArchiverOptions o;
+  o.compact_max_parts = 3;
+  clock_.SetMs(kDay0 + 30 * kMinuteMs);
+  OpenArchiver(o);
+  auto flush = [&](const std::string& prefix, int rows, const std::string& note) {
+    std::vector<Ev> events;
+    for (int i = 0; i < rows; ++i) events.push_back({prefix + std::to_string(i), kDay0 + i});
+    events.back().note = note;
+    Append("a1", Batch(events));
+    ASSERT_TRUE(archiver_->Sync().ok());
+  };
+  // Three parts of 100 rows: all merged into one, records 0-2.
+  for (int k = 0; k < 3; ++k) flush("big" + std::to_string(k) + "-", 100, "");
+  ASSERT_TRUE(archiver_->RunMaintenance(false).ok());
+  const std::string big =
+      dir_ + "/archive/a1/2026-11-01/00/0000000000000000-0000000000000003.vpart";
+  ASSERT_TRUE(FileExists(big));
+  EXPECT_EQ(Read("a1").parts, 1u);
+  // Two small parts more: three again. The big one, bigger than both together, stays as it is;
+  // the two are merged (records 3-4). The last resends big0-99 with a new note.
+  flush("small-a", 1, "");
+  Append("a1", Batch({{"big0-99", kDay0 + 99, EventType::kCustom, "again"}}));
+  ASSERT_TRUE(archiver_->Sync().ok());
+  ASSERT_TRUE(archiver_->RunMaintenance(false).ok());
+  Contents c = Read("a1");
+  EXPECT_EQ(c.parts, 2u);
+  EXPECT_EQ(c.total, 302u);  // the resent row is in both parts until the hour settles
+  EXPECT_TRUE(FileExists(big));
+  EXPECT_TRUE(
+      FileExists(dir_ + "/archive/a1/2026-11-01/00/0000000000000003-0000000000000005.vpart"));
+  EXPECT_EQ(archiver_->stats().compactions, 2u);
+  // Once the hour settles, one part: the later delivery wins.
+  clock_.SetMs(kDay0 + kHourMs + o.compact_settle_ms);
+  ASSERT_TRUE(archiver_->RunMaintenance(false).ok());
+  c = Read("a1");
+  EXPECT_EQ(c.parts, 1u);
+  EXPECT_EQ(c.total, 301u);
+  EXPECT_EQ(c.rows["big0-99"].second, "again");
+  EXPECT_EQ(archiver_->archived_rows("a1"), 301u);
+}
+
 TEST_F(ArchiverTest, RetentionDeletesWholeDaysPerApp) {
   ArchiverOptions o;
   o.retention_days = 3;
