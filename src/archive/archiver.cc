@@ -49,7 +49,9 @@ std::string EncodeContext(const BatchHeader& h) {
 // A part's columns, read for compaction: its rows view them.
 struct ReadPart {
   PartColumns columns;
-  std::vector<ArchiveBatchContext> batches;  // one per row (parts do not say which share one)
+  // One per row: rows next to each other in time order seldom share a batch, and WritePart
+  // interns their values by content anyway.
+  std::vector<ArchiveBatchContext> batches;
 };
 
 // Reads every column of a part into `part`, and appends views of its rows to `rows`.

@@ -984,11 +984,13 @@ Status PartReader::ReadStored(ColumnMask mask, PartColumns* out, HashedColumns h
       default: {
         PartColumns::StringColumn& s = out->strings_[c];
         const bool dictionary = StoredAsDictionary(static_cast<Column>(c), version_);
+        // What a value read as a hash becomes (HashedColumns), stored per row or in a dictionary.
+        auto hash64 = [](std::string_view v, uint64_t* h) { *h = v.empty() ? 0 : Hash64(v); };
+        auto hash128 = [](std::string_view v, Hash128* h) { StoreHash128(v, h); };
         if (!dictionary && (hashes.xxh3_64 & (1u << c)) != 0) {
           s.values.clear();  // no stale places into the new data
           s.hash64.resize(rows);
-          auto hash = [](std::string_view v, uint64_t* h) { *h = v.empty() ? 0 : Hash64(v); };
-          if (!HashLengthPrefixedValues(p, end, rows, s.hash64.data(), hash)) {
+          if (!HashLengthPrefixedValues(p, end, rows, s.hash64.data(), hash64)) {
             return corrupt(name, "truncated");
           }
           break;
@@ -996,8 +998,7 @@ Status PartReader::ReadStored(ColumnMask mask, PartColumns* out, HashedColumns h
         if (!dictionary && (hashes.xxh3_128 & (1u << c)) != 0) {
           s.values.clear();
           s.hash128.resize(rows);
-          auto hash = [](std::string_view v, Hash128* h) { StoreHash128(v, h); };
-          if (!HashLengthPrefixedValues(p, end, rows, s.hash128.data(), hash)) {
+          if (!HashLengthPrefixedValues(p, end, rows, s.hash128.data(), hash128)) {
             return corrupt(name, "truncated");
           }
           break;
@@ -1017,12 +1018,9 @@ Status PartReader::ReadStored(ColumnMask mask, PartColumns* out, HashedColumns h
           }
           // Asked as hashes: each distinct value is hashed once, and every row takes its code's.
           if ((hashes.xxh3_64 & (1u << c)) != 0) {
-            SpreadDictionaryHashes(
-                &s.values, s.codes, raw, &s.hash64,
-                [](std::string_view v, uint64_t* h) { *h = v.empty() ? 0 : Hash64(v); });
+            SpreadDictionaryHashes(&s.values, s.codes, raw, &s.hash64, hash64);
           } else if ((hashes.xxh3_128 & (1u << c)) != 0) {
-            SpreadDictionaryHashes(&s.values, s.codes, raw, &s.hash128,
-                                   [](std::string_view v, Hash128* h) { StoreHash128(v, h); });
+            SpreadDictionaryHashes(&s.values, s.codes, raw, &s.hash128, hash128);
           }
         } else if (IsDictionaryColumn(static_cast<Column>(c))) {
           // Stored a value per row (user and context before version 6, version and os in
