@@ -55,6 +55,8 @@ int main(int argc, char** argv) {
             std::abort();
           }
           events += parsed.accepted;
+          // The server moves the record to the log, so each batch starts with an empty one.
+          std::string record = std::move(parsed.record);
         }
         ++batches;
       }

@@ -13,7 +13,24 @@ void BinaryValueWriter::CountValue() {
     after_key_ = false;
     return;
   }
-  if (!open_.empty()) ++open_.back().count;
+  if (depth_ > 0) ++Top().count;
+}
+
+void BinaryValueWriter::Push(Open o) {
+  if (depth_ < kInlineDepth) {
+    inline_open_[depth_] = o;
+  } else {
+    deep_open_.push_back(o);
+  }
+  ++depth_;
+}
+
+BinaryValueWriter::Open BinaryValueWriter::Pop() {
+  VIGIL_CHECK(depth_ > 0);
+  Open o = Top();
+  if (depth_ > kInlineDepth) deep_open_.pop_back();
+  --depth_;
+  return o;
 }
 
 void BinaryValueWriter::Null() {
@@ -55,27 +72,25 @@ void BinaryValueWriter::String(std::string_view s) {
   PutLengthPrefixed(out_, s);
 }
 void BinaryValueWriter::Key(std::string_view key) {
-  VIGIL_CHECK(!open_.empty());
-  ++open_.back().count;
+  VIGIL_CHECK(depth_ > 0);
+  ++Top().count;
   PutLengthPrefixed(out_, key);
   after_key_ = true;
 }
 void BinaryValueWriter::BeginObject() {
   CountValue();
-  open_.push_back({out_->size(), 0});
+  Push({out_->size(), 0});
   out_->push_back(static_cast<char>(ValueTag::kObject));
   out_->append(8, '\0');
 }
 void BinaryValueWriter::BeginArray() {
   CountValue();
-  open_.push_back({out_->size(), 0});
+  Push({out_->size(), 0});
   out_->push_back(static_cast<char>(ValueTag::kArray));
   out_->append(8, '\0');
 }
 void BinaryValueWriter::EndObject() {
-  VIGIL_CHECK(!open_.empty());
-  Open o = open_.back();
-  open_.pop_back();
+  Open o = Pop();
   uint32_t size = static_cast<uint32_t>(out_->size() - o.header_pos - 9);
   std::memcpy(out_->data() + o.header_pos + 1, &o.count, 4);
   std::memcpy(out_->data() + o.header_pos + 5, &size, 4);

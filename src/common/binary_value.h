@@ -68,9 +68,17 @@ class BinaryValueWriter {
     uint32_t count;
   };
   void CountValue();
+  void Push(Open o);
+  Open Pop();
+  Open& Top() { return depth_ <= kInlineDepth ? inline_open_[depth_ - 1] : deep_open_.back(); }
 
+  // The open containers: the first kInlineDepth in the object itself, deeper ones in deep_open_.
+  // A writer is made per event by the collector, and a vector here was an allocation each time.
+  static constexpr size_t kInlineDepth = 8;
   std::string* out_;
-  std::vector<Open> open_;
+  size_t depth_ = 0;
+  Open inline_open_[kInlineDepth];
+  std::vector<Open> deep_open_;
   bool after_key_ = false;
 };
 

@@ -134,6 +134,45 @@ TEST(BinaryValueTest, CorruptCountsAndSizesAreRejected) {
   EXPECT_FALSE(BinaryValue::Parse(bad_tag, &v, &n));
 }
 
+// Deeper than the writers keep in themselves (8 open containers for BinaryValueWriter, 64 for
+// JsonWriter): counts, sizes and commas stay right at every level, on the way in and out.
+TEST(BinaryValueTest, NestingPastTheWritersInlineDepthCountsEveryLevel) {
+  constexpr int kDepth = 30;
+  std::string bytes = Encode([](BinaryValueWriter& w) {
+    for (int i = 0; i < kDepth; ++i) {
+      w.BeginObject();
+      w.Key("n");
+      w.Int(i);
+      w.Key("c");
+    }
+    w.BeginArray();
+    w.Int(1);
+    w.Int(2);
+    w.EndArray();
+    for (int i = kDepth - 1; i >= 0; --i) {
+      w.Key("e");
+      w.Int(-i);
+      w.EndObject();
+    }
+  });
+  std::string expected;
+  for (int i = 0; i < kDepth; ++i) expected += "{\"n\":" + std::to_string(i) + ",\"c\":";
+  expected += "[1,2]";
+  for (int i = kDepth - 1; i >= 0; --i) expected += ",\"e\":" + std::to_string(-i) + "}";
+  EXPECT_EQ(ToJson(bytes), expected);
+
+  std::string json;
+  JsonWriter jw(&json);
+  constexpr int kJsonDepth = 70;
+  for (int i = 0; i < kJsonDepth; ++i) jw.BeginArray().Int(i);
+  for (int i = 0; i < kJsonDepth; ++i) jw.EndArray().Int(7);
+  std::string want;
+  for (int i = 0; i < kJsonDepth; ++i) want += "[" + std::to_string(i) + ",";
+  want.pop_back();  // the innermost array holds just its number
+  for (int i = 0; i < kJsonDepth; ++i) want += i + 1 < kJsonDepth ? "],7" : "]7";
+  EXPECT_EQ(json, want);
+}
+
 TEST(BinaryValueTest, DeepNestingIsRejectedNotRecursedForever) {
   std::string bytes;
   BinaryValueWriter w(&bytes);

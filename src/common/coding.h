@@ -35,6 +35,9 @@ inline uint64_t DecodeFixed64(const char* p) {
   return v;
 }
 
+// The most bytes a varint of 64 bits takes.
+constexpr size_t kMaxVarint64Bytes = 10;
+
 inline void PutVarint64(std::string* dst, uint64_t v) {
   char buf[10];
   int n = 0;

@@ -96,32 +96,51 @@ void JsonWriter::BeforeValue() {
     after_key_ = false;
     return;
   }
-  if (!needs_comma_.empty()) {
-    if (needs_comma_.back()) out_->push_back(',');
-    needs_comma_.back() = true;
+  if (depth_ == 0) return;
+  if (depth_ <= 64) {
+    const uint64_t bit = uint64_t{1} << (depth_ - 1);
+    if (comma_bits_ & bit) out_->push_back(',');
+    comma_bits_ |= bit;
+  } else {
+    if (deep_.back()) out_->push_back(',');
+    deep_.back() = true;
   }
+}
+
+void JsonWriter::Open() {
+  ++depth_;
+  if (depth_ <= 64) {
+    comma_bits_ &= ~(uint64_t{1} << (depth_ - 1));
+  } else {
+    deep_.push_back(false);
+  }
+}
+
+void JsonWriter::Close() {
+  if (depth_ > 64) deep_.pop_back();
+  --depth_;
 }
 
 JsonWriter& JsonWriter::BeginObject() {
   BeforeValue();
   out_->push_back('{');
-  needs_comma_.push_back(false);
+  Open();
   return *this;
 }
 JsonWriter& JsonWriter::EndObject() {
   out_->push_back('}');
-  needs_comma_.pop_back();
+  Close();
   return *this;
 }
 JsonWriter& JsonWriter::BeginArray() {
   BeforeValue();
   out_->push_back('[');
-  needs_comma_.push_back(false);
+  Open();
   return *this;
 }
 JsonWriter& JsonWriter::EndArray() {
   out_->push_back(']');
-  needs_comma_.pop_back();
+  Close();
   return *this;
 }
 JsonWriter& JsonWriter::Key(std::string_view key) {

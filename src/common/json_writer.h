@@ -34,9 +34,16 @@ class JsonWriter {
 
  private:
   void BeforeValue();
+  void Open();
+  void Close();
 
   std::string* out_;
-  std::vector<bool> needs_comma_;  // one entry per open container
+  // Whether each open container needs a comma before its next value: bit i of comma_bits_ for
+  // the (i+1)-th innermost of the first 64 levels, deeper ones in deep_. A vector<bool> here was
+  // an allocation per writer, and the collector renders an answer per request.
+  size_t depth_ = 0;
+  uint64_t comma_bits_ = 0;
+  std::vector<bool> deep_;
   bool after_key_ = false;
 };
 

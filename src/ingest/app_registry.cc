@@ -118,13 +118,13 @@ Result<CreatedApp> AppRegistry::Create(std::string_view name) {
 
 std::shared_ptr<const App> AppRegistry::FindByIngestKey(std::string_view key) const {
   std::shared_lock lock(mu_);
-  auto it = by_key_.find(std::string(key));
+  auto it = by_key_.find(key);
   return it == by_key_.end() ? nullptr : it->second;
 }
 
 std::shared_ptr<const App> AppRegistry::FindById(std::string_view id) const {
   std::shared_lock lock(mu_);
-  auto it = by_id_.find(std::string(id));
+  auto it = by_id_.find(id);
   return it == by_id_.end() ? nullptr : it->second;
 }
 
@@ -147,7 +147,7 @@ std::vector<App> AppRegistry::List() const {
 
 Status AppRegistry::SetDisabled(std::string_view id, bool disabled) {
   std::unique_lock lock(mu_);
-  auto it = by_id_.find(std::string(id));
+  auto it = by_id_.find(id);
   if (it == by_id_.end()) return Status::NotFound("no app with id '" + std::string(id) + "'");
   std::shared_ptr<const App> old = it->second;
   auto updated = std::make_shared<App>(*old);

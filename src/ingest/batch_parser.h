@@ -61,7 +61,7 @@ class BatchParser {
 
  private:
   struct ScratchEvent {
-    std::string id;
+    std::string_view id;  // in the parser's string buffer, valid until the next Parse
     EventType type;
     int64_t ts_ms;
     size_t fields_begin, fields_end;  // in fields_

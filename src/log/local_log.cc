@@ -2,6 +2,7 @@
 #include "log/local_log.h"
 
 #include <cstdio>
+#include <cstring>
 #include <unordered_map>
 
 #include "common/file_util.h"
@@ -67,15 +68,15 @@ Partition* LocalLog::FindPartition(std::string_view name) {
   return it == partitions_.end() ? nullptr : it->second.get();
 }
 
-Result<Partition*> LocalLog::GetOrCreatePartition(const std::string& name) {
+Result<Partition*> LocalLog::GetOrCreatePartition(std::string_view name) {
   if (Partition* p = FindPartition(name)) return p;
-  Result<std::unique_ptr<Partition>> p =
-      Partition::Open(dir_ + "/" + name, name, options_.partition, clock_);
+  Result<std::unique_ptr<Partition>> p = Partition::Open(
+      dir_ + "/" + std::string(name), std::string(name), options_.partition, clock_);
   if (!p.ok()) return p.status();
   VIGIL_RETURN_IF_ERROR(SyncDir(dir_));
   std::lock_guard<std::mutex> lock(partitions_mu_);
   Partition* raw = p->get();
-  partitions_[name] = std::move(*p);
+  partitions_[std::string(name)] = std::move(*p);
   return raw;
 }
 
@@ -93,8 +94,13 @@ Status LocalLog::Append(std::string_view partition, uint64_t dedup_key, uint32_t
                                  " bytes waiting for disk)");
     }
     queued_bytes_ += payload.size();
-    queue_.push_back(
-        {std::string(partition), dedup_key, item_count, std::move(payload), std::move(done)});
+    Pending& item = queue_.emplace_back();
+    std::memcpy(item.partition_name, partition.data(), partition.size());
+    item.partition_size = static_cast<uint8_t>(partition.size());
+    item.dedup_key = dedup_key;
+    item.item_count = item_count;
+    item.payload = std::move(payload);
+    item.done = std::move(done);
   }
   queue_cv_.notify_one();
   return Status::Ok();
@@ -104,8 +110,8 @@ void LocalLog::WriterLoop() {
   SetThreadName("vigil-log-" + dir_.substr(dir_.find_last_of('/') + 1));
   if (options_.background_writer) EnterBackgroundPriority();
   int64_t next_retention_ms = clock_->NowMs() + options_.retention_check_ms;
+  std::vector<Pending> round;
   for (;;) {
-    std::deque<Pending> round;
     {
       std::unique_lock<std::mutex> lock(queue_mu_);
       queue_cv_.wait_for(lock, std::chrono::milliseconds(500),
@@ -115,6 +121,7 @@ void LocalLog::WriterLoop() {
       queued_bytes_ = 0;
     }
     if (!round.empty()) CommitRound(&round);
+    round.clear();  // frees the payloads and callbacks; keeps the storage for the next swap
     if (clock_->NowMs() >= next_retention_ms) {
       Status st = RunRetention();
       if (!st.ok()) std::fprintf(stderr, "vigil: log retention: %s\n", st.ToString().c_str());
@@ -123,7 +130,7 @@ void LocalLog::WriterLoop() {
   }
 }
 
-void LocalLog::CommitRound(std::deque<Pending>* round) {
+void LocalLog::CommitRound(std::vector<Pending>* round) {
   struct Outcome {
     Status status;
     AppendResult result;
@@ -134,7 +141,7 @@ void LocalLog::CommitRound(std::deque<Pending>* round) {
   const int64_t now_ms = clock_->NowMs();
   for (size_t i = 0; i < round->size(); ++i) {
     Pending& item = (*round)[i];
-    Result<Partition*> p = GetOrCreatePartition(item.partition);
+    Result<Partition*> p = GetOrCreatePartition(item.partition());
     if (!p.ok()) {
       outcomes[i].status = p.status();
       continue;

@@ -260,6 +260,24 @@ TEST_F(LocalLogTest, RejectsBadPartitionNames) {
   auto log = OpenLog();
   Status st = log->Append("../etc", 0, 1, "x", [](const Status&, const AppendResult&) {});
   EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  st = log->Append(std::string(65, 'a'), 0, 1, "x", [](const Status&, const AppendResult&) {});
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+}
+
+// A queued append holds its partition name inline, up to the longest valid one (64 bytes).
+TEST_F(LocalLogTest, LongestPartitionNameRoundTrips) {
+  const std::string name = std::string(63, 'p') + "9";
+  {
+    auto log = OpenLog();
+    ASSERT_TRUE(AppendSync(log.get(), name, 0, "first").first.ok());
+    ASSERT_TRUE(AppendSync(log.get(), "short", 0, "other").first.ok());
+  }
+  auto log = OpenLog();
+  std::vector<LogRecord> recs;
+  ASSERT_TRUE(log->Read(name, 0, 10, &recs).ok());
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].payload, "first");
+  EXPECT_TRUE(FileExists(dir_ + "/" + name));
 }
 
 }  // namespace
