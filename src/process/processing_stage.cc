@@ -166,7 +166,7 @@ void ProcessingStage::RenderMetrics(std::string* out) const {
 
 bool ProcessingStage::ProcessRecord(const std::string& app, const log::LogRecord& record,
                                     const std::vector<std::string>* only, std::string* out) {
-  BatchRecord batch;
+  BatchRecord& batch = batch_;
   if (!DecodeBatchRecord(record.payload, &batch).ok()) return false;
   bool any = false;
   for (const EventView& e : batch.events) any |= IsCrashEvent(e.type);
@@ -176,6 +176,8 @@ bool ProcessingStage::ProcessRecord(const std::string& app, const log::LogRecord
   }
   std::string_view version = batch.header.app.Get("version").AsString();
   AppSymbols symbols(symbols_, app);
+  // About the raw record's size plus each crash's processed fields: reserved once, not grown.
+  out->reserve(record.payload.size() + 1024);
   BatchRecordBuilder builder;
   builder.Begin(batch.header, out);
   std::string fields;

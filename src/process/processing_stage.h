@@ -34,6 +34,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/batch_record.h"
 #include "common/clock.h"
 #include "common/status.h"
 #include "log/log_store.h"
@@ -100,7 +101,7 @@ class ProcessingStage {
     uint64_t id = 0;  // part of its records' dedup keys
   };
   struct Output {
-    std::string partition;
+    std::string_view partition;  // the round's partition list or its reprocessing job's app
     uint64_t dedup_key;
     uint32_t items;
     std::string payload;
@@ -120,6 +121,7 @@ class ProcessingStage {
   Clock* const clock_;
   const ProcessingOptions options_;
 
+  BatchRecord batch_;  // worker thread: ProcessRecord's decoded record, its room kept
   std::map<std::string, uint64_t> next_;       // worker thread: next raw offset per app
   std::map<std::string, uint64_t> committed_;  // worker thread: last committed per app
   int64_t last_commit_ms_ = 0;                 // worker thread
