@@ -16,11 +16,12 @@
 // deleted and that range is archived again, so no event is archived twice by a crash (and none
 // is lost: the log keeps records until the commit).
 //
-// Compaction: once an hour has ended compact_settle_ms ago, its parts are merged into one; of
-// rows with the same event id the later delivery wins (parts in processed-log order), so a
-// reprocessed crash replaces its first version and a resent event is kept once. An hour still
-// open that gathered compact_max_parts parts merges only its newest ones (back to a part bigger
-// than all after it together), so that a busy hour is not rewritten whole every few flushes. The
+// Compaction: once an hour has ended, and no flush has added a part to it, for compact_settle_ms,
+// its parts are merged into one; of rows with the same event id the later delivery wins (parts in
+// processed-log order), so a reprocessed crash replaces its first version and a resent event is
+// kept once. An hour still open, or still getting late events (devices that were offline), that
+// gathered compact_max_parts parts merges only its newest ones (back to a part bigger than all
+// after it together), so that a busy hour is not rewritten whole every few flushes. The
 // merged part is written before its inputs are deleted; a crash between leaves duplicates that the
 // next compaction (and the batch layer's dedup) removes.
 //
@@ -53,7 +54,7 @@ struct ArchiverOptions {
   int64_t flush_interval_ms = 5000;
   size_t max_buffered_rows = 500'000;
   size_t max_buffered_bytes = size_t{256} << 20;
-  int64_t compact_settle_ms = 10 * 60 * 1000;  // after the hour's end
+  int64_t compact_settle_ms = 10 * 60 * 1000;  // after the hour's end and its last new part
   size_t compact_max_parts = 32;
   int64_t retention_days = 31;
   std::map<std::string, int64_t> app_retention_days;  // overrides per app id
@@ -152,6 +153,9 @@ class Archiver {
   size_t buffered_bytes_ = 0;                 // worker thread
   int64_t last_flush_ms_ = 0;                 // worker thread
   int64_t last_maintenance_ms_ = 0;           // worker thread
+  // Worker thread: when a flush last added a part to (app, hour), for hours written within
+  // compact_settle_ms. After a restart it is empty, and an ended hour counts as quiet.
+  std::map<std::pair<std::string, int64_t>, int64_t> hour_written_ms_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

@@ -241,7 +241,11 @@ TEST_F(ArchiverTest, CompactionMergesAnHourAndTheLaterDeliveryWins) {
   ASSERT_TRUE(archiver_->Sync().ok());
   EXPECT_EQ(Read("a1").parts, 4u);
   EXPECT_EQ(archiver_->archived_rows("a1"), 6u);
-  // The hour ended long ago (the clock is two days later): it settles and is merged.
+  // The hour ended long ago (the clock is two days later), but it just got its parts: it waits.
+  ASSERT_TRUE(archiver_->RunMaintenance(false).ok());
+  EXPECT_EQ(Read("a1").parts, 4u);
+  // Quiet for compact_settle_ms: it settles and is merged.
+  clock_.AdvanceMs(ArchiverOptions().compact_settle_ms);
   ASSERT_TRUE(archiver_->RunMaintenance(false).ok());
   Contents c = Read("a1");
   EXPECT_EQ(c.parts, 2u);
@@ -314,6 +318,47 @@ TEST_F(ArchiverTest, AnOpenHourMergesOnlyItsNewestPartsAndSettlesIntoOne) {
   EXPECT_EQ(c.total, 301u);
   EXPECT_EQ(c.rows["big0-99"].second, "again");
   EXPECT_EQ(archiver_->archived_rows("a1"), 301u);
+}
+
+// An hour that ended long ago but still gets late events (devices back online) is not rewritten
+// whole at each maintenance: like an open hour it merges only its newest parts once it has
+// compact_max_parts, and it settles into one part after compact_settle_ms without a new part.
+TEST_F(ArchiverTest, AnOldHourStillGettingLateEventsSettlesOnlyOnceQuiet) {
+  ArchiverOptions o;
+  o.compact_max_parts = 3;
+  OpenArchiver(o);  // the clock is two days after kDay0: hour 00 of kDay0 ended long ago
+  auto flush = [&](const std::string& prefix, int rows) {
+    std::vector<Ev> events;
+    for (int i = 0; i < rows; ++i) events.push_back({prefix + std::to_string(i), kDay0 + i});
+    Append("a1", Batch(events));
+    ASSERT_TRUE(archiver_->Sync().ok());
+  };
+  flush("big-", 100);
+  flush("late-a", 1);
+  ASSERT_TRUE(archiver_->RunMaintenance(false).ok());
+  EXPECT_EQ(Read("a1").parts, 2u);  // fewer than compact_max_parts, and not quiet: as it is
+  EXPECT_EQ(archiver_->stats().compactions, 0u);
+  clock_.AdvanceMs(o.compact_settle_ms / 2);
+  flush("late-b", 1);
+  ASSERT_TRUE(archiver_->RunMaintenance(false).ok());
+  // Three parts: the big one stays, the two late ones are merged.
+  Contents c = Read("a1");
+  EXPECT_EQ(c.parts, 2u);
+  EXPECT_EQ(c.total, 102u);
+  EXPECT_TRUE(
+      FileExists(dir_ + "/archive/a1/2026-11-01/00/0000000000000000-0000000000000001.vpart"));
+  EXPECT_EQ(archiver_->stats().compactions, 1u);
+  // compact_settle_ms after the first late part, but not after the last: still two.
+  clock_.AdvanceMs(o.compact_settle_ms / 2);
+  ASSERT_TRUE(archiver_->RunMaintenance(false).ok());
+  EXPECT_EQ(Read("a1").parts, 2u);
+  // Quiet for compact_settle_ms since the last: one part.
+  clock_.AdvanceMs(o.compact_settle_ms / 2);
+  ASSERT_TRUE(archiver_->RunMaintenance(false).ok());
+  c = Read("a1");
+  EXPECT_EQ(c.parts, 1u);
+  EXPECT_EQ(c.total, 102u);
+  EXPECT_EQ(archiver_->stats().compactions, 2u);
 }
 
 TEST_F(ArchiverTest, RetentionDeletesWholeDaysPerApp) {
