@@ -97,7 +97,7 @@ void JsonWriter::BeforeValue() {
     return;
   }
   if (depth_ == 0) return;
-  if (depth_ <= 64) {
+  if (depth_ <= kBitLevels) {
     const uint64_t bit = uint64_t{1} << (depth_ - 1);
     if (comma_bits_ & bit) out_->push_back(',');
     comma_bits_ |= bit;
@@ -109,7 +109,7 @@ void JsonWriter::BeforeValue() {
 
 void JsonWriter::Open() {
   ++depth_;
-  if (depth_ <= 64) {
+  if (depth_ <= kBitLevels) {
     comma_bits_ &= ~(uint64_t{1} << (depth_ - 1));
   } else {
     deep_.push_back(false);
@@ -117,7 +117,7 @@ void JsonWriter::Open() {
 }
 
 void JsonWriter::Close() {
-  if (depth_ > 64) deep_.pop_back();
+  if (depth_ > kBitLevels) deep_.pop_back();
   --depth_;
 }
 

@@ -39,8 +39,9 @@ class JsonWriter {
 
   std::string* out_;
   // Whether each open container needs a comma before its next value: bit i of comma_bits_ for
-  // the (i+1)-th innermost of the first 64 levels, deeper ones in deep_. A vector<bool> here was
-  // an allocation per writer, and the collector renders an answer per request.
+  // level i + 1 of the first kBitLevels, deeper ones in deep_. A vector<bool> here was an
+  // allocation per writer, and the collector renders an answer per request.
+  static constexpr size_t kBitLevels = 64;
   size_t depth_ = 0;
   uint64_t comma_bits_ = 0;
   std::vector<bool> deep_;

@@ -16,6 +16,7 @@
 
 #include "common/clock.h"
 #include "common/status.h"
+#include "common/string_hash.h"
 
 namespace vigil::ingest {
 
@@ -59,15 +60,8 @@ class AppRegistry {
   Clock* const clock_;
   mutable std::shared_mutex mu_;
   std::vector<std::shared_ptr<const App>> apps_;  // in creation order
-  // Looked up by string_view without building a std::string (an ingest key is longer than the
-  // small-string buffer: that was an allocation per ingest request).
-  struct StringHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-  using AppIndex =
-      std::unordered_map<std::string, std::shared_ptr<const App>, StringHash, std::equal_to<>>;
-  AppIndex by_key_, by_id_, by_token_hash_;
+  // Looked up by string_view: an ingest key is longer than the small-string buffer.
+  StringMap<std::shared_ptr<const App>> by_key_, by_id_, by_token_hash_;
 };
 
 }  // namespace vigil::ingest

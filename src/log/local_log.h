@@ -41,7 +41,8 @@ struct LocalLogOptions {
   bool background_writer = false;
 };
 
-// Partition names are 1–64 characters of [A-Za-z0-9_-].
+// Partition names are 1–kMaxPartitionName characters of [A-Za-z0-9_-].
+inline constexpr size_t kMaxPartitionName = 64;
 bool IsValidPartitionName(std::string_view name);
 
 class LocalLog : public LogStore {
@@ -74,11 +75,11 @@ class LocalLog : public LogStore {
   Status RunRetention();
 
  private:
-  // A queued append. The partition name is held inline (names are at most 64 bytes): an app
-  // id is just over std::string's small-string size, and this is one allocation less per batch.
+  // A queued append. The partition name is held inline: an app id is just over std::string's
+  // small-string size, and this is one allocation less per batch.
   struct Pending {
     std::string_view partition() const { return {partition_name, partition_size}; }
-    char partition_name[64];
+    char partition_name[kMaxPartitionName];
     uint8_t partition_size;
     uint64_t dedup_key;
     uint32_t item_count;

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "common/string_hash.h"
 #include "symbols/debug_id.h"
 #include "symbols/symcache_format.h"
 
@@ -105,12 +106,8 @@ class SymCacheBuilder {
 
   Info info_;
   std::string strings_;
-  struct StringHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
-  };
   // -> offset in strings_; looked up by string_view without a copy.
-  std::unordered_map<std::string, uint32_t, StringHash, std::equal_to<>> string_index_;
+  StringMap<uint32_t> string_index_;
   std::vector<symcache::File> files_;
   std::unordered_map<uint32_t, uint32_t> file_index_;  // string offset -> file index
   std::vector<symcache::Function> functions_;
