@@ -3,6 +3,8 @@
 // Cells are stored whole (the layers merge in memory and write the merged cell), so no merge
 // operator is needed and a rerun of the batch layer simply overwrites. Scans are bounded with
 // iterate_upper_bound. Writes without `sync` go through RocksDB's WAL (kill -9 safe).
+// RocksDB's flush and compaction threads run at the background priority of the stages
+// (common/thread_priority.h), set by SetBackgroundNice before Open.
 #pragma once
 
 #include <memory>
@@ -23,6 +25,9 @@ class RocksDbStore : public AggregateStore {
   ~RocksDbStore() override;
 
   Status Apply(const WriteSet& writes, bool sync) override;
+  // Writes the memtable to a table file now, on RocksDB's flush thread, and waits for it
+  // (tests; the WAL already makes every Apply survive a crash).
+  Status Flush();
   Status ScanSeries(Layer layer, const aggregate::RollupKey& series, int64_t from_ms, int64_t to_ms,
                     const std::function<void(int64_t, std::string_view)>& fn) override;
   Status ScanSubjects(

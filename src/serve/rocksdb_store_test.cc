@@ -1,14 +1,20 @@
 // The RocksDB aggregate store: atomic writes, series and subject scans bounded exactly by
-// [from, to), metadata, layer separation, expiry sweeps and reopening.
+// [from, to), metadata, layer separation, expiry sweeps, reopening, and the priority of
+// RocksDB's own background threads.
 #include "serve/rocksdb_store.h"
 
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
 #include <map>
+#include <string>
 #include <vector>
 
 #include "common/temp_dir.h"
+#include "common/thread_priority.h"
 
 namespace vigil::serve {
 namespace {
@@ -118,6 +124,29 @@ TEST_F(RocksDbStoreTest, DeleteCellsBeforeSweepsOneGranularity) {
   EXPECT_EQ(Series(Layer::kSpeed, Key("s", 0), 0, 10 * kHourMs).size(), 6u);
   EXPECT_TRUE(store_->GetCell(Layer::kSpeed, Key("s", 0, Granularity::kDay))->has_value());
   EXPECT_TRUE(store_->GetCell(Layer::kBatch, Key("s", 0))->has_value());
+}
+
+// RocksDB's flushes are background work: with the default background nice value (19) its pool
+// threads run in SCHED_IDLE, as the stages do, instead of competing with the HTTP loops.
+TEST_F(RocksDbStoreTest, FlushesRunInSchedIdleLikeTheStages) {
+  ASSERT_EQ(BackgroundNice(), 19);  // the default, which Open in SetUp saw
+  WriteSet w;
+  w.PutCell(Layer::kSpeed, Key("s", 0), Cell(1));
+  ASSERT_TRUE(store_->Apply(w, false).ok());
+  ASSERT_TRUE(store_->Flush().ok());  // runs on a "rocksdb:high" thread, which waits for it
+  int flush_threads = 0, idle = 0;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    if (name.rfind("rocksdb:high", 0) != 0) continue;
+    ++flush_threads;
+    const pid_t tid = static_cast<pid_t>(std::stol(task.path().filename().string()));
+    if (::sched_getscheduler(tid) == SCHED_IDLE) ++idle;
+  }
+  EXPECT_GT(flush_threads, 0);
+  EXPECT_EQ(idle, flush_threads);
+  EXPECT_TRUE(store_->GetCell(Layer::kSpeed, Key("s", 0))->has_value());  // and it was flushed
 }
 
 }  // namespace
