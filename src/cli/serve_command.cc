@@ -193,7 +193,6 @@ int RunServeCommand(const std::vector<std::string>& args) {
   std::fprintf(stderr, "vigil: recovering the log in %s/log/processed\n", config.data_dir.c_str());
   log::LocalLogOptions processed_options = log_options;
   processed_options.on_commit = nullptr;
-  processed_options.background_writer = true;
   // A processed record may go once it is archived and every stage reading it has passed it.
   processed_options.retention_consumers = {"archive", "groups", "speed"};
   Result<std::unique_ptr<log::LocalLog>> processed_log =

@@ -13,6 +13,10 @@
 // sched_yield every 200 us of their work, nor pausing between their rounds changed that without
 // also stopping them from keeping up: the remedy is their cost per event, not their priority.
 //
+// Syncs: an fdatasync holds kernel I/O state that another file's fdatasync can wait behind, and
+// at SCHED_IDLE on busy CPUs it holds it for milliseconds. So the log writers, whose work is
+// mostly writes and syncs, stay at the process's priority even for a background stage's log.
+//
 // Threads: SetBackgroundNice once at start-up, before background threads start;
 // EnterBackgroundPriority from each background thread itself (Linux nice values are per thread).
 #pragma once

@@ -7,7 +7,6 @@
 
 #include "common/file_util.h"
 #include "common/thread_name.h"
-#include "common/thread_priority.h"
 #include "common/wakeup_batch.h"
 #include "log/consumer_offsets.h"
 
@@ -108,7 +107,6 @@ Status LocalLog::Append(std::string_view partition, uint64_t dedup_key, uint32_t
 
 void LocalLog::WriterLoop() {
   SetThreadName("vigil-log-" + dir_.substr(dir_.find_last_of('/') + 1));
-  if (options_.background_writer) EnterBackgroundPriority();
   int64_t next_retention_ms = clock_->NowMs() + options_.retention_check_ms;
   std::vector<Pending> round;
   for (;;) {

@@ -12,6 +12,11 @@
 // Retention: every retention_check_ms the writer deletes sealed segments older than
 // retention_ms whose records every consumer in retention_consumers has committed past. With no
 // consumers listed nothing is ever deleted: unconsumed data is never thrown away.
+//
+// Priority: the writer thread keeps the process's priority even when only background stages
+// append (the processed log). Its work is a write and an fdatasync; at SCHED_IDLE the fdatasync
+// ran with the CPUs busy and held up the other log's fdatasyncs, which the collector's answers
+// wait on (at 18k req/s, p99 4.6-6.9 ms against 3.8-4.8 ms at normal priority).
 #pragma once
 
 #include <condition_variable>
@@ -36,9 +41,6 @@ struct LocalLogOptions {
   int64_t retention_check_ms = 60 * 1000;
   // Called by the writer thread after each partition commit: fsync duration and records synced.
   std::function<void(int64_t sync_ns, size_t records)> on_commit;
-  // The writer thread runs at background priority (thread_priority.h): for logs written by
-  // background stages, not for the one the collector's answers wait on.
-  bool background_writer = false;
 };
 
 // Partition names are 1–kMaxPartitionName characters of [A-Za-z0-9_-].
