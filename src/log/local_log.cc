@@ -79,30 +79,60 @@ Result<Partition*> LocalLog::GetOrCreatePartition(std::string_view name) {
   return raw;
 }
 
-Status LocalLog::Append(std::string_view partition, uint64_t dedup_key, uint32_t item_count,
-                        std::string payload, AppendCallback done) {
+Status LocalLog::CheckAppend(std::string_view partition) const {
   if (read_only_) return Status::Unavailable("log is open read-only");
   if (!IsValidPartitionName(partition)) {
     return Status::InvalidArgument("bad partition name '" + std::string(partition) + "'");
   }
+  return Status::Ok();
+}
+
+Status LocalLog::QueueLocked(std::string_view partition, uint64_t dedup_key, uint32_t item_count,
+                             std::string* payload, AppendCallback* done) {
+  if (stopping_) return Status::Unavailable("log is shutting down");
+  if (queued_bytes_ + payload->size() > options_.max_backlog_bytes) {
+    return Status::Unavailable("log backlog is full (" + std::to_string(queued_bytes_) +
+                               " bytes waiting for disk)");
+  }
+  queued_bytes_ += payload->size();
+  Pending& item = queue_.emplace_back();
+  std::memcpy(item.partition_name, partition.data(), partition.size());
+  item.partition_size = static_cast<uint8_t>(partition.size());
+  item.dedup_key = dedup_key;
+  item.item_count = item_count;
+  item.payload = std::move(*payload);
+  item.done = std::move(*done);
+  return Status::Ok();
+}
+
+Status LocalLog::Append(std::string_view partition, uint64_t dedup_key, uint32_t item_count,
+                        std::string payload, AppendCallback done) {
+  VIGIL_RETURN_IF_ERROR(CheckAppend(partition));
   {
     std::lock_guard<std::mutex> lock(queue_mu_);
-    if (stopping_) return Status::Unavailable("log is shutting down");
-    if (queued_bytes_ + payload.size() > options_.max_backlog_bytes) {
-      return Status::Unavailable("log backlog is full (" + std::to_string(queued_bytes_) +
-                                 " bytes waiting for disk)");
-    }
-    queued_bytes_ += payload.size();
-    Pending& item = queue_.emplace_back();
-    std::memcpy(item.partition_name, partition.data(), partition.size());
-    item.partition_size = static_cast<uint8_t>(partition.size());
-    item.dedup_key = dedup_key;
-    item.item_count = item_count;
-    item.payload = std::move(payload);
-    item.done = std::move(done);
+    VIGIL_RETURN_IF_ERROR(QueueLocked(partition, dedup_key, item_count, &payload, &done));
   }
   queue_cv_.notify_one();
   return Status::Ok();
+}
+
+Status LocalLog::AppendMany(std::vector<AppendRequest>* requests, size_t* queued) {
+  *queued = 0;
+  Status st;
+  for (const AppendRequest& r : *requests) {
+    st = CheckAppend(r.partition);
+    if (!st.ok()) break;
+  }
+  if (st.ok()) {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    for (AppendRequest& r : *requests) {
+      st = QueueLocked(r.partition, r.dedup_key, r.item_count, &r.payload, &r.done);
+      if (!st.ok()) break;
+      ++*queued;
+    }
+  }
+  if (*queued > 0) queue_cv_.notify_one();
+  return st;
 }
 
 void LocalLog::WriterLoop() {

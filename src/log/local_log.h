@@ -61,6 +61,7 @@ class LocalLog : public LogStore {
 
   Status Append(std::string_view partition, uint64_t dedup_key, uint32_t item_count,
                 std::string payload, AppendCallback done) override;
+  Status AppendMany(std::vector<AppendRequest>* requests, size_t* queued) override;
   Status Read(std::string_view partition, uint64_t from, size_t max_records,
               std::vector<LogRecord>* out) override;
   Status CommitOffset(std::string_view consumer, std::string_view partition,
@@ -92,6 +93,12 @@ class LocalLog : public LogStore {
   LocalLog(std::string dir, LocalLogOptions options, Clock* clock, bool read_only)
       : dir_(std::move(dir)), options_(std::move(options)), clock_(clock), read_only_(read_only) {}
   Status LoadPartitions();
+  // Whether an append to `partition` may be queued at all (not read-only, a valid name).
+  Status CheckAppend(std::string_view partition) const;
+  // Queues one append (its payload and callback moved out) unless stopping or over the
+  // backlog bound. Requires queue_mu_.
+  Status QueueLocked(std::string_view partition, uint64_t dedup_key, uint32_t item_count,
+                     std::string* payload, AppendCallback* done);
   Result<Partition*> GetOrCreatePartition(std::string_view name);
   Partition* FindPartition(std::string_view name);
   void WriterLoop();

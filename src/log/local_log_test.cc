@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <future>
+#include <mutex>
 
 #include "common/file_util.h"
 #include "common/temp_dir.h"
@@ -228,6 +230,91 @@ TEST_F(LocalLogTest, BacklogBoundRejectsWithUnavailable) {
   Status st =
       log->Append("app", 0, 1, std::string(100, 'x'), [](const Status&, const AppendResult&) {});
   EXPECT_EQ(st.code(), StatusCode::kUnavailable);
+}
+
+// A background stage's output goes in with AppendMany: one round, one fsync, whatever the
+// writer thread was doing meanwhile.
+TEST_F(LocalLogTest, AppendManyCommitsItsRecordsInOneRound) {
+  std::atomic<int> commits{0};
+  LocalLogOptions options;
+  options.on_commit = [&](int64_t, size_t) { ++commits; };
+  auto log = OpenLog(options);
+  constexpr size_t kRecords = 50;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<uint64_t> offsets(kRecords, UINT64_MAX);
+  size_t done = 0;
+  std::vector<AppendRequest> requests;
+  for (size_t i = 0; i < kRecords; ++i) {
+    requests.push_back(
+        {"app", 0, 1, "rec" + std::to_string(i), [&, i](const Status& st, const AppendResult& r) {
+           EXPECT_TRUE(st.ok()) << st.ToString();
+           std::lock_guard<std::mutex> lock(mu);
+           offsets[i] = r.offset;
+           if (++done == kRecords) cv.notify_all();
+         }});
+  }
+  size_t queued = 0;
+  ASSERT_TRUE(log->AppendMany(&requests, &queued).ok());
+  EXPECT_EQ(queued, kRecords);
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return done == kRecords; });
+  }
+  EXPECT_EQ(commits.load(), 1);
+  std::vector<LogRecord> recs;
+  ASSERT_TRUE(log->Read("app", 0, 1000, &recs).ok());
+  ASSERT_EQ(recs.size(), kRecords);
+  for (size_t i = 0; i < kRecords; ++i) {
+    EXPECT_EQ(offsets[i], i);
+    EXPECT_EQ(recs[i].payload, "rec" + std::to_string(i));
+  }
+}
+
+TEST_F(LocalLogTest, AppendManyQueuesUpToTheBacklogBoundAndSaysWhyItStopped) {
+  LocalLogOptions options;
+  options.max_backlog_bytes = 250;
+  auto log = OpenLog(options);
+  std::atomic<int> called{0};
+  std::promise<void> both;
+  std::vector<AppendRequest> requests;
+  for (int i = 0; i < 4; ++i) {
+    requests.push_back({"app", 0, 1, std::string(100, static_cast<char>('a' + i)),
+                        [&](const Status& st, const AppendResult&) {
+                          EXPECT_TRUE(st.ok()) << st.ToString();
+                          if (++called == 2) both.set_value();
+                        }});
+  }
+  size_t queued = 0;
+  Status st = log->AppendMany(&requests, &queued);
+  EXPECT_EQ(st.code(), StatusCode::kUnavailable) << st.ToString();
+  EXPECT_NE(st.message().find("backlog is full"), std::string::npos) << st.ToString();
+  EXPECT_EQ(queued, 2u);  // 300 bytes would be over the bound of 250
+  both.get_future().get();
+  log.reset();  // stops the writer: every callback that will run has run
+  EXPECT_EQ(called.load(), 2);
+  log = OpenLog(options);
+  std::vector<LogRecord> recs;
+  ASSERT_TRUE(log->Read("app", 0, 10, &recs).ok());
+  ASSERT_EQ(recs.size(), 2u);
+  EXPECT_EQ(recs[0].payload, std::string(100, 'a'));
+  EXPECT_EQ(recs[1].payload, std::string(100, 'b'));
+}
+
+TEST_F(LocalLogTest, AppendManyWithABadPartitionNameQueuesNothing) {
+  auto log = OpenLog();
+  std::vector<AppendRequest> requests;
+  requests.push_back({"app", 0, 1, "x", [](const Status&, const AppendResult&) {
+                        ADD_FAILURE() << "a request of a rejected AppendMany was called back";
+                      }});
+  requests.push_back({"no/slash", 0, 1, "y", nullptr});
+  size_t queued = 7;
+  Status st = log->AppendMany(&requests, &queued);
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << st.ToString();
+  EXPECT_EQ(queued, 0u);
+  log.reset();
+  log = OpenLog();
+  EXPECT_TRUE(log->Partitions().empty());
 }
 
 TEST_F(LocalLogTest, RetentionDeletesOnlyOldSegmentsEveryConsumerPassed) {

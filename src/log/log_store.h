@@ -31,6 +31,15 @@ struct AppendResult {
 // or the append failed. Must not block: hand the result to the caller's own thread.
 using AppendCallback = std::function<void(const Status& status, const AppendResult& result)>;
 
+// One record for AppendMany: Append's arguments.
+struct AppendRequest {
+  std::string partition;
+  uint64_t dedup_key = 0;
+  uint32_t item_count = 0;
+  std::string payload;
+  AppendCallback done;
+};
+
 struct LogRecord {
   uint64_t offset = 0;
   int64_t append_time_ms = 0;
@@ -59,6 +68,13 @@ class LogStore {
                                       uint32_t item_count, std::string payload,
                                       AppendCallback done) = 0;
 
+  // Append of each request in order (their payloads and callbacks are moved out), in one step
+  // where the log can: LocalLog queues them together, so that one write round and one fsync
+  // take them all, where separate Appends from a thread slower than the log's writer were
+  // committed a few at a time. *queued: how many were queued, whose callbacks will run; when
+  // fewer than all, the status says why the next one was not, and none after it was either.
+  [[nodiscard]] virtual Status AppendMany(std::vector<AppendRequest>* requests, size_t* queued);
+
   // Appends to `out` up to `max_records` durable records of `partition` with offset >= `from`
   // (starting at the earliest retained one if `from` is older). NotFound for an unknown partition.
   [[nodiscard]] virtual Status Read(std::string_view partition, uint64_t from, size_t max_records,
@@ -76,5 +92,14 @@ class LogStore {
   // OK if an append made now could succeed (the disk was writable at the last append).
   virtual Status Writable() = 0;
 };
+
+inline Status LogStore::AppendMany(std::vector<AppendRequest>* requests, size_t* queued) {
+  for (*queued = 0; *queued < requests->size(); ++*queued) {
+    AppendRequest& r = (*requests)[*queued];
+    VIGIL_RETURN_IF_ERROR(
+        Append(r.partition, r.dedup_key, r.item_count, std::move(r.payload), std::move(r.done)));
+  }
+  return Status::Ok();
+}
 
 }  // namespace vigil::log

@@ -54,6 +54,9 @@ class ResolvingLog : public LogStore {
                 std::string payload, AppendCallback done) override {
     return log_->Append(partition, dedup_key, item_count, std::move(payload), std::move(done));
   }
+  Status AppendMany(std::vector<AppendRequest>* requests, size_t* queued) override {
+    return log_->AppendMany(requests, queued);
+  }
   Status Read(std::string_view partition, uint64_t from, size_t max_records,
               std::vector<LogRecord>* out) override;
   Status CommitOffset(std::string_view consumer, std::string_view partition,

@@ -230,20 +230,24 @@ Status ProcessingStage::AppendAll(std::vector<Output>* outputs) {
   };
   auto waiter = std::make_shared<Waiter>();
   waiter->left = outputs->size();
+  auto done = [waiter](const Status& status, const log::AppendResult&) {
+    std::lock_guard<std::mutex> lock(waiter->mu);
+    if (!status.ok() && waiter->first.ok()) waiter->first = status;
+    if (--waiter->left == 0) waiter->cv.notify_all();
+  };
+  // All at once: this thread runs in the background, and the log's writer, woken by a first
+  // Append, would commit the round a few records at a time (~3 fsyncs per round, measured).
+  std::vector<log::AppendRequest> requests(outputs->size());
   for (size_t i = 0; i < outputs->size(); ++i) {
     Output& o = (*outputs)[i];
-    Status st = processed_->Append(o.partition, o.dedup_key, o.items, std::move(o.payload),
-                                   [waiter](const Status& status, const log::AppendResult&) {
-                                     std::lock_guard<std::mutex> lock(waiter->mu);
-                                     if (!status.ok() && waiter->first.ok()) waiter->first = status;
-                                     if (--waiter->left == 0) waiter->cv.notify_all();
-                                   });
-    if (!st.ok()) {
-      std::lock_guard<std::mutex> lock(waiter->mu);
-      if (waiter->first.ok()) waiter->first = st;
-      waiter->left -= outputs->size() - i;  // these callbacks will never run
-      break;
-    }
+    requests[i] = {std::string(o.partition), o.dedup_key, o.items, std::move(o.payload), done};
+  }
+  size_t queued = 0;
+  Status st = processed_->AppendMany(&requests, &queued);
+  if (!st.ok()) {
+    std::lock_guard<std::mutex> lock(waiter->mu);
+    if (waiter->first.ok()) waiter->first = st;
+    waiter->left -= outputs->size() - queued;  // these callbacks will never run
   }
   std::unique_lock<std::mutex> lock(waiter->mu);
   waiter->cv.wait(lock, [&] { return waiter->left == 0; });
