@@ -5,7 +5,8 @@
 # 64 connections, wrk with 2 threads. nginx answers `return 202` without reading the batch;
 # vigil decompresses, parses, validates, appends to its log and fsyncs before its 202.
 # Then p99 latency of vigil at half its measured peak (wrk paced, then `vigil loadgen --rate`),
-# with what the raw log's fsyncs took meanwhile: an ack waits for its group commit's fsync.
+# with what the raw log's fsyncs took meanwhile (an ack waits for its group commit's fsync), and
+# whether the stages behind the log stepped aside meanwhile (they do in the peak runs).
 # After each vigil run: where its CPU went, thread by thread (the stages behind the log share
 # the cores with ingest), and how long processing, speed and the archive took to catch up; the
 # next run starts after.
@@ -137,6 +138,8 @@ echo "ratio vigil/nginx: $(echo "scale=3; $VG / $NG" | bc)"
 
 HALF=$((VG / 2))
 fsync_buckets() { curl -s "http://127.0.0.1:$VIGIL_PORT/metrics" | grep '^vigil_log_fsync_seconds_bucket'; }
+yielded() { curl -s "http://127.0.0.1:$VIGIL_PORT/metrics" | awk '/^vigil_ingest_burst_yield_seconds_total / {print $2}'; }
+Y0=$(yielded)
 fsync_buckets > "$WORK/fsync0"
 out=$(BENCH_RATE=$HALF BENCH_THREADS=2 wrk -t2 -c64 -d"${DURATION}s" --latency \
   -s bench/ingest/post.lua "http://127.0.0.1:$VIGIL_PORT")
@@ -157,6 +160,9 @@ paste -d' ' "$WORK/fsync0" "$WORK/fsync1" | awk '
     }
     printf "  raw-log fsyncs during it: %d, p50 <= %s s, p99 <= %s s, %d over 2.5 ms\n", total, p50, p99, total - within
   }'
+# The stages behind the log step aside while ingest is saturated (common/ingest_burst.h): at half
+# the peak they should not, and this says whether they did.
+echo "  stages yielding to an ingest burst meanwhile: $(echo "$(yielded) - $Y0" | bc) s (summed over the stages)"
 echo "realistic devices (vigil loadgen: varied batches, retries; it shares the 2 cores) at $HALF batches/s, ${DURATION}s:"
 "$VIGIL" loadgen --target "http://127.0.0.1:$VIGIL_PORT" --key "$KEY" --rate "$HALF" \
   --duration "$DURATION" --concurrency 32 --devices 5000 2> /dev/null | sed 's/^/  /'

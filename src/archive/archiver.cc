@@ -13,6 +13,7 @@
 #include "common/batch_record.h"
 #include "common/binary_value.h"
 #include "common/file_util.h"
+#include "common/ingest_burst.h"
 #include "common/prometheus_text.h"
 #include "common/thread_name.h"
 #include "common/thread_priority.h"
@@ -163,6 +164,10 @@ void Archiver::Run() {
       }
       cv_.notify_all();
     }
+    YieldToIngestBurst([this] {
+      std::lock_guard<std::mutex> lock(mu_);
+      return stopping_ || sync_requested_ > sync_done_;  // a caller waits for a drain
+    });
     bool did = false;
     Status st = RunRound(&did);
     if (!st.ok()) {

@@ -15,6 +15,7 @@
 #include "archive/part_file.h"
 #include "batch/day_cell_keys.h"
 #include "batch/id_set.h"
+#include "common/ingest_burst.h"
 #include "common/prometheus_text.h"
 #include "common/thread_name.h"
 #include "common/thread_priority.h"
@@ -157,6 +158,7 @@ void BatchLayer::Schedule() {
     req.to_ms = BucketStart(now, Granularity::kDay) + kDayMs;
     req.from_ms = req.to_ms - (daily ? options_.days_back : options_.hourly_days) * kDayMs;
     req.only_changed = true;
+    req.yield_to_ingest = true;
     Result<BatchRunResult> r = Run(req);
     if (!r.ok()) {
       std::fprintf(stderr, "vigil: batch: scheduled run: %s\n", r.status().ToString().c_str());
@@ -221,6 +223,12 @@ Result<BatchRunResult> BatchLayer::Run(const BatchRunRequest& request,
         std::lock_guard<std::mutex> lock(mu);
         if (next >= work.size() || !first_error.ok()) return;
         i = next++;
+      }
+      if (request.yield_to_ingest) {
+        YieldToIngestBurst([this] {
+          std::lock_guard<std::mutex> lock(mu_);
+          return stopping_;
+        });
       }
       BatchRunResult day;
       Status st =

@@ -57,7 +57,9 @@ struct BatchRunRequest {
   std::string app;  // empty: every app in the archive
   int64_t from_ms = 0;
   int64_t to_ms = 0;
-  bool only_changed = false;  // skip sealed days whose parts did not change (the scheduler)
+  bool only_changed = false;     // skip sealed days whose parts did not change (the scheduler)
+  bool yield_to_ingest = false;  // before each day, step aside for an ingest burst (the scheduler;
+                                 // common/ingest_burst.h)
 };
 
 struct BatchRunResult {

@@ -19,6 +19,7 @@
 #include "cli/serve_config.h"
 #include "common/file_util.h"
 #include "common/flags.h"
+#include "common/ingest_burst.h"
 #include "common/prometheus_text.h"
 #include "common/secret.h"
 #include "common/thread_priority.h"
@@ -102,6 +103,11 @@ int RunServeCommand(const std::vector<std::string>& args) {
         "background_nice must be 0-19 (0 runs the stages behind the log "
         "at the collector's priority)");
   }
+  if (st.ok() && (config.burst_yield_seconds < 0 || config.burst_yield_seconds > 3600)) {
+    st = Status::InvalidArgument(
+        "burst_yield_seconds must be 0-3600 (0: the stages behind the log never yield to "
+        "ingest bursts)");
+  }
   if (st.ok()) st = MakeDirs(config.data_dir);
   if (!st.ok()) {
     std::fprintf(stderr, "vigil serve: %s\n", st.message().c_str());
@@ -116,6 +122,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   SetBackgroundNice(static_cast<int>(config.background_nice));
+  SetBurstYieldLimitMs(config.burst_yield_seconds * 1000);
 
   bool token_generated = false;
   std::string admin_token;
@@ -138,6 +145,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
   log_options.on_commit = [&metrics_ptr](int64_t ns, size_t records) {
     if (metrics_ptr != nullptr) metrics_ptr->ObserveFsync(ns, records);
   };
+  log_options.on_writer_wait = NoteLogWriterWait;  // the raw log's load: common/ingest_burst.h
   std::fprintf(stderr, "vigil: recovering the log in %s/log/raw\n", config.data_dir.c_str());
   Result<std::unique_ptr<log::LocalLog>> log =
       log::LocalLog::Open(config.data_dir + "/log/raw", log_options, SystemClock());
@@ -193,6 +201,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
   std::fprintf(stderr, "vigil: recovering the log in %s/log/processed\n", config.data_dir.c_str());
   log::LocalLogOptions processed_options = log_options;
   processed_options.on_commit = nullptr;
+  processed_options.on_writer_wait = nullptr;
   // A processed record may go once it is archived and every stage reading it has passed it.
   processed_options.retention_consumers = {"archive", "groups", "speed"};
   Result<std::unique_ptr<log::LocalLog>> processed_log =
@@ -256,6 +265,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
   metrics->AddRenderer([&processing, &processed_view, index, &archiver, &speed_layer, &batch_layer,
                         &query_cache](std::string* out) {
     processing.RenderMetrics(out);
+    RenderIngestBurstMetrics(out);
     processed_view.RenderMetrics(out);
     (*archiver)->RenderMetrics(out);
     (*speed_layer)->RenderMetrics(out);

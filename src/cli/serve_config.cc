@@ -34,6 +34,7 @@ constexpr IntSetting kIntSettings[] = {
     {"batch_interval_minutes", "VIGIL_BATCH_INTERVAL_MINUTES",
      &ServeConfig::batch_interval_minutes},
     {"background_nice", "VIGIL_BACKGROUND_NICE", &ServeConfig::background_nice},
+    {"burst_yield_seconds", "VIGIL_BURST_YIELD_SECONDS", &ServeConfig::burst_yield_seconds},
 };
 struct StringSetting {
   const char* toml_key;

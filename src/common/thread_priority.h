@@ -12,6 +12,7 @@
 // ingest peaks ~20 % lower than with the stages stopped. Neither pinning them to one CPU, nor
 // sched_yield every 200 us of their work, nor pausing between their rounds changed that without
 // also stopping them from keeping up: the remedy is their cost per event, not their priority.
+// What does hold them back is pausing only while ingest is saturated (common/ingest_burst.h).
 //
 // Syncs: an fdatasync holds kernel I/O state that another file's fdatasync can wait behind, and
 // at SCHED_IDLE on busy CPUs it holds it for milliseconds. So the log writers, whose work is

@@ -141,12 +141,21 @@ void LocalLog::WriterLoop() {
   std::vector<Pending> round;
   for (;;) {
     {
+      const auto wait_start = std::chrono::steady_clock::now();
       std::unique_lock<std::mutex> lock(queue_mu_);
       queue_cv_.wait_for(lock, std::chrono::milliseconds(500),
                          [&] { return stopping_ || !queue_.empty(); });
       if (queue_.empty() && stopping_) return;
       round.swap(queue_);
       queued_bytes_ = 0;
+      lock.unlock();
+      if (options_.on_writer_wait) {
+        const auto wait_end = std::chrono::steady_clock::now();
+        options_.on_writer_wait(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(wait_end - wait_start).count(),
+            std::chrono::duration_cast<std::chrono::nanoseconds>(wait_end.time_since_epoch())
+                .count());
+      }
     }
     if (!round.empty()) CommitRound(&round);
     round.clear();  // frees the payloads and callbacks; keeps the storage for the next swap

@@ -41,6 +41,9 @@ struct LocalLogOptions {
   int64_t retention_check_ms = 60 * 1000;
   // Called by the writer thread after each partition commit: fsync duration and records synced.
   std::function<void(int64_t sync_ns, size_t records)> on_commit;
+  // Called by the writer thread after each wait for appends: how long it waited, and when it
+  // stopped waiting (steady clock, ns). The raw log's feeds common/ingest_burst.h.
+  std::function<void(int64_t waited_ns, int64_t now_ns)> on_writer_wait;
 };
 
 // Partition names are 1–kMaxPartitionName characters of [A-Za-z0-9_-].

@@ -10,6 +10,7 @@
 
 #include "common/batch_record.h"
 #include "common/binary_value.h"
+#include "common/ingest_burst.h"
 #include "common/prometheus_text.h"
 #include "common/thread_name.h"
 #include "common/thread_priority.h"
@@ -386,6 +387,10 @@ void ProcessingStage::Run() {
       std::lock_guard<std::mutex> lock(mu_);
       if (stopping_) break;
     }
+    YieldToIngestBurst([this] {
+      std::lock_guard<std::mutex> lock(mu_);
+      return stopping_ || !jobs_.empty();  // reprocessing was asked for: a user waits on it
+    });
     bool did = false;
     Status st = RunRound(&did);
     if (!st.ok()) {

@@ -6,6 +6,7 @@
 
 #include "common/binary_value.h"
 #include "common/file_util.h"
+#include "common/ingest_burst.h"
 #include "common/json_writer.h"
 #include "common/thread_name.h"
 #include "common/thread_priority.h"
@@ -508,6 +509,10 @@ void CrashGroupIndex::Run() {
       std::lock_guard<std::mutex> lock(mu_);
       if (stopping_) return;
     }
+    YieldToIngestBurst([this] {
+      std::lock_guard<std::mutex> lock(mu_);
+      return stopping_;
+    });
     bool did = false;
     Status st = RunRound(&did);
     if (!st.ok()) std::fprintf(stderr, "vigil: crash groups: %s\n", st.ToString().c_str());

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/batch_record.h"
+#include "common/ingest_burst.h"
 #include "common/prometheus_text.h"
 #include "common/thread_name.h"
 #include "common/thread_priority.h"
@@ -88,6 +89,10 @@ void SpeedLayer::Run() {
       std::lock_guard<std::mutex> lock(mu_);
       if (stopping_) return;
     }
+    YieldToIngestBurst([this] {
+      std::lock_guard<std::mutex> lock(mu_);
+      return stopping_;
+    });
     bool did = false;
     const int64_t started_ms = clock_->NowMs();
     Status st = RunMicroBatch(&did);

@@ -171,6 +171,9 @@ class IngestApiTest(unittest.TestCase):
         self.assertRegex(text, r"vigil_events_accepted_total [1-9]")
         self.assertIn("vigil_log_fsync_seconds_bucket", text)
         self.assertRegex(text, r'vigil_log_bytes\{app="%s"\} [1-9]' % self.app["id"])
+        # One batch does not saturate the raw log's writer: no ingest burst, nothing yielded.
+        self.assertIn("\nvigil_ingest_saturated 0\n", text)
+        self.assertIn("\nvigil_ingest_burst_yield_seconds_total 0.000\n", text)
 
     def test_log_stats_counts_this_apps_records_and_events(self):
         app = self.server.create_app("stats")
@@ -286,6 +289,14 @@ class BackgroundPriorityTest(unittest.TestCase):
                            timeout=60)
         self.assertEqual(p.returncode, 2)
         self.assertIn("background_nice must be 0-19", p.stderr)
+
+    def test_burst_yield_out_of_range_stops_the_server_with_the_fix(self):
+        env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0", VIGIL_BURST_YIELD_SECONDS="-1")
+        p = subprocess.run([VIGIL, "serve", "--data", "/nonexistent/never-created",
+                            "--listen", "127.0.0.1:0"], capture_output=True, text=True, env=env,
+                           timeout=60)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("burst_yield_seconds must be 0-3600", p.stderr)
 
 
 if __name__ == "__main__":

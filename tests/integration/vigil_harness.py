@@ -27,6 +27,9 @@ class Server:
         # Tests share a loaded CI machine with other tests: the stages of the server under test
         # must not wait behind them (background_nice exists for ingest bursts in production).
         self.env.setdefault("VIGIL_BACKGROUND_NICE", "0")
+        # Likewise, a test's load must not make the stages step aside for up to 30 s while the
+        # test waits for them (common/ingest_burst.h; its own tests cover it).
+        self.env.setdefault("VIGIL_BURST_YIELD_SECONDS", "0")
         self.proc = None
         self.port = None
 
