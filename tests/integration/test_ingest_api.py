@@ -282,22 +282,21 @@ class BackgroundPriorityTest(unittest.TestCase):
         self.check({"VIGIL_BACKGROUND_NICE": "3"}, 3)
         self.check({"VIGIL_BACKGROUND_NICE": "0"}, 0)
 
-    def test_out_of_range_stops_the_server_with_the_fix(self):
-        env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0", VIGIL_BACKGROUND_NICE="25")
+    def assert_refused(self, variable, value, message):
+        """`vigil serve` with `variable`=`value` exits 2 naming the fix, before touching --data."""
+        env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0", **{variable: value})
         p = subprocess.run([VIGIL, "serve", "--data", "/nonexistent/never-created",
                             "--listen", "127.0.0.1:0"], capture_output=True, text=True, env=env,
                            timeout=60)
         self.assertEqual(p.returncode, 2)
-        self.assertIn("background_nice must be 0-19", p.stderr)
+        self.assertIn(message, p.stderr)
+
+    def test_out_of_range_stops_the_server_with_the_fix(self):
+        self.assert_refused("VIGIL_BACKGROUND_NICE", "25", "background_nice must be 0-19")
 
     def test_burst_yield_out_of_range_stops_the_server_with_the_fix(self):
-        env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0", VIGIL_BURST_YIELD_SECONDS="-1")
-        p = subprocess.run([VIGIL, "serve", "--data", "/nonexistent/never-created",
-                            "--listen", "127.0.0.1:0"], capture_output=True, text=True, env=env,
-                           timeout=60)
-        self.assertEqual(p.returncode, 2)
-        self.assertIn("burst_yield_seconds must be 0-3600", p.stderr)
-
+        self.assert_refused("VIGIL_BURST_YIELD_SECONDS", "-1", "burst_yield_seconds must be 0-3600")
+        self.assert_refused("VIGIL_BURST_YIELD_SECONDS", "3601", "burst_yield_seconds must be 0-3600")
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
