@@ -6,10 +6,11 @@
 //
 // Zero tail: appends overwrite zeros written ahead of them (a chunk that doubles from 64 KiB to
 // 256 KiB as the segment fills). An fdatasync after an append that grows the file must also
-// commit the file's new size and blocks to the filesystem journal; after an overwrite of blocks
-// already written, it flushes the data alone. On this machine's ext4 that halved an fdatasync of
-// nine records (~200 → ~100 µs, and its CPU ~75 → ~42 µs), the cost of every acknowledged
-// batch. A segment's records therefore end where its first all-zero record header is
+// make the file's new size and blocks durable (its inode and allocation metadata, through the
+// journal where the filesystem has one); after an overwrite of blocks already written, it
+// flushes the data alone. On this machine's ext4 (mounted without a journal) that halved an
+// fdatasync of nine records (~200 → ~100 µs, and its CPU ~75 → ~42 µs), the cost of every
+// acknowledged batch. A segment's records therefore end where its first all-zero record header is
 // (SegmentReader reads the zero tail as the end); Seal() cuts the tail off a segment that is
 // done, and OpenForAppend() off the one recovery reopens.
 #pragma once
