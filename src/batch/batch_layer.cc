@@ -224,15 +224,9 @@ Result<BatchRunResult> BatchLayer::Run(const BatchRunRequest& request,
         if (next >= work.size() || !first_error.ok()) return;
         i = next++;
       }
-      if (request.yield_to_ingest) {
-        YieldToIngestBurst([this] {
-          std::lock_guard<std::mutex> lock(mu_);
-          return stopping_;
-        });
-      }
       BatchRunResult day;
-      Status st =
-          ComputeDay(work[i].app, work[i].day, run_start_ms, work[i].signature, &scratch, &day);
+      Status st = ComputeDay(work[i].app, work[i].day, run_start_ms, work[i].signature,
+                             request.yield_to_ingest, &scratch, &day);
       std::lock_guard<std::mutex> lock(mu);
       if (!st.ok()) {
         if (first_error.ok()) {
@@ -276,8 +270,8 @@ Result<BatchRunResult> BatchLayer::Run(const BatchRunRequest& request,
 }
 
 Status BatchLayer::ComputeDay(const std::string& app, int64_t day_ms, int64_t run_start_ms,
-                              const std::string& signature, DayScratch* scratch,
-                              BatchRunResult* result) {
+                              const std::string& signature, bool yield_to_ingest,
+                              DayScratch* scratch, BatchRunResult* result) {
   std::vector<archive::PartEntry> parts = archive::ListParts(root_, app, day_ms, day_ms + kDayMs);
   aggregate::Aggregator agg(Granularity::kHour);
   const uint32_t app_id = agg.Intern(app);
@@ -299,6 +293,12 @@ Status BatchLayer::ComputeDay(const std::string& app, int64_t day_ms, int64_t ru
   // Newest part first, and within a part the last row first: of two deliveries of an event,
   // the later one is seen first and kept.
   for (size_t p = readers.size(); p-- > 0;) {
+    if (yield_to_ingest) {  // part by part: a day can take seconds
+      YieldToIngestBurst([this] {
+        std::lock_guard<std::mutex> lock(mu_);
+        return stopping_;
+      });
+    }
     VIGIL_RETURN_IF_ERROR(readers[p].Read(kScanColumns, &cols, kScanHashes));
     const size_t rows = cols.rows();
     fresh.resize(rows);

@@ -58,8 +58,8 @@ struct BatchRunRequest {
   int64_t from_ms = 0;
   int64_t to_ms = 0;
   bool only_changed = false;     // skip sealed days whose parts did not change (the scheduler)
-  bool yield_to_ingest = false;  // before each day, step aside for an ingest burst (the scheduler;
-                                 // common/ingest_burst.h)
+  bool yield_to_ingest = false;  // before each archive part it reads, step aside for an ingest
+                                 // burst (the scheduler; common/ingest_burst.h)
 };
 
 struct BatchRunResult {
@@ -101,8 +101,10 @@ class BatchLayer {
  private:
   // A worker's buffers, reused from one day to the next (batch_layer.cc).
   struct DayScratch;
+  // `yield_to_ingest`: BatchRunRequest's, applied before each part.
   Status ComputeDay(const std::string& app, int64_t day_ms, int64_t run_start_ms,
-                    const std::string& signature, DayScratch* scratch, BatchRunResult* result);
+                    const std::string& signature, bool yield_to_ingest, DayScratch* scratch,
+                    BatchRunResult* result);
   // True if the store holds the cells of (app, day) whose CellsDigest is `digest` (`cells` of
   // them): only ComputeDay writes batch cells, always with their digest and key list.
   Result<bool> StoreHoldsCells(const std::string& app, int64_t day_ms, const std::string& digest,

@@ -15,8 +15,8 @@
 // did, at 45.5-46.5k req/s (p99 3 ms), and paced runs at 20k req/s never did.
 //
 // Who: processing, speed, the archive and crash groups before each round; a scheduled batch run
-// before each day (its first hourly run, a minute after start, used to land in the bench's
-// second peak round: 30k req/s against 46k in the first).
+// before each archive part it reads (its first hourly run, a minute after start, used to land in
+// the bench's second peak round: 30k req/s against 46k in the first).
 //
 // Bound: a stage yields (YieldToIngestBurst, before each round) for at most the configured limit
 // per burst (burst_yield_seconds, default 30). A burst that lasts longer no longer holds the
