@@ -43,7 +43,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from vigil_harness import VIGIL, Server  # noqa: E402
+from vigil_harness import VIGIL, Server, wait_away_from_midnight  # noqa: E402
 
 DAY = 86400 * 1000
 HOUR = 3600 * 1000
@@ -414,16 +414,6 @@ class Generator:
                                      p_crash=0.3, p_handled=0.2, prefix="late")
                 phase2.append(("new", spec["name"], body))
         return phase1, phase2
-
-
-def wait_away_from_midnight():
-    """The test reasons in UTC days (today is partial, the days before are sealed by batch), so
-    it must not straddle midnight: close to it, wait until the new day has begun."""
-    to_midnight = DAY - now_ms() % DAY
-    if to_midnight < 4 * MINUTE:
-        time.sleep(to_midnight / 1000 + 120)
-    elif now_ms() % DAY < 2 * MINUTE:
-        time.sleep(2 * MINUTE / 1000 - (now_ms() % DAY) / 1000)
 
 
 class LambdaEndToEndTest(unittest.TestCase):

@@ -120,6 +120,18 @@ class Server:
 NOW_MS = int(time.time() * 1000)
 
 
+def wait_away_from_midnight():
+    """A test that reasons in UTC days (today partial, the days before complete) must not
+    straddle midnight, nor start before today has a few minutes of past: close to midnight,
+    wait until the new day has begun and is two minutes old."""
+    day, minute = 86400 * 1000, 60 * 1000
+    to_midnight = day - int(time.time() * 1000) % day
+    if to_midnight < 4 * minute:
+        time.sleep(to_midnight / 1000 + 120)
+    elif int(time.time() * 1000) % day < 2 * minute:
+        time.sleep(2 * minute / 1000 - (int(time.time() * 1000) % day) / 1000)
+
+
 def batch(batch_id, events, sent_at=None, **context):
     b = {"batch_id": batch_id, "sent_at": sent_at if sent_at is not None else int(time.time() * 1000),
          "device": {"id": "dev-1", "os": "android", "os_version": "14"},
