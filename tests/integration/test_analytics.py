@@ -35,14 +35,18 @@ class AnalyticsTest(unittest.TestCase):
         # No scheduled batch runs: the test decides when batch runs (and shows speed alone).
         cls.server = Server(env={"VIGIL_ARCHIVE_FLUSH_MS": "200",
                                  "VIGIL_BATCH_INTERVAL_MINUTES": "0"}).start()
-        cls.app = cls.server.create_app("analytics")
-        cls.other = cls.server.create_app("other")
-        cls.now = int(time.time() * 1000)
-        cls.today = cls.now - cls.now % DAY
-        cls.db = sqlite3.connect(":memory:")
-        cls.db.execute("CREATE TABLE deliveries (id TEXT, ts INTEGER, type TEXT, version TEXT, "
-                       "user TEXT, endpoint TEXT, failed INTEGER, name TEXT)")
-        cls.send_history()
+        try:  # tearDownClass does not run when this fails: the server must not outlive it
+            cls.app = cls.server.create_app("analytics")
+            cls.other = cls.server.create_app("other")
+            cls.now = int(time.time() * 1000)
+            cls.today = cls.now - cls.now % DAY
+            cls.db = sqlite3.connect(":memory:")
+            cls.db.execute("CREATE TABLE deliveries (id TEXT, ts INTEGER, type TEXT, version TEXT, "
+                           "user TEXT, endpoint TEXT, failed INTEGER, name TEXT)")
+            cls.send_history()
+        except BaseException:
+            cls.server.cleanup()
+            raise
 
     @classmethod
     def tearDownClass(cls):
