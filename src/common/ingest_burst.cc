@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "common/clock.h"
 #include "common/prometheus_text.h"
 
 namespace vigil {
@@ -22,11 +23,7 @@ std::atomic<uint64_t> yielded_ns{0};     // summed over the stages that yielded
 int64_t window_start_ns = 0;
 int64_t window_waited_ns = 0;
 
-int64_t SteadyNowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
+int64_t NowNs() { return SystemClock()->MonotonicNs(); }
 }  // namespace
 
 void SetBurstYieldLimitMs(int64_t ms) { limit_ms.store(ms < 0 ? 0 : ms); }
@@ -51,11 +48,11 @@ void YieldToIngestBurst(const std::function<bool()>& stop) {
   const int64_t limit_ns = limit_ms.load(std::memory_order_relaxed) * 1000000;
   if (limit_ns <= 0) return;
   while (IngestSaturated()) {
-    const int64_t now = SteadyNowNs();
+    const int64_t now = NowNs();
     if (now - burst_start_ns.load(std::memory_order_relaxed) >= limit_ns || stop()) break;
     std::this_thread::sleep_for(kYieldStep);
     // Counted step by step, so that /metrics shows a yield still in progress.
-    yielded_ns.fetch_add(static_cast<uint64_t>(SteadyNowNs() - now), std::memory_order_relaxed);
+    yielded_ns.fetch_add(static_cast<uint64_t>(NowNs() - now), std::memory_order_relaxed);
   }
 }
 

@@ -37,7 +37,7 @@ namespace vigil {
 inline constexpr int64_t kIngestBurstWindowMs = 250;
 
 void SetBurstYieldLimitMs(int64_t ms);
-// The writer waited `waited_ns` for work just now (`now_ns`: a steady clock).
+// The writer waited `waited_ns` for work just now (`now_ns`: SystemClock()->MonotonicNs()).
 void NoteLogWriterWait(int64_t waited_ns, int64_t now_ns);
 bool IngestSaturated();
 // Blocks while ingest is saturated, within the per-burst limit, checking `stop` every 10 ms

@@ -3,21 +3,18 @@
 
 #include <gtest/gtest.h>
 
-#include <chrono>
+#include "common/clock.h"
 
 namespace vigil {
 namespace {
 
 constexpr int64_t kMs = 1000000;
 
-// The writer's clock in these tests: an hour behind the steady clock, so that every burst began
-// long ago for YieldToIngestBurst, and forward only, across tests too (the signal keeps its
-// window between calls, as the one writer's would).
+// The writer's clock in these tests: an hour behind SystemClock()'s monotonic time, so that every
+// burst began long ago for YieldToIngestBurst, and forward only, across tests too (the signal
+// keeps its window between calls, as the one writer's would).
 int64_t Start() {
-  static int64_t clock = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                             std::chrono::steady_clock::now().time_since_epoch())
-                             .count() -
-                         3600 * 1000 * kMs;
+  static int64_t clock = SystemClock()->MonotonicNs() - 3600 * 1000 * kMs;
   clock += 10 * 1000 * kMs;
   return clock;
 }

@@ -141,7 +141,7 @@ void LocalLog::WriterLoop() {
   std::vector<Pending> round;
   for (;;) {
     {
-      const auto wait_start = std::chrono::steady_clock::now();
+      const int64_t wait_start = clock_->MonotonicNs();
       std::unique_lock<std::mutex> lock(queue_mu_);
       queue_cv_.wait_for(lock, std::chrono::milliseconds(500),
                          [&] { return stopping_ || !queue_.empty(); });
@@ -150,11 +150,8 @@ void LocalLog::WriterLoop() {
       queued_bytes_ = 0;
       lock.unlock();
       if (options_.on_writer_wait) {
-        const auto wait_end = std::chrono::steady_clock::now();
-        options_.on_writer_wait(
-            std::chrono::duration_cast<std::chrono::nanoseconds>(wait_end - wait_start).count(),
-            std::chrono::duration_cast<std::chrono::nanoseconds>(wait_end.time_since_epoch())
-                .count());
+        const int64_t wait_end = clock_->MonotonicNs();
+        options_.on_writer_wait(wait_end - wait_start, wait_end);
       }
     }
     if (!round.empty()) CommitRound(&round);

@@ -42,7 +42,7 @@ struct LocalLogOptions {
   // Called by the writer thread after each partition commit: fsync duration and records synced.
   std::function<void(int64_t sync_ns, size_t records)> on_commit;
   // Called by the writer thread after each wait for appends: how long it waited, and when it
-  // stopped waiting (steady clock, ns). The raw log's feeds common/ingest_burst.h.
+  // stopped waiting (the clock's MonotonicNs). The raw log's feeds common/ingest_burst.h.
   std::function<void(int64_t waited_ns, int64_t now_ns)> on_writer_wait;
 };
 
