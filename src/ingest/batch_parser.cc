@@ -129,16 +129,51 @@ Status JsonError(error_code err) {
 
 bool IsNonNegativeNumber(const BinaryValue& v) { return v.is_number() && v.AsDouble() >= 0; }
 
+// The top-level event fields that validation looks into, by the first member with each name.
+// The collector notes where each was encoded as it encodes the event, so that validation does not
+// walk the event's fields once more to find them (a walk per event was a tenth of the parse).
+enum TopField : uint8_t { kError, kBreadcrumbs, kNetwork, kFlow, kName, kAttrs, kTopFieldCount };
+
+// Which TopField `key` names, or kTopFieldCount.
+TopField TopFieldOf(std::string_view key) {
+  switch (key.size()) {
+    case 4:
+      if (key == "flow") return kFlow;
+      if (key == "name") return kName;
+      break;
+    case 5:
+      if (key == "error") return kError;
+      if (key == "attrs") return kAttrs;
+      break;
+    case 7:
+      if (key == "network") return kNetwork;
+      break;
+    case 11:
+      if (key == "breadcrumbs") return kBreadcrumbs;
+      break;
+  }
+  return kTopFieldCount;
+}
+
+// Where each TopField's value lies in the collector's fields buffer (size 0: absent).
+struct TopFieldSpans {
+  size_t begin[kTopFieldCount];
+  size_t size[kTopFieldCount];
+  BinaryValue Get(std::string_view fields, TopField f) const {
+    return size[f] == 0 ? BinaryValue() : BinaryValue(fields.substr(begin[f], size[f]));
+  }
+};
+
 // Returns "" if the fields of an event of `type` are valid, else what is wrong. Each object is
 // walked once (GetAll): a crash's error object holds whole stacks, too wide for a Get per key.
-std::string ValidateFields(EventType type, const BinaryValue& fields) {
+// `fields` is the buffer that `top` points into.
+std::string ValidateFields(EventType type, std::string_view fields, const TopFieldSpans& top) {
   switch (type) {
     case EventType::kSessionStart:
       return "";
     case EventType::kCrash:
     case EventType::kHandledException: {
-      BinaryValue error, crumbs;
-      fields.GetAll({{"error", &error}, {"breadcrumbs", &crumbs}});
+      BinaryValue error = top.Get(fields, kError), crumbs = top.Get(fields, kBreadcrumbs);
       if (!error.is_object()) {
         return "error must be an object: {\"type\", \"reason\"} and/or a stack (see "
                "docs/protocol.md)";
@@ -195,8 +230,7 @@ std::string ValidateFields(EventType type, const BinaryValue& fields) {
       return "";
     }
     case EventType::kNetwork: {
-      BinaryValue n;
-      fields.GetAll({{"network", &n}});
+      BinaryValue n = top.Get(fields, kNetwork);
       if (!n.is_object()) return "network must be an object {\"method\", \"url\", \"status\", ...}";
       BinaryValue method, url, status, duration, sent, received, err;
       n.GetAll({{"method", &method},
@@ -228,8 +262,7 @@ std::string ValidateFields(EventType type, const BinaryValue& fields) {
       return "";
     }
     case EventType::kUserFlow: {
-      BinaryValue f;
-      fields.GetAll({{"flow", &f}});
+      BinaryValue f = top.Get(fields, kFlow);
       if (!f.is_object()) return "flow must be an object {\"name\", \"outcome\", \"duration_ms\"}";
       BinaryValue name, outcome_value, d;
       f.GetAll({{"name", &name}, {"outcome", &outcome_value}, {"duration_ms", &d}});
@@ -244,8 +277,7 @@ std::string ValidateFields(EventType type, const BinaryValue& fields) {
       return "";
     }
     case EventType::kCustom: {
-      BinaryValue name, attrs;
-      fields.GetAll({{"name", &name}, {"attrs", &attrs}});
+      BinaryValue name = top.Get(fields, kName), attrs = top.Get(fields, kAttrs);
       if (!name.is_string() || name.AsString().empty() || name.AsString().size() > 128) {
         return "name must be a string of 1-128 bytes";
       }
@@ -358,6 +390,7 @@ Status BatchParser::Parse(const char* json, size_t size, size_t capacity, int64_
         if (auto err = ev.get_object().get(obj)) return JsonError(err);
         ScratchEvent scratch{};
         scratch.fields_begin = fields_.size();
+        TopFieldSpans top{};
         BinaryValueWriter w(&fields_);
         w.BeginObject();
         std::string_view id, type_name;
@@ -410,7 +443,13 @@ Status BatchParser::Parse(const char* json, size_t size, size_t capacity, int64_
             }
           } else {
             w.Key(ekey);
+            const size_t value_begin = fields_.size();
             if (auto err = EncodeValue(fv, w, 3)) return JsonError(err);
+            const TopField f = TopFieldOf(ekey);
+            if (f != kTopFieldCount && top.size[f] == 0) {  // the first member with that key
+              top.begin[f] = value_begin;
+              top.size[f] = fields_.size() - value_begin;
+            }
           }
         }
         w.EndObject();
@@ -435,9 +474,7 @@ Status BatchParser::Parse(const char* json, size_t size, size_t capacity, int64_
                  "ts must be an integer: the time the event occurred, in ms since the epoch");
           continue;
         }
-        std::string problem = ValidateFields(
-            scratch.type, BinaryValue(std::string_view(fields_).substr(
-                              scratch.fields_begin, scratch.fields_end - scratch.fields_begin)));
+        std::string problem = ValidateFields(scratch.type, fields_, top);
         if (!problem.empty()) {
           reject(DropReason::kBadFields, std::string(EventTypeName(scratch.type)) + ": " + problem);
           continue;
