@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
         size_t size = body.size();
         bytes += size;
         if (parse) {
-          body.reserve(size + simdjson::SIMDJSON_PADDING);
+          body.reserve(size + vigil::ingest::kJsonPadding);
           if (!parser.Parse(body.data(), size, body.capacity(), 1700000000000LL, &parsed).ok()) {
             std::abort();
           }

@@ -1,6 +1,7 @@
 // JSON batch → validated batch record. See batch_parser.h and docs/protocol.md.
 #include "ingest/batch_parser.h"
 
+#include <simdjson.h>
 #include <xxhash.h>
 
 #include <charconv>
@@ -299,6 +300,16 @@ std::string ValidateFields(EventType type, std::string_view fields, const TopFie
 
 }  // namespace
 
+static_assert(kJsonPadding >= simdjson::SIMDJSON_PADDING);
+
+struct BatchParser::Json {
+  od::parser parser;
+};
+
+BatchParser::BatchParser(BatchLimits limits) : limits_(limits), json_(std::make_unique<Json>()) {}
+
+BatchParser::~BatchParser() = default;
+
 Status BatchParser::Parse(const char* json, size_t size, size_t capacity, int64_t received_ms,
                           ParsedBatch* out) {
   *out = ParsedBatch();
@@ -313,7 +324,7 @@ Status BatchParser::Parse(const char* json, size_t size, size_t capacity, int64_
   events_.clear();
 
   od::document doc;
-  if (auto err = parser_.iterate(json, size, capacity).get(doc)) return JsonError(err);
+  if (auto err = json_->parser.iterate(json, size, capacity).get(doc)) return JsonError(err);
   od::object root;
   if (auto err = doc.get_object().get(root)) {
     if (err == simdjson::INCORRECT_TYPE) {

@@ -11,11 +11,15 @@
 // difference is added to every event's ts and the record notes the correction.
 //
 // Not thread-safe: one parser per thread (it reuses its buffers).
+//
+// simdjson stays out of this header: batch_parser.cc alone is compiled for this CPU, and
+// simdjson's types differ with the target (simdjson::ondemand names another implementation's
+// parser in each), so a simdjson member here would give BatchParser one layout in that file and
+// another in every file that includes this one. The parser lives behind a pointer instead.
 #pragma once
 
-#include <simdjson.h>
-
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -50,12 +54,18 @@ struct ParsedBatch {
 // The log's dedup key for a batch id (never 0, which means "no key").
 uint64_t BatchDedupKey(std::string_view batch_id);
 
+// Readable bytes that Parse needs after the JSON (simdjson's padding; checked in the .cc).
+inline constexpr size_t kJsonPadding = 64;
+
 class BatchParser {
  public:
-  explicit BatchParser(BatchLimits limits = {}) : limits_(limits) {}
+  explicit BatchParser(BatchLimits limits = {});
+  ~BatchParser();
+  BatchParser(const BatchParser&) = delete;
+  BatchParser& operator=(const BatchParser&) = delete;
 
-  // `json` must be followed by at least simdjson::SIMDJSON_PADDING readable bytes (its
-  // capacity); use PaddedCopy when it is not. `received_ms` is the server's receive time.
+  // `json` must be followed by at least kJsonPadding readable bytes (its capacity).
+  // `received_ms` is the server's receive time.
   Status Parse(const char* json, size_t size, size_t capacity, int64_t received_ms,
                ParsedBatch* out);
 
@@ -67,8 +77,10 @@ class BatchParser {
     size_t fields_begin, fields_end;  // in fields_
   };
 
+  struct Json;  // simdjson's parser, in batch_parser.cc
+
   BatchLimits limits_;
-  simdjson::ondemand::parser parser_;
+  std::unique_ptr<Json> json_;
   std::string device_, app_, user_, extra_, fields_;
   std::vector<ScratchEvent> events_;
 };

@@ -22,7 +22,7 @@ std::unique_ptr<Parsed> Parse(std::string json, int64_t now = kNow) {
   static BatchParser parser;
   p->storage = std::move(json);
   size_t size = p->storage.size();
-  p->storage.reserve(size + simdjson::SIMDJSON_PADDING);
+  p->storage.reserve(size + kJsonPadding);
   p->status = parser.Parse(p->storage.data(), size, p->storage.capacity(), now, &p->batch);
   if (p->status.ok() && !p->batch.record.empty()) {
     EXPECT_TRUE(DecodeBatchRecord(p->batch.record, &p->record).ok());
@@ -165,7 +165,7 @@ TEST(BatchParserTest, TooManyEventsIsTooLarge) {
                            R"({"id":"b","type":"session_start","ts":1700000000000},)"
                            R"({"id":"c","type":"session_start","ts":1700000000000})");
   size_t size = json.size();
-  json.reserve(size + simdjson::SIMDJSON_PADDING);
+  json.reserve(size + kJsonPadding);
   ParsedBatch out;
   EXPECT_EQ(parser.Parse(json.data(), size, json.capacity(), kNow, &out).code(),
             StatusCode::kTooLarge);

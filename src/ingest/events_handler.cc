@@ -100,7 +100,7 @@ void EventsHandler::Handle(h2o_req_t* req) {
   }
   metrics_->CountBytesIn(wire.size(), ts.body.size());
   size_t size = ts.body.size();
-  ts.body.reserve(size + simdjson::SIMDJSON_PADDING);
+  ts.body.reserve(size + kJsonPadding);
   const int64_t now_ms = clock_->NowMs();
   st = ts.parser.Parse(ts.body.data(), size, ts.body.capacity(), now_ms, &ts.parsed);
   if (!st.ok()) {
