@@ -37,6 +37,11 @@ uint64_t ParseU64(std::string_view s) {
 
 }  // namespace
 
+int64_t MicroBatchInterval(const SpeedOptions& options, int64_t took_ms) {
+  const int64_t spaced = took_ms * options.batch_spacing;
+  return std::max(options.min_batch_interval_ms, std::min(spaced, options.max_batch_interval_ms));
+}
+
 Result<std::unique_ptr<SpeedLayer>> SpeedLayer::Open(log::LogStore* processed,
                                                      serve::AggregateStore* store, Clock* clock,
                                                      SpeedOptions options) {
@@ -95,7 +100,9 @@ void SpeedLayer::Run() {
     });
     bool did = false;
     const int64_t started_ms = clock_->NowMs();
+    const int64_t started_ns = clock_->MonotonicNs();
     Status st = RunMicroBatch(&did);
+    const int64_t took_ms = (clock_->MonotonicNs() - started_ns) / 1'000'000;
     if (!st.ok()) {
       errors_++;
       std::fprintf(stderr, "vigil: speed: %s\n", st.ToString().c_str());
@@ -111,7 +118,7 @@ void SpeedLayer::Run() {
       cv_.wait_for(lock, std::chrono::milliseconds(options_.idle_wait_ms),
                    [&] { return stopping_ || notified_; });
       notified_ = false;
-    } else if (int64_t rest = started_ms + options_.min_batch_interval_ms - clock_->NowMs();
+    } else if (int64_t rest = started_ms + MicroBatchInterval(options_, took_ms) - clock_->NowMs();
                rest > 0) {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait_for(lock, std::chrono::milliseconds(rest), [&] { return stopping_; });

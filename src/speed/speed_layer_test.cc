@@ -285,5 +285,17 @@ TEST_F(SpeedLayerTest, ReprocessedCrashesMoveOutOfTheirSentinelGroupOnce) {
   EXPECT_EQ(marks, 0);
 }
 
+TEST(MicroBatchIntervalTest, QuickBatchesKeepTheMinimumSlowOnesAreSpacedUpToTheMaximum) {
+  SpeedOptions o;  // 250 ms at least, 4 times a batch's time, 2 s at most
+  EXPECT_EQ(MicroBatchInterval(o, 0), 250);
+  EXPECT_EQ(MicroBatchInterval(o, 62), 250);
+  EXPECT_EQ(MicroBatchInterval(o, 63), 252);
+  EXPECT_EQ(MicroBatchInterval(o, 300), 1200);
+  EXPECT_EQ(MicroBatchInterval(o, 500), 2000);
+  EXPECT_EQ(MicroBatchInterval(o, 5000), 2000);
+  o.batch_spacing = 1;  // spacing off: the minimum alone
+  EXPECT_EQ(MicroBatchInterval(o, 200), 250);
+}
+
 }  // namespace
 }  // namespace vigil::speed
