@@ -26,6 +26,9 @@ namespace vigil::batch {
 
 namespace {
 
+constexpr std::string_view kScheduleKey = "batch/schedule";
+constexpr int64_t kStartDelayMs = 60 * 1000;
+
 std::string SealedKey(const std::string& app, int64_t day_ms) {
   return "batch/sealed/" + app + "/" + FormatDay(day_ms);
 }
@@ -136,11 +139,38 @@ void BatchLayer::Pause(bool paused) {
   paused_ = paused;
 }
 
+BatchSchedule ScheduleAtStart(std::string_view stored, int64_t now_ms,
+                              const BatchOptions& options) {
+  BatchSchedule s;
+  unsigned long long hourly = 0, daily = 0;
+  char extra = 0;
+  if (!stored.empty() &&
+      std::sscanf(std::string(stored).c_str(), "%llu %llu%c", &hourly, &daily, &extra) == 2) {
+    s.next_hourly_ms = std::max<int64_t>(static_cast<int64_t>(hourly), now_ms + kStartDelayMs);
+    s.next_daily_ms = std::max<int64_t>(static_cast<int64_t>(daily), now_ms + kStartDelayMs);
+    return s;
+  }
+  s.next_hourly_ms = s.next_daily_ms = now_ms + std::max(options.hourly_interval_ms, kStartDelayMs);
+  return s;
+}
+
+std::string FormatBatchSchedule(const BatchSchedule& schedule) {
+  return std::to_string(schedule.next_hourly_ms) + " " + std::to_string(schedule.next_daily_ms);
+}
+
 void BatchLayer::Schedule() {
   SetThreadName("vigil-batch");
   EnterBackgroundPriority();
-  int64_t next_hourly = clock_->NowMs() + 60 * 1000;  // let the other stages start first
-  int64_t next_daily = next_hourly;
+  Result<std::optional<std::string>> stored = store_->GetMeta(kScheduleKey);
+  if (!stored.ok()) {
+    std::fprintf(stderr, "vigil: batch: cannot read the schedule (starting a new one): %s\n",
+                 stored.status().ToString().c_str());
+  }
+  const BatchSchedule start = ScheduleAtStart(
+      stored.ok() && stored->has_value() ? std::string_view(**stored) : std::string_view(),
+      clock_->NowMs(), options_);
+  int64_t next_hourly = start.next_hourly_ms;
+  int64_t next_daily = start.next_daily_ms;
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(mu_);
@@ -169,6 +199,11 @@ void BatchLayer::Schedule() {
     }
     next_hourly = now + options_.hourly_interval_ms;
     if (daily) next_daily = now + options_.daily_interval_ms;
+    serve::WriteSet writes;
+    writes.PutMeta(kScheduleKey, FormatBatchSchedule({next_hourly, next_daily}));
+    if (Status st = store_->Apply(writes, /*sync=*/false); !st.ok()) {
+      std::fprintf(stderr, "vigil: batch: cannot store the schedule: %s\n", st.ToString().c_str());
+    }
   }
 }
 

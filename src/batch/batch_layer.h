@@ -71,6 +71,23 @@ struct BatchRunResult {
   double seconds = 0;
 };
 
+// When the scheduler's next runs are due (epoch ms): the hourly pass over the last hourly_days,
+// the daily one over the last days_back.
+struct BatchSchedule {
+  int64_t next_hourly_ms = 0;
+  int64_t next_daily_ms = 0;
+};
+
+// The schedule of a scheduler starting at `now_ms`, given the one it stored last ("" if none;
+// see FormatBatchSchedule). The schedule outlives restarts: what came due while the server was
+// down runs a minute after the start, so that the other stages start first, and nothing else
+// does. (Before, every start ran the 30-day pass a minute in: a server restarted often, for a
+// deploy or in a crash loop, redid it each time, against the ingest backlog it came back to.) A
+// store without one starts its schedule an hourly interval after `now_ms`: no day is sealed
+// before it ends, and until then speed answers for it.
+BatchSchedule ScheduleAtStart(std::string_view stored, int64_t now_ms, const BatchOptions& options);
+std::string FormatBatchSchedule(const BatchSchedule& schedule);
+
 // Called after each (app, day): computed so far, total to compute.
 using BatchProgress = std::function<void(uint64_t done, uint64_t total)>;
 

@@ -245,5 +245,26 @@ TEST_F(BatchLayerTest, ADamagedCellListDeletesNothingAndIsReplaced) {
   EXPECT_FALSE(keys.empty());
 }
 
+TEST(BatchScheduleTest, ANewStoreWaitsAnIntervalAndARestartRunsOnlyWhatCameDue) {
+  BatchOptions o;  // hourly every hour, daily every day
+  const int64_t now = 1'700'000'000'000;
+  // Nothing stored (or not readable as a schedule): both passes an hourly interval from now.
+  for (std::string_view stored : {"", "garbage", "1 2 3", "12"}) {
+    BatchSchedule s = ScheduleAtStart(stored, now, o);
+    EXPECT_EQ(s.next_hourly_ms, now + 3'600'000) << stored;
+    EXPECT_EQ(s.next_daily_ms, now + 3'600'000) << stored;
+  }
+  // Stored and still ahead: kept, so a restart runs no pass that was not due.
+  BatchSchedule ahead{now + 1'000'000, now + 50'000'000};
+  BatchSchedule s = ScheduleAtStart(FormatBatchSchedule(ahead), now, o);
+  EXPECT_EQ(s.next_hourly_ms, now + 1'000'000);
+  EXPECT_EQ(s.next_daily_ms, now + 50'000'000);
+  // Came due while the server was down (or within its first minute): a minute after the start.
+  BatchSchedule past{now - 7'200'000, now + 30'000};
+  s = ScheduleAtStart(FormatBatchSchedule(past), now, o);
+  EXPECT_EQ(s.next_hourly_ms, now + 60'000);
+  EXPECT_EQ(s.next_daily_ms, now + 60'000);
+}
+
 }  // namespace
 }  // namespace vigil::batch
