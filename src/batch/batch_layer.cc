@@ -146,8 +146,17 @@ BatchSchedule ScheduleAtStart(std::string_view stored, int64_t now_ms,
   char extra = 0;
   if (!stored.empty() &&
       std::sscanf(std::string(stored).c_str(), "%llu %llu%c", &hourly, &daily, &extra) == 2) {
-    s.next_hourly_ms = std::max<int64_t>(static_cast<int64_t>(hourly), now_ms + kStartDelayMs);
-    s.next_daily_ms = std::max<int64_t>(static_cast<int64_t>(daily), now_ms + kStartDelayMs);
+    // No later than one interval from now either: the interval may have been shortened since,
+    // or the clock that wrote it was ahead.
+    const auto within = [&](unsigned long long at, int64_t interval_ms) {
+      const int64_t first = now_ms + kStartDelayMs;
+      const int64_t last = std::max(first, now_ms + interval_ms);
+      return at >= static_cast<unsigned long long>(last)
+                 ? last
+                 : std::max(first, static_cast<int64_t>(at));
+    };
+    s.next_hourly_ms = within(hourly, options.hourly_interval_ms);
+    s.next_daily_ms = within(daily, options.daily_interval_ms);
     return s;
   }
   s.next_hourly_ms = s.next_daily_ms = now_ms + std::max(options.hourly_interval_ms, kStartDelayMs);

@@ -81,10 +81,11 @@ struct BatchSchedule {
 // The schedule of a scheduler starting at `now_ms`, given the one it stored last ("" if none;
 // see FormatBatchSchedule). The schedule outlives restarts: what came due while the server was
 // down runs a minute after the start, so that the other stages start first, and nothing else
-// does. (Before, every start ran the 30-day pass a minute in: a server restarted often, for a
-// deploy or in a crash loop, redid it each time, against the ingest backlog it came back to.) A
-// store without one starts its schedule an hourly interval after `now_ms`: no day is sealed
-// before it ends, and until then speed answers for it.
+// does (what is not due runs when due, but no later than one interval from the start). (Before,
+// every start ran the 30-day pass a minute in: a server restarted often, for a deploy or in a crash
+// loop, redid it each time, against the ingest backlog it came back to.) A store without one starts
+// its schedule an hourly interval after `now_ms`: no day is sealed before it ends, and until then
+// speed answers for it.
 BatchSchedule ScheduleAtStart(std::string_view stored, int64_t now_ms, const BatchOptions& options);
 std::string FormatBatchSchedule(const BatchSchedule& schedule);
 

@@ -264,6 +264,15 @@ TEST(BatchScheduleTest, ANewStoreWaitsAnIntervalAndARestartRunsOnlyWhatCameDue) 
   s = ScheduleAtStart(FormatBatchSchedule(past), now, o);
   EXPECT_EQ(s.next_hourly_ms, now + 60'000);
   EXPECT_EQ(s.next_daily_ms, now + 60'000);
+  // Further ahead than an interval (the interval was shortened, or a clock ran ahead): one
+  // interval from now.
+  BatchSchedule far{now + 10 * 3'600'000LL, now + 3 * 86'400'000LL};
+  s = ScheduleAtStart(FormatBatchSchedule(far), now, o);
+  EXPECT_EQ(s.next_hourly_ms, now + 3'600'000);
+  EXPECT_EQ(s.next_daily_ms, now + 86'400'000);
+  s = ScheduleAtStart("18446744073709551615 18446744073709551615", now, o);
+  EXPECT_EQ(s.next_hourly_ms, now + 3'600'000);
+  EXPECT_EQ(s.next_daily_ms, now + 86'400'000);
 }
 
 }  // namespace
