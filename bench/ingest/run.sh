@@ -8,8 +8,9 @@
 # with what the raw log's fsyncs took meanwhile (an ack waits for its group commit's fsync), and
 # whether the stages behind the log stepped aside meanwhile (they do in the peak runs).
 # After each vigil run: where its CPU went, thread by thread (the stages behind the log share
-# the cores with ingest), and how long processing, speed and the archive took to catch up; the
-# next run starts after.
+# the cores with ingest), what the raw log's group commits were (fsyncs, batches per fsync, time
+# per fsync), and how long processing, speed and the archive took to catch up; the next run
+# starts after.
 #
 # Env: ROUNDS (2), SECONDS_PER_RUN (10), BODIES (200), VIGIL (build/vigil).
 set -euo pipefail
@@ -86,6 +87,22 @@ thread_shares() {  # before-file after-file seconds
     { pct = ($3 - $2) * 100 / hz / s; if (pct >= 0.5) line = line sprintf(" %s %.0f%%,", $1, pct) }
     END { sub(/,$/, "", line); print "         CPU (% of one core):" line }'
 }
+# The raw log's group commits: fsyncs, records and seconds in fsync so far (vigil's /metrics).
+commit_stats() {
+  curl -s "http://127.0.0.1:$VIGIL_PORT/metrics" |
+    grep -E '^vigil_log_(fsync_seconds_count|fsync_seconds_sum|records_per_fsync_sum) ' | sort
+}
+# What a vigil run's group commits were: a writer that syncs more often, or slower, shows here
+# (some second rounds ran 15-30 % slower with the raw writer at 35-40 % of a core, not 25 %).
+group_commits() {  # before-file after-file
+  join "$1" "$2" | awk '
+    { d[$1] = $3 - $2 }
+    END {
+      n = d["vigil_log_fsync_seconds_count"]
+      if (n > 0) printf "         raw log: %d fsyncs, %.1f batches each, %.3f ms each on average\n", n,
+        d["vigil_log_records_per_fsync_sum"] / n, 1000 * d["vigil_log_fsync_seconds_sum"] / n
+    }'
+}
 behind() {  # port: prints how far the stages behind the log are; exit 0 once all caught up
   curl -s "http://127.0.0.1:$1/metrics" | awk '
     /^vigil_log_consumer_lag\{.*consumer="process"/ {lag += $2}
@@ -100,7 +117,10 @@ behind() {  # port: prints how far the stages behind the log are; exit 0 once al
 }
 run() {  # name port
   local out
-  if [ "$1" = vigil ]; then thread_ticks > "$WORK/ticks0"; fi
+  if [ "$1" = vigil ]; then
+    thread_ticks > "$WORK/ticks0"
+    commit_stats > "$WORK/commit0"
+  fi
   out=$(wrk -t2 -c64 -d"${DURATION}s" --latency -s bench/ingest/post.lua "http://127.0.0.1:$2")
   local rps p50 p99 non2xx
   rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
@@ -112,7 +132,9 @@ run() {  # name port
   echo "$rps" >> "$WORK/$1.rps"
   if [ "$1" = vigil ]; then
     thread_ticks > "$WORK/ticks1"
+    commit_stats > "$WORK/commit1"
     thread_shares "$WORK/ticks0" "$WORK/ticks1" "$DURATION"
+    group_commits "$WORK/commit0" "$WORK/commit1"
     # The stages catch up before the next run, so that their backlog does not share the
     # cores with nginx's run (or with vigil's next one).
     local at_end t0=$SECONDS caught="not caught up after 300 s"
