@@ -4,6 +4,7 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <iterator>
@@ -141,25 +142,32 @@ void BatchLayer::Pause(bool paused) {
 
 BatchSchedule ScheduleAtStart(std::string_view stored, int64_t now_ms,
                               const BatchOptions& options) {
+  // "<next hourly ms> <next daily ms>", as FormatBatchSchedule writes it.
+  uint64_t at[2];
+  const char* p = stored.data();
+  const char* end = p + stored.size();
+  bool ok = !stored.empty();
+  for (int i = 0; i < 2 && ok; ++i) {
+    if (i == 1) ok = p < end && *p++ == ' ';
+    auto [next, ec] = std::from_chars(p, end, at[i]);
+    ok = ok && ec == std::errc() && next != p;
+    p = next;
+  }
   BatchSchedule s;
-  unsigned long long hourly = 0, daily = 0;
-  char extra = 0;
-  if (!stored.empty() &&
-      std::sscanf(std::string(stored).c_str(), "%llu %llu%c", &hourly, &daily, &extra) == 2) {
-    // No later than one interval from now either: the interval may have been shortened since,
-    // or the clock that wrote it was ahead.
-    const auto within = [&](unsigned long long at, int64_t interval_ms) {
-      const int64_t first = now_ms + kStartDelayMs;
-      const int64_t last = std::max(first, now_ms + interval_ms);
-      return at >= static_cast<unsigned long long>(last)
-                 ? last
-                 : std::max(first, static_cast<int64_t>(at));
-    };
-    s.next_hourly_ms = within(hourly, options.hourly_interval_ms);
-    s.next_daily_ms = within(daily, options.daily_interval_ms);
+  if (!ok || p != end) {
+    s.next_hourly_ms = s.next_daily_ms =
+        now_ms + std::max(options.hourly_interval_ms, kStartDelayMs);
     return s;
   }
-  s.next_hourly_ms = s.next_daily_ms = now_ms + std::max(options.hourly_interval_ms, kStartDelayMs);
+  // Not before a minute from now, nor later than one interval from now: the interval may have
+  // been shortened since, or the clock that wrote it was ahead.
+  const auto within = [&](uint64_t stored_ms, int64_t interval_ms) {
+    const int64_t first = now_ms + kStartDelayMs;
+    const int64_t last = std::max(first, now_ms + interval_ms);
+    return std::clamp(static_cast<int64_t>(std::min<uint64_t>(stored_ms, INT64_MAX)), first, last);
+  };
+  s.next_hourly_ms = within(at[0], options.hourly_interval_ms);
+  s.next_daily_ms = within(at[1], options.daily_interval_ms);
   return s;
 }
 
