@@ -7,6 +7,7 @@
 
 #include "common/file_util.h"
 #include "common/thread_name.h"
+#include "common/thread_priority.h"
 #include "common/wakeup_batch.h"
 #include "log/consumer_offsets.h"
 
@@ -28,6 +29,9 @@ Result<std::unique_ptr<LocalLog>> LocalLog::Open(const std::string& dir, LocalLo
   std::unique_ptr<LocalLog> log(new LocalLog(dir, std::move(options), clock, false));
   VIGIL_RETURN_IF_ERROR(log->LoadPartitions());
   log->writer_ = std::thread([l = log.get()] { l->WriterLoop(); });
+  if (log->options_.drop_cache_ms > 0 && !log->options_.retention_consumers.empty()) {
+    log->dropper_ = std::thread([l = log.get()] { l->DropperLoop(); });
+  }
   return log;
 }
 
@@ -45,7 +49,9 @@ LocalLog::~LocalLog() {
     stopping_ = true;
   }
   queue_cv_.notify_all();
+  drop_cv_.notify_all();
   if (writer_.joinable()) writer_.join();
+  if (dropper_.joinable()) dropper_.join();
 }
 
 Status LocalLog::LoadPartitions() {
@@ -164,6 +170,20 @@ void LocalLog::WriterLoop() {
   }
 }
 
+void LocalLog::DropperLoop() {
+  SetThreadName("vigil-drop-" + dir_.substr(dir_.find_last_of('/') + 1));
+  EnterBackgroundPriority();
+  std::unique_lock<std::mutex> lock(queue_mu_);
+  while (!stopping_) {
+    drop_cv_.wait_for(lock, std::chrono::milliseconds(options_.drop_cache_ms),
+                      [&] { return stopping_; });
+    if (stopping_) break;
+    lock.unlock();
+    DropConsumedPages();
+    lock.lock();
+  }
+}
+
 void LocalLog::CommitRound(std::vector<Pending>* round) {
   struct Outcome {
     Status status;
@@ -276,23 +296,36 @@ uint64_t LocalLog::backlog_bytes() const {
   return queued_bytes_;
 }
 
+std::vector<Partition*> LocalLog::AllPartitions() {
+  std::vector<Partition*> parts;
+  std::lock_guard<std::mutex> lock(partitions_mu_);
+  for (auto& [name, p] : partitions_) parts.push_back(p.get());
+  return parts;
+}
+
+uint64_t LocalLog::MinCommittedOffset(const Partition& p) const {
+  uint64_t min_offset = UINT64_MAX;
+  for (const std::string& consumer : options_.retention_consumers) {
+    Result<std::optional<uint64_t>> v = ReadConsumerOffset(p.dir(), consumer);
+    min_offset = std::min(min_offset, v.ok() ? v->value_or(0) : 0);
+  }
+  return min_offset;
+}
+
 Status LocalLog::RunRetention() {
   if (read_only_ || options_.retention_consumers.empty()) return Status::Ok();
-  std::vector<Partition*> parts;
-  {
-    std::lock_guard<std::mutex> lock(partitions_mu_);
-    for (auto& [name, p] : partitions_) parts.push_back(p.get());
-  }
   const int64_t cutoff = clock_->NowMs() - options_.retention_ms;
-  for (Partition* p : parts) {
-    uint64_t min_offset = UINT64_MAX;
-    for (const std::string& consumer : options_.retention_consumers) {
-      Result<std::optional<uint64_t>> v = ReadConsumerOffset(p->dir(), consumer);
-      min_offset = std::min(min_offset, v.ok() ? v->value_or(0) : 0);
-    }
-    VIGIL_RETURN_IF_ERROR(p->ApplyRetention(cutoff, min_offset));
+  for (Partition* p : AllPartitions()) {
+    VIGIL_RETURN_IF_ERROR(p->ApplyRetention(cutoff, MinCommittedOffset(*p)));
   }
   return Status::Ok();
+}
+
+uint64_t LocalLog::DropConsumedPages() {
+  if (read_only_ || options_.retention_consumers.empty()) return 0;
+  uint64_t dropped = 0;
+  for (Partition* p : AllPartitions()) dropped += p->DropCachedPages(MinCommittedOffset(*p));
+  return dropped;
 }
 
 }  // namespace vigil::log

@@ -1,13 +1,21 @@
-// LocalLog: appends, group commit, dedup, reads across segments, offsets and retention.
+// LocalLog: appends, group commit, dedup, reads across segments, offsets, retention and page cache.
 #include "log/local_log.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <linux/magic.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <future>
 #include <mutex>
+#include <thread>
 
 #include "common/file_util.h"
 #include "common/temp_dir.h"
@@ -341,6 +349,118 @@ TEST_F(LocalLogTest, RetentionDeletesOnlyOldSegmentsEveryConsumerPassed) {
   ASSERT_TRUE(log->Read("app", 0, 1000, &recs).ok());
   EXPECT_EQ(recs.front().offset, info.start_offset);
   EXPECT_EQ(recs.back().offset, 39u);
+}
+
+// Pages of `path` in [from, to) that are in the page cache (mincore does not fault them in).
+size_t ResidentPages(const std::string& path, uint64_t from, uint64_t to) {
+  int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0) return SIZE_MAX;
+  struct stat st;
+  ::fstat(fd, &st);
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  size_t resident = 0;
+  void* map = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_SHARED, fd, 0);
+  if (map != MAP_FAILED) {
+    std::vector<unsigned char> in((static_cast<size_t>(st.st_size) + page - 1) / page);
+    if (::mincore(map, static_cast<size_t>(st.st_size), in.data()) == 0) {
+      for (uint64_t p = from / page; p < std::min<uint64_t>(in.size(), (to + page - 1) / page); ++p)
+        resident += in[p] & 1;
+    }
+    ::munmap(map, static_cast<size_t>(st.st_size));
+  }
+  ::close(fd);
+  return resident;
+}
+
+// Once every consumer has committed past records, their pages leave the page cache (the files
+// stay, and still read back); the pages of records not yet consumed stay cached.
+TEST_F(LocalLogTest, PagesOfConsumedRecordsLeaveThePageCache) {
+  struct statfs fs;
+  ASSERT_EQ(::statfs(dir_.c_str(), &fs), 0);
+  if (fs.f_type == TMPFS_MAGIC) GTEST_SKIP() << "tmpfs keeps its pages: nothing to drop";
+  LocalLogOptions options;
+  options.retention_consumers = {"process", "archive"};
+  options.drop_cache_ms = 0;  // dropped when the test says
+  auto log = OpenLog(options);
+  // 768 records of 4096 bytes each (40-byte header + payload) after the 32-byte segment header:
+  // record i starts at 32 + 4096 * i. Written one round each: all in the page cache.
+  constexpr uint64_t kRecord = 4096;
+  auto position = [](uint64_t offset) { return 32 + kRecord * offset; };
+  for (int i = 0; i < 768; ++i) {
+    ASSERT_TRUE(
+        AppendSync(log.get(), "app", 0, std::string(kRecord - 40, 'a' + i % 26)).first.ok());
+  }
+  const std::string seg = dir_ + "/app/00000000000000000000.seg";
+  const uint64_t end = position(768);
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  ASSERT_EQ(ResidentPages(seg, 0, end), (end + page - 1) / page);
+
+  EXPECT_EQ(log->DropConsumedPages(), 0u);  // no consumer has committed
+  ASSERT_TRUE(log->CommitOffset("process", "app", 700).ok());
+  EXPECT_EQ(log->DropConsumedPages(), 0u);  // archive has not
+  ASSERT_TRUE(log->CommitOffset("archive", "app", 600).ok());
+  // Dropped up to a sparse-index entry (every 1 MiB) at or below record 600, page-aligned.
+  const uint64_t dropped = log->DropConsumedPages();
+  EXPECT_LE(dropped, position(600));
+  EXPECT_GT(dropped + (1 << 20) + kRecord, position(600));
+  EXPECT_EQ(dropped % page, 0u);
+  EXPECT_EQ(ResidentPages(seg, 0, dropped), 0u);
+  EXPECT_EQ(ResidentPages(seg, position(600), end), (end + page - 1) / page - position(600) / page);
+  EXPECT_EQ(log->DropConsumedPages(), 0u);  // nothing new consumed
+
+  // A later commit drops on from where the last drop stopped, up to the index entry at record
+  // 1024 (the last one at or below 1100).
+  for (int i = 768; i < 1200; ++i) {
+    ASSERT_TRUE(
+        AppendSync(log.get(), "app", 0, std::string(kRecord - 40, 'a' + i % 26)).first.ok());
+  }
+  ASSERT_TRUE(log->CommitOffset("process", "app", 1100).ok());
+  ASSERT_TRUE(log->CommitOffset("archive", "app", 1100).ok());
+  const uint64_t more = log->DropConsumedPages();
+  EXPECT_GT(dropped + more + (1 << 20) + kRecord, position(1100));
+  EXPECT_LE(dropped + more, position(1100));
+  EXPECT_EQ(ResidentPages(seg, 0, dropped + more), 0u);
+  EXPECT_EQ(ResidentPages(seg, position(1100), position(1200)),
+            (position(1200) + page - 1) / page - position(1100) / page);
+
+  // The records still read back, from disk.
+  std::vector<LogRecord> recs;
+  ASSERT_TRUE(log->Read("app", 0, 2000, &recs).ok());
+  ASSERT_EQ(recs.size(), 1200u);
+  for (int i = 0; i < 1200; ++i) {
+    ASSERT_EQ(recs[i].payload, std::string(kRecord - 40, 'a' + i % 26)) << "record " << i;
+  }
+}
+
+// Whole segments below every consumer's commit go at once; the periodic thread does it unasked.
+TEST_F(LocalLogTest, ConsumedSegmentsLeaveThePageCachePeriodically) {
+  struct statfs fs;
+  ASSERT_EQ(::statfs(dir_.c_str(), &fs), 0);
+  if (fs.f_type == TMPFS_MAGIC) GTEST_SKIP() << "tmpfs keeps its pages: nothing to drop";
+  LocalLogOptions options;
+  options.partition.segment_bytes = 64 << 10;
+  options.retention_consumers = {"speed"};
+  options.drop_cache_ms = 20;
+  auto log = OpenLog(options);
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_TRUE(AppendSync(log.get(), "app", 0, std::string(4056, 'x')).first.ok());
+  }
+  // 64 KiB segments of 4096-byte records, one round each: a segment rolls once a round has taken
+  // it to the bound or past, so the 16th record (32 + 16 * 4096 bytes) ends each: bases 0, 16, ...
+  std::vector<std::string> segs;
+  for (uint64_t base = 0; base < 100; base += 16) {
+    char name[32];
+    std::snprintf(name, sizeof name, "/app/%020llu.seg", static_cast<unsigned long long>(base));
+    segs.push_back(dir_ + name);
+  }
+  ASSERT_EQ(log->Partitions()[0].segments, segs.size());
+  ASSERT_TRUE(log->CommitOffset("speed", "app", 32).ok());  // segments 0 and 1 consumed
+  for (int i = 0; i < 250 && ResidentPages(segs[1], 0, 1 << 20) > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(ResidentPages(segs[0], 0, 1 << 20), 0u);
+  EXPECT_EQ(ResidentPages(segs[1], 0, 1 << 20), 0u);
+  for (size_t k = 2; k < segs.size(); ++k) EXPECT_GT(ResidentPages(segs[k], 0, 1 << 20), 0u);
 }
 
 TEST_F(LocalLogTest, RejectsBadPartitionNames) {

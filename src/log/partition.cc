@@ -1,6 +1,7 @@
-// Partition recovery, staged group writes, reads and retention.
+// Partition recovery, staged group writes, reads, retention and dropping consumed pages.
 #include "log/partition.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,6 +17,7 @@ namespace vigil::log {
 
 namespace {
 constexpr uint64_t kIndexEveryBytes = 1 << 20;
+constexpr uint64_t kPageBytes = 4096;
 constexpr std::string_view kSegmentSuffix = ".seg";
 
 bool ParseSegmentName(const std::string& name, uint64_t* base) {
@@ -286,6 +288,49 @@ Status Partition::ApplyRetention(int64_t cutoff_ms, uint64_t min_offset) {
   }
   if (!doomed.empty()) return SyncDir(dir_);
   return Status::Ok();
+}
+
+uint64_t Partition::DropCachedPages(uint64_t min_offset) {
+  struct Drop {
+    std::string path;
+    uint64_t from, to;
+  };
+  std::vector<Drop> drops;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (size_t i = 0; i < segments_.size(); ++i) {
+      Segment& seg = segments_[i];
+      if (seg.base_offset >= min_offset) break;
+      // Where the records below min_offset end: the whole segment if the next one starts at or
+      // below it, else the last index entry at or below it (up to 1 MiB short: dropped later).
+      uint64_t end = 0;
+      if (i + 1 < segments_.size() && segments_[i + 1].base_offset <= min_offset) {
+        end = (seg.bytes + kPageBytes - 1) & ~uint64_t{kPageBytes - 1};  // all of it
+      } else {
+        for (auto it = seg.index.rbegin(); it != seg.index.rend(); ++it) {
+          if (it->first <= min_offset) {
+            end = it->second & ~uint64_t{kPageBytes - 1};  // the page of a record kept stays
+            break;
+          }
+        }
+      }
+      if (end > seg.uncached) {
+        drops.push_back({seg.path, seg.uncached, end});
+        seg.uncached = end;
+      }
+    }
+  }
+  uint64_t dropped = 0;
+  for (const Drop& d : drops) {
+    int fd = ::open(d.path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;  // removed by retention meanwhile
+    if (::posix_fadvise(fd, static_cast<off_t>(d.from), static_cast<off_t>(d.to - d.from),
+                        POSIX_FADV_DONTNEED) == 0) {
+      dropped += d.to - d.from;
+    }
+    ::close(fd);
+  }
+  return dropped;
 }
 
 Status Partition::Read(uint64_t from, size_t max_records, std::vector<LogRecord>* out) const {
