@@ -23,7 +23,8 @@
 // system time against 0.5 s).
 //
 // Threads: Append*/Sync/ApplyRetention are called by LocalLog's single writer thread; Read, Info
-// and DropCachedPages from any thread (they take mu_; one DropCachedPages at a time).
+// and DropCachedPages from any thread (they take mu_; concurrent DropCachedPages calls each
+// claim a different range of pages under it).
 #pragma once
 
 #include <cstdint>
