@@ -92,8 +92,10 @@ commit_stats() {
   curl -s "http://127.0.0.1:$VIGIL_PORT/metrics" |
     grep -E '^vigil_log_(fsync_seconds_count|fsync_seconds_sum|records_per_fsync_sum) ' | sort
 }
-# What a vigil run's group commits were: a writer that syncs more often, or slower, shows here
-# (some second rounds ran 15-30 % slower with the raw writer at 35-40 % of a core, not 25 %).
+# What a vigil run's group commits were: a writer that syncs more often, or slower, shows here.
+# (Second rounds used to run 15-30 % slower, the raw writer at 35-40 % of a core, not 25 %: every
+# page it wrote was newly allocated, ~9 us each on this VM, until the log dropped consumed pages
+# from the page cache; src/log/partition.h.)
 group_commits() {  # before-file after-file
   join "$1" "$2" | awk '
     { d[$1] = $3 - $2 }
