@@ -1,6 +1,8 @@
 // The ingest path of POST /v1/events.
 #include "ingest/events_handler.h"
 
+#include <sys/time.h>
+
 #include "common/json_writer.h"
 #include "ingest/decompressor.h"
 #include "ingest/http_server.h"
@@ -26,6 +28,23 @@ ThreadState& State(const BatchLimits& limits) {
 bool IsMethod(h2o_req_t* req, std::string_view m) {
   return std::string_view(req->method.base, req->method.len) == m;
 }
+
+int64_t MicrosSinceEpoch(const timeval& tv) {
+  return static_cast<int64_t>(tv.tv_sec) * 1000000 + tv.tv_usec;
+}
+
+// Observes, when h2o frees the request (its answer written out), how long the request took from
+// the event loop's reading it: the acknowledgement time a client sees, less the network.
+struct RequestTimer {
+  Metrics* metrics;
+  int64_t begin_us;
+  static void Observe(void* self) {
+    auto* t = static_cast<RequestTimer*>(self);
+    timeval now;
+    ::gettimeofday(&now, nullptr);
+    t->metrics->ObserveRequest(static_cast<double>(MicrosSinceEpoch(now) - t->begin_us) / 1e6);
+  }
+};
 }  // namespace
 
 std::string AcceptedBody(const ParsedBatch& b) {
@@ -49,6 +68,9 @@ void EventsHandler::Reply(h2o_req_t* req, int status, std::string_view message, 
 }
 
 void EventsHandler::Handle(h2o_req_t* req) {
+  auto* timer = static_cast<RequestTimer*>(
+      h2o_mem_alloc_shared(&req->pool, sizeof(RequestTimer), &RequestTimer::Observe));
+  *timer = {metrics_, MicrosSinceEpoch(req->timestamps.request_begin_at)};
   if (!IsMethod(req, "POST")) {
     Reply(req, 405, "use POST to send events to /v1/events");
     return;

@@ -51,7 +51,9 @@ Metrics::Metrics(log::LogStore* log)
       batch_events_({1, 5, 10, 20, 50, 100, 200, 500, 1000, 10000}),
       fsync_seconds_(
           {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1}),
-      records_per_fsync_({1, 2, 5, 10, 20, 50, 100, 200, 500, 1000}) {}
+      records_per_fsync_({1, 2, 5, 10, 20, 50, 100, 200, 500, 1000}),
+      request_seconds_(
+          {0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 1}) {}
 
 void Metrics::CountRequest(int status) {
   size_t i = 0;
@@ -96,6 +98,10 @@ std::string Metrics::Render() const {
   fsync_seconds_.Render("vigil_log_fsync_seconds", "Duration of each log fsync (group commit).",
                         &out);
   records_per_fsync_.Render("vigil_log_records_per_fsync", "Batches made durable per fsync.", &out);
+  request_seconds_.Render("vigil_ingest_request_seconds",
+                          "POST /v1/events from the server reading it to its answer being written "
+                          "out (a 202 waits for the batch's fsync).",
+                          &out);
   if (log_ != nullptr) {
     std::vector<log::PartitionInfo> parts = log_->Partitions();
     Header(&out, "vigil_log_bytes", "gauge", "Bytes of log segments, by partition (app).");

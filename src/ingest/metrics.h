@@ -50,6 +50,8 @@ class Metrics {
   void CountSkewCorrected() { skew_corrected_.fetch_add(1, std::memory_order_relaxed); }
   void ObserveBatchEvents(uint32_t n) { batch_events_.Observe(n); }
   void ObserveFsync(int64_t ns, size_t records);
+  // A POST /v1/events from its reading to its answer's being written out (negative: 0).
+  void ObserveRequest(double seconds) { request_seconds_.Observe(seconds > 0 ? seconds : 0); }
 
   // Adds a section to Render(): other stages' counters, already in Prometheus text format.
   // Register before the server starts; `render` is called on the scraping thread.
@@ -71,6 +73,7 @@ class Metrics {
   Histogram batch_events_;
   Histogram fsync_seconds_;
   Histogram records_per_fsync_;
+  Histogram request_seconds_;
   std::vector<std::function<void(std::string*)>> renderers_;
 };
 

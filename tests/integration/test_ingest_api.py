@@ -175,6 +175,37 @@ class IngestApiTest(unittest.TestCase):
         self.assertIn("\nvigil_ingest_saturated 0\n", text)
         self.assertIn("\nvigil_ingest_burst_yield_seconds_total 0.000\n", text)
 
+    def request_histogram(self):
+        """vigil_ingest_request_seconds as {le: cumulative count}, plus "count" and "sum"."""
+        text = self.server.request("GET", "/metrics")[2].decode()
+        out = {}
+        for line in text.splitlines():
+            if line.startswith("vigil_ingest_request_seconds_bucket{le="):
+                out[line.split('"')[1]] = int(line.split()[-1])
+            elif line.startswith("vigil_ingest_request_seconds_count "):
+                out["count"] = int(line.split()[-1])
+            elif line.startswith("vigil_ingest_request_seconds_sum "):
+                out["sum"] = float(line.split()[-1])
+        return out
+
+    def test_every_events_request_is_timed_whatever_its_answer(self):
+        before = self.request_histogram()
+        self.assertEqual(self.server.post_events(self.key, batch("timed-1", [session("tm1")]))[0], 202)
+        self.assertEqual(self.server.post_events("", batch("timed-2", [session("tm2")]))[0], 401)
+        self.assertEqual(self.server.post_events(self.key, None, raw=b"{", encoding=None)[0], 400)
+        # Observed when the server frees the request, just after writing the answer out.
+        deadline = time.time() + 5
+        after = self.request_histogram()
+        while after["count"] < before["count"] + 3 and time.time() < deadline:
+            time.sleep(0.05)
+            after = self.request_histogram()
+        self.assertEqual(after["count"], before["count"] + 3)
+        self.assertEqual(after["+Inf"], after["count"])
+        self.assertGreater(after["sum"], before["sum"])
+        bounds = [k for k in after if k not in ("count", "sum", "+Inf")]
+        self.assertEqual(bounds, sorted(bounds, key=float))  # cumulative buckets, in order
+        self.assertEqual([after[b] for b in bounds], sorted(after[b] for b in bounds))
+
     def test_log_stats_counts_this_apps_records_and_events(self):
         app = self.server.create_app("stats")
         for i in range(3):
