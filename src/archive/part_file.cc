@@ -56,11 +56,41 @@ constexpr Column kLengthPrefixedColumns[] = {kId, kFields};
 constexpr Column kDictionaryColumns[] = {kVersion, kOs, kUser, kContext, kSubject};
 constexpr size_t kDictionaries = std::size(kDictionaryColumns);
 
+// The first 8 bytes of `id`, big-endian, zero-padded: comparing two such keys as integers
+// orders the ids as comparing them as strings does, except where the keys are equal.
+uint64_t IdPrefix(std::string_view id) {
+  unsigned char bytes[8] = {};
+  std::memcpy(bytes, id.data(), std::min<size_t>(id.size(), 8));
+  uint64_t key = 0;
+  for (unsigned char b : bytes) key = key << 8 | b;
+  return key;
+}
+
+// Orders `run` (row indices of equal ts, ascending) by id, stable. Sorting (id prefix, index)
+// pairs compares integers without chasing each row's id; only rows whose prefixes are equal
+// compare whole ids (and none, when those ids are already in order, as for one event resent).
+void OrderRunById(std::span<const ArchiveRowView> rows, uint32_t* run, size_t size,
+                  std::vector<std::pair<uint64_t, uint32_t>>* keys) {
+  keys->clear();
+  for (size_t k = 0; k < size; ++k) keys->emplace_back(IdPrefix(rows[run[k]].id), run[k]);
+  std::sort(keys->begin(), keys->end());  // the index breaks ties: stable
+  for (size_t k = 0; k < size; ++k) run[k] = (*keys)[k].second;
+  auto by_id = [&rows](uint32_t x, uint32_t y) { return rows[x].id < rows[y].id; };
+  for (size_t first = 0; first < size;) {
+    size_t last = first + 1;
+    while (last < size && (*keys)[last].first == (*keys)[first].first) ++last;
+    if (last - first > 1 && !std::is_sorted(run + first, run + last, by_id)) {
+      std::stable_sort(run + first, run + last, by_id);  // in index order already: stays stable
+    }
+    first = last;
+  }
+}
+
 // The order of `rows` by (ts, id), stable: of rows equal in both, the earlier stays earlier.
 // Every ts must lie in [hour_ms, hour_ms + 1 h), so a time is a 22-bit key: two stable counting
 // passes of 11 bits sort (key, index) pairs, then runs of equal times, rare outside of resent
-// batches, are ordered by id. A comparison sort of indices spent most of a flush in compares
-// that chase each row's id (and in memmove); this is two sequential passes.
+// batches, are ordered by id (OrderRunById). A comparison sort of indices spent most of a flush
+// in compares that chase each row's id (and in memmove); this is two sequential passes.
 std::vector<uint32_t> TimeOrder(std::span<const ArchiveRowView> rows, int64_t hour_ms) {
   constexpr int kBits = 11;
   constexpr size_t kBuckets = size_t{1} << kBits;
@@ -82,13 +112,11 @@ std::vector<uint32_t> TimeOrder(std::span<const ArchiveRowView> rows, int64_t ho
   for (uint64_t v : b) a[high[v >> (32 + kBits)]++] = v;
   std::vector<uint32_t> order(n);
   for (size_t i = 0; i < n; ++i) order[i] = static_cast<uint32_t>(a[i]);
+  std::vector<std::pair<uint64_t, uint32_t>> keys;  // (id prefix, row index) of one run
   for (size_t first = 0; first < n;) {
     size_t last = first + 1;
     while (last < n && a[last] >> 32 == a[first] >> 32) ++last;
-    if (last - first > 1) {
-      std::stable_sort(order.begin() + first, order.begin() + last,
-                       [&rows](uint32_t x, uint32_t y) { return rows[x].id < rows[y].id; });
-    }
+    if (last - first > 1) OrderRunById(rows, order.data() + first, last - first, &keys);
     first = last;
   }
   return order;

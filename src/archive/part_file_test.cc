@@ -123,6 +123,39 @@ TEST_F(PartFileTest, RowsRoundTripSortedByTimeThenId) {
   EXPECT_EQ(*names, std::vector<std::string>{"p.vpart"});
 }
 
+// Rows of one millisecond are ordered by id: ids that share their first 8 bytes, are shorter
+// than 8, hold zero or high bytes, or repeat (a resent event: the rows keep their order, told
+// apart here by their fields).
+TEST_F(PartFileTest, RowsOfOneTimeAreOrderedByIdAndRepeatsKeepTheirOrder) {
+  const std::string ids[] = {"abcdefgh-2",
+                             "abcdefgh-10",
+                             "abcdefgh",
+                             "abcdefg",
+                             "abc",
+                             std::string("abc\0", 4),
+                             std::string("abc\0\0", 5),
+                             "\xff\xfe",
+                             "\x7f",
+                             "",
+                             "zz",
+                             "abcdefgh-2",
+                             "b",
+                             "abcdefgi",
+                             "\xc3\xa9v"};
+  std::mt19937 rng(11);
+  std::vector<ArchiveRow> rows = Rows(3000, 12);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    rows[i].ts_ms = kHour + 1000 * static_cast<int64_t>(rng() % 4);  // four runs of ~750 rows
+    rows[i].id = ids[rng() % std::size(ids)];
+    rows[i].fields = std::string("\x08\x00\x01", 3) + std::to_string(i);  // which row it was
+  }
+  auto r = WriteAndOpen(rows);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  PartColumns cols;
+  ASSERT_TRUE(r->Read(kAllColumns, &cols).ok());
+  ExpectRowsEqual(SortedByTimeThenId(rows), cols);
+}
+
 // A scan reads part after part into one PartColumns, which keeps its buffers: a smaller part
 // after a larger one, and a projection after a full read, must read exactly as into a fresh one.
 TEST_F(PartFileTest, ReadingIntoOneColumnsObjectAgainGivesEachPartExactly) {
