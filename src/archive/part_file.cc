@@ -236,6 +236,17 @@ class ColumnStream {
 // allocate (and the kernel fault in) a fresh context of a megabyte or more per column; on the
 // archive thread that was a fifth of its time. Buffers grown past kKeepBytes by one huge part
 // are released after it, so an occasional compaction of a big hour does not pin memory.
+// One row's small values: its time, type, derived values and dictionary codes. The first pass
+// of EncodeColumns writes them in the rows' order; one gather then puts them in time order, so
+// that each column's loop reads them in sequence (gathering each column's values from the rows'
+// order instead took a cache miss per row per column: a third of EncodeColumns' own time).
+struct RowValues {
+  int64_t ts;
+  DerivedRow derived;
+  uint32_t codes[kDictionaries];  // of kDictionaryColumns
+  EventType type;
+};
+
 class PartScratch {
  public:
   static PartScratch& ForThisThread() {
@@ -253,12 +264,19 @@ class PartScratch {
   char* Raw(size_t n) { return raw_.Get(n); }
   ColumnStream* streams() { return streams_; }
   std::string& file() { return file_; }
+  // Row values in the rows' order and in time order (EncodeColumns); kept across parts, as the
+  // archive writes part after part of about the same size.
+  std::vector<RowValues>& values() { return values_; }
+  std::vector<RowValues>& sorted() { return sorted_; }
   void Trim() {
     constexpr size_t kKeepBytes = 64 << 20;
     bytes_.Trim(kKeepBytes);
     raw_.Trim(kKeepBytes);
     for (ColumnStream& c : streams_) c.Trim(kKeepBytes);
     if (file_.capacity() > kKeepBytes) std::string().swap(file_);
+    for (std::vector<RowValues>* v : {&values_, &sorted_}) {
+      if (v->capacity() * sizeof(RowValues) > kKeepBytes) std::vector<RowValues>().swap(*v);
+    }
   }
 
  private:
@@ -288,13 +306,13 @@ class PartScratch {
   Buffer bytes_, raw_;
   ColumnStream streams_[kColumnCount];
   std::string file_;
+  std::vector<RowValues> values_, sorted_;
 };
 
-// A dictionary column being built: the distinct values in order of first sight, and each row's
-// code (by row index, not by order).
+// A dictionary column being built: the distinct values in order of first sight (the rows'
+// codes are in their RowValues).
 struct Dictionary {
   aggregate::StringInterner values;
-  std::vector<uint32_t> codes;
   uint64_t raw = 0;  // encoded size of the codes
 };
 
@@ -479,16 +497,18 @@ bool SpreadFlagged(const char*& p, const char* end, const std::vector<uint8_t>& 
   return true;
 }
 
-// Compresses every column of rows[order[0]], rows[order[1]], ... into streams[c]. A first pass,
-// in the rows' own order, derives each row's derived values and dictionary codes and sizes
-// every column; then, in time order, each column is encoded in a loop of its own.
+// Compresses every column of rows[order[0]], rows[order[1]], ... into the scratch's streams. A
+// first pass, in the rows' own order, derives each row's values (RowValues) and sizes every
+// column; one gather puts the values in time order; then each column is encoded in a loop of
+// its own.
 Status EncodeColumns(std::span<const ArchiveRowView> rows, const std::vector<uint32_t>& order,
-                     const PartCompression& compression, ColumnStream* streams) {
+                     const PartCompression& compression, PartScratch* scratch) {
   const size_t n = rows.size();
+  ColumnStream* streams = scratch->streams();
   uint64_t raw[kColumnCount] = {};
-  std::vector<DerivedRow> derived(n);
+  std::vector<RowValues>& values = scratch->values();
+  values.resize(n);
   Dictionary dictionaries[kDictionaries];  // of kDictionaryColumns
-  for (Dictionary& d : dictionaries) d.codes.resize(n);
   aggregate::EventFacts facts;
   // The rows of one batch come together and share its version, os, user and context: their
   // codes are looked up once per batch.
@@ -500,9 +520,12 @@ Status EncodeColumns(std::span<const ArchiveRowView> rows, const std::vector<uin
       const size_t size = StringField(r, c).size();
       raw[c] += VarintLength(size) + size;
     }
-    derived[i] = DeriveRow(r.type, r.fields, &facts);
-    if (derived[i].flags & kFlagHasBytes) raw[kBytes] += VarintLength(derived[i].bytes);
-    if (derived[i].flags & kFlagHasLatency) raw[kLatency] += LatencyLength(derived[i].latency);
+    RowValues& v = values[i];
+    v.ts = r.ts_ms;
+    v.type = r.type;
+    v.derived = DeriveRow(r.type, r.fields, &facts);
+    if (v.derived.flags & kFlagHasBytes) raw[kBytes] += VarintLength(v.derived.bytes);
+    if (v.derived.flags & kFlagHasLatency) raw[kLatency] += LatencyLength(v.derived.latency);
     if (r.batch != batch) {
       batch = r.batch;
       for (size_t d = 0; d + 1 < kDictionaries; ++d) {
@@ -511,9 +534,17 @@ Status EncodeColumns(std::span<const ArchiveRowView> rows, const std::vector<uin
     }
     codes[kDictionaries - 1] = dictionaries[kDictionaries - 1].values.Intern(facts.subject);
     for (size_t d = 0; d < kDictionaries; ++d) {
-      dictionaries[d].codes[i] = codes[d];
+      v.codes[d] = codes[d];
       dictionaries[d].raw += VarintLength(codes[d]);
     }
+  }
+  // Time order, gathered once: the loops below read `sorted` in sequence.
+  std::vector<RowValues>& sorted = scratch->sorted();
+  sorted.resize(n);
+  constexpr size_t kAhead = 16;
+  for (size_t k = 0; k < n; ++k) {
+    if (k + kAhead < n) __builtin_prefetch(&values[order[k + kAhead]]);
+    sorted[k] = values[order[k]];
   }
   for (size_t d = 0; d < kDictionaries; ++d) {
     const Dictionary& dict = dictionaries[d];
@@ -527,9 +558,9 @@ Status EncodeColumns(std::span<const ArchiveRowView> rows, const std::vector<uin
   raw[kFlags] = n;
   raw[kIdHash] = sizeof(Hash128) * n;
   int64_t previous = 0;
-  for (uint32_t i : order) {
-    raw[kTs] += VarintLength(ZigZagEncode(rows[i].ts_ms - previous));
-    previous = rows[i].ts_ms;
+  for (const RowValues& v : sorted) {
+    raw[kTs] += VarintLength(ZigZagEncode(v.ts - previous));
+    previous = v.ts;
   }
   for (uint32_t c = 0; c < kColumnCount; ++c) {
     if (raw[c] > kMaxPartColumnBytes) {
@@ -548,31 +579,29 @@ Status EncodeColumns(std::span<const ArchiveRowView> rows, const std::vector<uin
       stream.Flow();
     }
   }
-  // The rows in time order, a column at a time. Each loop gathers one small per-row value
-  // (kept in row order by the first pass) or one row's strings: its iterations do not depend on
-  // each other, so the CPU overlaps their cache misses. (Every column of a row in one iteration
-  // was a chain of dependent misses per row: 40 % of the archive thread's time in a flush of a
-  // few hundred thousand rows.)
+  // The rows in time order, a column at a time: the small values in sequence from `sorted`,
+  // then each row's strings, gathered by `order` with their misses overlapped (the iterations
+  // do not depend on each other). (Every column of a row in one iteration was a chain of
+  // dependent misses per row: 40 % of the archive thread's time in a flush of a few hundred
+  // thousand rows.)
   previous = 0;
-  for (uint32_t i : order) {
-    PutVarsint64(streams[kTs].chunk(), rows[i].ts_ms - previous);
-    previous = rows[i].ts_ms;
+  for (const RowValues& v : sorted) {
+    PutVarsint64(streams[kTs].chunk(), v.ts - previous);
+    previous = v.ts;
   }
-  for (uint32_t i : order) streams[kType].chunk()->push_back(static_cast<char>(rows[i].type));
+  for (const RowValues& v : sorted) streams[kType].chunk()->push_back(static_cast<char>(v.type));
   for (size_t c = 0; c < kDictionaries; ++c) {
     std::string* chunk = streams[kDictionaryColumns[c]].chunk();
-    const uint32_t* codes = dictionaries[c].codes.data();
-    for (uint32_t i : order) PutVarint64(chunk, codes[i]);
+    for (const RowValues& v : sorted) PutVarint64(chunk, v.codes[c]);
     streams[kDictionaryColumns[c]].Flow();
   }
-  for (uint32_t i : order) {
-    const DerivedRow& d = derived[i];
+  for (const RowValues& v : sorted) {
+    const DerivedRow& d = v.derived;
     streams[kFlags].chunk()->push_back(static_cast<char>(d.flags));
     if (d.flags & kFlagHasBytes) PutVarint64(streams[kBytes].chunk(), d.bytes);
     if (d.flags & kFlagHasLatency) PutLatency(streams[kLatency].chunk(), d.latency);
   }
   // The strings: rows prefetched 2 * kAhead ahead, their bytes kAhead ahead.
-  constexpr size_t kAhead = 16;
   for (Column c : kLengthPrefixedColumns) {
     ColumnStream& stream = streams[c];
     for (size_t k = 0; k < n; ++k) {
@@ -653,8 +682,7 @@ Status WritePart(const std::string& path, std::span<const ArchiveRowView> rows, 
   const std::vector<uint32_t> order = TimeOrder(rows, info->hour_ms);
 
   PartScratch& scratch = PartScratch::ForThisThread();
-  ColumnStream* streams = scratch.streams();
-  Status st = EncodeColumns(rows, order, compression, streams);
+  Status st = EncodeColumns(rows, order, compression, &scratch);
   if (!st.ok()) {
     scratch.Trim();
     return st;
@@ -672,7 +700,7 @@ Status WritePart(const std::string& path, std::span<const ArchiveRowView> rows, 
   PutVarint64(&footer, info->source_end);
   PutVarint64(&footer, kColumnCount);
   for (uint32_t c = 0; c < kColumnCount; ++c) {
-    const ColumnStream& column = streams[c];
+    const ColumnStream& column = scratch.streams()[c];
     const size_t at = file.size();
     file += column.out();
     PutLengthPrefixed(&footer, kColumnNames[c]);
