@@ -68,13 +68,13 @@ class Partition {
   size_t staged_count() const { return staged_records_.size(); }
   // Deletes sealed segments created before `cutoff_ms` whose records all lie below `min_offset`.
   Status ApplyRetention(int64_t cutoff_ms, uint64_t min_offset);
+
+  // --- any thread ---
+  Status Read(uint64_t from, size_t max_records, std::vector<LogRecord>* out) const;
   // Drops the cached pages of records below `min_offset` (every consumer has committed past
   // them) that earlier calls have not dropped; returns the bytes newly dropped. Best effort: a
   // failure only leaves pages cached.
   uint64_t DropCachedPages(uint64_t min_offset);
-
-  // --- any thread ---
-  Status Read(uint64_t from, size_t max_records, std::vector<LogRecord>* out) const;
   PartitionInfo Info() const;
   // Every record header of the retained segments, in order (payloads not read).
   Status ScanHeaders(const std::function<void(const LogRecord&)>& fn) const;
