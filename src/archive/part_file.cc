@@ -231,11 +231,6 @@ class ColumnStream {
   Status status_;
 };
 
-// Per thread: the column streams of part writing, the zstd context and buffer of part reading,
-// and the file being assembled, reused from part to part. ZSTD_compress/ZSTD_decompress would
-// allocate (and the kernel fault in) a fresh context of a megabyte or more per column; on the
-// archive thread that was a fifth of its time. Buffers grown past kKeepBytes by one huge part
-// are released after it, so an occasional compaction of a big hour does not pin memory.
 // One row's small values: its time, type, derived values and dictionary codes. The first pass
 // of EncodeColumns writes them in the rows' order; one gather then puts them in time order, so
 // that each column's loop reads them in sequence (gathering each column's values from the rows'
@@ -247,6 +242,12 @@ struct RowValues {
   EventType type;
 };
 
+// Per thread: the column streams of part writing, the zstd context and buffer of part reading,
+// the file being assembled and the row values of EncodeColumns, reused from part to part.
+// ZSTD_compress/ZSTD_decompress would allocate (and the kernel fault in) a fresh context of a
+// megabyte or more per column; on the archive thread that was a fifth of its time. Buffers grown
+// past kKeepBytes by one huge part are released after it, so an occasional compaction of a big hour
+// does not pin memory.
 class PartScratch {
  public:
   static PartScratch& ForThisThread() {
