@@ -145,7 +145,10 @@ int RunServeCommand(const std::vector<std::string>& args) {
   log_options.on_commit = [&metrics_ptr](int64_t ns, size_t records) {
     if (metrics_ptr != nullptr) metrics_ptr->ObserveFsync(ns, records);
   };
-  log_options.on_writer_wait = NoteLogWriterWait;  // the raw log's load: common/ingest_burst.h
+  log_options.on_writer_wait = [](int64_t waited_ns, int64_t now_ns) {
+    NoteLogWriterWait(waited_ns, now_ns);  // the raw log's load: common/ingest_burst.h
+    YieldWakeupsWhileSaturated();
+  };
   std::fprintf(stderr, "vigil: recovering the log in %s/log/raw\n", config.data_dir.c_str());
   Result<std::unique_ptr<log::LocalLog>> log =
       log::LocalLog::Open(config.data_dir + "/log/raw", log_options, SystemClock());

@@ -8,6 +8,7 @@
 
 #include "common/clock.h"
 #include "common/prometheus_text.h"
+#include "common/thread_priority.h"
 
 namespace vigil {
 
@@ -43,6 +44,12 @@ void NoteLogWriterWait(int64_t waited_ns, int64_t now_ns) {
 }
 
 bool IngestSaturated() { return saturated.load(std::memory_order_acquire); }
+
+void YieldWakeupsWhileSaturated() {
+  thread_local bool yielding = false;  // the policy this thread was last put in
+  const bool now = IngestSaturated();
+  if (now != yielding && SetWakeupPreempts(!now)) yielding = now;
+}
 
 void YieldToIngestBurst(const std::function<bool()>& stop) {
   const int64_t limit_ns = limit_ms.load(std::memory_order_relaxed) * 1000000;

@@ -24,8 +24,17 @@
 // is no longer saturated and a new burst can start. So a sustained overload costs freshness of
 // at most that limit, never an unbounded lag; 0 turns yielding off.
 //
-// Threads: SetBurstYieldLimitMs at start-up; NoteLogWriterWait from the raw log's writer only;
-// the rest from any thread.
+// The writer itself: while saturated, its wakeups (an fsync done, new batches queued) no longer
+// preempt the HTTP loop on the CPU they land on (YieldWakeupsWhileSaturated, SCHED_BATCH); the
+// loop goes on to its next wait for events, where the writer runs. Each preemption cost the loop
+// two context switches: at peak, the loops were preempted 9.1k times/s (4.5k by the writer),
+// 3.9k with it, the writer ran 4.5k rounds/s instead of 8.5k (larger group commits) and ingest
+// peaked 5-7 % higher (2-core VM, 10 s fresh peaks, six A/B pairs: 34.6k -> 36.5k req/s on
+// average). Unsaturated, the writer preempts as before: a writer that always waited its turn
+// made the p99 at half the peak 8-9 ms instead of 5-6.
+//
+// Threads: SetBurstYieldLimitMs at start-up; NoteLogWriterWait and YieldWakeupsWhileSaturated
+// from the raw log's writer only; the rest from any thread.
 #pragma once
 
 #include <cstdint>
@@ -40,6 +49,9 @@ void SetBurstYieldLimitMs(int64_t ms);
 // The writer waited `waited_ns` for work just now (`now_ns`: SystemClock()->MonotonicNs()).
 void NoteLogWriterWait(int64_t waited_ns, int64_t now_ns);
 bool IngestSaturated();
+// After NoteLogWriterWait: puts the calling thread (the writer) in SCHED_BATCH while ingest is
+// saturated, back in SCHED_OTHER when it is not (common/thread_priority.h).
+void YieldWakeupsWhileSaturated();
 // Blocks while ingest is saturated, within the per-burst limit, checking `stop` every 10 ms
 // (a stage stopping or asked for something returns at once).
 void YieldToIngestBurst(const std::function<bool()>& stop);

@@ -2,6 +2,9 @@
 #include "common/ingest_burst.h"
 
 #include <gtest/gtest.h>
+#include <sched.h>
+
+#include <thread>
 
 #include "common/clock.h"
 
@@ -97,6 +100,27 @@ TEST(IngestBurstTest, ABurstHoldsTheStagesNoLongerThanTheLimit) {
   EXPECT_EQ(asked, 0);
   SetBurstYieldLimitMs(30000);
   Calm(Start());
+}
+
+TEST(IngestBurstTest, TheWriterWaitsItsTurnWhileSaturatedAndPreemptsOtherwise) {
+  int calm = -1, burst = -1, after = -1;
+  std::thread([&] {  // the writer's thread: its policy changes, not the test's
+    const int64_t t = Start();
+    Calm(t);
+    YieldWakeupsWhileSaturated();
+    calm = ::sched_getscheduler(0);
+    Window(t, 0);
+    YieldWakeupsWhileSaturated();
+    burst = ::sched_getscheduler(0);
+    Calm(t + 1000 * kMs);
+    YieldWakeupsWhileSaturated();
+    after = ::sched_getscheduler(0);
+  })
+      .join();
+  EXPECT_EQ(calm, SCHED_OTHER);
+  EXPECT_EQ(burst, SCHED_BATCH);
+  EXPECT_EQ(after, SCHED_OTHER);
+  EXPECT_EQ(::sched_getscheduler(0), SCHED_OTHER);
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// Per-thread nice values and scheduling policy for background stages (see thread_priority.h).
+// Per-thread nice values and scheduling policies (see thread_priority.h).
 #include "common/thread_priority.h"
 
 #include <sched.h>
@@ -40,6 +40,17 @@ void EnterBackgroundPriority() {
     param.sched_priority = 0;
     (void)::sched_setscheduler(static_cast<pid_t>(tid), SCHED_IDLE, &param);
   }
+}
+
+bool SetWakeupPreempts(bool preempts) {
+  const int policy = ::sched_getscheduler(0);
+  if (policy == -1) return false;
+  if (policy != SCHED_OTHER && policy != SCHED_BATCH) return policy == SCHED_IDLE;
+  const int target = preempts ? SCHED_OTHER : SCHED_BATCH;
+  if (policy == target) return true;
+  sched_param param{};
+  param.sched_priority = 0;
+  return ::sched_setscheduler(0, target, &param) == 0;
 }
 
 }  // namespace vigil

@@ -18,8 +18,14 @@
 // at SCHED_IDLE on busy CPUs it holds it for milliseconds. So the log writers, whose work is
 // mostly writes and syncs, stay at the process's priority even for a background stage's log.
 //
+// Wakeups: a thread of the normal policy that wakes on a CPU where another runs usually preempts
+// it. SetWakeupPreempts(false) puts the calling thread in SCHED_BATCH instead, whose wakeups wait
+// for the running thread's turn to end (its nice value is kept); common/ingest_burst.h does that
+// for the raw log's writer while the HTTP loops are saturated.
+//
 // Threads: SetBackgroundNice once at start-up, before background threads start;
-// EnterBackgroundPriority from each background thread itself (Linux nice values are per thread).
+// EnterBackgroundPriority and SetWakeupPreempts from the thread they change (Linux nice values and
+// policies are per thread).
 #pragma once
 
 namespace vigil {
@@ -35,5 +41,9 @@ int BackgroundNice();
 // Lowers the calling thread's CPU priority to the background nice value. Failure (e.g. a
 // sandbox that forbids setpriority) is ignored: it only costs ingest headroom.
 void EnterBackgroundPriority();
+
+// Puts the calling thread in SCHED_OTHER (true) or SCHED_BATCH (false). A thread in SCHED_IDLE
+// (a background stage) is left there. Returns false if the kernel refused.
+bool SetWakeupPreempts(bool preempts);
 
 }  // namespace vigil

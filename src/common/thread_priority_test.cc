@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <thread>
 
 namespace vigil {
@@ -51,6 +52,36 @@ TEST(ThreadPriorityTest, ANiceOfNineteenIsAlsoTheIdlePolicy) {
   EXPECT_EQ(policy_19, SCHED_IDLE);
   EXPECT_EQ(policy_other, SCHED_OTHER);  // the policy is per thread too
   EXPECT_EQ(::sched_getscheduler(0), SCHED_OTHER);
+  SetBackgroundNice(before);
+}
+
+TEST(ThreadPriorityTest, WakeupPreemptionSwitchesBetweenOtherAndBatchAndKeepsTheNiceValue) {
+  const int before = BackgroundNice();
+  int batch = -1, other = -1, nice_batch = -100, nice_base = -100, untouched = -1;
+  std::thread([&] {
+    ASSERT_EQ(::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)),
+                            std::min(19, ThreadNice() + 3)),
+              0);
+    nice_base = ThreadNice();
+    EXPECT_TRUE(SetWakeupPreempts(false));
+    batch = ::sched_getscheduler(0);
+    nice_batch = ThreadNice();
+    EXPECT_TRUE(SetWakeupPreempts(false));  // already there
+    EXPECT_TRUE(SetWakeupPreempts(true));
+    other = ::sched_getscheduler(0);
+  }).join();
+  EXPECT_EQ(batch, SCHED_BATCH);
+  EXPECT_EQ(other, SCHED_OTHER);
+  EXPECT_EQ(nice_batch, nice_base);
+  // A background stage in the idle policy stays there.
+  SetBackgroundNice(19);
+  std::thread([&] {
+    EnterBackgroundPriority();
+    EXPECT_TRUE(SetWakeupPreempts(true));
+    untouched = ::sched_getscheduler(0);
+  }).join();
+  EXPECT_EQ(untouched, SCHED_IDLE);
+  EXPECT_EQ(::sched_getscheduler(0), SCHED_OTHER);  // per thread: this one never changed
   SetBackgroundNice(before);
 }
 
