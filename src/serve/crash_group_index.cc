@@ -220,7 +220,7 @@ void CrashGroupIndex::ApplyLocked(const std::string& app, const BatchRecord& rec
         if (g->second.events() == 0) {
           for (const auto& [v, refs] : g->second.samples) {
             for (const CrashGroup::SampleRef& r : refs) {
-              sample_writes_.DeleteMeta(SampleKey(app, g->first, v, r.event_id));
+              QueueSampleDeleteLocked(SampleKey(app, g->first, v, r.event_id));
             }
           }
           state.groups.erase(g);
@@ -293,12 +293,66 @@ void CrashGroupIndex::AddSampleLocked(const std::string& app, CrashGroup* g,
                                      [](const CrashGroup::SampleRef& a,
                                         const CrashGroup::SampleRef& b) { return a.ts < b.ts; });
       if (oldest->ts > e.ts_ms) return;  // older than every sample kept
-      sample_writes_.DeleteMeta(SampleKey(app, g->id, version, oldest->event_id));
+      QueueSampleDeleteLocked(SampleKey(app, g->id, version, oldest->event_id));
       refs.erase(oldest);
     }
     refs.push_back({e.ts_ms, std::string(e.id)});
   }
-  sample_writes_.PutMeta(SampleKey(app, g->id, version, e.id), json);
+  QueueSamplePutLocked(SampleKey(app, g->id, version, e.id), std::move(json));
+}
+
+void CrashGroupIndex::QueueSamplePutLocked(std::string key, std::string json) {
+  if (sample_store_ == nullptr) return;
+  auto [it, added] = pending_samples_.try_emplace(std::move(key));
+  if (added) it->second.only_here = true;  // not flushed yet: may be in the store only by replay
+  if (it->second.json) pending_sample_bytes_ -= it->second.json->size();
+  pending_sample_bytes_ += json.size();
+  it->second.json = std::move(json);
+}
+
+void CrashGroupIndex::QueueSampleDeleteLocked(std::string key) {
+  if (sample_store_ == nullptr) return;
+  auto it = pending_samples_.find(key);
+  if (it == pending_samples_.end()) {
+    pending_samples_.emplace(std::move(key), PendingSample{});
+    return;
+  }
+  if (it->second.json) pending_sample_bytes_ -= it->second.json->size();
+  if (it->second.only_here) {
+    pending_samples_.erase(it);  // put and evicted between two flushes: the store never saw it
+  } else {
+    it->second.json.reset();
+  }
+}
+
+Status CrashGroupIndex::FlushSamples(bool sync) {
+  if (sample_store_ == nullptr) return Status::Ok();
+  std::unordered_map<std::string, PendingSample> flushing;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (pending_samples_.empty()) return Status::Ok();
+    flushing.swap(pending_samples_);
+    pending_sample_bytes_ = 0;
+  }
+  WriteSet writes;
+  for (const auto& [key, p] : flushing) {
+    if (p.json) {
+      writes.PutMeta(key, *p.json);
+    } else {
+      writes.DeleteMeta(key);
+    }
+  }
+  Status st = sample_store_->Apply(writes, sync);
+  if (st.ok()) return st;
+  // Pending again, unless written anew meanwhile; the store may hold any of them now.
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [key, p] : flushing) {
+    auto [it, added] = pending_samples_.try_emplace(key, std::move(p));
+    if (!added) continue;
+    it->second.only_here = false;
+    if (it->second.json) pending_sample_bytes_ += it->second.json->size();
+  }
+  return st;
 }
 
 void CrashGroupIndex::RemoveSampleLocked(const std::string& app, CrashGroup* g,
@@ -311,13 +365,14 @@ void CrashGroupIndex::RemoveSampleLocked(const std::string& app, CrashGroup* g,
   if (it == refs.end()) return;
   refs.erase(it);
   if (refs.empty()) g->samples.erase(v);
-  sample_writes_.DeleteMeta(SampleKey(app, g->id, version, event_id));
+  QueueSampleDeleteLocked(SampleKey(app, g->id, version, event_id));
 }
 
 Result<std::vector<std::string>> CrashGroupIndex::Samples(const std::string& app,
                                                           const std::string& group_id,
                                                           int64_t from_ms, int64_t to_ms) const {
-  std::vector<std::pair<int64_t, std::string>> keys;  // (ts, key)
+  std::vector<std::pair<int64_t, std::string>> keys;     // (ts, key)
+  std::unordered_map<std::string, std::string> pending;  // of those keys, what is not flushed yet
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto a = apps_.find(app);
@@ -328,6 +383,10 @@ Result<std::vector<std::string>> CrashGroupIndex::Samples(const std::string& app
       for (const CrashGroup::SampleRef& r : refs) {
         if (r.ts >= from_ms && r.ts < to_ms) {
           keys.emplace_back(r.ts, SampleKey(app, group_id, version, r.event_id));
+          auto p = pending_samples_.find(keys.back().second);
+          if (p != pending_samples_.end() && p->second.json) {
+            pending.emplace(keys.back().second, *p->second.json);
+          }
         }
       }
     }
@@ -338,9 +397,13 @@ Result<std::vector<std::string>> CrashGroupIndex::Samples(const std::string& app
   std::vector<std::string> out;
   if (sample_store_ == nullptr) return out;
   for (const auto& [ts, key] : keys) {
+    if (auto p = pending.find(key); p != pending.end()) {
+      out.push_back(std::move(p->second));
+      continue;
+    }
     Result<std::optional<std::string>> v = sample_store_->GetMeta(key);
     if (!v.ok()) return v.status();
-    // Not there: its write failed, or it is queued in this very round.
+    // Not there: its write failed, or it was flushed after the lookup above.
     if (v->has_value()) out.push_back(std::move(**v));
   }
   return out;
@@ -384,14 +447,14 @@ Status CrashGroupIndex::RunRound(bool* did_work) {
     dirty_ = true;
     *did_work = true;
   }
-  WriteSet samples;
+  bool flush = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    std::swap(samples, sample_writes_);
+    flush = pending_sample_bytes_ > kMaxPendingSampleBytes;
   }
-  if (!samples.empty()) {
-    // Without sync: a crash before the snapshot replays these records and rewrites the same keys.
-    Status st = sample_store_->Apply(samples, /*sync=*/false);
+  if (flush) {
+    // Without sync: the snapshot's flush syncs them, and a crash before it replays these records.
+    Status st = FlushSamples(/*sync=*/false);
     if (!st.ok()) {
       std::fprintf(stderr, "vigil: crash groups: samples not stored: %s\n", st.ToString().c_str());
     }
@@ -639,7 +702,10 @@ Status CrashGroupIndex::SaveSnapshot() {
     offsets = next_;
     dirty_ = false;
   }
-  Status st = WriteFileAtomically(snapshot_path_, bytes);
+  // The samples its groups name reach the store, durably, before the snapshot does. (Only the
+  // worker applies records, and it is here or stopped: nothing newer is pending.)
+  Status st = FlushSamples(/*sync=*/true);
+  if (st.ok()) st = WriteFileAtomically(snapshot_path_, bytes);
   if (!st.ok()) {
     std::lock_guard<std::mutex> lock(mu_);
     dirty_ = true;

@@ -16,8 +16,10 @@
 // State is saved to one snapshot file, together with the processed-log offsets it reflects
 // (written atomically every snapshot_interval_ms when changed, and at Stop); on start it loads
 // the snapshot and resumes from those offsets, so counts survive restarts without double
-// counting. Counts are of processed records: an event the SDK delivered twice counts twice here
-// (exact, deduplicated counts are the batch layer's job).
+// counting. The samples the groups keep (in the sample store, SetSampleStore) are written, synced,
+// just before each snapshot: one written per sample kept, however many crashes came and went.
+// Counts are of processed records: an event the SDK delivered twice counts twice here (exact,
+// deduplicated counts are the batch layer's job).
 //
 // Threads: one worker (Start/Stop); the query methods are safe from any thread.
 #pragma once
@@ -79,6 +81,8 @@ struct CrashGroup {
 };
 
 inline constexpr size_t kSamplesPerVersion = 20;
+// Pending sample writes are flushed before they hold more JSON than this (see CrashGroupIndex).
+inline constexpr size_t kMaxPendingSampleBytes = size_t{32} << 20;
 
 // Where the sample of one event of a group is stored (AggregateStore metadata).
 std::string SampleKey(std::string_view app, std::string_view group_id, std::string_view version,
@@ -175,6 +179,12 @@ class CrashGroupIndex {
   // Forgets (and queues the delete of) the event's sample in `g`, if it is one. Requires mu_.
   void RemoveSampleLocked(const std::string& app, CrashGroup* g, const std::string& version,
                           const std::string& event_id);
+  // Queue a sample's store write (see pending_samples_). Require mu_.
+  void QueueSamplePutLocked(std::string key, std::string json);
+  void QueueSampleDeleteLocked(std::string key);
+  // Writes the pending samples to the store (one atomic write, durable with `sync`); on failure
+  // they stay pending, under any newer write of the same key. Any thread.
+  Status FlushSamples(bool sync);
   static std::vector<process::ReprocessTarget> Targets(
       std::map<uint64_t, std::vector<std::string>> by_offset);
 
@@ -190,11 +200,22 @@ class CrashGroupIndex {
   std::condition_variable cv_;
   std::map<std::string, AppState> apps_;  // guarded by mu_
   std::map<std::string, uint64_t> next_;  // guarded by mu_: next processed offset per app
-  WriteSet sample_writes_;                // guarded by mu_: applied after each round
-  bool dirty_ = false;                    // guarded by mu_
-  bool stopping_ = false;                 // guarded by mu_
-  bool backlog_ = false;                  // worker thread: the last round left records unread
-  int64_t last_snapshot_ms_ = 0;          // worker thread
+  // Sample writes not in the store yet, by store key: the sample's JSON, or nullopt to delete the
+  // key there. Pending rather than written each round, so that a sample evicted by a later crash
+  // of its (group, version) before the next flush never reaches the store: in a crash storm a
+  // (group, version) costs at most kSamplesPerVersion puts and deletes per snapshot, not a put
+  // and a delete per crash. Flushed, synced, before each snapshot (whose offsets reflect them),
+  // and early past kMaxPendingSampleBytes. Guarded by mu_.
+  struct PendingSample {
+    std::optional<std::string> json;
+    bool only_here = false;  // first written since the last flush: a delete needs no store write
+  };
+  std::unordered_map<std::string, PendingSample> pending_samples_;
+  size_t pending_sample_bytes_ = 0;  // guarded by mu_: the JSON held in pending_samples_
+  bool dirty_ = false;               // guarded by mu_
+  bool stopping_ = false;            // guarded by mu_
+  bool backlog_ = false;             // worker thread: the last round left records unread
+  int64_t last_snapshot_ms_ = 0;     // worker thread
   std::thread worker_;
 };
 

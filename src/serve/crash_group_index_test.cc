@@ -15,6 +15,7 @@
 #include "common/temp_dir.h"
 #include "log/local_log.h"
 #include "process/processing_stage.h"
+#include "serve/rocksdb_store.h"
 #include "symbols/symbol_store.h"
 
 namespace vigil::serve {
@@ -144,6 +145,53 @@ std::string OtherImageBatch() {
   b.Finish();
   return out;
 }
+
+// A RocksDbStore that counts the sample writes it is given.
+class CountingStore : public AggregateStore {
+ public:
+  explicit CountingStore(std::unique_ptr<RocksDbStore> store) : store_(std::move(store)) {}
+  Status Apply(const WriteSet& writes, bool sync) override {
+    for (const WriteSet::Op& op : writes.ops()) {
+      if (op.key.starts_with(MetaStoreKey("sample/"))) ++(op.put ? sample_puts : sample_deletes);
+    }
+    return store_->Apply(writes, sync);
+  }
+  Status ScanSeries(Layer layer, const aggregate::RollupKey& series, int64_t from_ms, int64_t to_ms,
+                    const std::function<void(int64_t, std::string_view)>& fn) override {
+    return store_->ScanSeries(layer, series, from_ms, to_ms, fn);
+  }
+  Status ScanSubjects(
+      Layer layer, const aggregate::RollupKey& key, int64_t from_ms, int64_t to_ms,
+      const std::function<void(std::string_view, int64_t, std::string_view)>& fn) override {
+    return store_->ScanSubjects(layer, key, from_ms, to_ms, fn);
+  }
+  Status ScanVersions(
+      Layer layer, const aggregate::RollupKey& key, int64_t from_ms, int64_t to_ms,
+      const std::function<void(std::string_view, int64_t, std::string_view)>& fn) override {
+    return store_->ScanVersions(layer, key, from_ms, to_ms, fn);
+  }
+  Result<std::optional<std::string>> GetCell(Layer layer,
+                                             const aggregate::RollupKey& key) override {
+    return store_->GetCell(layer, key);
+  }
+  Result<uint64_t> DeleteCellsBefore(Layer layer, Granularity granularity,
+                                     int64_t before_ms) override {
+    return store_->DeleteCellsBefore(layer, granularity, before_ms);
+  }
+  Result<std::optional<std::string>> GetMeta(std::string_view name) override {
+    return store_->GetMeta(name);
+  }
+  Status ScanMeta(std::string_view prefix,
+                  const std::function<void(std::string_view, std::string_view)>& fn) override {
+    return store_->ScanMeta(prefix, fn);
+  }
+
+  int sample_puts = 0;
+  int sample_deletes = 0;
+
+ private:
+  std::unique_ptr<RocksDbStore> store_;
+};
 
 class ProcessingTest : public ::testing::Test {
  protected:
@@ -440,6 +488,74 @@ TEST_F(ProcessingTest, OneAppsBacklogDoesNotStallAnother) {
   EXPECT_TRUE(did);
   EXPECT_EQ(end_offsets()[kApp], 40u);
   EXPECT_EQ(end_offsets()["app2"], 1u);
+}
+
+// Samples are written to the store when the snapshot is, not per crash: a storm of crashes of one
+// (group, version) writes the latest 20 once, and the samples read the same before and after.
+TEST_F(ProcessingTest, ACrashStormWritesOnlyTheSamplesItKeeps) {
+  auto rocks = RocksDbStore::Open(dir_ + "/store");
+  ASSERT_TRUE(rocks.ok()) << rocks.status().ToString();
+  CountingStore store(std::move(*rocks));
+  index_->SetSampleStore(&store);
+  constexpr int kBatches = 50;  // each: two crashes and a handled exception, same times
+  for (int i = 0; i < kBatches; ++i) AppendRaw(RawBatch("1.0", std::to_string(i)));
+  Drain();
+  EXPECT_EQ(store.sample_puts, 0) << "written before the snapshot";
+  std::vector<CrashGroup> groups = index_->List(kApp, "");
+  ASSERT_EQ(groups.size(), 2u);
+  std::map<std::string, std::vector<std::string>> before;  // group id -> samples
+  for (const CrashGroup& g : groups) {
+    Result<std::vector<std::string>> samples = index_->Samples(kApp, g.id, 0, INT64_MAX);
+    ASSERT_TRUE(samples.ok()) << samples.status().ToString();
+    EXPECT_EQ(samples->size(), kSamplesPerVersion) << g.title;
+    before[g.id] = *samples;
+  }
+  // The latest kept are of the last batches: "m49" ... for OutOfMemory.
+  bool found = false;
+  for (const auto& [id, samples] : before) {
+    for (const std::string& json : samples) found |= json.find("\"m49\"") != std::string::npos;
+  }
+  EXPECT_TRUE(found);
+
+  ASSERT_TRUE(index_->SaveSnapshot().ok());
+  // One put per sample kept, none for the kBatches * 3 - 40 evicted before the flush.
+  EXPECT_EQ(store.sample_puts, static_cast<int>(2 * kSamplesPerVersion));
+  EXPECT_EQ(store.sample_deletes, 0);
+  int stored = 0;
+  ASSERT_TRUE(
+      store.ScanMeta("sample/", [&](std::string_view, std::string_view) { ++stored; }).ok());
+  EXPECT_EQ(stored, static_cast<int>(2 * kSamplesPerVersion));
+  for (const auto& [id, samples] : before) {
+    Result<std::vector<std::string>> after = index_->Samples(kApp, id, 0, INT64_MAX);
+    ASSERT_TRUE(after.ok());
+    EXPECT_EQ(*after, samples);
+  }
+
+  // A later crash evicts a stored sample: a delete of the stored key, a put of the new one. (The
+  // SIGSEGV group keeps its latest 20 by occurred time: only handled exceptions by now, which
+  // occurred after the crashes of the same batch, so the late crash is older than all it keeps.)
+  AppendRaw(RawBatch("1.0", "late"));
+  Drain();
+  ASSERT_TRUE(index_->SaveSnapshot().ok());
+  EXPECT_EQ(store.sample_puts, static_cast<int>(2 * kSamplesPerVersion) + 2);
+  EXPECT_EQ(store.sample_deletes, 2);
+  stored = 0;
+  ASSERT_TRUE(
+      store.ScanMeta("sample/", [&](std::string_view, std::string_view) { ++stored; }).ok());
+  EXPECT_EQ(stored, static_cast<int>(2 * kSamplesPerVersion));
+
+  // After a restart the samples come from the store alone.
+  CloseAll();
+  OpenAll();
+  index_->SetSampleStore(&store);
+  for (const CrashGroup& g : groups) {
+    Result<std::vector<std::string>> samples = index_->Samples(kApp, g.id, 0, INT64_MAX);
+    ASSERT_TRUE(samples.ok());
+    EXPECT_EQ(samples->size(), kSamplesPerVersion);
+    bool late = false;
+    for (const std::string& json : *samples) late |= json.find("late\"") != std::string::npos;
+    EXPECT_TRUE(late) << g.title;
+  }
 }
 
 }  // namespace
