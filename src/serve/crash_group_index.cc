@@ -285,9 +285,9 @@ void CrashGroupIndex::AddSampleLocked(const std::string& app, CrashGroup* g,
                                       std::string json) {
   if (sample_store_ == nullptr) return;
   std::vector<CrashGroup::SampleRef>& refs = g->samples[version];
-  auto same = std::find_if(refs.begin(), refs.end(),
-                           [&](const CrashGroup::SampleRef& r) { return r.event_id == e.id; });
-  if (same == refs.end()) {
+  const bool already = std::any_of(
+      refs.begin(), refs.end(), [&](const CrashGroup::SampleRef& r) { return r.event_id == e.id; });
+  if (!already) {
     if (refs.size() >= kSamplesPerVersion) {
       auto oldest = std::min_element(refs.begin(), refs.end(),
                                      [](const CrashGroup::SampleRef& a,
@@ -298,13 +298,18 @@ void CrashGroupIndex::AddSampleLocked(const std::string& app, CrashGroup* g,
     }
     refs.push_back({e.ts_ms, std::string(e.id)});
   }
-  QueueSamplePutLocked(SampleKey(app, g->id, version, e.id), std::move(json));
+  // An event delivered again replaces its own sample, which an earlier flush may have stored.
+  QueueSamplePutLocked(SampleKey(app, g->id, version, e.id), std::move(json),
+                       /*maybe_stored=*/already);
 }
 
-void CrashGroupIndex::QueueSamplePutLocked(std::string key, std::string json) {
+void CrashGroupIndex::QueueSamplePutLocked(std::string key, std::string json, bool maybe_stored) {
   if (sample_store_ == nullptr) return;
   auto [it, added] = pending_samples_.try_emplace(std::move(key));
-  if (added) it->second.only_here = true;  // not flushed yet: may be in the store only by replay
+  // New since the last flush. (After a crash, records replayed from the snapshot's offsets add
+  // samples that a flush past kMaxPendingSampleBytes may have stored before it: if one is evicted
+  // before the next flush, its stored copy stays, named by no group, never read.)
+  if (added) it->second.only_here = !maybe_stored;
   if (it->second.json) pending_sample_bytes_ -= it->second.json->size();
   pending_sample_bytes_ += json.size();
   it->second.json = std::move(json);
@@ -403,7 +408,7 @@ Result<std::vector<std::string>> CrashGroupIndex::Samples(const std::string& app
     }
     Result<std::optional<std::string>> v = sample_store_->GetMeta(key);
     if (!v.ok()) return v.status();
-    // Not there: its write failed, or it was flushed after the lookup above.
+    // Not there: its write failed, or a later crash evicted it since the lookup above.
     if (v->has_value()) out.push_back(std::move(**v));
   }
   return out;

@@ -180,7 +180,7 @@ class CrashGroupIndex {
   void RemoveSampleLocked(const std::string& app, CrashGroup* g, const std::string& version,
                           const std::string& event_id);
   // Queue a sample's store write (see pending_samples_). Require mu_.
-  void QueueSamplePutLocked(std::string key, std::string json);
+  void QueueSamplePutLocked(std::string key, std::string json, bool maybe_stored);
   void QueueSampleDeleteLocked(std::string key);
   // Writes the pending samples to the store (one atomic write, durable with `sync`); on failure
   // they stay pending, under any newer write of the same key. Any thread.

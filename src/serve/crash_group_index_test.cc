@@ -558,5 +558,33 @@ TEST_F(ProcessingTest, ACrashStormWritesOnlyTheSamplesItKeeps) {
   }
 }
 
+// An event delivered again replaces its stored sample; evicted before the next flush, that stored
+// copy is deleted, not left behind.
+TEST_F(ProcessingTest, ASampleDeliveredAgainAndEvictedLeavesNothingStored) {
+  auto rocks = RocksDbStore::Open(dir_ + "/store");
+  ASSERT_TRUE(rocks.ok()) << rocks.status().ToString();
+  CountingStore store(std::move(*rocks));
+  index_->SetSampleStore(&store);
+  for (int i = 0; i < 25; ++i) AppendRaw(RawBatch("1.0", std::to_string(i)));
+  Drain();
+  ASSERT_TRUE(index_->SaveSnapshot().ok());
+  auto stored = [&] {
+    std::vector<std::string> keys;
+    EXPECT_TRUE(store
+                    .ScanMeta("sample/",
+                              [&](std::string_view k, std::string_view) { keys.emplace_back(k); })
+                    .ok());
+    return keys;
+  };
+  ASSERT_EQ(stored().size(), 2 * kSamplesPerVersion);
+  AppendRaw(RawBatch("1.0", "24"));  // the same events again: m24 is a stored sample
+  for (int i = 0; i < 20; ++i) AppendRaw(RawBatch("1.0", "y" + std::to_string(i)));
+  Drain();
+  ASSERT_TRUE(index_->SaveSnapshot().ok());
+  std::vector<std::string> keys = stored();
+  EXPECT_EQ(keys.size(), 2 * kSamplesPerVersion);
+  for (const std::string& k : keys) EXPECT_EQ(k.find("m24"), std::string::npos) << k;
+}
+
 }  // namespace
 }  // namespace vigil::serve
