@@ -10,8 +10,8 @@
 # stepped aside meanwhile (they do in the peak runs).
 # After each vigil run: where its CPU went, thread by thread (the stages behind the log share
 # the cores with ingest), what the raw log's group commits were (fsyncs, batches per fsync, time
-# per fsync), and how long processing, speed and the archive took to catch up; the next run
-# starts after.
+# per fsync), how long processing, speed and the archive took to catch up (the next run starts
+# after), and the CPU each stage spent on the run's events, per 1,000 of them.
 #
 # Env: ROUNDS (2), SECONDS_PER_RUN (10), BODIES (200), VIGIL (build/vigil).
 set -euo pipefail
@@ -118,11 +118,23 @@ behind() {  # port: prints how far the stages behind the log are; exit 0 once al
       exit !(lag == 0 && speed >= accepted && archived >= accepted)
     }'
 }
+accepted() { curl -s "http://127.0.0.1:$VIGIL_PORT/metrics" | awk '/^vigil_events_accepted_total / {print $2}'; }
+# The stages' CPU for one run's events, from ingest until they caught up, per 1,000 events: what
+# they cost per event, apart from the noise of a shared machine's latency (at half the peak they
+# run alongside ingest, and their CPU is what the p99 there is most sensitive to).
+stage_costs() {  # before-file after-file events
+  join "$1" "$2" | awk -v hz="$(getconf CLK_TCK)" -v n="$3" '
+    $1 ~ /^vigil-(process|speed|archive|groups|log-proce)$/ {
+      line = line sprintf(" %s %.2f,", $1, ($3 - $2) * 1000 / hz / (n / 1000))
+    }
+    END { sub(/,$/, "", line); print "         stages, ms of CPU per 1k of its events:" line }'
+}
 run() {  # name port
   local out
   if [ "$1" = vigil ]; then
     thread_ticks > "$WORK/ticks0"
     commit_stats > "$WORK/commit0"
+    A0=$(accepted)
   fi
   out=$(wrk -t2 -c64 -d"${DURATION}s" --latency -s bench/ingest/post.lua "http://127.0.0.1:$2")
   local rps p50 p99 non2xx
@@ -147,6 +159,10 @@ run() {  # name port
       sleep 0.5
     done
     echo "         at the end: $at_end; $caught"
+    if [ "${caught#all}" != "$caught" ]; then
+      thread_ticks > "$WORK/ticks2"
+      stage_costs "$WORK/ticks0" "$WORK/ticks2" "$(echo "$(accepted) - $A0" | bc)"
+    fi
   fi
 }
 
