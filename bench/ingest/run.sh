@@ -118,7 +118,7 @@ behind() {  # port: prints how far the stages behind the log are; exit 0 once al
       exit !(lag == 0 && speed >= accepted && archived >= accepted)
     }'
 }
-accepted() { curl -s "http://127.0.0.1:$VIGIL_PORT/metrics" | awk '/^vigil_events_accepted_total / {print $2}'; }
+metric() { curl -s "http://127.0.0.1:$VIGIL_PORT/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 # The stages' CPU for one run's events, from ingest until they caught up, per 1,000 events: what
 # they cost per event, apart from the noise of a shared machine's latency (at half the peak they
 # run alongside ingest, and their CPU is what the p99 there is most sensitive to).
@@ -134,7 +134,7 @@ run() {  # name port
   if [ "$1" = vigil ]; then
     thread_ticks > "$WORK/ticks0"
     commit_stats > "$WORK/commit0"
-    A0=$(accepted)
+    A0=$(metric vigil_events_accepted_total)
   fi
   out=$(wrk -t2 -c64 -d"${DURATION}s" --latency -s bench/ingest/post.lua "http://127.0.0.1:$2")
   local rps p50 p99 non2xx
@@ -161,7 +161,7 @@ run() {  # name port
     echo "         at the end: $at_end; $caught"
     if [ "${caught#all}" != "$caught" ]; then
       thread_ticks > "$WORK/ticks2"
-      stage_costs "$WORK/ticks0" "$WORK/ticks2" "$(echo "$(accepted) - $A0" | bc)"
+      stage_costs "$WORK/ticks0" "$WORK/ticks2" "$(echo "$(metric vigil_events_accepted_total) - $A0" | bc)"
     fi
   fi
 }
@@ -198,8 +198,7 @@ bucket_quantiles() {  # before-file after-file [bound]
       if (over != "") printf ", %d over %s s", total - within, over
     }'
 }
-yielded() { curl -s "http://127.0.0.1:$VIGIL_PORT/metrics" | awk '/^vigil_ingest_burst_yield_seconds_total / {print $2}'; }
-Y0=$(yielded)
+Y0=$(metric vigil_ingest_burst_yield_seconds_total)
 fsync_buckets > "$WORK/fsync0"
 request_buckets > "$WORK/request0"
 out=$(BENCH_RATE=$HALF BENCH_THREADS=2 wrk -t2 -c64 -d"${DURATION}s" --latency \
@@ -217,7 +216,7 @@ echo "  answered by the server meanwhile: $(bucket_quantiles "$WORK/request0" "$
 echo "  raw-log fsyncs during it: $(bucket_quantiles "$WORK/fsync0" "$WORK/fsync1" 0.0025)"
 # The stages behind the log step aside while ingest is saturated (common/ingest_burst.h): at half
 # the peak they should not, and this says whether they did.
-echo "  stages yielding to an ingest burst meanwhile: $(echo "$(yielded) - $Y0" | bc) s (summed over the stages)"
+echo "  stages yielding to an ingest burst meanwhile: $(echo "$(metric vigil_ingest_burst_yield_seconds_total) - $Y0" | bc) s (summed over the stages)"
 echo "realistic devices (vigil loadgen: varied batches, retries; it shares the 2 cores) at $HALF batches/s, ${DURATION}s:"
 "$VIGIL" loadgen --target "http://127.0.0.1:$VIGIL_PORT" --key "$KEY" --rate "$HALF" \
   --duration "$DURATION" --concurrency 32 --devices 5000 2> /dev/null | sed 's/^/  /'

@@ -208,7 +208,7 @@ class CrashGroupIndex {
   // and early past kMaxPendingSampleBytes. Guarded by mu_.
   struct PendingSample {
     std::optional<std::string> json;
-    bool only_here = false;  // first written since the last flush: a delete needs no store write
+    bool only_here = false;  // a new sample since the last flush: a delete needs no store write
   };
   std::unordered_map<std::string, PendingSample> pending_samples_;
   size_t pending_sample_bytes_ = 0;  // guarded by mu_: the JSON held in pending_samples_
