@@ -108,6 +108,15 @@ std::string Metrics::Render() const {
     for (const auto& p : parts) {
       out += "vigil_log_bytes{app=\"" + p.name + "\"} " + std::to_string(p.bytes) + "\n";
     }
+    Header(&out, "vigil_log_segment_rolls_total", "counter",
+           "New raw log segments since start, by partition and whether the segment was written "
+           "ahead of time (spare=\"ready\") or had to be extended as it filled (spare=\"none\").");
+    for (const auto& p : parts) {
+      out += "vigil_log_segment_rolls_total{app=\"" + p.name + "\",spare=\"ready\"} " +
+             std::to_string(p.rolls_into_spare) + "\n";
+      out += "vigil_log_segment_rolls_total{app=\"" + p.name + "\",spare=\"none\"} " +
+             std::to_string(p.rolls - p.rolls_into_spare) + "\n";
+    }
     Header(&out, "vigil_log_end_offset", "gauge", "Next offset to be written, by partition.");
     for (const auto& p : parts) {
       out += "vigil_log_end_offset{app=\"" + p.name + "\"} " + std::to_string(p.end_offset) + "\n";

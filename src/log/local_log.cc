@@ -29,6 +29,7 @@ Result<std::unique_ptr<LocalLog>> LocalLog::Open(const std::string& dir, LocalLo
   std::unique_ptr<LocalLog> log(new LocalLog(dir, std::move(options), clock, false));
   VIGIL_RETURN_IF_ERROR(log->LoadPartitions());
   log->writer_ = std::thread([l = log.get()] { l->WriterLoop(); });
+  log->spare_preparer_ = std::thread([l = log.get()] { l->SpareLoop(); });
   if (log->options_.drop_cache_ms > 0 && !log->options_.retention_consumers.empty()) {
     log->dropper_ = std::thread([l = log.get()] { l->DropperLoop(); });
   }
@@ -52,6 +53,12 @@ LocalLog::~LocalLog() {
   drop_cv_.notify_all();
   if (writer_.joinable()) writer_.join();
   if (dropper_.joinable()) dropper_.join();
+  {
+    std::lock_guard<std::mutex> lock(spare_mu_);
+    spare_stop_ = true;
+  }
+  spare_cv_.notify_all();
+  if (spare_preparer_.joinable()) spare_preparer_.join();
 }
 
 Status LocalLog::LoadPartitions() {
@@ -184,6 +191,26 @@ void LocalLog::DropperLoop() {
   }
 }
 
+void LocalLog::SpareLoop() {
+  SetThreadName("vigil-spare-" + dir_.substr(dir_.find_last_of('/') + 1));
+  std::unique_lock<std::mutex> lock(spare_mu_);
+  for (;;) {
+    spare_cv_.wait(lock, [&] { return spare_stop_ || !spares_wanted_.empty(); });
+    if (spare_stop_) return;
+    Partition* part = spares_wanted_.back();
+    spares_wanted_.pop_back();
+    lock.unlock();
+    Status st = part->PrepareSpare(&spare_stop_);
+    if (!st.ok() && !spare_stop_) {
+      std::fprintf(stderr,
+                   "vigil: log %s: cannot write the next segment ahead (%s); its segments are "
+                   "extended as they fill meanwhile\n",
+                   part->name().c_str(), st.ToString().c_str());
+    }
+    lock.lock();
+  }
+}
+
 void LocalLog::CommitRound(std::vector<Pending>* round) {
   struct Outcome {
     Status status;
@@ -220,6 +247,12 @@ void LocalLog::CommitRound(std::vector<Pending>* round) {
     if (!st.ok()) {
       std::fprintf(stderr, "vigil: log %s: %s\n", part->name().c_str(), st.ToString().c_str());
       round_status = st;
+    } else if (part->WantsSpare()) {
+      {
+        std::lock_guard<std::mutex> lock(spare_mu_);
+        spares_wanted_.push_back(part);
+      }
+      spare_cv_.notify_one();
     }
     commit_status[part] = st;
   }

@@ -463,6 +463,70 @@ TEST_F(LocalLogTest, ConsumedSegmentsLeaveThePageCachePeriodically) {
   for (size_t k = 2; k < segs.size(); ++k) EXPECT_GT(ResidentPages(segs[k], 0, 1 << 20), 0u);
 }
 
+// A partition that fills its segments fast rolls into spares written ahead of time (Partition's
+// "Spare segment"), and its records read back the same across those rolls.
+TEST_F(LocalLogTest, AFastPartitionRollsIntoSparesWrittenAhead) {
+  LocalLogOptions options;
+  options.partition.segment_bytes = 64 << 10;
+  auto log = OpenLog(options);
+  // The fake clock stands still: every append falls in one second, far over 64 KiB / 30 s.
+  int n = 0;
+  do {
+    ASSERT_TRUE(AppendSync(log.get(), "app", 0, std::string(1000, 'a' + n % 26)).first.ok());
+    ++n;
+  } while (n < 2000 && log->Partitions()[0].rolls_into_spare < 3);
+  PartitionInfo info = log->Partitions()[0];
+  EXPECT_GE(info.rolls_into_spare, 3u) << "after " << n << " appends";
+  EXPECT_LE(info.rolls_into_spare, info.rolls);
+  EXPECT_EQ(info.end_offset, static_cast<uint64_t>(n));
+  std::vector<LogRecord> recs;
+  ASSERT_TRUE(log->Read("app", 0, 5000, &recs).ok());
+  ASSERT_EQ(recs.size(), static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    ASSERT_EQ(recs[i].offset, static_cast<uint64_t>(i));
+    ASSERT_EQ(recs[i].payload, std::string(1000, 'a' + i % 26));
+  }
+  // Reopened, the log has the same records, and the unused spare is gone.
+  log.reset();
+  log = OpenLog(options);
+  EXPECT_NE(::access((dir_ + "/app/spare").c_str(), F_OK), 0);
+  recs.clear();
+  ASSERT_TRUE(log->Read("app", 0, 5000, &recs).ok());
+  EXPECT_EQ(recs.size(), static_cast<size_t>(n));
+}
+
+// A partition written slowly never gets a spare: it would sit on disk for hours.
+TEST_F(LocalLogTest, ASlowPartitionHasNoSpare) {
+  LocalLogOptions options;
+  options.partition.segment_bytes = 64 << 10;
+  auto log = OpenLog(options);
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(AppendSync(log.get(), "app", 0, std::string(100, 'x')).first.ok());
+    clock_.AdvanceMs(1500);  // ~130 bytes a second: 64 KiB would take over 8 minutes
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_NE(::access((dir_ + "/app/spare").c_str(), F_OK), 0);
+  EXPECT_EQ(log->Partitions()[0].rolls_into_spare, 0u);
+}
+
+// A spare a crash left behind never held a record: opening the log removes it.
+TEST_F(LocalLogTest, ASpareLeftByACrashIsRemovedOnOpen) {
+  {
+    auto log = OpenLog();
+    ASSERT_TRUE(AppendSync(log.get(), "app", 0, "kept").first.ok());
+  }
+  ASSERT_TRUE(WriteFileAtomically(dir_ + "/app/spare", std::string(5000, 'g')).ok());
+  auto log = OpenLog();
+  EXPECT_NE(::access((dir_ + "/app/spare").c_str(), F_OK), 0);
+  std::vector<LogRecord> recs;
+  ASSERT_TRUE(log->Read("app", 0, 10, &recs).ok());
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].payload, "kept");
+  auto [st, r] = AppendSync(log.get(), "app", 0, "next");
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(r.offset, 1u);
+}
+
 TEST_F(LocalLogTest, RejectsBadPartitionNames) {
   auto log = OpenLog();
   Status st = log->Append("../etc", 0, 1, "x", [](const Status&, const AppendResult&) {});

@@ -55,6 +55,10 @@ struct PartitionInfo {
   uint64_t bytes = 0;
   uint64_t segments = 0;
   uint64_t items = 0;  // events in the retained records (sum of their item counts)
+  // Local segments only (0 elsewhere): new segments since the log was opened, and how many of
+  // them were spares written ahead of time (log/partition.h).
+  uint64_t rolls = 0;
+  uint64_t rolls_into_spare = 0;
 };
 
 class LogStore {

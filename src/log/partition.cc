@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cinttypes>
 #include <cstdio>
 
@@ -47,6 +48,9 @@ Result<std::unique_ptr<Partition>> Partition::Open(const std::string& dir, std::
 }
 
 Status Partition::Recover() {
+  if (!options_.read_only && ::unlink(SparePath().c_str()) != 0 && errno != ENOENT) {
+    return Status::FromErrno("remove the unused spare segment " + SparePath(), errno);
+  }
   Result<std::vector<std::string>> names = ListDir(dir_);
   if (!names.ok()) return names.status();
   std::vector<std::pair<uint64_t, std::string>> files;
@@ -175,13 +179,65 @@ Status Partition::RollSegment(int64_t now_ms) {
   if (active_) VIGIL_RETURN_IF_ERROR(active_->Seal());
   // The new segment starts at the first staged (unwritten) record.
   SegmentHeader header{staged_records_.front().offset, now_ms};
-  Result<std::unique_ptr<SegmentWriter>> w =
-      SegmentWriter::Create(SegmentPath(header.base_offset), header);
+  const std::string path = SegmentPath(header.base_offset);
+  bool spare_ready;
+  {
+    std::lock_guard<std::mutex> lock(spare_mu_);
+    spare_ready = spare_ == SpareState::kReady;
+    if (spare_ready) spare_ = SpareState::kNone;  // used, or gone if that fails
+  }
+  Result<std::unique_ptr<SegmentWriter>> w = Status::Unavailable("no spare");
+  if (spare_ready) {
+    w = SegmentWriter::CreateFromSpare(SparePath(), path, header);
+    if (!w.ok()) {
+      std::fprintf(stderr, "vigil: log %s: cannot use the spare segment (%s); creating one\n",
+                   name_.c_str(), w.status().ToString().c_str());
+    }
+  }
+  const bool into_spare = w.ok();
+  if (!into_spare) w = SegmentWriter::Create(path, header);
   if (!w.ok()) return w.status();
   active_ = std::move(*w);
   std::lock_guard<std::mutex> lock(mu_);
   segments_.push_back({header.base_offset, now_ms, active_->path(), kSegmentHeaderSize, 0, {}});
+  ++rolls_;
+  if (into_spare) ++rolls_into_spare_;
   return Status::Ok();
+}
+
+void Partition::NoteCommitted(uint64_t bytes, int64_t now_ms) {
+  if (now_ms - window_start_ms_ >= 1000) {
+    last_window_bytes_ = now_ms - window_start_ms_ < 2000 ? window_bytes_ : 0;
+    window_bytes_ = 0;
+    window_start_ms_ = now_ms;
+  }
+  window_bytes_ += bytes;
+}
+
+bool Partition::WantsSpare() {
+  if (!active_) return false;
+  const uint64_t used = active_->size();
+  const uint64_t remaining = used < options_.segment_bytes ? options_.segment_bytes - used : 0;
+  // Bytes a second: the last whole window's, or this one's so far if that is more (a burst).
+  const uint64_t rate = std::max(window_bytes_, last_window_bytes_);
+  if (rate == 0 || remaining / kSpareLeadSeconds > rate) return false;
+  std::lock_guard<std::mutex> lock(spare_mu_);
+  if (spare_ != SpareState::kNone) return false;
+  if (spare_failed_ && clock_->NowMs() - spare_failed_ms_ < kSpareRetryMs) return false;
+  spare_ = SpareState::kWanted;
+  return true;
+}
+
+Status Partition::PrepareSpare(const std::atomic<bool>* stop) {
+  // A little past the segment size: the round that crosses it still lands in zeros.
+  const uint64_t size =
+      options_.segment_bytes + std::min<uint64_t>(options_.segment_bytes, uint64_t{1} << 20);
+  Status st = SegmentWriter::PrepareSpare(SparePath(), size, stop);
+  std::lock_guard<std::mutex> lock(spare_mu_);
+  spare_ = st.ok() ? SpareState::kReady : SpareState::kNone;
+  spare_failed_ = !st.ok();
+  if (!st.ok()) spare_failed_ms_ = clock_->NowMs();
+  return st;
 }
 
 void Partition::DropStaged() {
@@ -223,6 +279,7 @@ Status Partition::Commit() {
     }
   }
   const uint64_t round_start = active_->size();
+  const uint64_t round_bytes = staged_.size();
   Status st = active_->Write(staged_);
   if (st.ok()) st = active_->Sync();
   if (!st.ok()) {
@@ -254,6 +311,7 @@ Status Partition::Commit() {
   }
   staged_.clear();
   staged_records_.clear();
+  NoteCommitted(round_bytes, now_ms);
   if (now_ms - last_prune_ms_ > 60 * 1000) PruneDedup(now_ms);
   return Status::Ok();
 }
@@ -411,6 +469,8 @@ PartitionInfo Partition::Info() const {
   info.start_offset = segments_.empty() ? end_offset_ : segments_.front().base_offset;
   info.end_offset = end_offset_;
   info.segments = segments_.size();
+  info.rolls = rolls_;
+  info.rolls_into_spare = rolls_into_spare_;
   for (const Segment& s : segments_) {
     info.bytes += s.bytes;
     info.items += s.items;

@@ -2,6 +2,7 @@
 #include "log/segment_writer.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,7 +12,79 @@
 
 namespace vigil::log {
 
+namespace {
+// Zeros for the tail, written a piece at a time.
+constexpr size_t kZeroBytes = 64 << 10;
+const char kZeros[kZeroBytes] = {};
+// A spare's zeros go to the disk kSpareFlushBytes at a time, each written out before the next:
+// an acknowledgement's fdatasync then never queues behind more of them. Handed over without
+// waiting, tens of MiB at once, they took the p99 at peak ingest from 4 ms to 28-38 ms.
+constexpr uint64_t kSpareFlushBytes = 256 << 10;
+}  // namespace
+
 SegmentWriter::~SegmentWriter() { ::close(fd_); }
+
+Status SegmentWriter::PrepareSpare(const std::string& path, uint64_t size,
+                                   const std::atomic<bool>* stop) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::FromErrno("create spare segment " + path, errno);
+  SegmentWriter w(fd, path, 0);  // closes fd
+  Status st;
+  uint64_t at = 0, flushed = 0;
+  while (at < size && st.ok()) {
+    if (stop != nullptr && stop->load(std::memory_order_relaxed)) {
+      st = Status::Unavailable("log is shutting down");
+      break;
+    }
+    size_t written = 0;
+    st = w.WriteAt(kZeros, static_cast<size_t>(std::min<uint64_t>(kZeroBytes, size - at)), at,
+                   &written);
+    at += written;
+    if (at - flushed >= kSpareFlushBytes || at == size) {
+      (void)::sync_file_range(
+          fd, static_cast<off_t>(flushed), static_cast<off_t>(at - flushed),
+          SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+      flushed = at;
+    }
+  }
+  if (st.ok() && ::fdatasync(fd) != 0) st = Status::FromErrno("fdatasync spare " + path, errno);
+  if (!st.ok()) ::unlink(path.c_str());
+  return st;
+}
+
+Result<std::unique_ptr<SegmentWriter>> SegmentWriter::CreateFromSpare(const std::string& spare_path,
+                                                                      const std::string& path,
+                                                                      const SegmentHeader& header) {
+  int fd = ::open(spare_path.c_str(), O_WRONLY | O_CLOEXEC);
+  struct stat st_buf;
+  if (fd < 0 || ::fstat(fd, &st_buf) != 0) {
+    Status st = Status::FromErrno("open spare segment " + spare_path, errno);
+    if (fd >= 0) ::close(fd);
+    ::unlink(spare_path.c_str());
+    return st;
+  }
+  std::unique_ptr<SegmentWriter> w(new SegmentWriter(fd, spare_path, 0));
+  w->file_size_ = static_cast<uint64_t>(st_buf.st_size);
+  std::string head;
+  EncodeSegmentHeader(header, &head);
+  Status st = w->Write(head);
+  if (st.ok()) st = w->Sync();
+  if (st.ok() && ::rename(spare_path.c_str(), path.c_str()) != 0) {
+    st = Status::FromErrno("rename " + spare_path + " to " + path, errno);
+  }
+  if (!st.ok()) {
+    ::unlink(spare_path.c_str());
+    return st;
+  }
+  w->path_ = path;
+  st = SyncDir(path.substr(0, path.rfind('/')));
+  if (!st.ok()) {
+    w.reset();
+    ::unlink(path.c_str());
+    return st;
+  }
+  return w;
+}
 
 Result<std::unique_ptr<SegmentWriter>> SegmentWriter::Create(const std::string& path,
                                                              const SegmentHeader& header) {
@@ -50,12 +123,6 @@ Result<std::unique_ptr<SegmentWriter>> SegmentWriter::OpenForAppend(const std::s
   }
   return std::unique_ptr<SegmentWriter>(new SegmentWriter(fd, path, valid_size));
 }
-
-namespace {
-// Zeros for the tail, written a piece at a time.
-constexpr size_t kZeroBytes = 64 << 10;
-const char kZeros[kZeroBytes] = {};
-}  // namespace
 
 void SegmentWriter::RollBack(uint64_t size) {
   if (::ftruncate(fd_, static_cast<off_t>(size)) == 0) file_size_ = size;

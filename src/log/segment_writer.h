@@ -13,8 +13,16 @@
 // acknowledged batch. A segment's records therefore end where its first all-zero record header is
 // (SegmentReader reads the zero tail as the end); Seal() cuts the tail off a segment that is
 // done, and OpenForAppend() off the one recovery reopens.
+//
+// Spares: the fdatasync after a chunk of zeros also writes the chunk and the new allocation out,
+// and every batch of that round waits on it: with 256 KiB chunks, one round in fifteen, those
+// fdatasyncs took 0.83 ms on average against 0.19 ms, and held more than half of the ones over
+// 2 ms (half-peak load, 5 s). So a partition that fills its segments fast has the next one
+// written as zeros ahead of time, by another thread (PrepareSpare), and rolls into it
+// (CreateFromSpare): its appends then only overwrite zeros that are already on disk.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -32,6 +40,17 @@ class SegmentWriter {
   // Creates `path` with a header, fsyncs it and its directory.
   static Result<std::unique_ptr<SegmentWriter>> Create(const std::string& path,
                                                        const SegmentHeader& header);
+  // Writes `path` as `size` bytes of zeros and fsyncs it: a spare for CreateFromSpare. Any thread
+  // (it touches no writer). On failure `path` is removed. `stop`, if set while it writes, ends it
+  // early with Unavailable.
+  static Status PrepareSpare(const std::string& path, uint64_t size, const std::atomic<bool>* stop);
+  // Makes the spare at `spare_path` (PrepareSpare) segment `path`: writes the header over its
+  // first bytes, fsyncs, renames it to `path` and fsyncs the directory. The zeros after the
+  // header are the new segment's zero tail. On failure the spare is removed and nothing is left
+  // at `path`.
+  static Result<std::unique_ptr<SegmentWriter>> CreateFromSpare(const std::string& spare_path,
+                                                                const std::string& path,
+                                                                const SegmentHeader& header);
   // Opens an existing segment for appending after truncating it to `valid_size` bytes.
   static Result<std::unique_ptr<SegmentWriter>> OpenForAppend(const std::string& path,
                                                               uint64_t valid_size);

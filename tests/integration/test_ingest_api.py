@@ -171,6 +171,9 @@ class IngestApiTest(unittest.TestCase):
         self.assertRegex(text, r"vigil_events_accepted_total [1-9]")
         self.assertIn("vigil_log_fsync_seconds_bucket", text)
         self.assertRegex(text, r'vigil_log_bytes\{app="%s"\} [1-9]' % self.app["id"])
+        # The partition's first segment was not written ahead: it has been written slowly.
+        self.assertRegex(text, r'vigil_log_segment_rolls_total\{app="%s",spare="none"\} [1-9]' % self.app["id"])
+        self.assertIn('vigil_log_segment_rolls_total{app="%s",spare="ready"} ' % self.app["id"], text)
         # One batch does not saturate the raw log's writer: no ingest burst, nothing yielded.
         self.assertIn("\nvigil_ingest_saturated 0\n", text)
         self.assertIn("\nvigil_ingest_burst_yield_seconds_total 0.000\n", text)
