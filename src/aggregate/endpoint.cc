@@ -1,6 +1,9 @@
 // URL → endpoint template. See endpoint.h for the rules.
 #include "aggregate/endpoint.h"
 
+#include <array>
+#include <cstdint>
+
 namespace vigil::aggregate {
 
 namespace {
@@ -9,7 +12,6 @@ constexpr size_t kMaxHostBytes = 100;
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 bool IsHex(char c) { return IsDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
-bool IsLetter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 
 bool IsUuid(std::string_view s) {
   if (s.size() != 36) return false;
@@ -20,12 +22,12 @@ bool IsUuid(std::string_view s) {
   return true;
 }
 
-// The first of '/', '?', '#' (only '?', '#' with `query_only`) in `s` from `from`, or npos. One
-// pass: std::string_view::find_first_of calls memchr once per character.
-size_t FindDelimiter(std::string_view s, size_t from = 0, bool query_only = false) {
-  for (size_t i = from; i < s.size(); ++i) {
+// The first of '/', '?', '#' in `s`, or npos. One pass: std::string_view::find_first_of calls
+// memchr once per character.
+size_t FindDelimiter(std::string_view s) {
+  for (size_t i = 0; i < s.size(); ++i) {
     char c = s[i];
-    if ((c == '/' && !query_only) || c == '?' || c == '#') return i;
+    if (c == '/' || c == '?' || c == '#') return i;
   }
   return std::string_view::npos;
 }
@@ -58,23 +60,46 @@ void AppendHost(std::string_view authority, std::string_view scheme, std::string
 
 }  // namespace
 
+namespace {
+
+// Character classes for one pass over a path: what IsIdentifierSegment asks of each character,
+// and where a segment (kSlash) or the path (kEnd: '?', '#') ends. A table lookup and two ORs per
+// character, where comparing each character with the ranges took a branch apiece (the speed
+// layer spent a sixth of its time on endpoint templates).
+enum : uint8_t { kDigit = 1, kLetter = 2, kHex = 4, kAt = 8, kSlash = 16, kEnd = 32 };
+constexpr std::array<uint8_t, 256> kClass = [] {
+  std::array<uint8_t, 256> t{};
+  for (int c = '0'; c <= '9'; ++c) t[c] = kDigit | kHex;
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = kLetter | (c <= 'f' ? kHex : 0);
+  for (int c = 'A'; c <= 'Z'; ++c) t[c] = kLetter | (c <= 'F' ? kHex : 0);
+  t['@'] = kAt;
+  t['/'] = kSlash;
+  t['?'] = kEnd;
+  t['#'] = kEnd;
+  return t;
+}();
+
+// The rules of endpoint.h, given the OR (`any`) and AND (`all`) of a non-empty segment's classes.
+bool IsIdentifier(std::string_view s, uint8_t any, uint8_t all) {
+  if (any & kAt) return true;
+  const bool digits = any & kDigit, letters = any & kLetter;
+  if (digits && !letters) return true;  // 123, 2024-05-01, 1.2.3
+  if (s.size() == 36 && IsUuid(s)) return true;
+  if ((all & kHex) && s.size() >= 16) return true;
+  return s.size() >= 20 && letters && digits;
+}
+
+}  // namespace
+
 bool IsIdentifierSegment(std::string_view s) {
   if (s.empty()) return false;
-  bool letters = false, digits = false, only_hex = true;
+  uint8_t any = 0, all = 0xff;
   for (char c : s) {
-    if (c == '@') return true;
-    if (IsDigit(c)) {
-      digits = true;
-    } else if (IsLetter(c)) {
-      letters = true;
-    }
-    if (!IsHex(c)) only_hex = false;
+    const uint8_t k = kClass[static_cast<unsigned char>(c)];
+    any |= k;
+    all &= k;
   }
-  if (digits && !letters) return true;  // 123, 2024-05-01, 1.2.3
-  if (IsUuid(s)) return true;
-  if (only_hex && s.size() >= 16) return true;
-  if (s.size() >= 20 && letters && digits) return true;
-  return false;
+  return IsIdentifier(s, any, all);
 }
 
 std::string EndpointTemplate(std::string_view url) {
@@ -105,22 +130,32 @@ void AppendEndpointTemplate(std::string_view url, std::string* out) {
     rest =
         authority_end == std::string_view::npos ? std::string_view() : rest.substr(authority_end);
   }
-  std::string_view path = rest.substr(0, FindDelimiter(rest, 0, /*query_only=*/true));
-
+  // The path runs to '?' or '#'; each segment is classified as it is scanned for its end.
+  const char* p = rest.data();
+  const char* const end = p + rest.size();
   size_t segments = 0;
-  while (!path.empty()) {
-    size_t slash = path.find('/');
-    std::string_view segment = path.substr(0, slash);
-    path = slash == std::string_view::npos ? std::string_view() : path.substr(slash + 1);
-    if (segment.empty()) continue;
-    std::string_view piece = IsIdentifierSegment(segment) ? std::string_view("{id}") : segment;
-    if (out->size() - start + 1 + piece.size() > kMaxEndpointBytes - 4) {
-      out->append("/\u2026");
-      return;
+  while (p < end) {
+    const char* const first = p;
+    uint8_t any = 0, all = 0xff, k = 0;
+    for (; p < end; ++p) {
+      k = kClass[static_cast<unsigned char>(*p)];
+      if (k & (kSlash | kEnd)) break;
+      any |= k;
+      all &= k;
     }
-    out->push_back('/');
-    out->append(piece);
-    ++segments;
+    const std::string_view segment(first, static_cast<size_t>(p - first));
+    if (!segment.empty()) {
+      std::string_view piece = IsIdentifier(segment, any, all) ? std::string_view("{id}") : segment;
+      if (out->size() - start + 1 + piece.size() > kMaxEndpointBytes - 4) {
+        out->append("/\u2026");
+        return;
+      }
+      out->push_back('/');
+      out->append(piece);
+      ++segments;
+    }
+    if (p == end || (k & kEnd)) break;
+    ++p;  // past the '/'
   }
   if (segments == 0) out->push_back('/');
 }

@@ -62,5 +62,76 @@ TEST(EndpointTest, LongPathsAreCutAtASegment) {
   EXPECT_EQ(EndpointTemplate("https://" + std::string(300, 'h') + ".com/x"), "{long-host}/x");
 }
 
+// The rules of endpoint.h, written out plainly, one rule at a time: the reference the one-pass
+// classifier is checked against.
+bool ReferenceIsIdentifier(std::string_view s) {
+  if (s.empty()) return false;
+  auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  auto letter = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
+  auto hex = [&](char c) { return digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); };
+  if (s.find('@') != std::string_view::npos) return true;
+  bool digits = false, letters = false, all_hex = true;
+  for (char c : s) {
+    digits = digits || digit(c);
+    letters = letters || letter(c);
+    all_hex = all_hex && hex(c);
+  }
+  if (digits && !letters) return true;
+  if (s.size() == 36) {
+    bool uuid = true;
+    for (size_t i = 0; i < 36; ++i) {
+      const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+      uuid = uuid && (dash ? s[i] == '-' : hex(s[i]));
+    }
+    if (uuid) return true;
+  }
+  if (all_hex && s.size() >= 16) return true;
+  return s.size() >= 20 && letters && digits;
+}
+
+TEST(EndpointTest, RandomSegmentsAndPathsFollowTheRules) {
+  const std::string alphabet = "0123456789abcdefABCDEFxyzXYZ-._~@%+\xc3\xa9";
+  uint64_t x = 88172645463325252ull;  // xorshift64: the same cases every run
+  auto next = [&x] {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return x;
+  };
+  auto segment = [&] {
+    std::string s;
+    const size_t n = 1 + next() % 40;
+    if (next() % 8 == 0) {  // UUID-shaped, now and then with a non-hex character
+      s = "550e8400-e29b-41d4-a716-446655440000";
+      if (next() % 2) s[next() % 36] = "gZ-0"[next() % 4];
+      return s;
+    }
+    if (next() % 4 == 0) {  // hex only, around the 16-character bound
+      for (size_t i = 0; i < 12 + next() % 8; ++i) s += "0123456789abcdefABCDEF"[next() % 22];
+      return s;
+    }
+    for (size_t i = 0; i < n; ++i) s += alphabet[next() % alphabet.size()];
+    return s;
+  };
+  for (int i = 0; i < 20000; ++i) {
+    const std::string s = segment();
+    ASSERT_EQ(IsIdentifierSegment(s), ReferenceIsIdentifier(s)) << s;
+  }
+  for (int i = 0; i < 5000; ++i) {
+    std::string path, want = "h.io";
+    const size_t n = next() % 5;
+    for (size_t k = 0; k < n; ++k) {
+      if (next() % 6 == 0) path += "/";  // an empty segment: dropped
+      const std::string s = segment();
+      path += "/" + s;
+      want += "/" + std::string(ReferenceIsIdentifier(s) ? "{id}" : s);
+    }
+    if (n == 0) want += "/";
+    if (next() % 3 == 0) path += "/";  // a trailing slash: dropped
+    if (next() % 3 == 0) path += std::string(next() % 2 ? "?" : "#") + "q=1/2/3&id=42";
+    ASSERT_EQ(EndpointTemplate("https://h.io" + path), want) << path;
+  }
+}
+
 }  // namespace
 }  // namespace vigil::aggregate
