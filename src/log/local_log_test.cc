@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <linux/magic.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <csignal>
 #include <cstdio>
 #include <future>
 #include <mutex>
@@ -525,6 +527,50 @@ TEST_F(LocalLogTest, ASpareLeftByACrashIsRemovedOnOpen) {
   auto [st, r] = AppendSync(log.get(), "app", 0, "next");
   ASSERT_TRUE(st.ok()) << st.ToString();
   EXPECT_EQ(r.offset, 1u);
+}
+
+// A round that fails (here past a file size limit, as on a full disk) deletes a ready spare: its
+// space goes to records when the round is retried. Driven on a Partition directly, so that the
+// spare is ready (PrepareSpare run here) before the round fails.
+TEST_F(LocalLogTest, AFailedRoundGivesTheSparesSpaceBack) {
+  PartitionOptions options;
+  options.segment_bytes = 64 << 10;
+  Result<std::unique_ptr<Partition>> opened =
+      Partition::Open(dir_ + "/app", "app", options, &clock_);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  Partition& p = **opened;
+  auto commit = [&](int i) {
+    p.Stage(0, 1, std::string(1000, 'a' + i % 26), clock_.NowMs());
+    return p.Commit();
+  };
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(commit(i).ok());  // 4 KB in a second: 64 KiB in 16 s
+  ASSERT_TRUE(p.WantsSpare());
+  ASSERT_TRUE(p.PrepareSpare(nullptr).ok());
+  const std::string spare = dir_ + "/app/spare";
+  struct stat st;
+  ASSERT_EQ(::stat(spare.c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, 128 << 10);
+
+  struct rlimit old_limit;
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old_limit), 0);
+  struct rlimit tiny = {1, old_limit.rlim_max};
+  auto old_handler = ::signal(SIGXFSZ, SIG_IGN);
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &tiny), 0);
+  Status failed = commit(4);
+  ::setrlimit(RLIMIT_FSIZE, &old_limit);
+  ::signal(SIGXFSZ, old_handler);
+  EXPECT_FALSE(failed.ok());
+  EXPECT_NE(::stat(spare.c_str(), &st), 0) << "the spare outlived a failed round";
+  EXPECT_FALSE(p.WantsSpare());  // not at once: the disk is likely still full
+
+  ASSERT_TRUE(commit(4).ok());  // the retry takes the failed round's offset
+  std::vector<LogRecord> recs;
+  ASSERT_TRUE(p.Read(0, 10, &recs).ok());
+  ASSERT_EQ(recs.size(), 5u);
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(recs[i].offset, static_cast<uint64_t>(i));
+    EXPECT_EQ(recs[i].payload, std::string(1000, 'a' + i % 26));
+  }
 }
 
 TEST_F(LocalLogTest, RejectsBadPartitionNames) {

@@ -228,6 +228,15 @@ bool Partition::WantsSpare() {
   return true;
 }
 
+void Partition::ReleaseSpare() {
+  std::lock_guard<std::mutex> lock(spare_mu_);
+  if (spare_ != SpareState::kReady) return;  // none, or one being written (which fails too)
+  ::unlink(SparePath().c_str());
+  spare_ = SpareState::kNone;
+  spare_failed_ = true;  // not again before kSpareRetryMs
+  spare_failed_ms_ = clock_->NowMs();
+}
+
 Status Partition::PrepareSpare(const std::atomic<bool>* stop) {
   // A little past the segment size: the round that crosses it still lands in zeros.
   const uint64_t size =
@@ -294,6 +303,7 @@ Status Partition::Commit() {
       active_.reset();
     }
     DropStaged();
+    ReleaseSpare();
     return st;
   }
   {

@@ -26,8 +26,9 @@
 // written, WantsSpare asks for the next one to be written as zeros ahead of time, off the writer
 // thread (PrepareSpare: the file "spare" in the partition's directory), and the roll renames it
 // into place (segment_writer.h, "Spares", says why). A partition written slowly has none: its
-// segments are extended as they fill. Recovery removes a spare a crash left behind; it never
-// held a record.
+// segments are extended as they fill. A failed round (a full disk) deletes a ready spare, so that
+// its space goes to records. Recovery removes a spare a crash left behind; it never held a
+// record.
 //
 // Threads: Stage/Commit/ApplyRetention/WantsSpare are called by LocalLog's single writer thread;
 // PrepareSpare by one other thread at a time; Read, Info and DropCachedPages from any thread
@@ -117,6 +118,9 @@ class Partition {
       : dir_(std::move(dir)), name_(std::move(name)), options_(options), clock_(clock) {}
   Status Recover();
   Status RollSegment(int64_t now_ms);
+  // After a failed round (a full disk, most likely): deletes a ready spare, so that its space
+  // goes to records when the round is retried, and asks for none for kSpareRetryMs.
+  void ReleaseSpare();
   // Counts `bytes` just committed into the append rate WantsSpare judges by.
   void NoteCommitted(uint64_t bytes, int64_t now_ms);
   std::string SparePath() const { return dir_ + "/spare"; }
@@ -168,8 +172,9 @@ class Partition {
   enum class SpareState { kNone, kWanted, kReady };
   std::mutex spare_mu_;
   SpareState spare_ = SpareState::kNone;  // guarded by spare_mu_
-  int64_t spare_failed_ms_ = 0;           // guarded by spare_mu_: when PrepareSpare last failed
-  bool spare_failed_ = false;             // guarded by spare_mu_
+  // Guarded by spare_mu_: when PrepareSpare last failed or ReleaseSpare deleted the spare.
+  int64_t spare_failed_ms_ = 0;
+  bool spare_failed_ = false;  // guarded by spare_mu_
 
   // Where recent reads stopped: (segment base, next offset, file position). A consumer that
   // follows the tail reads from where it stopped, so its next Read starts there instead of at
