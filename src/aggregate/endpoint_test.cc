@@ -119,12 +119,20 @@ TEST(EndpointTest, RandomSegmentsAndPathsFollowTheRules) {
   }
   for (int i = 0; i < 5000; ++i) {
     std::string path, want = "h.io";
-    const size_t n = next() % 5;
+    const size_t n = next() % 12;  // up to ~480 bytes: past kMaxEndpointBytes now and then
+    bool cut = false;
     for (size_t k = 0; k < n; ++k) {
       if (next() % 6 == 0) path += "/";  // an empty segment: dropped
       const std::string s = segment();
       path += "/" + s;
-      want += "/" + std::string(ReferenceIsIdentifier(s) ? "{id}" : s);
+      const std::string piece = ReferenceIsIdentifier(s) ? "{id}" : s;
+      if (cut) continue;
+      if (want.size() + 1 + piece.size() > kMaxEndpointBytes - 4) {  // cut at a segment, "/…"
+        want += "/\u2026";
+        cut = true;
+        continue;
+      }
+      want += "/" + piece;
     }
     if (n == 0) want += "/";
     if (next() % 3 == 0) path += "/";  // a trailing slash: dropped

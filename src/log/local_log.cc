@@ -201,7 +201,8 @@ void LocalLog::SpareLoop() {
     spares_wanted_.pop_back();
     lock.unlock();
     Status st = part->PrepareSpare(&spare_stop_);
-    if (!st.ok() && !spare_stop_) {
+    // Too little free space is no error: the partition goes on as before, and tries later.
+    if (!st.ok() && !spare_stop_ && st.code() != StatusCode::kTooLarge) {
       std::fprintf(stderr,
                    "vigil: log %s: cannot write the next segment ahead (%s); its segments are "
                    "extended as they fill meanwhile\n",

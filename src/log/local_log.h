@@ -18,7 +18,8 @@
 // and every acknowledgement waited (p99 at half the peak 6.5 -> 60 ms).
 //
 // Spare segments: a partition that fills its segments fast has the next one written ahead of
-// time (Partition's "Spare segment") by a thread of its own, so that neither the writer nor an
+// time (Partition's "Spare segment") by the log's spare thread (one per log, at the process's
+// priority like the writer, as its work is writes and syncs), so that neither the writer nor an
 // acknowledgement waits on those zeros.
 //
 // Priority: the writer thread keeps the process's priority even when only background stages

@@ -499,16 +499,42 @@ TEST_F(LocalLogTest, AFastPartitionRollsIntoSparesWrittenAhead) {
 
 // A partition written slowly never gets a spare: it would sit on disk for hours.
 TEST_F(LocalLogTest, ASlowPartitionHasNoSpare) {
-  LocalLogOptions options;
-  options.partition.segment_bytes = 64 << 10;
-  auto log = OpenLog(options);
+  PartitionOptions options;
+  options.segment_bytes = 64 << 10;
+  Result<std::unique_ptr<Partition>> opened =
+      Partition::Open(dir_ + "/app", "app", options, &clock_);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  Partition& p = **opened;
   for (int i = 0; i < 20; ++i) {
-    ASSERT_TRUE(AppendSync(log.get(), "app", 0, std::string(100, 'x')).first.ok());
-    clock_.AdvanceMs(1500);  // ~130 bytes a second: 64 KiB would take over 8 minutes
+    p.Stage(0, 1, std::string(100, 'x'), clock_.NowMs());
+    ASSERT_TRUE(p.Commit().ok());
+    EXPECT_FALSE(p.WantsSpare()) << "after " << i + 1 << " records";
+    clock_.AdvanceMs(1500);  // ~70 bytes a second: 64 KiB would take a quarter of an hour
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  // The same partition written fast wants one.
+  for (int i = 0; i < 30; ++i) {
+    p.Stage(0, 1, std::string(100, 'x'), clock_.NowMs());
+    ASSERT_TRUE(p.Commit().ok());
+  }
+  EXPECT_TRUE(p.WantsSpare());
+}
+
+// A disk without room for a few spares gets none: records need the space more.
+TEST_F(LocalLogTest, NoSpareIsWrittenWithoutRoomForIt) {
+  PartitionOptions options;
+  options.segment_bytes = uint64_t{1} << 55;  // 32 PiB: no disk has four of them free
+  Result<std::unique_ptr<Partition>> opened =
+      Partition::Open(dir_ + "/app", "app", options, &clock_);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  Partition& p = **opened;
+  for (int i = 0; i < 3; ++i) {
+    p.Stage(0, 1, std::string(1000, 'x'), clock_.NowMs());
+    ASSERT_TRUE(p.Commit().ok());
+  }
+  // 3 KB a second against 32 PiB left: no spare is wanted at this rate; ask anyway.
+  Status st = p.PrepareSpare(nullptr);
+  EXPECT_EQ(st.code(), StatusCode::kTooLarge) << st.ToString();
   EXPECT_NE(::access((dir_ + "/app/spare").c_str(), F_OK), 0);
-  EXPECT_EQ(log->Partitions()[0].rolls_into_spare, 0u);
 }
 
 // A spare a crash left behind never held a record: opening the log removes it.

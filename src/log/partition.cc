@@ -2,6 +2,7 @@
 #include "log/partition.h"
 
 #include <fcntl.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -192,6 +193,9 @@ Status Partition::RollSegment(int64_t now_ms) {
     if (!w.ok()) {
       std::fprintf(stderr, "vigil: log %s: cannot use the spare segment (%s); creating one\n",
                    name_.c_str(), w.status().ToString().c_str());
+      std::lock_guard<std::mutex> lock(spare_mu_);
+      spare_failed_ = true;  // not again before kSpareRetryMs
+      spare_failed_ms_ = clock_->MonotonicNs() / 1000000;
     }
   }
   const bool into_spare = w.ok();
@@ -205,7 +209,8 @@ Status Partition::RollSegment(int64_t now_ms) {
   return Status::Ok();
 }
 
-void Partition::NoteCommitted(uint64_t bytes, int64_t now_ms) {
+void Partition::NoteCommitted(uint64_t bytes) {
+  const int64_t now_ms = clock_->MonotonicNs() / 1000000;
   if (now_ms - window_start_ms_ >= 1000) {
     last_window_bytes_ = now_ms - window_start_ms_ < 2000 ? window_bytes_ : 0;
     window_bytes_ = 0;
@@ -223,29 +228,42 @@ bool Partition::WantsSpare() {
   if (rate == 0 || remaining / kSpareLeadSeconds > rate) return false;
   std::lock_guard<std::mutex> lock(spare_mu_);
   if (spare_ != SpareState::kNone) return false;
-  if (spare_failed_ && clock_->NowMs() - spare_failed_ms_ < kSpareRetryMs) return false;
+  if (spare_failed_ && clock_->MonotonicNs() / 1000000 - spare_failed_ms_ < kSpareRetryMs) {
+    return false;
+  }
   spare_ = SpareState::kWanted;
   return true;
 }
 
 void Partition::ReleaseSpare() {
   std::lock_guard<std::mutex> lock(spare_mu_);
-  if (spare_ != SpareState::kReady) return;  // none, or one being written (which fails too)
+  // None, or one being written: PrepareSpare checks the free space before it writes.
+  if (spare_ != SpareState::kReady) return;
   ::unlink(SparePath().c_str());
   spare_ = SpareState::kNone;
   spare_failed_ = true;  // not again before kSpareRetryMs
-  spare_failed_ms_ = clock_->NowMs();
+  spare_failed_ms_ = clock_->MonotonicNs() / 1000000;
 }
 
 Status Partition::PrepareSpare(const std::atomic<bool>* stop) {
   // A little past the segment size: the round that crosses it still lands in zeros.
   const uint64_t size =
       options_.segment_bytes + std::min<uint64_t>(options_.segment_bytes, uint64_t{1} << 20);
-  Status st = SegmentWriter::PrepareSpare(SparePath(), size, stop);
+  // A spare must not take space records need: it is written only while the disk has room for
+  // kSpareRoomFactor of them.
+  Status st;
+  struct statvfs fs;
+  if (::statvfs(dir_.c_str(), &fs) == 0 &&
+      static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize < kSpareRoomFactor * size) {
+    st = Status::TooLarge("the disk has less than " + std::to_string(kSpareRoomFactor * size) +
+                          " bytes free");
+  } else {
+    st = SegmentWriter::PrepareSpare(SparePath(), size, stop);
+  }
   std::lock_guard<std::mutex> lock(spare_mu_);
   spare_ = st.ok() ? SpareState::kReady : SpareState::kNone;
   spare_failed_ = !st.ok();
-  if (!st.ok()) spare_failed_ms_ = clock_->NowMs();
+  if (!st.ok()) spare_failed_ms_ = clock_->MonotonicNs() / 1000000;
   return st;
 }
 
@@ -321,7 +339,7 @@ Status Partition::Commit() {
   }
   staged_.clear();
   staged_records_.clear();
-  NoteCommitted(round_bytes, now_ms);
+  NoteCommitted(round_bytes);
   if (now_ms - last_prune_ms_ > 60 * 1000) PruneDedup(now_ms);
   return Status::Ok();
 }

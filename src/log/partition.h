@@ -26,8 +26,9 @@
 // written, WantsSpare asks for the next one to be written as zeros ahead of time, off the writer
 // thread (PrepareSpare: the file "spare" in the partition's directory), and the roll renames it
 // into place (segment_writer.h, "Spares", says why). A partition written slowly has none: its
-// segments are extended as they fill. A failed round (a full disk) deletes a ready spare, so that
-// its space goes to records. Recovery removes a spare a crash left behind; it never held a
+// segments are extended as they fill. Nor does a disk with less than kSpareRoomFactor spares'
+// worth of space free, and a failed round (a full disk) deletes a ready spare, so that its space
+// goes to records. Recovery removes a spare a crash left behind; it never held a
 // record.
 //
 // Threads: Stage/Commit/ApplyRetention/WantsSpare are called by LocalLog's single writer thread;
@@ -83,9 +84,9 @@ class Partition {
   bool WantsSpare();
 
   // --- the spare's preparer (one thread at a time) ---
-  // Writes the spare WantsSpare asked for. `stop`, once set, ends it early (Unavailable). On
-  // failure the next roll extends its segment as it fills, and WantsSpare asks again after
-  // kSpareRetryMs.
+  // Writes the spare WantsSpare asked for. `stop`, once set, ends it early (Unavailable); with
+  // too little free space it writes nothing (TooLarge). On failure the next roll extends its
+  // segment as it fills, and WantsSpare asks again after kSpareRetryMs.
   Status PrepareSpare(const std::atomic<bool>* stop);
 
   // --- any thread ---
@@ -121,8 +122,8 @@ class Partition {
   // After a failed round (a full disk, most likely): deletes a ready spare, so that its space
   // goes to records when the round is retried, and asks for none for kSpareRetryMs.
   void ReleaseSpare();
-  // Counts `bytes` just committed into the append rate WantsSpare judges by.
-  void NoteCommitted(uint64_t bytes, int64_t now_ms);
+  // Counts `bytes` just committed into the append rate WantsSpare judges by (monotonic clock).
+  void NoteCommitted(uint64_t bytes);
   std::string SparePath() const { return dir_ + "/spare"; }
   // Forgets the staged records after a failed round (offsets and dedup keys are reused).
   void DropStaged();
@@ -159,8 +160,8 @@ class Partition {
   uint64_t next_offset_ = 0;  // including staged records
   std::unordered_map<uint64_t, DedupEntry> dedup_;
   int64_t last_prune_ms_ = 0;
-  // Bytes committed in the one-second window starting at window_start_ms_, and in the window
-  // before it (0 if that was not the one just before).
+  // Bytes committed in the one-second window starting at window_start_ms_ (monotonic ms), and
+  // in the window before it (0 if that was not the one just before).
   int64_t window_start_ms_ = 0;
   uint64_t window_bytes_ = 0;
   uint64_t last_window_bytes_ = 0;
@@ -169,10 +170,13 @@ class Partition {
   // spare took ~0.1 s to write here; the lead leaves room for a slower disk or a busier one.
   static constexpr int64_t kSpareLeadSeconds = 30;
   static constexpr int64_t kSpareRetryMs = 10 * 1000;
+  // A spare is written only while the disk has this many times its size free (TooLarge else).
+  static constexpr uint64_t kSpareRoomFactor = 4;
   enum class SpareState { kNone, kWanted, kReady };
   std::mutex spare_mu_;
   SpareState spare_ = SpareState::kNone;  // guarded by spare_mu_
-  // Guarded by spare_mu_: when PrepareSpare last failed or ReleaseSpare deleted the spare.
+  // Guarded by spare_mu_: when (monotonic ms) a spare last failed to be written or used, or
+  // ReleaseSpare deleted one.
   int64_t spare_failed_ms_ = 0;
   bool spare_failed_ = false;  // guarded by spare_mu_
 

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 
 #include "common/file_util.h"
 
@@ -69,7 +70,9 @@ Result<std::unique_ptr<SegmentWriter>> SegmentWriter::CreateFromSpare(const std:
   EncodeSegmentHeader(header, &head);
   Status st = w->Write(head);
   if (st.ok()) st = w->Sync();
-  if (st.ok() && ::rename(spare_path.c_str(), path.c_str()) != 0) {
+  // Never over an existing segment (Create's O_EXCL guards the same).
+  if (st.ok() &&
+      ::renameat2(AT_FDCWD, spare_path.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE) != 0) {
     st = Status::FromErrno("rename " + spare_path + " to " + path, errno);
   }
   if (!st.ok()) {

@@ -1,8 +1,8 @@
 // SegmentWriter: appends encoded records to one segment file and makes them durable.
 //
-// Owned and used by LocalLog's writer thread only. A failed write (ENOSPC, EIO) truncates the
-// file back to its size before the write, so a segment never holds a partial record that was
-// not also a crash's torn tail.
+// Owned and used by LocalLog's writer thread only (but PrepareSpare, a static function, which
+// its spare thread runs). A failed write (ENOSPC, EIO) truncates the file back to its size before
+// the write, so a segment never holds a partial record that was not also a crash's torn tail.
 //
 // Zero tail: appends overwrite zeros written ahead of them (a chunk that doubles from 64 KiB to
 // 256 KiB as the segment fills). An fdatasync after an append that grows the file must also

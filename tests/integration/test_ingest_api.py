@@ -171,7 +171,7 @@ class IngestApiTest(unittest.TestCase):
         self.assertRegex(text, r"vigil_events_accepted_total [1-9]")
         self.assertIn("vigil_log_fsync_seconds_bucket", text)
         self.assertRegex(text, r'vigil_log_bytes\{app="%s"\} [1-9]' % self.app["id"])
-        # The partition's first segment was not written ahead: it has been written slowly.
+        # The partition's first segment is never a spare: a spare is written ahead of a segment's end.
         self.assertRegex(text, r'vigil_log_segment_rolls_total\{app="%s",spare="none"\} [1-9]' % self.app["id"])
         self.assertIn('vigil_log_segment_rolls_total{app="%s",spare="ready"} ' % self.app["id"], text)
         # One batch does not saturate the raw log's writer: no ingest burst, nothing yielded.
