@@ -103,6 +103,11 @@ int RunServeCommand(const std::vector<std::string>& args) {
         "background_nice must be 0-19 (0 runs the stages behind the log "
         "at the collector's priority)");
   }
+  if (st.ok() && config.pin_http_loops != 0 && config.pin_http_loops != 1) {
+    st = Status::InvalidArgument(
+        "pin_http_loops must be 0 or 1 (1 pins each HTTP loop to a CPU of its own when there is "
+        "one loop per CPU)");
+  }
   if (st.ok() && (config.burst_yield_seconds < 0 || config.burst_yield_seconds > 3600)) {
     st = Status::InvalidArgument(
         "burst_yield_seconds must be 0-3600 (0: the stages behind the log never yield to "
@@ -322,6 +327,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
   http.host = host;
   http.port = port;
   http.threads = static_cast<int>(config.threads);
+  http.pin_loops = config.pin_http_loops == 1;
   ingest::HttpServer server(http, [&router](h2o_req_t* req) { router.Handle(req); });
   st = server.Start();
   if (!st.ok()) {
@@ -330,8 +336,8 @@ int RunServeCommand(const std::vector<std::string>& args) {
   }
 
   std::string url = "http://" + host + ":" + std::to_string(server.port());
-  std::printf("vigil: listening on %s (%d event loops), data in %s\n", url.c_str(),
-              server.threads(), config.data_dir.c_str());
+  std::printf("vigil: listening on %s (%d event loops%s), data in %s\n", url.c_str(),
+              server.threads(), server.pinned() ? ", one per CPU" : "", config.data_dir.c_str());
   if (token_generated) {
     std::printf("  admin token:  %s   (saved in %s/admin-token, mode 0600)\n", admin_token.c_str(),
                 config.data_dir.c_str());

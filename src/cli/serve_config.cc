@@ -33,6 +33,7 @@ constexpr IntSetting kIntSettings[] = {
     {"archive_flush_ms", "VIGIL_ARCHIVE_FLUSH_MS", &ServeConfig::archive_flush_ms},
     {"batch_interval_minutes", "VIGIL_BATCH_INTERVAL_MINUTES",
      &ServeConfig::batch_interval_minutes},
+    {"pin_http_loops", "VIGIL_PIN_HTTP_LOOPS", &ServeConfig::pin_http_loops},
     {"background_nice", "VIGIL_BACKGROUND_NICE", &ServeConfig::background_nice},
     {"burst_yield_seconds", "VIGIL_BURST_YIELD_SECONDS", &ServeConfig::burst_yield_seconds},
 };

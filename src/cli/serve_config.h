@@ -28,6 +28,7 @@ struct ServeConfig {
   int64_t archive_retention_days = 31;       // 0 keeps archived events forever
   int64_t archive_flush_ms = 5000;           // how long events wait in memory before a part
   int64_t batch_interval_minutes = 60;       // scheduled batch runs; 0 turns the scheduler off
+  int64_t pin_http_loops = 1;  // 1: pin each HTTP loop to a CPU when there is one per CPU; 0 never
   int64_t background_nice = 19;      // added to the nice value of the stages behind the log, 0..19
   int64_t burst_yield_seconds = 30;  // per ingest burst, the stages yield at most this long; 0 off
   std::map<std::string, int64_t> archive_app_retention_days;  // per app id: overrides the above

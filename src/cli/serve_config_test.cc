@@ -113,6 +113,7 @@ TEST_F(ServeConfigTest, EveryDocumentedSettingIsReadFromTomlAndTheEnvironment) {
     EXPECT_EQ(from_env.archive_retention_days, from_toml.archive_retention_days);
     EXPECT_EQ(from_env.batch_interval_minutes, from_toml.batch_interval_minutes);
     EXPECT_EQ(from_env.background_nice, from_toml.background_nice);
+    EXPECT_EQ(from_env.pin_http_loops, from_toml.pin_http_loops);
     EXPECT_EQ(from_env.retention_hours, from_toml.retention_hours);
     EXPECT_EQ(from_env.archive_flush_ms, from_toml.archive_flush_ms);
     // A value of the other type is refused, naming the key.

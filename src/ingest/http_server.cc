@@ -4,10 +4,13 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -75,8 +78,20 @@ struct HttpServer::Loop {
   h2o_multithread_receiver_t receiver;
   int listen_fd = -1;
   h2o_socket_t* listener = nullptr;
+  int cpu = -1;  // the CPU the loop's thread is pinned to; -1: not pinned
   std::thread thread;
 };
+
+namespace {
+// The CPUs the process could run on before any loop was pinned (set once, by Start).
+std::atomic<bool> loops_pinned{false};
+cpu_set_t process_cpus;
+}  // namespace
+
+void UnpinFromLoop() {
+  if (!loops_pinned.load(std::memory_order_acquire)) return;
+  (void)::pthread_setaffinity_np(pthread_self(), sizeof(process_cpus), &process_cpus);
+}
 
 void SendJson(h2o_req_t* req, int status, std::string_view json, int retry_after_s) {
   req->res.status = status;
@@ -285,9 +300,33 @@ Status HttpServer::Start() {
     }
     loops_.push_back(std::move(loop));
   }
+  if (options_.pin_loops) {
+    std::vector<int> cpus;  // the CPUs this process may run on, in order
+    cpu_set_t allowed;
+    CPU_ZERO(&allowed);
+    if (::sched_getaffinity(0, sizeof(allowed), &allowed) == 0) {
+      for (int c = 0; c < CPU_SETSIZE; ++c) {
+        if (CPU_ISSET(c, &allowed)) cpus.push_back(c);
+      }
+    }
+    if (cpus.size() == loops_.size()) {
+      for (size_t i = 0; i < loops_.size(); ++i) loops_[i]->cpu = cpus[i];
+      pinned_ = true;
+      process_cpus = allowed;
+      loops_pinned.store(true, std::memory_order_release);
+    }
+  }
   for (auto& l : loops_) {
     Loop* loop = l.get();
     loop->thread = std::thread([this, loop] { Run(loop); });
+    if (loop->cpu >= 0) {
+      cpu_set_t one;
+      CPU_ZERO(&one);
+      CPU_SET(loop->cpu, &one);
+      // Set here, so that it holds when Start returns. Best effort: a refusal (a sandbox)
+      // leaves the loop where the kernel puts it.
+      (void)::pthread_setaffinity_np(loop->thread.native_handle(), sizeof(one), &one);
+    }
   }
   return Status::Ok();
 }

@@ -25,10 +25,20 @@ struct HttpServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 8080;  // 0: an ephemeral port (see HttpServer::port)
   int threads = 0;       // 0: one per core
+  // Pins loop i to the i-th CPU the process may run on, when there are exactly as many loops as
+  // such CPUs (and pins nothing otherwise). Unpinned, the kernel now and then ran both loops of
+  // a 2-core VM on one CPU, one waiting for the other: at half the peak ingest rate, p99
+  // 5.2-7.4 ms unpinned against 3.1-5.5 ms pinned (6 pairs; peak unchanged).
+  bool pin_loops = false;
   // Bodies larger than this are refused by h2o itself (plain 413) before any handler runs;
   // handlers enforce their own, smaller caps with JSON errors.
   size_t max_request_bytes = 8 << 20;
 };
+
+// A thread started from a loop thread inherits its CPU pinning (HttpServerOptions::pin_loops);
+// such a thread calls this first to run on every CPU the process could when the server started.
+// A no-op where no loop is pinned.
+void UnpinFromLoop();
 
 // Loop thread only.
 void SendJson(h2o_req_t* req, int status, std::string_view json, int retry_after_s = 0);
@@ -90,6 +100,8 @@ class HttpServer {
   // The bound port (useful with port 0).
   uint16_t port() const { return port_; }
   int threads() const { return static_cast<int>(loops_.size()); }
+  // Whether each loop runs pinned to a CPU of its own (HttpServerOptions::pin_loops).
+  bool pinned() const { return pinned_; }
   // Closes the listening sockets; open connections keep being served until Stop.
   void StopAccepting();
   // Stops and joins the loops.
@@ -107,6 +119,7 @@ class HttpServer {
   h2o_globalconf_t config_;
   uint16_t port_ = 0;
   std::vector<std::unique_ptr<Loop>> loops_;
+  bool pinned_ = false;
   std::atomic<bool> stop_accepting_{false};
   std::atomic<bool> stop_{false};
 };

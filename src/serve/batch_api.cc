@@ -65,6 +65,7 @@ void BatchApi::HandleRun(h2o_req_t* req) {
   std::lock_guard<std::mutex> lock(mu_);
   runs_.emplace_back([this, run, reply] {
     SetThreadName("vigil-batch-run");
+    ingest::UnpinFromLoop();  // started by a loop thread: its workers get every CPU
     EnterBackgroundPriority();
     Result<batch::BatchRunResult> r = batch_->Run(run);
     int status = r.ok() ? 200 : 500;

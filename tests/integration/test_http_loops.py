@@ -1,0 +1,68 @@
+"""HTTP loop pinning (docs/configuration.md, `pin_http_loops`), read from the kernel.
+
+With one loop per CPU the process may run on, each `vigil-http` thread is pinned to a CPU of its
+own and the startup line says "one per CPU"; with another number of loops, or pinning off, the
+loops may run on every CPU.
+"""
+import os
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from vigil_harness import Server  # noqa: E402
+
+CPUS = sorted(os.sched_getaffinity(0))
+
+
+def http_thread_cpus(pid, loops):
+    """The CPUs each of the `loops` vigil-http threads may run on, as sorted lists, one per thread
+    (waiting for the threads to have named themselves)."""
+    deadline = time.time() + 10
+    while True:
+        out = []
+        for tid in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+                if f.read().strip() != "vigil-http":
+                    continue
+            out.append(sorted(os.sched_getaffinity(int(tid))))
+        if len(out) >= loops or time.time() > deadline:
+            return sorted(out)
+        time.sleep(0.02)
+
+
+class HttpLoopPinningTest(unittest.TestCase):
+    def start(self, threads, env=None):
+        server = Server(extra_args=["--threads", str(threads)], env=env)
+        # The harness passes --threads 2 itself; the later flag wins.
+        server.start()
+        self.addCleanup(server.cleanup)
+        return server
+
+    def test_one_loop_per_cpu_is_pinned_one_to_each(self):
+        server = self.start(len(CPUS))
+        self.assertIn("(%d event loops, one per CPU)" % len(CPUS), server.banner)
+        self.assertEqual(http_thread_cpus(server.proc.pid, len(CPUS)), [[c] for c in CPUS])
+        # It still answers.
+        self.assertEqual(server.request("GET", "/healthz")[0], 200)
+
+    def test_other_loop_counts_are_not_pinned(self):
+        server = self.start(len(CPUS) + 1)
+        self.assertNotIn("one per CPU", server.banner)
+        self.assertEqual(http_thread_cpus(server.proc.pid, len(CPUS) + 1), [CPUS] * (len(CPUS) + 1))
+
+    def test_pinning_can_be_turned_off(self):
+        server = self.start(len(CPUS), env={"VIGIL_PIN_HTTP_LOOPS": "0"})
+        self.assertNotIn("one per CPU", server.banner)
+        self.assertEqual(http_thread_cpus(server.proc.pid, len(CPUS)), [CPUS] * len(CPUS))
+
+    def test_a_bad_value_is_refused_with_the_fix(self):
+        server = Server(env={"VIGIL_PIN_HTTP_LOOPS": "2"})
+        self.addCleanup(server.cleanup)
+        with self.assertRaises(RuntimeError) as ctx:
+            server.start()
+        self.assertIn("pin_http_loops must be 0 or 1", str(ctx.exception))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
