@@ -46,6 +46,20 @@ class LocalLogTest : public ::testing::Test {
     return done.get_future().get();
   }
 
+  // Partition "app" of segment_bytes, for the spare tests that drive a Partition directly.
+  std::unique_ptr<Partition> OpenPartition(uint64_t segment_bytes) {
+    PartitionOptions options;
+    options.segment_bytes = segment_bytes;
+    auto p = Partition::Open(dir_ + "/app", "app", options, &clock_);
+    EXPECT_TRUE(p.ok()) << p.status().ToString();
+    return p.ok() ? std::move(p).value() : nullptr;
+  }
+  // Stages one record and commits it (a round of its own).
+  Status CommitOne(Partition* p, std::string payload) {
+    p->Stage(0, 1, payload, clock_.NowMs());
+    return p->Commit();
+  }
+
   TempDir temp_dir_;
   std::string dir_ = temp_dir_.path();
   FakeClock clock_{1700000000000};
@@ -499,40 +513,25 @@ TEST_F(LocalLogTest, AFastPartitionRollsIntoSparesWrittenAhead) {
 
 // A partition written slowly never gets a spare: it would sit on disk for hours.
 TEST_F(LocalLogTest, ASlowPartitionHasNoSpare) {
-  PartitionOptions options;
-  options.segment_bytes = 64 << 10;
-  Result<std::unique_ptr<Partition>> opened =
-      Partition::Open(dir_ + "/app", "app", options, &clock_);
-  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
-  Partition& p = **opened;
+  std::unique_ptr<Partition> p = OpenPartition(64 << 10);
+  ASSERT_NE(p, nullptr);
   for (int i = 0; i < 20; ++i) {
-    p.Stage(0, 1, std::string(100, 'x'), clock_.NowMs());
-    ASSERT_TRUE(p.Commit().ok());
-    EXPECT_FALSE(p.WantsSpare()) << "after " << i + 1 << " records";
+    ASSERT_TRUE(CommitOne(p.get(), std::string(100, 'x')).ok());
+    EXPECT_FALSE(p->WantsSpare()) << "after " << i + 1 << " records";
     clock_.AdvanceMs(1500);  // ~70 bytes a second: 64 KiB would take a quarter of an hour
   }
   // The same partition written fast wants one.
-  for (int i = 0; i < 30; ++i) {
-    p.Stage(0, 1, std::string(100, 'x'), clock_.NowMs());
-    ASSERT_TRUE(p.Commit().ok());
-  }
-  EXPECT_TRUE(p.WantsSpare());
+  for (int i = 0; i < 30; ++i) ASSERT_TRUE(CommitOne(p.get(), std::string(100, 'x')).ok());
+  EXPECT_TRUE(p->WantsSpare());
 }
 
 // A disk without room for a few spares gets none: records need the space more.
 TEST_F(LocalLogTest, NoSpareIsWrittenWithoutRoomForIt) {
-  PartitionOptions options;
-  options.segment_bytes = uint64_t{1} << 55;  // 32 PiB: no disk has four of them free
-  Result<std::unique_ptr<Partition>> opened =
-      Partition::Open(dir_ + "/app", "app", options, &clock_);
-  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
-  Partition& p = **opened;
-  for (int i = 0; i < 3; ++i) {
-    p.Stage(0, 1, std::string(1000, 'x'), clock_.NowMs());
-    ASSERT_TRUE(p.Commit().ok());
-  }
+  std::unique_ptr<Partition> p = OpenPartition(uint64_t{1} << 55);  // 32 PiB: never 4 free
+  ASSERT_NE(p, nullptr);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(CommitOne(p.get(), std::string(1000, 'x')).ok());
   // 3 KB a second against 32 PiB left: no spare is wanted at this rate; ask anyway.
-  Status st = p.PrepareSpare(nullptr);
+  Status st = p->PrepareSpare(nullptr);
   EXPECT_EQ(st.code(), StatusCode::kTooLarge) << st.ToString();
   EXPECT_NE(::access((dir_ + "/app/spare").c_str(), F_OK), 0);
 }
@@ -559,16 +558,10 @@ TEST_F(LocalLogTest, ASpareLeftByACrashIsRemovedOnOpen) {
 // space goes to records when the round is retried. Driven on a Partition directly, so that the
 // spare is ready (PrepareSpare run here) before the round fails.
 TEST_F(LocalLogTest, AFailedRoundGivesTheSparesSpaceBack) {
-  PartitionOptions options;
-  options.segment_bytes = 64 << 10;
-  Result<std::unique_ptr<Partition>> opened =
-      Partition::Open(dir_ + "/app", "app", options, &clock_);
-  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
-  Partition& p = **opened;
-  auto commit = [&](int i) {
-    p.Stage(0, 1, std::string(1000, 'a' + i % 26), clock_.NowMs());
-    return p.Commit();
-  };
+  std::unique_ptr<Partition> opened = OpenPartition(64 << 10);
+  ASSERT_NE(opened, nullptr);
+  Partition& p = *opened;
+  auto commit = [&](int i) { return CommitOne(&p, std::string(1000, 'a' + i % 26)); };
   for (int i = 0; i < 4; ++i) ASSERT_TRUE(commit(i).ok());  // 4 KB in a second: 64 KiB in 16 s
   ASSERT_TRUE(p.WantsSpare());
   ASSERT_TRUE(p.PrepareSpare(nullptr).ok());
