@@ -129,7 +129,7 @@ TEST_F(ServeConfigTest, EveryDocumentedSettingIsReadFromTomlAndTheEnvironment) {
           << st.ToString();
     }
   }
-  EXPECT_EQ(rows, 18u);  // every row of the table but [archive_app_retention_days]
+  EXPECT_EQ(rows, 19u);  // every row of the table but [archive_app_retention_days]
 
   // The example at the end of the page loads as it is.
   const size_t start = doc.find("```toml\n");
