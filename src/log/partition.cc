@@ -194,8 +194,7 @@ Status Partition::RollSegment(int64_t now_ms) {
       std::fprintf(stderr, "vigil: log %s: cannot use the spare segment (%s); creating one\n",
                    name_.c_str(), w.status().ToString().c_str());
       std::lock_guard<std::mutex> lock(spare_mu_);
-      spare_failed_ = true;  // not again before kSpareRetryMs
-      spare_failed_ms_ = clock_->MonotonicNs() / 1000000;
+      spare_retry_ms_ = MonotonicMs() + kSpareRetryMs;
     }
   }
   const bool into_spare = w.ok();
@@ -210,7 +209,7 @@ Status Partition::RollSegment(int64_t now_ms) {
 }
 
 void Partition::NoteCommitted(uint64_t bytes) {
-  const int64_t now_ms = clock_->MonotonicNs() / 1000000;
+  const int64_t now_ms = MonotonicMs();
   if (now_ms - window_start_ms_ >= 1000) {
     last_window_bytes_ = now_ms - window_start_ms_ < 2000 ? window_bytes_ : 0;
     window_bytes_ = 0;
@@ -228,9 +227,7 @@ bool Partition::WantsSpare() {
   if (rate == 0 || remaining / kSpareLeadSeconds > rate) return false;
   std::lock_guard<std::mutex> lock(spare_mu_);
   if (spare_ != SpareState::kNone) return false;
-  if (spare_failed_ && clock_->MonotonicNs() / 1000000 - spare_failed_ms_ < kSpareRetryMs) {
-    return false;
-  }
+  if (MonotonicMs() < spare_retry_ms_) return false;
   spare_ = SpareState::kWanted;
   return true;
 }
@@ -241,8 +238,7 @@ void Partition::ReleaseSpare() {
   if (spare_ != SpareState::kReady) return;
   ::unlink(SparePath().c_str());
   spare_ = SpareState::kNone;
-  spare_failed_ = true;  // not again before kSpareRetryMs
-  spare_failed_ms_ = clock_->MonotonicNs() / 1000000;
+  spare_retry_ms_ = MonotonicMs() + kSpareRetryMs;
 }
 
 Status Partition::PrepareSpare(const std::atomic<bool>* stop) {
@@ -262,8 +258,7 @@ Status Partition::PrepareSpare(const std::atomic<bool>* stop) {
   }
   std::lock_guard<std::mutex> lock(spare_mu_);
   spare_ = st.ok() ? SpareState::kReady : SpareState::kNone;
-  spare_failed_ = !st.ok();
-  if (!st.ok()) spare_failed_ms_ = clock_->MonotonicNs() / 1000000;
+  if (!st.ok()) spare_retry_ms_ = MonotonicMs() + kSpareRetryMs;
   return st;
 }
 

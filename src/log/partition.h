@@ -125,6 +125,7 @@ class Partition {
   // Counts `bytes` just committed into the append rate WantsSpare judges by (monotonic clock).
   void NoteCommitted(uint64_t bytes);
   std::string SparePath() const { return dir_ + "/spare"; }
+  int64_t MonotonicMs() const { return clock_->MonotonicNs() / 1000000; }
   // Forgets the staged records after a failed round (offsets and dedup keys are reused).
   void DropStaged();
   void PruneDedup(int64_t now_ms);
@@ -175,10 +176,9 @@ class Partition {
   enum class SpareState { kNone, kWanted, kReady };
   std::mutex spare_mu_;
   SpareState spare_ = SpareState::kNone;  // guarded by spare_mu_
-  // Guarded by spare_mu_: when (monotonic ms) a spare last failed to be written or used, or
-  // ReleaseSpare deleted one.
-  int64_t spare_failed_ms_ = 0;
-  bool spare_failed_ = false;  // guarded by spare_mu_
+  // Guarded by spare_mu_: no spare is wanted before this (monotonic ms), set kSpareRetryMs after
+  // a spare failed to be written or used, or ReleaseSpare deleted one.
+  int64_t spare_retry_ms_ = 0;
 
   // Where recent reads stopped: (segment base, next offset, file position). A consumer that
   // follows the tail reads from where it stopped, so its next Read starts there instead of at
