@@ -99,8 +99,8 @@ std::string Metrics::Render() const {
                         &out);
   records_per_fsync_.Render("vigil_log_records_per_fsync", "Batches made durable per fsync.", &out);
   request_seconds_.Render("vigil_ingest_request_seconds",
-                          "POST /v1/events from the server reading it to its answer being written "
-                          "out (a 202 waits for the batch's fsync).",
+                          "POST /v1/events from its handler getting it, read whole, to its answer "
+                          "being written out (a 202 waits for the batch's fsync).",
                           &out);
   if (log_ != nullptr) {
     std::vector<log::PartitionInfo> parts = log_->Partitions();
