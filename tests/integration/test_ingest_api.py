@@ -18,8 +18,12 @@ class IngestApiTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.server = Server().start()
-        cls.app = cls.server.create_app("ingest-test")
-        cls.key = cls.app["ingest_key"]
+        try:  # tearDownClass does not run when this fails: the server must not outlive it
+            cls.app = cls.server.create_app("ingest-test")
+            cls.key = cls.app["ingest_key"]
+        except BaseException:
+            cls.server.cleanup()
+            raise
 
     @classmethod
     def tearDownClass(cls):

@@ -33,25 +33,31 @@ class SymbolsApiTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="vigil-symapi-")
-        cls.server = Server().start()
-        cls.app = cls.server.create_app("symbols-test")
-        cls.other = cls.server.create_app("other-app")
-        cls.auth = {"Authorization": "Bearer " + cls.app["api_token"]}
-        # A small ELF with a build-id, built here.
-        src = os.path.join(cls.tmp, "lib.cc")
-        with open(src, "w") as f:
-            f.write("static int helper(int x) { return x * 7; }\n"
-                    "int exported(int x) { return helper(x) + 1; }\n")
-        cls.elf = os.path.join(cls.tmp, "libsample.so")
-        subprocess.run(["g++", "-O2", "-g", "-shared", "-fPIC", "-Wl,--build-id", "-o", cls.elf,
-                        src], check=True)
-        notes = subprocess.run(["readelf", "-n", cls.elf], check=True, capture_output=True,
-                               text=True).stdout
-        cls.build_id = notes.split("Build ID:")[1].split()[0]
+        cls.server = None
+        try:  # tearDownClass does not run when this fails: nothing must outlive it
+            cls.server = Server().start()
+            cls.app = cls.server.create_app("symbols-test")
+            cls.other = cls.server.create_app("other-app")
+            cls.auth = {"Authorization": "Bearer " + cls.app["api_token"]}
+            # A small ELF with a build-id, built here.
+            src = os.path.join(cls.tmp, "lib.cc")
+            with open(src, "w") as f:
+                f.write("static int helper(int x) { return x * 7; }\n"
+                        "int exported(int x) { return helper(x) + 1; }\n")
+            cls.elf = os.path.join(cls.tmp, "libsample.so")
+            subprocess.run(["g++", "-O2", "-g", "-shared", "-fPIC", "-Wl,--build-id", "-o",
+                            cls.elf, src], check=True)
+            notes = subprocess.run(["readelf", "-n", cls.elf], check=True, capture_output=True,
+                                   text=True).stdout
+            cls.build_id = notes.split("Build ID:")[1].split()[0]
+        except BaseException:
+            cls.tearDownClass()
+            raise
 
     @classmethod
     def tearDownClass(cls):
-        cls.server.cleanup()
+        if cls.server is not None:
+            cls.server.cleanup()
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def upload(self, body, name=None, auth=None, app=None):

@@ -48,6 +48,7 @@ class Server:
                 self.port = int(m.group(1))
                 self.banner = line
                 return self
+        self.stop()  # the caller gets no server to stop: this one must not outlive the test
         raise RuntimeError("vigil serve did not start in time")
 
     def stop(self):
