@@ -14,6 +14,7 @@
 #include "common/binary_value.h"
 #include "common/file_util.h"
 #include "common/ingest_burst.h"
+#include "common/ingest_pause.h"
 #include "common/prometheus_text.h"
 #include "common/thread_name.h"
 #include "common/thread_priority.h"
@@ -252,6 +253,7 @@ Status Archiver::ReadTurn(const log::PartitionInfo& p, bool* did_work) {
   VIGIL_RETURN_IF_ERROR(processed_->Read(p.name, b.next, options_.records_per_turn, &records));
   BatchRecord batch;
   for (log::LogRecord& r : records) {
+    PauseForIngest();
     // Decoded where it is kept, so that the views stay valid (a short string's bytes move).
     BufferedBatch& kept = b.batches.emplace_back();
     kept.payload = std::move(r.payload);

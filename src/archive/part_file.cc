@@ -23,6 +23,7 @@
 #include "archive/derived_columns.h"
 #include "common/coding.h"
 #include "common/file_util.h"
+#include "common/ingest_pause.h"
 #include "common/time_bucket.h"
 
 namespace vigil::archive {
@@ -517,6 +518,7 @@ Status EncodeColumns(std::span<const ArchiveRowView> rows, const std::vector<uin
   uint32_t codes[kDictionaries] = {};
   for (size_t i = 0; i < n; ++i) {
     const ArchiveRowView& r = rows[i];
+    PauseForIngest();
     for (Column c : kLengthPrefixedColumns) {
       const size_t size = StringField(r, c).size();
       raw[c] += VarintLength(size) + size;
@@ -597,6 +599,7 @@ Status EncodeColumns(std::span<const ArchiveRowView> rows, const std::vector<uin
     streams[kDictionaryColumns[c]].Flow();
   }
   for (const RowValues& v : sorted) {
+    PauseForIngest();
     const DerivedRow& d = v.derived;
     streams[kFlags].chunk()->push_back(static_cast<char>(d.flags));
     if (d.flags & kFlagHasBytes) PutVarint64(streams[kBytes].chunk(), d.bytes);
@@ -609,6 +612,7 @@ Status EncodeColumns(std::span<const ArchiveRowView> rows, const std::vector<uin
       if (k + 2 * kAhead < n) __builtin_prefetch(&rows[order[k + 2 * kAhead]]);
       if (k + kAhead < n) __builtin_prefetch(StringField(rows[order[k + kAhead]], c).data());
       const std::string_view v = StringField(rows[order[k]], c);
+      PauseForIngest();
       PutLengthPrefixed(stream.chunk(), v);
       if (c == kId) {
         Hash128 id_hash;

@@ -20,6 +20,7 @@
 #include "common/file_util.h"
 #include "common/flags.h"
 #include "common/ingest_burst.h"
+#include "common/ingest_pause.h"
 #include "common/prometheus_text.h"
 #include "common/secret.h"
 #include "common/thread_priority.h"
@@ -274,6 +275,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
                         &query_cache](std::string* out) {
     processing.RenderMetrics(out);
     RenderIngestBurstMetrics(out);
+    RenderIngestPauseMetrics(out);
     processed_view.RenderMetrics(out);
     (*archiver)->RenderMetrics(out);
     (*speed_layer)->RenderMetrics(out);

@@ -3,6 +3,7 @@
 
 #include <time.h>
 
+#include "common/ingest_pause.h"
 #include "common/json_writer.h"
 #include "ingest/decompressor.h"
 #include "ingest/http_server.h"
@@ -73,7 +74,9 @@ void EventsHandler::Reply(h2o_req_t* req, int status, std::string_view message, 
 void EventsHandler::Handle(h2o_req_t* req) {
   auto* timer = static_cast<RequestTimer*>(
       h2o_mem_alloc_shared(&req->pool, sizeof(RequestTimer), &RequestTimer::Observe));
-  *timer = {metrics_, MonotonicNs()};
+  const int64_t now_ns = MonotonicNs();
+  *timer = {metrics_, now_ns};
+  NoteIngestRequest(now_ns);  // the stages behind the log pause for it (ingest_pause.h)
   if (!IsMethod(req, "POST")) {
     Reply(req, 405, "use POST to send events to /v1/events");
     return;

@@ -11,6 +11,7 @@
 #include "common/batch_record.h"
 #include "common/binary_value.h"
 #include "common/ingest_burst.h"
+#include "common/ingest_pause.h"
 #include "common/prometheus_text.h"
 #include "common/thread_name.h"
 #include "common/thread_priority.h"
@@ -167,6 +168,7 @@ void ProcessingStage::RenderMetrics(std::string* out) const {
 
 bool ProcessingStage::ProcessRecord(const std::string& app, const log::LogRecord& record,
                                     const std::vector<std::string>* only, std::string* out) {
+  PauseForIngest();
   BatchRecord& batch = batch_;
   if (!DecodeBatchRecord(record.payload, &batch).ok()) return false;
   bool any = false;

@@ -9,6 +9,7 @@
 
 #include "common/batch_record.h"
 #include "common/ingest_burst.h"
+#include "common/ingest_pause.h"
 #include "common/prometheus_text.h"
 #include "common/thread_name.h"
 #include "common/thread_priority.h"
@@ -176,6 +177,7 @@ Status SpeedLayer::RunMicroBatch(bool* did_work) {
         aggregate::EventContext context = aggregate::ContextOf(batch.header);
         const aggregate::Aggregator::Fact batch_fact = agg.BatchFact(p.name, context);
         for (const EventView& e : batch.events) {
+          PauseForIngest();
           if (e.ts_ms < oldest) {
             late_++;
             continue;

@@ -181,6 +181,8 @@ class IngestApiTest(unittest.TestCase):
         # One batch does not saturate the raw log's writer: no ingest burst, nothing yielded.
         self.assertIn("\nvigil_ingest_saturated 0\n", text)
         self.assertIn("\nvigil_ingest_burst_yield_seconds_total 0.000\n", text)
+        # The stages pause for ingest only after half a millisecond of work: a count, maybe 0 here.
+        self.assertRegex(text, r"\nvigil_stage_ingest_pauses_total \d+\n")
 
     def request_histogram(self):
         """vigil_ingest_request_seconds as {le: cumulative count}, plus "count" and "sum"."""
