@@ -109,8 +109,11 @@ std::vector<uint32_t> TimeOrder(std::span<const ArchiveRowView> rows, int64_t ho
     low[k] += low[k - 1];
     high[k] += high[k - 1];
   }
+  PauseForIngestAfterChunk();  // between the passes over every row (ingest_pause.h)
   for (uint64_t v : a) b[low[(v >> 32) & (kBuckets - 1)]++] = v;
+  PauseForIngestAfterChunk();
   for (uint64_t v : b) a[high[v >> (32 + kBits)]++] = v;
+  PauseForIngestAfterChunk();
   std::vector<uint32_t> order(n);
   for (size_t i = 0; i < n; ++i) order[i] = static_cast<uint32_t>(a[i]);
   std::vector<std::pair<uint64_t, uint32_t>> keys;  // (id prefix, row index) of one run
@@ -549,6 +552,7 @@ Status EncodeColumns(std::span<const ArchiveRowView> rows, const std::vector<uin
     if (k + kAhead < n) __builtin_prefetch(&values[order[k + kAhead]]);
     sorted[k] = values[order[k]];
   }
+  PauseForIngestAfterChunk();
   for (size_t d = 0; d < kDictionaries; ++d) {
     const Dictionary& dict = dictionaries[d];
     uint64_t& size = raw[kDictionaryColumns[d]];
@@ -587,13 +591,17 @@ Status EncodeColumns(std::span<const ArchiveRowView> rows, const std::vector<uin
   // do not depend on each other). (Every column of a row in one iteration was a chain of
   // dependent misses per row: 40 % of the archive thread's time in a flush of a few hundred
   // thousand rows.)
+  // The loops without a per-row pause for ingest (ingest_pause.h) pause between them.
+  PauseForIngestAfterChunk();
   previous = 0;
   for (const RowValues& v : sorted) {
     PutVarsint64(streams[kTs].chunk(), v.ts - previous);
     previous = v.ts;
   }
+  PauseForIngestAfterChunk();
   for (const RowValues& v : sorted) streams[kType].chunk()->push_back(static_cast<char>(v.type));
   for (size_t c = 0; c < kDictionaries; ++c) {
+    PauseForIngestAfterChunk();
     std::string* chunk = streams[kDictionaryColumns[c]].chunk();
     for (const RowValues& v : sorted) PutVarint64(chunk, v.codes[c]);
     streams[kDictionaryColumns[c]].Flow();
@@ -623,7 +631,10 @@ Status EncodeColumns(std::span<const ArchiveRowView> rows, const std::vector<uin
       stream.Flow();
     }
   }
-  for (uint32_t c = 0; c < kColumnCount; ++c) VIGIL_RETURN_IF_ERROR(streams[c].End());
+  for (uint32_t c = 0; c < kColumnCount; ++c) {
+    PauseForIngestAfterChunk();  // End compresses a whole lz4 column at once
+    VIGIL_RETURN_IF_ERROR(streams[c].End());
+  }
   return Status::Ok();
 }
 
@@ -706,6 +717,7 @@ Status WritePart(const std::string& path, std::span<const ArchiveRowView> rows, 
   PutVarint64(&footer, kColumnCount);
   for (uint32_t c = 0; c < kColumnCount; ++c) {
     const ColumnStream& column = scratch.streams()[c];
+    PauseForIngestAfterChunk();
     const size_t at = file.size();
     file += column.out();
     PutLengthPrefixed(&footer, kColumnNames[c]);
@@ -720,7 +732,7 @@ Status WritePart(const std::string& path, std::span<const ArchiveRowView> rows, 
   PutFixed64(&file, XXH3_64bits(footer.data(), footer.size()));
   file.append(kMagic, sizeof(kMagic));
   info->file_bytes = file.size();
-  st = WriteFileAtomically(path, file, 0644);
+  st = WriteFileAtomically(path, file, 0644, PauseForIngestAfterChunk);
   scratch.Trim();
   return st;
 }

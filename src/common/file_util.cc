@@ -65,14 +65,19 @@ static std::string DirName(const std::string& path) {
   return path.substr(0, slash);
 }
 
-Status WriteFileAtomically(const std::string& path, std::string_view contents, int mode) {
+Status WriteFileAtomically(const std::string& path, std::string_view contents, int mode,
+                           const std::function<void()>& between_writes) {
   std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) return Status::FromErrno("create " + tmp, errno);
-  if (int err = WriteAll(fd, contents); err != 0) {
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    return Status::FromErrno("write " + tmp, err);
+  const size_t piece = between_writes ? kAtomicWritePiece : std::max<size_t>(contents.size(), 1);
+  for (size_t at = 0; at < contents.size(); at += piece) {
+    if (at > 0) between_writes();
+    if (int err = WriteAll(fd, contents.substr(at, piece)); err != 0) {
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return Status::FromErrno("write " + tmp, err);
+    }
   }
   if (::fsync(fd) != 0) {
     int err = errno;

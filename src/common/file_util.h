@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,8 +19,12 @@ namespace vigil {
 Result<std::string> ReadFile(const std::string& path);
 // Creates or truncates `path` and writes `contents`; not durable (no fsync): for scratch files.
 Status WriteFile(const std::string& path, std::string_view contents, int mode = 0600);
-// `mode` applies to a newly created file (e.g. 0600 for secrets).
-Status WriteFileAtomically(const std::string& path, std::string_view contents, int mode = 0644);
+// `mode` applies to a newly created file (e.g. 0600 for secrets). With `between_writes`, the
+// contents go in pieces of kAtomicWritePiece bytes and it is called between them (a background
+// writer of a big file lets others have the CPU: common/ingest_pause.h).
+inline constexpr size_t kAtomicWritePiece = 256 << 10;
+Status WriteFileAtomically(const std::string& path, std::string_view contents, int mode = 0644,
+                           const std::function<void()>& between_writes = {});
 // fsync a directory so that entries created, renamed or removed in it are durable.
 Status SyncDir(const std::string& dir);
 // mkdir -p.

@@ -11,7 +11,7 @@
 namespace vigil {
 
 namespace {
-std::atomic<int64_t> last_request_ns{0};
+std::atomic<int64_t> latest_request_ns{0};
 std::atomic<uint64_t> pauses{0};
 
 int64_t MonotonicNs() {
@@ -19,27 +19,17 @@ int64_t MonotonicNs() {
   ::clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
-}  // namespace
 
-void NoteIngestRequest(int64_t now_ns) {
-  // Two loops storing 40k times a second: the relaxed store is all it costs.
-  last_request_ns.store(now_ns, std::memory_order_relaxed);
-}
+thread_local int calls = 0;
 
-bool ShouldPauseForIngest(int64_t now_ns, int64_t last_pause_ns, int64_t last_request_ns) {
-  return last_request_ns != 0 && now_ns - last_pause_ns >= kPauseEveryUs * 1000 &&
-         now_ns - last_request_ns < kIngestActiveMs * 1000000;
-}
-
-void PauseForIngest() {
-  thread_local int calls = 0;
+void CheckAndPause() {
   thread_local int64_t last_pause_ns = 0;
   thread_local bool slack_set = false;
-  if (++calls < kPauseCheckCalls) return;
   calls = 0;
   const int64_t now = MonotonicNs();
   if (last_pause_ns == 0) last_pause_ns = now;
-  if (!ShouldPauseForIngest(now, last_pause_ns, last_request_ns.load(std::memory_order_relaxed))) {
+  if (!ShouldPauseForIngest(now, last_pause_ns,
+                            latest_request_ns.load(std::memory_order_relaxed))) {
     return;
   }
   if (!slack_set) {
@@ -52,6 +42,23 @@ void PauseForIngest() {
   pauses.fetch_add(1, std::memory_order_relaxed);
   last_pause_ns = MonotonicNs();
 }
+}  // namespace
+
+void NoteIngestRequest(int64_t now_ns) {
+  // Two loops storing 40k times a second: the relaxed store is all it costs.
+  latest_request_ns.store(now_ns, std::memory_order_relaxed);
+}
+
+bool ShouldPauseForIngest(int64_t now_ns, int64_t last_pause_ns, int64_t last_request_ns) {
+  return last_request_ns != 0 && now_ns - last_pause_ns >= kPauseEveryUs * 1000 &&
+         now_ns - last_request_ns < kIngestActiveMs * 1000000;
+}
+
+void PauseForIngest() {
+  if (++calls >= kPauseCheckCalls) CheckAndPause();
+}
+
+void PauseForIngestAfterChunk() { CheckAndPause(); }
 
 uint64_t IngestPauses() { return pauses.load(std::memory_order_relaxed); }
 

@@ -7,10 +7,13 @@
 // stage (it had waited long enough to be owed some time), the stage runs until the next tick,
 // 4 ms at HZ=250, while the loop or the writer waits. Traced at 20k req/s (half the peak, 2-core
 // VM, perf sched, 3 s): stages ran 84-151 ms while a normal thread waited, in stretches up to
-// 5.5 ms, 24-35 of them over 1 ms. With these pauses, 44-64 ms, 2 stretches over 1 ms; a
-// sched_yield instead changed nothing (the kernel picks the stage again). wrk's p99 at 20k req/s,
-// four alternating 12 s pairs: 3.0-3.8 ms against 3.9-5.2, requests the server took over 3 ms to
-// answer 2-3x fewer; ~1.1k pauses a second, 2 % of a CPU asleep.
+// 5.5 ms, 24-35 of them over 1 ms. With pauses in the per-row loops, 44-64 ms and 2 over 1 ms
+// (the rest in a part's sort passes, column compression and file write); with pauses between
+// those steps too, 34-42 ms and none over 1 ms. A sched_yield instead changed nothing (the
+// kernel picks the stage again). wrk's p99 at 20k req/s, four alternating 12 s pairs: 3.0-3.8 ms
+// against 3.9-5.2; requests the server took over 5 ms to answer 2-3x fewer. ~1k pauses a
+// second, 2 % of a CPU asleep: under load the stages fall behind a little faster, and catch up
+// after at full speed.
 //
 // How: PauseForIngest, called from the stages' per-record and per-row loops, is a counter
 // increment; every kPauseCheckCalls calls it reads the monotonic clock, and after
@@ -36,6 +39,9 @@ inline constexpr int64_t kIngestActiveMs = 50;
 void NoteIngestRequest(int64_t now_ns);
 // See above. Cheap enough for a loop over events (a few ns between clock reads).
 void PauseForIngest();
+// The same, reading the clock at once: between steps of work too big to count in calls (a
+// column compressed, a piece of a file written).
+void PauseForIngestAfterChunk();
 // Whether a thread whose last pause ended at `last_pause_ns` should pause at `now_ns`, the
 // last ingest request having been noted at `last_request_ns` (0: none yet).
 bool ShouldPauseForIngest(int64_t now_ns, int64_t last_pause_ns, int64_t last_request_ns);
