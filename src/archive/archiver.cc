@@ -408,6 +408,7 @@ Status Archiver::CompactHour(const std::string& app, int64_t hour_ms, bool force
   for (const PartEntry& part : parts) {
     PartInfo info;
     Status st = ReadRows(part.path, &read.emplace_back(), &rows, &info);
+    PauseForIngestAfterChunk();  // a part read (common/ingest_pause.h)
     if (!st.ok()) {
       // A damaged part stays where it is, for an operator to look at; the rest merge.
       read.pop_back();
@@ -429,6 +430,7 @@ Status Archiver::CompactHour(const std::string& app, int64_t hour_ms, bool force
   std::vector<ArchiveRowView> kept;
   kept.reserve(rows.size());
   for (size_t i = rows.size(); i-- > 0;) {
+    PauseForIngest();
     if (!seen.insert(rows[i].id).second) continue;
     kept.push_back(rows[i]);
   }

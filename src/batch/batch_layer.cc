@@ -17,6 +17,7 @@
 #include "batch/day_cell_keys.h"
 #include "batch/id_set.h"
 #include "common/ingest_burst.h"
+#include "common/ingest_pause.h"
 #include "common/prometheus_text.h"
 #include "common/thread_name.h"
 #include "common/thread_priority.h"
@@ -352,6 +353,7 @@ Status BatchLayer::ComputeDay(const std::string& app, int64_t day_ms, int64_t ru
       });
     }
     VIGIL_RETURN_IF_ERROR(readers[p].Read(kScanColumns, &cols, kScanHashes));
+    PauseForIngestAfterChunk();  // a part's columns decoded (common/ingest_pause.h)
     const size_t rows = cols.rows();
     fresh.resize(rows);
     seen.AddKeys(
@@ -369,6 +371,7 @@ Status BatchLayer::ComputeDay(const std::string& app, int64_t day_ms, int64_t ru
     aggregate::Aggregator::Fact f;
     f.app = app_id;
     for (size_t j = 0; j < rows; ++j) {
+      PauseForIngest();
       const size_t i = rows - 1 - j;
       f.ts_ms = cols.ts(i);
       f.type = cols.type(i);

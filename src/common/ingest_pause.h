@@ -15,7 +15,8 @@
 // second, 2 % of a CPU asleep: under load the stages fall behind a little faster, and catch up
 // after at full speed.
 //
-// How: PauseForIngest, called from the stages' per-record and per-row loops, is a counter
+// How: PauseForIngest, called from the per-record and per-row loops of processing, the speed
+// layer, the archive (its reads, part writes and compactions) and the batch layer, is a counter
 // increment; every kPauseCheckCalls calls it reads the monotonic clock, and after
 // kPauseEveryUs since the thread's last pause, if an ingest request was noted within
 // kIngestActiveMs, it sleeps kPauseSleepUs (with a 1 us timer slack). While no request comes it
