@@ -39,8 +39,9 @@ uint64_t ParseU64(std::string_view s) {
 }  // namespace
 
 int64_t MicroBatchInterval(const SpeedOptions& options, int64_t took_ms) {
-  const int64_t spaced = took_ms * options.batch_spacing;
-  return std::max(options.min_batch_interval_ms, std::min(spaced, options.max_batch_interval_ms));
+  const int64_t spaced =
+      std::min(took_ms * options.batch_spacing, options.freshness_budget_ms - took_ms);
+  return std::max(options.min_batch_interval_ms, spaced);
 }
 
 Result<std::unique_ptr<SpeedLayer>> SpeedLayer::Open(log::LogStore* processed,

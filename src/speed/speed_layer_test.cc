@@ -285,14 +285,17 @@ TEST_F(SpeedLayerTest, ReprocessedCrashesMoveOutOfTheirSentinelGroupOnce) {
   EXPECT_EQ(marks, 0);
 }
 
-TEST(MicroBatchIntervalTest, QuickBatchesKeepTheMinimumSlowOnesAreSpacedUpToTheMaximum) {
-  SpeedOptions o;  // 250 ms at least, 4 times a batch's time, 2 s at most
+TEST(MicroBatchIntervalTest, QuickBatchesKeepTheMinimumSlowOnesAreSpacedWithinTheFreshnessBudget) {
+  SpeedOptions o;  // 250 ms at least, 4 times a batch's time, 900 ms less its time at most
   EXPECT_EQ(MicroBatchInterval(o, 0), 250);
   EXPECT_EQ(MicroBatchInterval(o, 62), 250);
   EXPECT_EQ(MicroBatchInterval(o, 63), 252);
-  EXPECT_EQ(MicroBatchInterval(o, 300), 1200);
-  EXPECT_EQ(MicroBatchInterval(o, 500), 2000);
-  EXPECT_EQ(MicroBatchInterval(o, 5000), 2000);
+  EXPECT_EQ(MicroBatchInterval(o, 150), 600);  // spacing: 600 + 150 within the budget
+  EXPECT_EQ(MicroBatchInterval(o, 180), 720);
+  EXPECT_EQ(MicroBatchInterval(o, 200), 700);  // the budget: an event waits 700 + 200 at most
+  EXPECT_EQ(MicroBatchInterval(o, 500), 400);
+  EXPECT_EQ(MicroBatchInterval(o, 650), 250);  // the budget spent: the minimum
+  EXPECT_EQ(MicroBatchInterval(o, 5000), 250);
   o.batch_spacing = 1;  // spacing off: the minimum alone
   EXPECT_EQ(MicroBatchInterval(o, 200), 250);
 }
