@@ -6,6 +6,7 @@
 
 #include <atomic>
 
+#include "common/clock.h"
 #include "common/prometheus_text.h"
 
 namespace vigil {
@@ -14,11 +15,7 @@ namespace {
 std::atomic<int64_t> latest_request_ns{0};
 std::atomic<uint64_t> pauses{0};
 
-int64_t MonotonicNs() {
-  timespec ts;
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
+int64_t MonotonicNs() { return SystemClock()->MonotonicNs(); }
 
 thread_local int calls = 0;
 

@@ -36,7 +36,7 @@ inline constexpr int64_t kPauseEveryUs = 500;
 inline constexpr int64_t kPauseSleepUs = 20;
 inline constexpr int64_t kIngestActiveMs = 50;
 
-// An ingest request is being handled now (`now_ns`: CLOCK_MONOTONIC).
+// An ingest request is being handled now (`now_ns`: SystemClock()->MonotonicNs()).
 void NoteIngestRequest(int64_t now_ns);
 // See above. Cheap enough for a loop over events (a few ns between clock reads).
 void PauseForIngest();

@@ -2,7 +2,8 @@
 #include "common/ingest_pause.h"
 
 #include <gtest/gtest.h>
-#include <time.h>
+
+#include "common/clock.h"
 
 namespace vigil {
 namespace {
@@ -10,11 +11,7 @@ namespace {
 constexpr int64_t kUs = 1000;
 constexpr int64_t kMs = 1000 * kUs;
 
-int64_t Now() {
-  timespec ts;
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
+int64_t Now() { return SystemClock()->MonotonicNs(); }
 
 // Calls PauseForIngest for `ms` of wall-clock time; returns the pauses taken meanwhile.
 uint64_t CallFor(int64_t ms) {

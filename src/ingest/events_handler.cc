@@ -1,8 +1,7 @@
 // The ingest path of POST /v1/events.
 #include "ingest/events_handler.h"
 
-#include <time.h>
-
+#include "common/clock.h"
 #include "common/ingest_pause.h"
 #include "common/json_writer.h"
 #include "ingest/decompressor.h"
@@ -30,11 +29,7 @@ bool IsMethod(h2o_req_t* req, std::string_view m) {
   return std::string_view(req->method.base, req->method.len) == m;
 }
 
-int64_t MonotonicNs() {
-  timespec ts;
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
+int64_t MonotonicNs() { return SystemClock()->MonotonicNs(); }
 
 // Observes, when h2o frees the request (its answer written out), how long the request took from
 // the handler's getting it, read whole: the acknowledgement time a client sees, less the network
