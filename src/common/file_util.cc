@@ -70,7 +70,7 @@ Status WriteFileAtomically(const std::string& path, std::string_view contents, i
   std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) return Status::FromErrno("create " + tmp, errno);
-  const size_t piece = between_writes ? kAtomicWritePiece : std::max<size_t>(contents.size(), 1);
+  const size_t piece = between_writes ? kAtomicWritePiece : contents.size();  // one piece
   for (size_t at = 0; at < contents.size(); at += piece) {
     if (at > 0) between_writes();
     if (int err = WriteAll(fd, contents.substr(at, piece)); err != 0) {
