@@ -20,7 +20,19 @@
 // 2 ms (half-peak load, 5 s). So a partition that fills its segments fast has the next one
 // written as zeros ahead of time, by another thread (PrepareSpare), and rolls into it
 // (CreateFromSpare): its appends then only overwrite zeros that are already on disk.
+//
+// Direct zeros, whole pages: a spare's zeros go to the disk with O_DIRECT from one static
+// buffer, not through the page cache, where each 4 KiB cost a page allocated, cleared, marked
+// dirty and written back: 11 % of a core for the spare thread at peak ingest, plus writeback.
+// Appends then land on pages the cache does not hold, and a write to part of such a page makes
+// the kernel read the page from the disk first, synchronously (measured here: 4 KiB read per
+// partial write). So Write() pads each append with zeros to the end of its last page: a page is
+// always started by a write that covers it, and the partial last page stays cached for the next
+// append. Peak ingest, three alternating pairs: 41.0 / 39.8 / 41.5k req/s against
+// 37.8 / 37.2 / 36.4k with buffered zeros, with the same bytes going to the disk.
 #pragma once
+
+#include <sys/uio.h>
 
 #include <atomic>
 #include <memory>
@@ -40,7 +52,8 @@ class SegmentWriter {
   // Creates `path` with a header, fsyncs it and its directory.
   static Result<std::unique_ptr<SegmentWriter>> Create(const std::string& path,
                                                        const SegmentHeader& header);
-  // Writes `path` as `size` bytes of zeros and fsyncs it: a spare for CreateFromSpare. Any thread
+  // Writes `path` as `size` bytes of zeros (rounded up to whole pages; O_DIRECT where the
+  // filesystem takes it) and fsyncs it: a spare for CreateFromSpare. Any thread
   // (it touches no writer). On failure `path` is removed. `stop`, if set while it writes, ends it
   // early with Unavailable.
   static Status PrepareSpare(const std::string& path, uint64_t size, const std::atomic<bool>* stop);
@@ -73,6 +86,8 @@ class SegmentWriter {
   void RollBack(uint64_t size);
   // Writes [data, data + n) at file position `at`; *written: how much, also on failure.
   Status WriteAt(const char* data, size_t n, uint64_t at, size_t* written);
+  // Writes all of iov[0, count) at file position `at` (consumes `iov`).
+  Status WriteVecAt(struct iovec* iov, int count, uint64_t at);
 
   // The fdatasync after an extension writes its zeros out too: 4 MiB chunks made those a
   // p99 of 9 ms at peak load; 256 KiB measured best (64 KiB and 1 MiB a little worse).

@@ -30,11 +30,11 @@ class SegmentWriterTest : public ::testing::Test {
   std::string segment_ = temp_dir_.path() + "/00000000000000000007.seg";
 };
 
-TEST_F(SegmentWriterTest, ASpareIsItsSizeInZeros) {
+TEST_F(SegmentWriterTest, ASpareIsItsSizeInZerosRoundedUpToWholePages) {
   ASSERT_TRUE(SegmentWriter::PrepareSpare(spare_, 300000, nullptr).ok());
   Result<std::string> bytes = ReadFile(spare_);
   ASSERT_TRUE(bytes.ok());
-  EXPECT_EQ(bytes->size(), 300000u);
+  EXPECT_EQ(bytes->size(), 74u * 4096);  // 300000 / 4096 = 73.2
   EXPECT_EQ(bytes->find_first_not_of('\0'), std::string::npos);
 }
 
@@ -87,6 +87,52 @@ TEST_F(SegmentWriterTest, ARoundPastTheSparesEndExtendsTheFile) {
   ASSERT_EQ((*r)->Next(&rec), SegmentReader::Outcome::kRecord);
   EXPECT_EQ(rec.payload, std::string(10000, 'x'));
   EXPECT_EQ((*r)->Next(&rec), SegmentReader::Outcome::kEnd);
+}
+
+// Write() rewrites the partial last page whole (the records already in it, then zeros after the
+// new ones): whatever the sizes of the appends, the file holds exactly what was appended, then
+// zeros, also after OpenForAppend picks up a segment that ends mid-page.
+TEST_F(SegmentWriterTest, AppendsOfAnySizeLeaveExactlyTheirBytesThenZeros) {
+  ASSERT_TRUE(SegmentWriter::PrepareSpare(spare_, 256 << 10, nullptr).ok());
+  Result<std::unique_ptr<SegmentWriter>> w =
+      SegmentWriter::CreateFromSpare(spare_, segment_, SegmentHeader{7, 1700000000000});
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  std::string expected;
+  EncodeSegmentHeader(SegmentHeader{7, 1700000000000}, &expected);
+  auto check = [&](const char* when) {
+    Result<std::string> bytes = ReadFile(segment_);
+    ASSERT_TRUE(bytes.ok());
+    ASSERT_GE(bytes->size(), expected.size()) << when;
+    EXPECT_EQ(bytes->substr(0, expected.size()), expected) << when;
+    EXPECT_EQ(bytes->find_first_not_of('\0', expected.size()), std::string::npos) << when;
+  };
+  // Within a page, up to a page's end exactly, across one boundary, across several, from a
+  // page's start.
+  const size_t sizes[] = {100, 4096 - 100 - kSegmentHeaderSize, 5000, 3, 20000, 4093, 1, 70000};
+  char fill = 'a';
+  for (size_t n : sizes) {
+    const std::string piece(n, fill++);
+    ASSERT_TRUE((*w)->Write(piece).ok());
+    expected += piece;
+    ASSERT_EQ((*w)->size(), expected.size());
+    ASSERT_NO_FATAL_FAILURE(check("after a write"));
+  }
+  ASSERT_TRUE((*w)->Sync().ok());
+  w->reset();
+  ASSERT_NE(expected.size() % 4096, 0u);  // the reopened segment ends mid-page
+  // Recovery truncates the zero tail first, as for a crashed server's segment.
+  w = SegmentWriter::OpenForAppend(segment_, expected.size());
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  for (size_t n : {10, 5000}) {
+    const std::string piece(n, fill++);
+    ASSERT_TRUE((*w)->Write(piece).ok());
+    expected += piece;
+    ASSERT_NO_FATAL_FAILURE(check("after a write to the reopened segment"));
+  }
+  ASSERT_TRUE((*w)->Seal().ok());
+  Result<std::string> bytes = ReadFile(segment_);
+  ASSERT_TRUE(bytes.ok());
+  EXPECT_EQ(*bytes, expected);
 }
 
 TEST_F(SegmentWriterTest, AMissingSpareFailsAndLeavesNoSegment) {
