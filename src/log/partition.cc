@@ -11,6 +11,7 @@
 #include <cstdio>
 
 #include "common/file_util.h"
+#include "common/ingest_burst.h"
 #include "log/consumer_offsets.h"
 #include "log/record_format.h"
 #include "log/segment_reader.h"
@@ -254,7 +255,9 @@ Status Partition::PrepareSpare(const std::atomic<bool>* stop) {
     st = Status::TooLarge("the disk has less than " + std::to_string(kSpareRoomFactor * size) +
                           " bytes free");
   } else {
-    st = SegmentWriter::PrepareSpare(SparePath(), size, stop);
+    // Direct while ingest saturates the CPUs (segment_writer.h: cheaper, but harder on the
+    // fdatasyncs of acknowledgements).
+    st = SegmentWriter::PrepareSpare(SparePath(), size, stop, IngestSaturated);
   }
   std::lock_guard<std::mutex> lock(spare_mu_);
   spare_ = st.ok() ? SpareState::kReady : SpareState::kNone;

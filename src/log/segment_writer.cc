@@ -28,14 +28,14 @@ constexpr uint64_t kSpareFlushBytes = 256 << 10;
 SegmentWriter::~SegmentWriter() { ::close(fd_); }
 
 Status SegmentWriter::PrepareSpare(const std::string& path, uint64_t size,
-                                   const std::atomic<bool>* stop) {
+                                   const std::atomic<bool>* stop,
+                                   const std::function<bool()>& direct_now) {
   size = (size + kPageBytes - 1) & ~(kPageBytes - 1);  // direct writes go in whole pages
-  constexpr int kFlags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC;
-  int fd = ::open(path.c_str(), kFlags | O_DIRECT, 0644);
-  bool direct = fd >= 0;
-  if (fd < 0 && errno == EINVAL) fd = ::open(path.c_str(), kFlags, 0644);  // no O_DIRECT here
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return Status::FromErrno("create spare segment " + path, errno);
   SegmentWriter w(fd, path, 0);  // closes fd
+  const int flags = ::fcntl(fd, F_GETFL);
+  bool can_direct = flags >= 0, direct = false;
   Status st;
   uint64_t at = 0, flushed = 0;
   while (at < size && st.ok()) {
@@ -43,26 +43,34 @@ Status SegmentWriter::PrepareSpare(const std::string& path, uint64_t size,
       st = Status::Unavailable("log is shutting down");
       break;
     }
+    const bool want_direct = can_direct && direct_now();
+    if (want_direct != direct) {
+      if (::fcntl(fd, F_SETFL, want_direct ? flags | O_DIRECT : flags) == 0) {
+        direct = want_direct;
+      } else {
+        can_direct = false;  // a filesystem without O_DIRECT
+      }
+    }
     size_t written = 0;
     st = w.WriteAt(kZeros, static_cast<size_t>(std::min<uint64_t>(kZeroBytes, size - at)), at,
                    &written);
     if (!st.ok() && direct && written == 0) {
-      // A filesystem that opens O_DIRECT but refuses these writes: go on through the page cache
-      // (a real error, a full disk, fails there again).
-      direct = false;
-      if (::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_DIRECT) == 0) st = Status::Ok();
+      // A filesystem that takes O_DIRECT but not these writes: the page cache (a real error,
+      // a full disk, fails there again).
+      can_direct = false;
+      st = Status::Ok();
       continue;
     }
     at += written;
-    // Direct writes are on the disk when they return; buffered ones are sent a piece at a time.
-    if (!direct && (at - flushed >= kSpareFlushBytes || at == size)) {
+    // Buffered pieces go to the disk a piece at a time (direct ones are there already).
+    if (at - flushed >= kSpareFlushBytes || at == size) {
       (void)::sync_file_range(
           fd, static_cast<off_t>(flushed), static_cast<off_t>(at - flushed),
           SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
       flushed = at;
     }
   }
-  // Also for direct writes: the disk's write cache, the file's size and its new blocks.
+  // Also after direct writes: the disk's write cache, the file's size and its new blocks.
   if (st.ok() && ::fdatasync(fd) != 0) st = Status::FromErrno("fdatasync spare " + path, errno);
   if (!st.ok()) ::unlink(path.c_str());
   return st;

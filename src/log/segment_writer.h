@@ -21,20 +21,28 @@
 // written as zeros ahead of time, by another thread (PrepareSpare), and rolls into it
 // (CreateFromSpare): its appends then only overwrite zeros that are already on disk.
 //
-// Direct zeros, whole pages: a spare's zeros go to the disk with O_DIRECT from one static
-// buffer, not through the page cache, where each 4 KiB cost a page allocated, cleared, marked
-// dirty and written back: 11 % of a core for the spare thread at peak ingest, plus writeback.
+// Direct zeros while saturated, whole pages always: written through the page cache, each 4 KiB
+// of a spare costs a page allocated, cleared, marked dirty and written back: 11 % of a core for
+// the spare thread at peak ingest, where the CPUs are the limit. With O_DIRECT from one static
+// buffer it costs almost nothing, but the disk then takes the zeros back to back, and the
+// fdatasyncs that acknowledgements wait on suffered: at half the peak, 47-69 of them over
+// 2.5 ms in 12 s against 16-19, and a p99 of 4.7-5.3 ms against 2.9-4.2 (three A/B pairs). So
+// PrepareSpare goes direct piece by piece while the caller says so (Partition: while ingest
+// saturates the CPUs, common/ingest_burst.h) and through the page cache otherwise. Peak ingest,
+// five A/B pairs in a slow phase of the VM: 31.6 / 33.1 / 28.3 / 32.2 / 29.8k req/s against
+// 27.9 / 27.8 / 27.9 / 28.3 / 28.7k; at half the peak it changes nothing.
+//
 // Appends then land on pages the cache does not hold, and a write to part of such a page makes
-// the kernel read the page from the disk first, synchronously (measured here: 4 KiB read per
-// partial write). So Write() pads each append with zeros to the end of its last page: a page is
-// always started by a write that covers it, and the partial last page stays cached for the next
-// append. Peak ingest, three alternating pairs: 41.0 / 39.8 / 41.5k req/s against
-// 37.8 / 37.2 / 36.4k with buffered zeros, with the same bytes going to the disk.
+// the kernel read the page from the disk first, synchronously (measured: 4 KiB read per partial
+// write to a page written with O_DIRECT). So Write() pads each append with zeros to the end of
+// its last page: every page is begun by a write that covers it, and the partial last page stays
+// cached for the next append.
 #pragma once
 
 #include <sys/uio.h>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -52,11 +60,12 @@ class SegmentWriter {
   // Creates `path` with a header, fsyncs it and its directory.
   static Result<std::unique_ptr<SegmentWriter>> Create(const std::string& path,
                                                        const SegmentHeader& header);
-  // Writes `path` as `size` bytes of zeros (rounded up to whole pages; O_DIRECT where the
-  // filesystem takes it) and fsyncs it: a spare for CreateFromSpare. Any thread
-  // (it touches no writer). On failure `path` is removed. `stop`, if set while it writes, ends it
-  // early with Unavailable.
-  static Status PrepareSpare(const std::string& path, uint64_t size, const std::atomic<bool>* stop);
+  // Writes `path` as `size` bytes of zeros (rounded up to whole pages) and fsyncs it: a spare
+  // for CreateFromSpare. Each 256 KiB piece goes with O_DIRECT while `direct()` says so (and the
+  // filesystem takes it), else through the page cache. Any thread (it touches no writer). On
+  // failure `path` is removed. `stop`, if set while it writes, ends it early with Unavailable.
+  static Status PrepareSpare(const std::string& path, uint64_t size, const std::atomic<bool>* stop,
+                             const std::function<bool()>& direct);
   // Makes the spare at `spare_path` (PrepareSpare) segment `path`: writes the header over its
   // first bytes, fsyncs, renames it to `path` and fsyncs the directory. The zeros after the
   // header are the new segment's zero tail. On failure the spare is removed and nothing is left

@@ -23,6 +23,10 @@ off_t FileSize(const std::string& path) {
 
 bool Exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
 
+// PrepareSpare's choice, piece by piece: through the page cache, or O_DIRECT.
+bool Buffered() { return false; }
+bool Direct() { return true; }
+
 class SegmentWriterTest : public ::testing::Test {
  protected:
   TempDir temp_dir_;
@@ -31,15 +35,26 @@ class SegmentWriterTest : public ::testing::Test {
 };
 
 TEST_F(SegmentWriterTest, ASpareIsItsSizeInZerosRoundedUpToWholePages) {
-  ASSERT_TRUE(SegmentWriter::PrepareSpare(spare_, 300000, nullptr).ok());
+  ASSERT_TRUE(SegmentWriter::PrepareSpare(spare_, 300000, nullptr, Buffered).ok());
   Result<std::string> bytes = ReadFile(spare_);
   ASSERT_TRUE(bytes.ok());
   EXPECT_EQ(bytes->size(), 74u * 4096);  // 300000 / 4096 = 73.2
   EXPECT_EQ(bytes->find_first_not_of('\0'), std::string::npos);
 }
 
+TEST_F(SegmentWriterTest, ASpareIsZerosWhetherItsPiecesGoDirectOrNot) {
+  int piece = 0;
+  auto alternate = [&piece] { return piece++ % 3 != 1; };  // direct, buffered, direct, ...
+  ASSERT_TRUE(SegmentWriter::PrepareSpare(spare_, (2 << 20) + 1000, nullptr, alternate).ok());
+  EXPECT_EQ(piece, 9);  // 8 whole pieces of 256 KiB and one of a page
+  Result<std::string> bytes = ReadFile(spare_);
+  ASSERT_TRUE(bytes.ok());
+  EXPECT_EQ(bytes->size(), (2u << 20) + 4096);
+  EXPECT_EQ(bytes->find_first_not_of('\0'), std::string::npos);
+}
+
 TEST_F(SegmentWriterTest, AppendsToASegmentMadeFromASpareOverwriteItsZeros) {
-  ASSERT_TRUE(SegmentWriter::PrepareSpare(spare_, 64 << 10, nullptr).ok());
+  ASSERT_TRUE(SegmentWriter::PrepareSpare(spare_, 64 << 10, nullptr, Buffered).ok());
   Result<std::unique_ptr<SegmentWriter>> w =
       SegmentWriter::CreateFromSpare(spare_, segment_, SegmentHeader{7, 1700000000000});
   ASSERT_TRUE(w.ok()) << w.status().ToString();
@@ -72,7 +87,7 @@ TEST_F(SegmentWriterTest, AppendsToASegmentMadeFromASpareOverwriteItsZeros) {
 }
 
 TEST_F(SegmentWriterTest, ARoundPastTheSparesEndExtendsTheFile) {
-  ASSERT_TRUE(SegmentWriter::PrepareSpare(spare_, 4096, nullptr).ok());
+  ASSERT_TRUE(SegmentWriter::PrepareSpare(spare_, 4096, nullptr, Buffered).ok());
   Result<std::unique_ptr<SegmentWriter>> w =
       SegmentWriter::CreateFromSpare(spare_, segment_, SegmentHeader{7, 1700000000000});
   ASSERT_TRUE(w.ok()) << w.status().ToString();
@@ -93,7 +108,7 @@ TEST_F(SegmentWriterTest, ARoundPastTheSparesEndExtendsTheFile) {
 // new ones): whatever the sizes of the appends, the file holds exactly what was appended, then
 // zeros, also after OpenForAppend picks up a segment that ends mid-page.
 TEST_F(SegmentWriterTest, AppendsOfAnySizeLeaveExactlyTheirBytesThenZeros) {
-  ASSERT_TRUE(SegmentWriter::PrepareSpare(spare_, 256 << 10, nullptr).ok());
+  ASSERT_TRUE(SegmentWriter::PrepareSpare(spare_, 256 << 10, nullptr, Direct).ok());
   Result<std::unique_ptr<SegmentWriter>> w =
       SegmentWriter::CreateFromSpare(spare_, segment_, SegmentHeader{7, 1700000000000});
   ASSERT_TRUE(w.ok()) << w.status().ToString();
@@ -145,14 +160,14 @@ TEST_F(SegmentWriterTest, AMissingSpareFailsAndLeavesNoSegment) {
 
 TEST_F(SegmentWriterTest, AStoppedSpareIsRemoved) {
   std::atomic<bool> stop{true};
-  Status st = SegmentWriter::PrepareSpare(spare_, 1 << 20, &stop);
+  Status st = SegmentWriter::PrepareSpare(spare_, 1 << 20, &stop, Buffered);
   EXPECT_EQ(st.code(), StatusCode::kUnavailable) << st.ToString();
   EXPECT_FALSE(Exists(spare_));
 }
 
 TEST_F(SegmentWriterTest, ASpareThatCannotBeCreatedSaysWhere) {
   const std::string nowhere = temp_dir_.path() + "/no-such-dir/spare";
-  Status st = SegmentWriter::PrepareSpare(nowhere, 4096, nullptr);
+  Status st = SegmentWriter::PrepareSpare(nowhere, 4096, nullptr, Direct);
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.message().find(nowhere), std::string::npos) << st.message();
 }
