@@ -34,7 +34,7 @@ void NoteLogWriterWait(int64_t waited_ns, int64_t now_ns) {
   window_waited_ns += waited_ns;
   const int64_t span = now_ns - window_start_ns;
   if (span < kWindowNs) return;
-  const bool now_saturated = window_waited_ns * 5 < span;  // waited under a fifth of it
+  const bool now_saturated = window_waited_ns * 8 < span;  // waited under an eighth of it
   if (now_saturated && !saturated.load(std::memory_order_relaxed)) {
     burst_start_ns.store(window_start_ns, std::memory_order_relaxed);
   }

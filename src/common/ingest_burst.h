@@ -8,11 +8,15 @@
 //
 // Signal: the raw log's writer reports how long it waited for work before each round
 // (NoteLogWriterWait). Over each window of kIngestBurstWindowMs it is saturated when it waited
-// less than a fifth of it. Measured on that VM, it waited 6 % of the time at peak, 25 % at 20k
+// less than an eighth of it. Measured on that VM, it waited 6 % of the time at peak, 25 % at 20k
 // req/s (half the peak) and 37 % at 10k. The signal feeds back: while the stages run, the
 // collector feeds the writer more slowly and the writer waits more. With a tenth as the bound,
 // two of three peaks never tripped it and stayed at 35-36k req/s; with a fifth, three of three
-// did, at 45.5-46.5k req/s (p99 3 ms), and paced runs at 20k req/s never did.
+// did, at 45.5-46.5k req/s (p99 3 ms). Later, with group commits of larger rounds, a fifth also
+// tripped for ~1 s of 12 at 19.7k req/s (half the peak; the writer's wakeups then wait, and a
+// spare's zeros go direct, log/segment_writer.h): p99 2.71 / 4.17 / 3.28 ms against
+// 2.50 / 2.52 / 3.38 with an eighth, which never tripped there, and still tripped throughout
+// 10 s peaks (42.0k req/s against 42.4k with a fifth, three pairs each).
 //
 // Who: processing, speed, the archive and crash groups before each round; a scheduled batch run
 // before each archive part it reads (its first hourly run, a minute after start, used to land in

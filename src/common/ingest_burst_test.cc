@@ -32,15 +32,15 @@ void Window(int64_t t, int64_t waited_ms) {
   NoteLogWriterWait((waited_ms - waited_ms / 2) * kMs, t + 260 * kMs);
 }
 
-TEST(IngestBurstTest, SaturatedWhenTheWriterWaitedUnderAFifthOfAWindow) {
+TEST(IngestBurstTest, SaturatedWhenTheWriterWaitedUnderAnEighthOfAWindow) {
   const int64_t t = Start();
   Calm(t);
   EXPECT_FALSE(IngestSaturated());
   Window(t, 20);  // 8 %
   EXPECT_TRUE(IngestSaturated());
-  Window(t + 260 * kMs, 51);  // 19.6 %
+  Window(t + 260 * kMs, 32);  // 12.3 %
   EXPECT_TRUE(IngestSaturated());
-  Window(t + 520 * kMs, 60);  // 23 %
+  Window(t + 520 * kMs, 33);  // 12.7 %
   EXPECT_FALSE(IngestSaturated());
   Window(t + 780 * kMs, 0);
   EXPECT_TRUE(IngestSaturated());
