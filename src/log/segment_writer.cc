@@ -54,9 +54,9 @@ Status SegmentWriter::PrepareSpare(const std::string& path, uint64_t size,
     size_t written = 0;
     st = w.WriteAt(kZeros, static_cast<size_t>(std::min<uint64_t>(kZeroBytes, size - at)), at,
                    &written);
-    if (!st.ok() && direct && written == 0) {
-      // A filesystem that takes O_DIRECT but not these writes: the page cache (a real error,
-      // a full disk, fails there again).
+    if (!st.ok() && direct && written == 0 && can_direct) {
+      // A filesystem that takes O_DIRECT but not these writes: this piece again, through the
+      // page cache (a real error, a full disk, fails there too, and ends the spare).
       can_direct = false;
       st = Status::Ok();
       continue;

@@ -61,11 +61,11 @@ class SegmentWriter {
   static Result<std::unique_ptr<SegmentWriter>> Create(const std::string& path,
                                                        const SegmentHeader& header);
   // Writes `path` as `size` bytes of zeros (rounded up to whole pages) and fsyncs it: a spare
-  // for CreateFromSpare. Each 256 KiB piece goes with O_DIRECT while `direct()` says so (and the
-  // filesystem takes it), else through the page cache. Any thread (it touches no writer). On
+  // for CreateFromSpare. Each 256 KiB piece goes with O_DIRECT while `direct_now()` says so (and
+  // the filesystem takes it), else through the page cache. Any thread (it touches no writer). On
   // failure `path` is removed. `stop`, if set while it writes, ends it early with Unavailable.
   static Status PrepareSpare(const std::string& path, uint64_t size, const std::atomic<bool>* stop,
-                             const std::function<bool()>& direct);
+                             const std::function<bool()>& direct_now);
   // Makes the spare at `spare_path` (PrepareSpare) segment `path`: writes the header over its
   // first bytes, fsyncs, renames it to `path` and fsyncs the directory. The zeros after the
   // header are the new segment's zero tail. On failure the spare is removed and nothing is left

@@ -104,8 +104,8 @@ TEST_F(SegmentWriterTest, ARoundPastTheSparesEndExtendsTheFile) {
   EXPECT_EQ((*r)->Next(&rec), SegmentReader::Outcome::kEnd);
 }
 
-// Write() rewrites the partial last page whole (the records already in it, then zeros after the
-// new ones): whatever the sizes of the appends, the file holds exactly what was appended, then
+// Write() pads each append with zeros to the end of its last page, over a spare written with
+// O_DIRECT: whatever the sizes of the appends, the file holds exactly what was appended, then
 // zeros, also after OpenForAppend picks up a segment that ends mid-page.
 TEST_F(SegmentWriterTest, AppendsOfAnySizeLeaveExactlyTheirBytesThenZeros) {
   ASSERT_TRUE(SegmentWriter::PrepareSpare(spare_, 256 << 10, nullptr, Direct).ok());
