@@ -11,7 +11,9 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
+from collections import deque
 
 VIGIL = os.environ.get("VIGIL_BIN", os.path.join(os.path.dirname(__file__), "../../build/vigil"))
 ADMIN_TOKEN = "test-admin-token"
@@ -47,9 +49,30 @@ class Server:
             if m:
                 self.port = int(m.group(1))
                 self.banner = line
+                self._drain()
                 return self
         self.stop()  # the caller gets no server to stop: this one must not outlive the test
         raise RuntimeError("vigil serve did not start in time")
+
+    def _drain(self):
+        """Reads the running server's stdout and stderr from here on, keeping their last lines
+        (self.output): a pipe nobody reads fills up, and the server's next write to it would
+        block."""
+        self.output = deque(maxlen=200)
+        self._drains = []
+        for f in (self.proc.stdout, self.proc.stderr):
+            t = threading.Thread(target=lambda f=f: [self.output.append(line) for line in f],
+                                 daemon=True)
+            t.start()
+            self._drains.append(t)
+
+    def _closed(self):
+        """After the server exited: its pipes read to the end, and closed."""
+        for t in getattr(self, "_drains", []):
+            t.join(timeout=10)
+        self._drains = []
+        for f in (self.proc.stdout, self.proc.stderr):
+            f.close()
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
@@ -59,10 +82,13 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if self.proc:
+            self._closed()
 
     def kill9(self):
         self.proc.kill()  # SIGKILL
         self.proc.wait()
+        self._closed()
 
     def cleanup(self):
         self.stop()
