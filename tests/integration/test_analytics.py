@@ -16,7 +16,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from vigil_harness import ADMIN_TOKEN, VIGIL, Server, wait_away_from_midnight  # noqa: E402
+from vigil_harness import ADMIN_TOKEN, VIGIL, ServerTestCase, wait_away_from_midnight  # noqa: E402
 
 DAY = 86400 * 1000
 HOUR = 3600 * 1000
@@ -26,31 +26,23 @@ def iso_day(ms):
     return time.strftime("%Y-%m-%d", time.gmtime(ms / 1000))
 
 
-class AnalyticsTest(unittest.TestCase):
+class AnalyticsTest(ServerTestCase):
+    # No scheduled batch runs: the test decides when batch runs (and shows speed alone).
+    server_env = {"VIGIL_ARCHIVE_FLUSH_MS": "200", "VIGIL_BATCH_INTERVAL_MINUTES": "0"}
+
     @classmethod
-    def setUpClass(cls):
+    def set_up_server(cls):
         # Today's events fall between midnight (UTC) and a minute ago: at 00:00:49 there was no
         # such time yet, and a CI run failed on it.
         wait_away_from_midnight()
-        # No scheduled batch runs: the test decides when batch runs (and shows speed alone).
-        cls.server = Server(env={"VIGIL_ARCHIVE_FLUSH_MS": "200",
-                                 "VIGIL_BATCH_INTERVAL_MINUTES": "0"}).start()
-        try:  # tearDownClass does not run when this fails: the server must not outlive it
-            cls.app = cls.server.create_app("analytics")
-            cls.other = cls.server.create_app("other")
-            cls.now = int(time.time() * 1000)
-            cls.today = cls.now - cls.now % DAY
-            cls.db = sqlite3.connect(":memory:")
-            cls.db.execute("CREATE TABLE deliveries (id TEXT, ts INTEGER, type TEXT, version TEXT, "
-                           "user TEXT, endpoint TEXT, failed INTEGER, name TEXT)")
-            cls.send_history()
-        except BaseException:
-            cls.server.cleanup()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.cleanup()
+        cls.app = cls.server.create_app("analytics")
+        cls.other = cls.server.create_app("other")
+        cls.now = int(time.time() * 1000)
+        cls.today = cls.now - cls.now % DAY
+        cls.db = sqlite3.connect(":memory:")
+        cls.db.execute("CREATE TABLE deliveries (id TEXT, ts INTEGER, type TEXT, version TEXT, "
+                       "user TEXT, endpoint TEXT, failed INTEGER, name TEXT)")
+        cls.send_history()
 
     @classmethod
     def post(cls, body, record=True):

@@ -13,7 +13,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from vigil_harness import Server, batch, session  # noqa: E402
+from vigil_harness import ServerTestCase, batch, session  # noqa: E402
 
 
 def post_bytes(key, body):
@@ -46,20 +46,10 @@ def read_responses(sock, count, timeout=30):
     return out
 
 
-class DeferredReplyTest(unittest.TestCase):
+class DeferredReplyTest(ServerTestCase):
     @classmethod
-    def setUpClass(cls):
-        cls.server = Server()
-        try:
-            cls.server.start()
-            cls.key = cls.server.create_app("deferred")["ingest_key"]
-        except BaseException:
-            cls.server.cleanup()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.cleanup()
+    def set_up_server(cls):
+        cls.key = cls.server.create_app("deferred")["ingest_key"]
 
     def body(self, batch_id, event_ids):
         return json.dumps(batch(batch_id, [session(e) for e in event_ids])).encode()

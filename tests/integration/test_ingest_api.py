@@ -11,23 +11,14 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from vigil_harness import ADMIN_TOKEN, VIGIL, Server, batch, session  # noqa: E402
+from vigil_harness import ADMIN_TOKEN, VIGIL, Server, ServerTestCase, batch, session  # noqa: E402
 
 
-class IngestApiTest(unittest.TestCase):
+class IngestApiTest(ServerTestCase):
     @classmethod
-    def setUpClass(cls):
-        cls.server = Server().start()
-        try:  # tearDownClass does not run when this fails: the server must not outlive it
-            cls.app = cls.server.create_app("ingest-test")
-            cls.key = cls.app["ingest_key"]
-        except BaseException:
-            cls.server.cleanup()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.cleanup()
+    def set_up_server(cls):
+        cls.app = cls.server.create_app("ingest-test")
+        cls.key = cls.app["ingest_key"]
 
     def test_valid_batch_is_accepted_and_in_the_log(self):
         now = int(time.time() * 1000)

@@ -43,7 +43,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from vigil_harness import VIGIL, Server, wait_away_from_midnight  # noqa: E402
+from vigil_harness import VIGIL, ServerTestCase, wait_away_from_midnight  # noqa: E402
 
 DAY = 86400 * 1000
 HOUR = 3600 * 1000
@@ -416,48 +416,40 @@ class Generator:
         return phase1, phase2
 
 
-class LambdaEndToEndTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        wait_away_from_midnight()
-        # No scheduled batch runs: batch runs only when the test asks.
-        cls.server = Server(env={"VIGIL_ARCHIVE_FLUSH_MS": "200",
-                                 "VIGIL_BATCH_INTERVAL_MINUTES": "0"}).start()
-        try:
-            cls.apps = {spec["name"]: cls.server.create_app(spec["name"]) for spec in APPS}
-            cls.now = now_ms()
-            cls.today = cls.now - cls.now % DAY
-            cls.db = sqlite3.connect(":memory:")
-            cls.db.execute("CREATE TABLE deliveries (app TEXT, id TEXT, ts INTEGER, type TEXT, "
-                           "version TEXT, os TEXT, user TEXT, endpoint TEXT, failed INTEGER, "
-                           "bytes INTEGER, duration INTEGER, name TEXT, bug TEXT, outcome TEXT)")
-            cls.db.execute("CREATE INDEX deliveries_app_ts ON deliveries (app, ts)")
-            # Every delivery of an id carries the same values: the distinct rows are the events.
-            cls.db.execute("CREATE VIEW events AS SELECT DISTINCT * FROM deliveries")
-            cls.sent = {}  # (app, event id) -> what a crash-group sample must show
-            cls.skews = []
-            phase1, phase2 = Generator(cls.now, cls.today).plan()
-            started = time.time()
-            for post in phase1:
-                cls.post(*post)
-            # SIGKILL right after the last acknowledgement: whatever was not processed, archived
-            # or aggregated yet must be picked up after the restart, and nothing twice.
-            cls.outside_before_restart = cls.outside_window()
-            cls.server.kill9()
-            cls.server.start()
-            for post in phase2:
-                cls.post(*post)
-            cls.db.commit()
-            cls.posted_seconds = time.time() - started
-            cls.check_oracle()
-            cls.caught_up = cls.wait_caught_up()
-        except BaseException:
-            cls.server.cleanup()
-            raise
+class LambdaEndToEndTest(ServerTestCase):
+    # No scheduled batch runs: batch runs only when the test asks.
+    server_env = {"VIGIL_ARCHIVE_FLUSH_MS": "200", "VIGIL_BATCH_INTERVAL_MINUTES": "0"}
 
     @classmethod
-    def tearDownClass(cls):
-        cls.server.cleanup()
+    def set_up_server(cls):
+        wait_away_from_midnight()
+        cls.apps = {spec["name"]: cls.server.create_app(spec["name"]) for spec in APPS}
+        cls.now = now_ms()
+        cls.today = cls.now - cls.now % DAY
+        cls.db = sqlite3.connect(":memory:")
+        cls.db.execute("CREATE TABLE deliveries (app TEXT, id TEXT, ts INTEGER, type TEXT, "
+                       "version TEXT, os TEXT, user TEXT, endpoint TEXT, failed INTEGER, "
+                       "bytes INTEGER, duration INTEGER, name TEXT, bug TEXT, outcome TEXT)")
+        cls.db.execute("CREATE INDEX deliveries_app_ts ON deliveries (app, ts)")
+        # Every delivery of an id carries the same values: the distinct rows are the events.
+        cls.db.execute("CREATE VIEW events AS SELECT DISTINCT * FROM deliveries")
+        cls.sent = {}  # (app, event id) -> what a crash-group sample must show
+        cls.skews = []
+        phase1, phase2 = Generator(cls.now, cls.today).plan()
+        started = time.time()
+        for post in phase1:
+            cls.post(*post)
+        # SIGKILL right after the last acknowledgement: whatever was not processed, archived
+        # or aggregated yet must be picked up after the restart, and nothing twice.
+        cls.outside_before_restart = cls.outside_window()
+        cls.server.kill9()
+        cls.server.start()
+        for post in phase2:
+            cls.post(*post)
+        cls.db.commit()
+        cls.posted_seconds = time.time() - started
+        cls.check_oracle()
+        cls.caught_up = cls.wait_caught_up()
 
     # -- posting and the oracle ------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import unittest
 from collections import deque
 
 VIGIL = os.environ.get("VIGIL_BIN", os.path.join(os.path.dirname(__file__), "../../build/vigil"))
@@ -142,6 +143,30 @@ class Server:
         out = subprocess.run([VIGIL, "log", "stats", "--data", self.data_dir],
                              capture_output=True, text=True, env=self.env, check=True)
         return json.loads(out.stdout)
+
+
+class ServerTestCase(unittest.TestCase):
+    """A test class whose tests share one server (cls.server), started with `server_env` before
+    set_up_server() runs. tearDownClass does not run when setUpClass fails, so a failure in
+    set_up_server stops the server itself: it must not outlive the test."""
+    server_env = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server(env=cls.server_env).start()
+        try:
+            cls.set_up_server()
+        except BaseException:
+            cls.server.cleanup()
+            raise
+
+    @classmethod
+    def set_up_server(cls):
+        pass
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.cleanup()
 
 
 NOW_MS = int(time.time() * 1000)
