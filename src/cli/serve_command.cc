@@ -99,21 +99,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
   std::string host;
   uint16_t port;
   st = ParseListen(config.listen, &host, &port);
-  if (st.ok() && (config.background_nice < 0 || config.background_nice > 19)) {
-    st = Status::InvalidArgument(
-        "background_nice must be 0-19 (0 runs the stages behind the log "
-        "at the collector's priority)");
-  }
-  if (st.ok() && config.pin_http_loops != 0 && config.pin_http_loops != 1) {
-    st = Status::InvalidArgument(
-        "pin_http_loops must be 0 or 1 (1 pins each HTTP loop to a CPU of its own when there is "
-        "one loop per CPU)");
-  }
-  if (st.ok() && (config.burst_yield_seconds < 0 || config.burst_yield_seconds > 3600)) {
-    st = Status::InvalidArgument(
-        "burst_yield_seconds must be 0-3600 (0: the stages behind the log never yield to "
-        "ingest bursts)");
-  }
+  if (st.ok()) st = ValidateServeConfig(config);
   if (st.ok()) st = MakeDirs(config.data_dir);
   if (!st.ok()) {
     std::fprintf(stderr, "vigil serve: %s\n", st.message().c_str());

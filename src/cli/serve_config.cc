@@ -9,33 +9,50 @@
 namespace vigil::cli {
 
 namespace {
+// Every integer setting, with the values it may take: anything else stops `vigil serve` with an
+// error naming the setting, its range and what it means (ValidateServeConfig).
 struct IntSetting {
   const char* toml_key;
   const char* env;
   int64_t ServeConfig::*field;
+  int64_t min, max;
+  const char* meaning;
 };
+constexpr int64_t kKiB = 1024, kMiB = kKiB << 10, kGiB = kMiB << 10;
 constexpr IntSetting kIntSettings[] = {
-    {"threads", "VIGIL_THREADS", &ServeConfig::threads},
-    {"max_body_bytes", "VIGIL_MAX_BODY_BYTES", &ServeConfig::max_body_bytes},
-    {"max_decompressed_bytes", "VIGIL_MAX_DECOMPRESSED_BYTES",
-     &ServeConfig::max_decompressed_bytes},
-    {"max_events_per_batch", "VIGIL_MAX_EVENTS_PER_BATCH", &ServeConfig::max_events_per_batch},
-    {"segment_bytes", "VIGIL_SEGMENT_BYTES", &ServeConfig::segment_bytes},
-    {"max_backlog_bytes", "VIGIL_MAX_BACKLOG_BYTES", &ServeConfig::max_backlog_bytes},
-    {"retention_hours", "VIGIL_RETENTION_HOURS", &ServeConfig::retention_hours},
-    {"dedup_window_hours", "VIGIL_DEDUP_WINDOW_HOURS", &ServeConfig::dedup_window_hours},
+    {"threads", "VIGIL_THREADS", &ServeConfig::threads, 0, 1024,
+     "HTTP event loops; 0: one per core"},
+    {"max_body_bytes", "VIGIL_MAX_BODY_BYTES", &ServeConfig::max_body_bytes, kKiB, kGiB,
+     "the largest request body taken, as sent (compressed)"},
+    {"max_decompressed_bytes", "VIGIL_MAX_DECOMPRESSED_BYTES", &ServeConfig::max_decompressed_bytes,
+     kKiB, 4 * kGiB, "the largest events body taken once decompressed"},
+    {"max_events_per_batch", "VIGIL_MAX_EVENTS_PER_BATCH", &ServeConfig::max_events_per_batch, 1,
+     1000000, "events in one batch"},
+    {"segment_bytes", "VIGIL_SEGMENT_BYTES", &ServeConfig::segment_bytes, 64 * kKiB, 64 * kGiB,
+     "the size at which a log segment rolls"},
+    {"max_backlog_bytes", "VIGIL_MAX_BACKLOG_BYTES", &ServeConfig::max_backlog_bytes, kMiB,
+     64 * kGiB, "batches waiting for the log's writer before ingest answers 503"},
+    {"retention_hours", "VIGIL_RETENTION_HOURS", &ServeConfig::retention_hours, 0, 87600,
+     "how long log segments stay once their readers passed them"},
+    {"dedup_window_hours", "VIGIL_DEDUP_WINDOW_HOURS", &ServeConfig::dedup_window_hours, 0, 8760,
+     "how long a batch_id is remembered; retried batches need 24 or more, 0 turns it off"},
     {"symbol_convert_timeout_s", "VIGIL_SYMBOL_CONVERT_TIMEOUT_S",
-     &ServeConfig::symbol_convert_timeout_s},
+     &ServeConfig::symbol_convert_timeout_s, 1, 86400, "seconds per uploaded object file"},
     {"symbol_convert_memory_mb", "VIGIL_SYMBOL_CONVERT_MEMORY_MB",
-     &ServeConfig::symbol_convert_memory_mb},
-    {"archive_retention_days", "VIGIL_ARCHIVE_RETENTION_DAYS",
-     &ServeConfig::archive_retention_days},
-    {"archive_flush_ms", "VIGIL_ARCHIVE_FLUSH_MS", &ServeConfig::archive_flush_ms},
-    {"batch_interval_minutes", "VIGIL_BATCH_INTERVAL_MINUTES",
-     &ServeConfig::batch_interval_minutes},
-    {"pin_http_loops", "VIGIL_PIN_HTTP_LOOPS", &ServeConfig::pin_http_loops},
-    {"background_nice", "VIGIL_BACKGROUND_NICE", &ServeConfig::background_nice},
-    {"burst_yield_seconds", "VIGIL_BURST_YIELD_SECONDS", &ServeConfig::burst_yield_seconds},
+     &ServeConfig::symbol_convert_memory_mb, 64, 1048576,
+     "address space of the symbol converter, in MiB"},
+    {"archive_retention_days", "VIGIL_ARCHIVE_RETENTION_DAYS", &ServeConfig::archive_retention_days,
+     0, 36500, "UTC days of archived events kept; 0 keeps them forever"},
+    {"archive_flush_ms", "VIGIL_ARCHIVE_FLUSH_MS", &ServeConfig::archive_flush_ms, 10, 3600000,
+     "how long events wait in memory before an archive part"},
+    {"batch_interval_minutes", "VIGIL_BATCH_INTERVAL_MINUTES", &ServeConfig::batch_interval_minutes,
+     0, 10080, "minutes between batch runs; 0: none"},
+    {"pin_http_loops", "VIGIL_PIN_HTTP_LOOPS", &ServeConfig::pin_http_loops, 0, 1,
+     "1 pins each HTTP loop to a CPU of its own when there is one loop per CPU"},
+    {"background_nice", "VIGIL_BACKGROUND_NICE", &ServeConfig::background_nice, 0, 19,
+     "0 runs the stages behind the log at the collector's priority"},
+    {"burst_yield_seconds", "VIGIL_BURST_YIELD_SECONDS", &ServeConfig::burst_yield_seconds, 0, 3600,
+     "0: the stages behind the log never yield to ingest bursts"},
 };
 struct StringSetting {
   const char* toml_key;
@@ -115,6 +132,20 @@ Status ApplyEnvironment(ServeConfig* config) {
       return Status::InvalidArgument(std::string(s.env) + " must be an integer, not '" + v + "'");
     }
     config->*s.field = parsed;
+  }
+  return Status::Ok();
+}
+
+Status ValidateServeConfig(const ServeConfig& config) {
+  for (const IntSetting& s : kIntSettings) {
+    const int64_t v = config.*s.field;
+    if (v >= s.min && v <= s.max) continue;
+    const std::string range = s.max == s.min + 1
+                                  ? std::to_string(s.min) + " or " + std::to_string(s.max)
+                                  : std::to_string(s.min) + "-" + std::to_string(s.max);
+    return Status::InvalidArgument(std::string(s.toml_key) + " must be " + range + " (" +
+                                   s.meaning + "), not " + std::to_string(v) +
+                                   ": fix it in the config file or " + s.env);
   }
   return Status::Ok();
 }

@@ -39,6 +39,8 @@ struct ServeConfig {
 Status ApplyTomlFile(const std::string& path, ServeConfig* config);
 // Applies VIGIL_DATA, VIGIL_LISTEN, VIGIL_ADMIN_TOKEN, VIGIL_THREADS, ... from the environment.
 Status ApplyEnvironment(ServeConfig* config);
+// InvalidArgument naming the first setting out of its range (the range and meaning included).
+Status ValidateServeConfig(const ServeConfig& config);
 // Splits "host:port". InvalidArgument if malformed.
 Status ParseListen(const std::string& listen, std::string* host, uint16_t* port);
 

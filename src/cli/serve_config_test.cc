@@ -75,9 +75,8 @@ TEST_F(ServeConfigTest, WrongTypesUnknownKeysAndBrokenTomlAreNamed) {
   EXPECT_NE(st.message().find("vigil.toml:1:"), std::string::npos) << st.ToString();
 }
 
-TEST_F(ServeConfigTest, EveryDocumentedSettingIsReadFromTomlAndTheEnvironment) {
-  // The table rows: | `key` | `VIGIL_X` | flag | default | ... |
-  const std::string doc = Doc();
+// The table rows of docs/configuration.md: | `key` | `VIGIL_X` | flag | default | meaning |.
+std::vector<std::vector<std::string>> DocTable(const std::string& doc) {
   std::vector<std::vector<std::string>> table;
   std::istringstream lines(doc);
   for (std::string line; std::getline(lines, line);) {
@@ -90,6 +89,12 @@ TEST_F(ServeConfigTest, EveryDocumentedSettingIsReadFromTomlAndTheEnvironment) {
     }
     if (cells.size() >= 4 && cells[1].rfind("VIGIL_", 0) == 0) table.push_back(cells);
   }
+  return table;
+}
+
+TEST_F(ServeConfigTest, EveryDocumentedSettingIsReadFromTomlAndTheEnvironment) {
+  const std::string doc = Doc();
+  const std::vector<std::vector<std::string>> table = DocTable(doc);
   size_t rows = 0;
   for (const std::vector<std::string>& cells : table) {
     const std::string &key = cells[0], &env = cells[1], &default_value = cells[3];
@@ -140,6 +145,57 @@ TEST_F(ServeConfigTest, EveryDocumentedSettingIsReadFromTomlAndTheEnvironment) {
   ASSERT_TRUE(st.ok()) << st.ToString();
   EXPECT_EQ(example.listen, "0.0.0.0:8080");
   EXPECT_EQ(example.archive_app_retention_days.at("app_1f3c2a"), 400);
+}
+
+// Every integer row of docs/configuration.md opens its meaning with the range it takes ("A–B" or
+// "0 or 1"): both ends are valid, one past either end stops the server.
+TEST_F(ServeConfigTest, EveryDocumentedIntegerRangeHoldsAtBothEnds) {
+  size_t checked = 0;
+  for (const std::vector<std::string>& cells : DocTable(Doc())) {
+    const std::string &key = cells[0], &default_value = cells[3];
+    if (default_value.empty() ||
+        default_value.find_first_not_of("0123456789") != std::string::npos) {
+      continue;  // a string setting
+    }
+    SCOPED_TRACE(key);
+    ASSERT_GE(cells.size(), 5u);
+    const std::string& meaning = cells[4];
+    int64_t lo = 0, hi = 0;
+    if (meaning.rfind("0 or 1", 0) == 0) {
+      hi = 1;
+    } else {
+      const size_t dash = meaning.find("\u2013");  // an en dash
+      ASSERT_NE(dash, std::string::npos) << meaning;
+      lo = std::stoll(meaning.substr(0, dash));
+      hi = std::stoll(meaning.substr(dash + 3));
+    }
+    for (int64_t v : {lo, hi, lo - 1, hi + 1}) {
+      ServeConfig config;
+      ASSERT_TRUE(Apply(key + " = " + std::to_string(v) + "\n", &config).ok());
+      Status st = ValidateServeConfig(config);
+      if (v == lo || v == hi) {
+        EXPECT_TRUE(st.ok()) << v << ": " << st.ToString();
+      } else {
+        EXPECT_NE(st.message().find(key + " must be "), std::string::npos) << v;
+      }
+    }
+    ++checked;
+  }
+  EXPECT_EQ(checked, 16u);                               // the table's integer rows
+  EXPECT_TRUE(ValidateServeConfig(ServeConfig{}).ok());  // and the defaults
+}
+
+TEST_F(ServeConfigTest, AnOutOfRangeSettingIsNamedWithItsRangeMeaningAndVariable) {
+  ServeConfig config;
+  config.segment_bytes = 0;
+  EXPECT_EQ(ValidateServeConfig(config).message(),
+            "segment_bytes must be 65536-68719476736 (the size at which a log segment rolls), not "
+            "0: fix it in the config file or VIGIL_SEGMENT_BYTES");
+  config = ServeConfig{};
+  config.pin_http_loops = 2;
+  EXPECT_EQ(ValidateServeConfig(config).message(),
+            "pin_http_loops must be 0 or 1 (1 pins each HTTP loop to a CPU of its own when there "
+            "is one loop per CPU), not 2: fix it in the config file or VIGIL_PIN_HTTP_LOOPS");
 }
 
 }  // namespace

@@ -329,5 +329,12 @@ class BackgroundPriorityTest(unittest.TestCase):
         self.assert_refused("VIGIL_BURST_YIELD_SECONDS", "-1", "burst_yield_seconds must be 0-3600")
         self.assert_refused("VIGIL_BURST_YIELD_SECONDS", "3601", "burst_yield_seconds must be 0-3600")
 
+    def test_a_setting_outside_its_range_stops_the_server_naming_range_and_variable(self):
+        self.assert_refused("VIGIL_SEGMENT_BYTES", "0",
+                            "vigil serve: segment_bytes must be 65536-68719476736 (the size at "
+                            "which a log segment rolls), not 0: fix it in the config file or "
+                            "VIGIL_SEGMENT_BYTES")
+        self.assert_refused("VIGIL_RETENTION_HOURS", "-1", "retention_hours must be 0-87600")
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
