@@ -92,17 +92,20 @@ std::vector<std::vector<std::string>> DocTable(const std::string& doc) {
   return table;
 }
 
+// A row whose default is a number is an integer setting; any other, a string one.
+bool IsIntegerRow(const std::vector<std::string>& cells) {
+  return !cells[3].empty() && cells[3].find_first_not_of("0123456789") == std::string::npos;
+}
+
 TEST_F(ServeConfigTest, EveryDocumentedSettingIsReadFromTomlAndTheEnvironment) {
   const std::string doc = Doc();
   const std::vector<std::vector<std::string>> table = DocTable(doc);
   size_t rows = 0;
   for (const std::vector<std::string>& cells : table) {
-    const std::string &key = cells[0], &env = cells[1], &default_value = cells[3];
+    const std::string &key = cells[0], &env = cells[1];
     SCOPED_TRACE(key);
     ++rows;
-    // A number default is an integer setting; anything else, a string one.
-    const bool integer = !default_value.empty() &&
-                         default_value.find_first_not_of("0123456789") == std::string::npos;
+    const bool integer = IsIntegerRow(cells);
     ServeConfig from_toml;
     ASSERT_TRUE(Apply(key + (integer ? " = 3\n" : " = \"x:1\"\n"), &from_toml).ok());
     // The same setting, by its variable, ends up in the same field.
@@ -152,11 +155,8 @@ TEST_F(ServeConfigTest, EveryDocumentedSettingIsReadFromTomlAndTheEnvironment) {
 TEST_F(ServeConfigTest, EveryDocumentedIntegerRangeHoldsAtBothEnds) {
   size_t checked = 0;
   for (const std::vector<std::string>& cells : DocTable(Doc())) {
-    const std::string &key = cells[0], &default_value = cells[3];
-    if (default_value.empty() ||
-        default_value.find_first_not_of("0123456789") != std::string::npos) {
-      continue;  // a string setting
-    }
+    if (!IsIntegerRow(cells)) continue;
+    const std::string& key = cells[0];
     SCOPED_TRACE(key);
     ASSERT_GE(cells.size(), 5u);
     const std::string& meaning = cells[4];

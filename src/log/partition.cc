@@ -20,7 +20,6 @@ namespace vigil::log {
 
 namespace {
 constexpr uint64_t kIndexEveryBytes = 1 << 20;
-constexpr uint64_t kPageBytes = 4096;
 constexpr std::string_view kSegmentSuffix = ".seg";
 
 bool ParseSegmentName(const std::string& name, uint64_t* base) {

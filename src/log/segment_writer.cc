@@ -15,7 +15,6 @@
 namespace vigil::log {
 
 namespace {
-constexpr uint64_t kPageBytes = 4096;
 // Zeros for the tail, written a piece at a time.
 constexpr size_t kZeroBytes = 256 << 10;
 alignas(4096) const char kZeros[kZeroBytes] = {};
@@ -155,25 +154,19 @@ void SegmentWriter::RollBack(uint64_t size) {
 }
 
 Status SegmentWriter::WriteAt(const char* data, size_t n, uint64_t at, size_t* written) {
-  for (*written = 0; *written < n;) {
-    ssize_t w = ::pwrite(fd_, data + *written, n - *written, static_cast<off_t>(at + *written));
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return Status::FromErrno("write segment " + path_, errno);
-    }
-    *written += static_cast<size_t>(w);
-  }
-  return Status::Ok();
+  struct iovec iov = {const_cast<char*>(data), n};
+  return WriteVecAt(&iov, 1, at, written);
 }
 
-Status SegmentWriter::WriteVecAt(struct iovec* iov, int count, uint64_t at) {
+Status SegmentWriter::WriteVecAt(struct iovec* iov, int count, uint64_t at, size_t* written) {
+  *written = 0;
   for (;;) {
     while (count > 0 && iov->iov_len == 0) ++iov, --count;
     if (count == 0) return Status::Ok();
-    ssize_t w = ::pwritev(fd_, iov, count, static_cast<off_t>(at));
+    ssize_t w = ::pwritev(fd_, iov, count, static_cast<off_t>(at + *written));
     if (w < 0 && errno == EINTR) continue;
     if (w <= 0) return Status::FromErrno("write segment " + path_, w < 0 ? errno : EIO);
-    at += static_cast<uint64_t>(w);
+    *written += static_cast<size_t>(w);
     for (size_t left = static_cast<size_t>(w); left > 0;) {  // past what was written
       const size_t n = std::min(left, iov->iov_len);
       iov->iov_base = static_cast<char*>(iov->iov_base) + n;
@@ -216,7 +209,8 @@ Status SegmentWriter::Write(std::string_view bytes) {
       std::max(end, std::min((end + kPageBytes - 1) & ~(kPageBytes - 1), file_size_));
   struct iovec iov[2] = {{const_cast<char*>(bytes.data()), bytes.size()},
                          {const_cast<char*>(kZeros), static_cast<size_t>(to - end)}};
-  Status st = WriteVecAt(iov, 2, size_);
+  size_t written = 0;
+  Status st = WriteVecAt(iov, 2, size_, &written);
   if (!st.ok()) {
     RollBack(size_);  // the file ends on a record boundary again
     return st;

@@ -51,6 +51,9 @@
 
 namespace vigil::log {
 
+// The page size the log's files are written and dropped from the page cache in.
+inline constexpr uint64_t kPageBytes = 4096;
+
 class SegmentWriter {
  public:
   ~SegmentWriter();
@@ -95,8 +98,9 @@ class SegmentWriter {
   void RollBack(uint64_t size);
   // Writes [data, data + n) at file position `at`; *written: how much, also on failure.
   Status WriteAt(const char* data, size_t n, uint64_t at, size_t* written);
-  // Writes all of iov[0, count) at file position `at` (consumes `iov`).
-  Status WriteVecAt(struct iovec* iov, int count, uint64_t at);
+  // Writes all of iov[0, count) at file position `at` (consumes `iov`); *written: how much,
+  // also on failure.
+  Status WriteVecAt(struct iovec* iov, int count, uint64_t at, size_t* written);
 
   // The fdatasync after an extension writes its zeros out too: 4 MiB chunks made those a
   // p99 of 9 ms at peak load; 256 KiB measured best (64 KiB and 1 MiB a little worse).
