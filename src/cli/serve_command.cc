@@ -209,8 +209,21 @@ int RunServeCommand(const std::vector<std::string>& args) {
   // What the archive and speed read: the processed log with its references to raw records
   // resolved. The crash-group index reads it as is (references hold no crashes).
   log::ResolvingLog processed_view(processed_log->get(), log->get(), "process");
+  process::ProcessingOptions processing_options;
+  // A reader of the processed log at its end commits no further in the raw log than processing
+  // had committed then; each commit of processing moves them up, so that an app that goes quiet
+  // does not keep its raw segments (log/resolving_log.h).
+  processing_options.on_committed = [&processed_view](const std::string& app) {
+    for (const char* reader : {"archive", "speed"}) {
+      Status refreshed = processed_view.RefreshBase(reader, app);
+      if (!refreshed.ok()) {
+        std::fprintf(stderr, "vigil: process: raw-log commit of %s for %s: %s\n", reader,
+                     app.c_str(), refreshed.ToString().c_str());
+      }
+    }
+  };
   process::ProcessingStage processing(log->get(), processed_log->get(), symbol_store->get(),
-                                      SystemClock());
+                                      SystemClock(), processing_options);
   Result<std::unique_ptr<serve::CrashGroupIndex>> groups = serve::CrashGroupIndex::Open(
       processed_log->get(), config.data_dir + "/crash-groups.snapshot", SystemClock());
   if (!groups.ok()) {

@@ -82,7 +82,8 @@ Result<bool> ResolvingLog::NeededBase(std::string_view partition, uint64_t next,
   size_t seen = 0;
   while (seen < kLookAhead) {
     std::vector<LogRecord> records;
-    VIGIL_RETURN_IF_ERROR(log_->Read(partition, next, kLookAhead - seen, &records));
+    Status st = log_->Read(partition, next, kLookAhead - seen, &records);
+    if (!st.ok() && st.code() != StatusCode::kNotFound) return st;  // not found: nothing yet
     if (records.empty()) {  // the end: what is appended from now on names `written` or above
       *base = std::min(least, *written);
       return true;
@@ -102,8 +103,20 @@ Result<bool> ResolvingLog::NeededBase(std::string_view partition, uint64_t next,
 Status ResolvingLog::CommitOffset(std::string_view consumer, std::string_view partition,
                                   uint64_t next_offset) {
   VIGIL_RETURN_IF_ERROR(log_->CommitOffset(consumer, partition, next_offset));
+  return CommitBase(consumer, partition, next_offset);
+}
+
+Status ResolvingLog::RefreshBase(std::string_view consumer, std::string_view partition) {
+  Result<uint64_t> next = log_->CommittedOffset(consumer, partition);
+  if (!next.ok()) return next.status();
+  return CommitBase(consumer, partition, *next);
+}
+
+Status ResolvingLog::CommitBase(std::string_view consumer, std::string_view partition,
+                                uint64_t next) {
+  std::lock_guard<std::mutex> lock(base_mu_);
   uint64_t needed = 0;
-  Result<bool> known = NeededBase(partition, next_offset, &needed);
+  Result<bool> known = NeededBase(partition, next, &needed);
   if (!known.ok()) return known.status();
   if (!*known) return Status::Ok();
   Result<uint64_t> committed = base_->CommittedOffset(consumer, partition);

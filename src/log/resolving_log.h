@@ -27,11 +27,19 @@
 // serve lists archive and speed next to process). The log's own offset is committed first, so a
 // crash in between only keeps more of the base log.
 //
+// A reader that reached the end commits no further than the writer's commit, which lags (the
+// processing stage commits once a second); a reader that then goes idle would never commit
+// again, and the base log would keep those segments until the app sends more. So whenever the
+// writer commits, RefreshBase recomputes each reader's base commit from its commit here. Base
+// commits only move forward and are made one at a time, so a reader's commit racing a refresh
+// cannot leave the older of the two.
+//
 // Ownership: borrows both logs, which must outlive it. Thread-safety: as LogStore (any thread).
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -61,6 +69,9 @@ class ResolvingLog : public LogStore {
               std::vector<LogRecord>* out) override;
   Status CommitOffset(std::string_view consumer, std::string_view partition,
                       uint64_t next_offset) override;
+  // Moves `consumer`'s base commit in `partition` up to what its commit in this log allows now
+  // (no further than the writer's commit). Call it after the writer commits. Any thread.
+  Status RefreshBase(std::string_view consumer, std::string_view partition);
   Result<uint64_t> CommittedOffset(std::string_view consumer, std::string_view partition) override {
     return log_->CommittedOffset(consumer, partition);
   }
@@ -81,10 +92,13 @@ class ResolvingLog : public LogStore {
   // The base offset below which a reader at `next` in `partition` needs nothing; false when
   // kLookAhead records hold no reference and do not reach the end.
   Result<bool> NeededBase(std::string_view partition, uint64_t next, uint64_t* base);
+  // Commits NeededBase(partition, next) for `consumer` in the base log if that is further.
+  Status CommitBase(std::string_view consumer, std::string_view partition, uint64_t next);
 
   LogStore* const log_;
   LogStore* const base_;
   const std::string writer_consumer_;
+  std::mutex base_mu_;  // one base commit at a time: compute, compare and commit together
   std::atomic<uint64_t> unresolved_{0};
 };
 

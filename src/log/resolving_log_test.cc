@@ -215,6 +215,33 @@ TEST_F(ResolvingLogTest, ACommitFarFromTheEndLeavesTheBaseCommitWhereItWas) {
   EXPECT_EQ(BaseAfterCommit(&view, raw.get(), "archive", 30), n);  // the end is within reach
 }
 
+TEST_F(ResolvingLogTest, ARefreshCarriesAnIdleReaderAtTheEndUpToTheWritersLaterCommit) {
+  auto raw = OpenLog("raw");
+  auto processed = OpenLog("processed");
+  for (uint64_t o = 0; o < 6; ++o) Append(raw.get(), "app", "r");
+  for (uint64_t o = 0; o < 6; ++o) Append(processed.get(), "app", EncodeReference(o));
+  ASSERT_TRUE(raw->CommitOffset("process", "app", 2).ok());  // processing commits late
+  ResolvingLog view(processed.get(), raw.get(), "process");
+  // The reader reached the end before processing's commit caught up, then went idle.
+  EXPECT_EQ(BaseAfterCommit(&view, raw.get(), "archive", 6), 2u);
+  ASSERT_TRUE(raw->CommitOffset("process", "app", 6).ok());
+  ASSERT_TRUE(view.RefreshBase("archive", "app").ok());
+  EXPECT_EQ(Committed(raw.get(), "archive", "app"), 6u);
+  EXPECT_EQ(Committed(processed.get(), "archive", "app"), 6u);  // its own commit is untouched
+  // A reader that never committed here needs the base from the first reference on.
+  ASSERT_TRUE(view.RefreshBase("speed", "app").ok());
+  EXPECT_EQ(Committed(raw.get(), "speed", "app"), 0u);
+  // A reader whose commit here went back (restored from an older copy) keeps its base commit.
+  ASSERT_TRUE(processed->CommitOffset("archive", "app", 1).ok());
+  ASSERT_TRUE(view.RefreshBase("archive", "app").ok());
+  EXPECT_EQ(Committed(raw.get(), "archive", "app"), 6u);
+  // A partition the log does not have yet: nothing read, the writer's commit bounds it.
+  for (int i = 0; i < 3; ++i) Append(raw.get(), "quiet", "r");
+  ASSERT_TRUE(raw->CommitOffset("process", "quiet", 3).ok());
+  ASSERT_TRUE(view.RefreshBase("archive", "quiet").ok());
+  EXPECT_EQ(Committed(raw.get(), "archive", "quiet"), 3u);
+}
+
 TEST_F(ResolvingLogTest, BaseRetentionWaitsForReadersThatStillNeedItsRecords) {
   LocalLogOptions options;
   options.partition.segment_bytes = 1024;

@@ -376,6 +376,7 @@ Status ProcessingStage::CommitOffsets(bool force) {
     if (c != committed_.end() && c->second == next) continue;
     VIGIL_RETURN_IF_ERROR(raw_->CommitOffset(options_.consumer, app, next));
     committed_[app] = next;
+    if (options_.on_committed) options_.on_committed(app);
   }
   return Status::Ok();
 }

@@ -27,6 +27,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -48,6 +49,10 @@ struct ProcessingOptions {
   size_t turns_per_round = 16;               // a round's output is appended (fsynced) at once
   size_t max_round_bytes = size_t{8} << 20;  // ... or fewer turns, when this much is output
   int64_t idle_wait_ms = 20;  // pause once caught up (records gather) or with nothing to do
+  // Called on the committing thread after the offset of `app` is committed in the raw log; vigil
+  // serve moves the raw-log commits of the processed log's readers up with it
+  // (ResolvingLog::RefreshBase). Its errors are its own to report.
+  std::function<void(const std::string& app)> on_committed;
 };
 
 // One raw record to process again, and which of its events.

@@ -105,6 +105,7 @@ void SpeedLayer::Run() {
     const int64_t started_ns = clock_->MonotonicNs();
     Status st = RunMicroBatch(&did);
     const int64_t took_ms = (clock_->MonotonicNs() - started_ns) / 1'000'000;
+    if (st.ok() && !did) st = CommitWhileIdle();
     if (!st.ok()) {
       errors_++;
       std::fprintf(stderr, "vigil: speed: %s\n", st.ToString().c_str());
@@ -262,19 +263,7 @@ Status SpeedLayer::RunMicroBatch(bool* did_work) {
     return st;
   }
   next_ = std::move(next);
-  if (commit) {
-    last_log_commit_ms_ = now;
-    for (const auto& [app, offset] : next_) {
-      auto it = log_committed_.find(app);
-      if (it != log_committed_.end() && it->second == offset) continue;
-      if (Status c = processed_->CommitOffset(options_.consumer, app, offset); !c.ok()) {
-        std::fprintf(stderr, "vigil: speed: offset of %s not committed in the log: %s\n",
-                     app.c_str(), c.ToString().c_str());
-        break;  // tried again at the next commit
-      }
-      log_committed_[app] = offset;
-    }
-  }
+  if (commit) CommitToLog(now);
   {
     std::lock_guard<std::mutex> lock(mu_);
     events_ = std::move(events_after);
@@ -287,6 +276,39 @@ Status SpeedLayer::RunMicroBatch(bool* did_work) {
   cells_written_ += deltas.size();
   lag_ms_ = lag;
   *did_work = true;
+  return Status::Ok();
+}
+
+void SpeedLayer::CommitToLog(int64_t now_ms) {
+  last_log_commit_ms_ = now_ms;
+  for (const auto& [app, offset] : next_) {
+    auto it = log_committed_.find(app);
+    if (it != log_committed_.end() && it->second == offset) continue;
+    if (Status c = processed_->CommitOffset(options_.consumer, app, offset); !c.ok()) {
+      std::fprintf(stderr, "vigil: speed: offset of %s not committed in the log: %s\n", app.c_str(),
+                   c.ToString().c_str());
+      return;  // tried again at the next commit
+    }
+    log_committed_[app] = offset;
+  }
+}
+
+Status SpeedLayer::CommitWhileIdle() {
+  const int64_t now = clock_->NowMs();
+  if (now - last_log_commit_ms_ < options_.log_commit_interval_ms) return Status::Ok();
+  serve::WriteSet writes;  // the offsets the store holds, written again to sync them
+  for (const auto& [app, offset] : next_) {
+    auto it = log_committed_.find(app);
+    if (it == log_committed_.end() || it->second != offset) {
+      writes.PutMeta(std::string(kNextPrefix) + app, std::to_string(offset));
+    }
+  }
+  if (writes.empty()) {
+    last_log_commit_ms_ = now;
+    return Status::Ok();
+  }
+  VIGIL_RETURN_IF_ERROR(store_->Apply(writes, /*sync=*/true));
+  CommitToLog(now);
   return Status::Ok();
 }
 

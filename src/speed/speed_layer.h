@@ -68,7 +68,7 @@ struct SpeedOptions {
   // Speed resumes from the offsets in its store. This often a micro-batch's store write is also
   // synced and its offsets committed in the log (consumer `consumer`), which log retention waits
   // for: without it neither the processed log nor, through its references, the raw log would
-  // ever be deleted.
+  // ever be deleted. Once idle, the offsets of its last micro-batches are committed as well.
   int64_t log_commit_interval_ms = 10'000;
 };
 
@@ -105,6 +105,10 @@ class SpeedLayer {
   Status RunMicroBatch(bool* did_work);
   // Drops cells past the window from memory and the store.
   Status Sweep();
+  // What the worker does when a micro-batch found nothing (tests call it): once per
+  // log_commit_interval_ms, syncs the offsets of the micro-batches not yet committed in the log
+  // and commits them there, so that a speed layer gone idle does not hold back log retention.
+  Status CommitWhileIdle();
 
   SpeedStats stats() const;
   // Events of `app` aggregated so far (survives restarts).
@@ -118,6 +122,9 @@ class SpeedLayer {
   void RenderMetrics(std::string* out) const;
 
  private:
+  // Commits next_ in the log for the apps whose commit there is behind; the store must hold
+  // next_ durably (a synced Apply) before. Errors are logged and retried at the next call.
+  void CommitToLog(int64_t now_ms);
   SpeedLayer(log::LogStore* processed, serve::AggregateStore* store, Clock* clock,
              SpeedOptions options)
       : processed_(processed), store_(store), clock_(clock), options_(std::move(options)) {}

@@ -175,6 +175,20 @@ TEST_F(SpeedLayerTest, OffsetsAreCommittedInTheLogEveryIntervalSoRetentionCanGo)
   Drain();
   EXPECT_EQ(committed(), 3u);
   EXPECT_EQ(speed_->events_processed("app"), 3u);
+  // A micro-batch within the interval, then nothing more: once the interval passes, the idle
+  // speed layer commits it (before, its offset stayed in the store until the app sent again).
+  Append(Record({{"d", kNow}}));
+  Drain();
+  ASSERT_TRUE(speed_->CommitWhileIdle().ok());
+  EXPECT_EQ(committed(), 3u);  // within the interval
+  clock_.AdvanceMs(SpeedOptions{}.log_commit_interval_ms);
+  ASSERT_TRUE(speed_->CommitWhileIdle().ok());
+  EXPECT_EQ(committed(), 4u);
+  // What it committed is what a restart resumes from: nothing is counted twice.
+  OpenStoreAndSpeed();
+  Drain();
+  EXPECT_EQ(speed_->events_processed("app"), 4u);
+  EXPECT_EQ(Count(Granularity::kDay, BucketStart(kNow, Granularity::kDay)), 4u);
 }
 
 TEST_F(SpeedLayerTest, AnAppsLagIsTheAgeOfItsOldestRecordNotYetAggregated) {
