@@ -16,6 +16,7 @@
 #include "common/ingest_burst.h"
 #include "common/ingest_pause.h"
 #include "common/prometheus_text.h"
+#include "common/rate_limited_log.h"
 #include "common/thread_name.h"
 #include "common/thread_priority.h"
 #include "common/time_bucket.h"
@@ -149,6 +150,7 @@ void Archiver::Stop() {
 void Archiver::Run() {
   SetThreadName("vigil-archive");
   EnterBackgroundPriority();
+  RateLimitedLog errors;
   for (;;) {
     uint64_t sync_target = 0;
     {
@@ -173,13 +175,13 @@ void Archiver::Run() {
     Status st = RunRound(&did);
     if (!st.ok()) {
       errors_++;
-      std::fprintf(stderr, "vigil: archive: %s\n", st.ToString().c_str());
+      errors.Print("vigil: archive: " + st.ToString());
     }
     int64_t now = clock_->NowMs();
     if (now - last_maintenance_ms_ >= options_.maintenance_interval_ms) {
       last_maintenance_ms_ = now;
       st = RunMaintenance(false);
-      if (!st.ok()) std::fprintf(stderr, "vigil: archive: %s\n", st.ToString().c_str());
+      if (!st.ok()) errors.Print("vigil: archive: " + st.ToString());
     }
     if (!did || !st.ok()) {
       std::unique_lock<std::mutex> lock(mu_);

@@ -1,6 +1,11 @@
 // LocalLog: partition directory management, the group-commit writer thread and retention.
 #include "log/local_log.h"
 
+#include <fcntl.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <unordered_map>
@@ -167,7 +172,24 @@ void LocalLog::WriterLoop() {
         options_.on_writer_wait(wait_end - wait_start, wait_end);
       }
     }
-    if (!round.empty()) CommitRound(&round);
+    if (!round.empty()) {
+      CommitRound(&round);
+    } else if (clock_->NowMs() - last_probe_ms_ >= kProbeIntervalMs) {
+      bool failed;
+      {
+        std::lock_guard<std::mutex> lock(queue_mu_);
+        failed = !last_write_status_.ok();
+      }
+      if (failed) {
+        last_probe_ms_ = clock_->NowMs();
+        if (ProbeWritable().ok()) {
+          std::lock_guard<std::mutex> lock(queue_mu_);
+          // Unless a round failed meanwhile (rounds run on this thread: none did).
+          last_write_status_ = Status::Ok();
+          std::fprintf(stderr, "vigil: log %s: the disk takes writes again\n", dir_.c_str());
+        }
+      }
+    }
     round.clear();  // frees the payloads and callbacks; keeps the storage for the next swap
     if (clock_->NowMs() >= next_retention_ms) {
       Status st = RunRetention();
@@ -246,7 +268,7 @@ void LocalLog::CommitRound(std::vector<Pending>* round) {
     Status st = part->Commit();
     if (options_.on_commit && st.ok()) options_.on_commit(clock_->MonotonicNs() - t0, records);
     if (!st.ok()) {
-      std::fprintf(stderr, "vigil: log %s: %s\n", part->name().c_str(), st.ToString().c_str());
+      failure_log_.Print("vigil: log " + part->name() + ": " + st.ToString());
       round_status = st;
     } else if (part->WantsSpare()) {
       {
@@ -310,6 +332,28 @@ std::vector<std::string> LocalLog::Consumers(std::string_view partition) {
   Partition* p = FindPartition(partition);
   if (p == nullptr) return {};
   return ListConsumers(p->dir());
+}
+
+Status LocalLog::ProbeWritable() {
+  struct statvfs fs;
+  if (::statvfs(dir_.c_str(), &fs) != 0) return Status::FromErrno("statvfs " + dir_, errno);
+  const uint64_t free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+  if (free_bytes < kProbeFreeBytes) {
+    return Status::Unavailable("the disk has " + std::to_string(free_bytes) + " bytes free");
+  }
+  const std::string path = dir_ + "/.probe";
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::FromErrno("create " + path, errno);
+  const std::string page(4096, '\0');
+  Status st;
+  if (::pwrite(fd, page.data(), page.size(), 0) != static_cast<ssize_t>(page.size())) {
+    st = Status::FromErrno("write " + path, errno);
+  } else if (::fdatasync(fd) != 0) {
+    st = Status::FromErrno("fdatasync " + path, errno);
+  }
+  ::close(fd);
+  ::unlink(path.c_str());
+  return st;
 }
 
 Status LocalLog::Writable() {

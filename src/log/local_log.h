@@ -7,7 +7,14 @@
 // batch that arrived meanwhile and durability does not cap throughput.
 //
 // Backpressure: Append fails fast with Unavailable once the queued bytes exceed
-// max_backlog_bytes, and after a failed write (disk full) until a later round succeeds.
+// max_backlog_bytes. A round that fails to write (disk full) fails its appends; each round
+// tries again.
+//
+// Writability (Writable, behind /readyz): the last round's outcome. After a failure, a writer
+// with nothing to write probes the disk once a second (ProbeWritable) and reports writable again
+// when the probe passes, so that an instance a load balancer took out of rotation for a full
+// disk comes back once space is freed, without traffic to retry on. Failed rounds are logged to
+// stderr at most once per 10 s (common/rate_limited_log.h).
 //
 // Retention: every retention_check_ms the writer deletes sealed segments older than
 // retention_ms whose records every consumer in retention_consumers has committed past. With no
@@ -38,6 +45,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/rate_limited_log.h"
 #include "log/log_store.h"
 #include "log/partition.h"
 
@@ -56,6 +64,9 @@ struct LocalLogOptions {
   // stopped waiting (the clock's MonotonicNs). The raw log's feeds common/ingest_burst.h.
   std::function<void(int64_t waited_ns, int64_t now_ns)> on_writer_wait;
 };
+
+inline constexpr uint64_t kProbeFreeBytes = uint64_t{4} << 20;
+inline constexpr int64_t kProbeIntervalMs = 1000;
 
 // Partition names are 1–kMaxPartitionName characters of [A-Za-z0-9_-].
 inline constexpr size_t kMaxPartitionName = 64;
@@ -109,6 +120,9 @@ class LocalLog : public LogStore {
   LocalLog(std::string dir, LocalLogOptions options, Clock* clock, bool read_only)
       : dir_(std::move(dir)), options_(std::move(options)), clock_(clock), read_only_(read_only) {}
   Status LoadPartitions();
+  // Whether the disk takes writes again after a failed round: kProbeFreeBytes free, and a page
+  // written to a probe file in the log's directory, fdatasynced and removed. Writer thread.
+  Status ProbeWritable();
   // Whether an append to `partition` may be queued at all (not read-only, a valid name).
   Status CheckAppend(std::string_view partition) const;
   // Queues one append (its payload and callback moved out) unless stopping or over the
@@ -140,9 +154,11 @@ class LocalLog : public LogStore {
   // Guarded by queue_mu_. The writer swaps it with its emptied round, so the two vectors' storage
   // is reused rather than allocated per round.
   std::vector<Pending> queue_;
-  uint64_t queued_bytes_ = 0;  // guarded by queue_mu_
-  bool stopping_ = false;      // guarded by queue_mu_
-  Status last_write_status_;   // guarded by queue_mu_
+  uint64_t queued_bytes_ = 0;   // guarded by queue_mu_
+  bool stopping_ = false;       // guarded by queue_mu_
+  Status last_write_status_;    // guarded by queue_mu_
+  int64_t last_probe_ms_ = 0;   // writer thread: when ProbeWritable last ran
+  RateLimitedLog failure_log_;  // writer thread: failed commits
   std::thread writer_;
   std::condition_variable drop_cv_;  // with queue_mu_: stopping_ for the dropper
   std::thread dropper_;              // only with drop_cache_ms and retention_consumers

@@ -13,6 +13,7 @@
 #include "common/ingest_burst.h"
 #include "common/ingest_pause.h"
 #include "common/prometheus_text.h"
+#include "common/rate_limited_log.h"
 #include "common/thread_name.h"
 #include "common/thread_priority.h"
 #include "log/resolving_log.h"
@@ -384,7 +385,7 @@ Status ProcessingStage::CommitOffsets(bool force) {
 void ProcessingStage::Run() {
   SetThreadName("vigil-process");
   EnterBackgroundPriority();
-  int64_t last_error_ms = 0;
+  RateLimitedLog errors;
   for (;;) {
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -397,11 +398,7 @@ void ProcessingStage::Run() {
     bool did = false;
     Status st = RunRound(&did);
     if (!st.ok()) {
-      int64_t now = clock_->NowMs();
-      if (now - last_error_ms > 10000) {
-        std::fprintf(stderr, "vigil: process: %s (retrying)\n", st.ToString().c_str());
-        last_error_ms = now;
-      }
+      errors.Print("vigil: process: " + st.ToString() + " (retrying)");
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait_for(lock, std::chrono::milliseconds(500), [&] { return stopping_; });
       continue;

@@ -8,6 +8,7 @@
 #include "common/file_util.h"
 #include "common/ingest_burst.h"
 #include "common/json_writer.h"
+#include "common/rate_limited_log.h"
 #include "common/thread_name.h"
 #include "common/thread_priority.h"
 #include "log/resolving_log.h"
@@ -572,6 +573,7 @@ std::optional<CrashGroup> CrashGroupIndex::Get(const std::string& app,
 void CrashGroupIndex::Run() {
   SetThreadName("vigil-groups");
   EnterBackgroundPriority();
+  RateLimitedLog errors;
   for (;;) {
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -583,12 +585,12 @@ void CrashGroupIndex::Run() {
     });
     bool did = false;
     Status st = RunRound(&did);
-    if (!st.ok()) std::fprintf(stderr, "vigil: crash groups: %s\n", st.ToString().c_str());
+    if (!st.ok()) errors.Print("vigil: crash groups: " + st.ToString());
     int64_t now = clock_->NowMs();
     if (now - last_snapshot_ms_ >= options_.snapshot_interval_ms) {
       last_snapshot_ms_ = now;
       st = SaveSnapshot();
-      if (!st.ok()) std::fprintf(stderr, "vigil: crash groups: %s\n", st.ToString().c_str());
+      if (!st.ok()) errors.Print("vigil: crash groups: " + st.ToString());
     }
     if (!did || !backlog_) {  // caught up: let records gather
       std::unique_lock<std::mutex> lock(mu_);

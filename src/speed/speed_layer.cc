@@ -11,6 +11,7 @@
 #include "common/ingest_burst.h"
 #include "common/ingest_pause.h"
 #include "common/prometheus_text.h"
+#include "common/rate_limited_log.h"
 #include "common/thread_name.h"
 #include "common/thread_priority.h"
 
@@ -91,6 +92,7 @@ void SpeedLayer::Notify() {
 void SpeedLayer::Run() {
   SetThreadName("vigil-speed");
   EnterBackgroundPriority();
+  RateLimitedLog errors;
   for (;;) {
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -108,13 +110,13 @@ void SpeedLayer::Run() {
     if (st.ok() && !did) st = CommitWhileIdle();
     if (!st.ok()) {
       errors_++;
-      std::fprintf(stderr, "vigil: speed: %s\n", st.ToString().c_str());
+      errors.Print("vigil: speed: " + st.ToString());
     }
     int64_t now = clock_->NowMs();
     if (now - last_sweep_ms_ >= options_.sweep_interval_ms) {
       last_sweep_ms_ = now;
       st = Sweep();
-      if (!st.ok()) std::fprintf(stderr, "vigil: speed: sweep: %s\n", st.ToString().c_str());
+      if (!st.ok()) errors.Print("vigil: speed: sweep: " + st.ToString());
     }
     if (!did || !st.ok()) {
       std::unique_lock<std::mutex> lock(mu_);
