@@ -11,7 +11,9 @@
 #include <cstring>
 
 #include "common/coding.h"
+#include "common/file_util.h"
 #include "common/thread_priority.h"
+#include "serve/rocksdb_stderr_logger.h"
 
 namespace vigil::serve {
 
@@ -22,6 +24,9 @@ Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   std::string msg = std::string(what) + ": " + s.ToString();
   if (s.IsCorruption()) return Status::Corruption(msg);
   if (s.IsNotFound()) return Status::NotFound(msg);
+  // As for our own files (Status::FromErrno): a full disk is waited out. RocksDB resumes by
+  // itself once there is room (its SstFileManager: 64 MiB free).
+  if (s.IsNoSpace()) return Status::Unavailable(msg);
   return Status::IoError(msg);
 }
 
@@ -52,13 +57,17 @@ std::string_view View(const rocksdb::Slice& s) { return std::string_view(s.data(
 
 }  // namespace
 
-Result<std::unique_ptr<RocksDbStore>> RocksDbStore::Open(const std::string& dir) {
+Result<std::unique_ptr<RocksDbStore>> RocksDbStore::Open(const std::string& dir,
+                                                         rocksdb::Env* env) {
   rocksdb::Options options;
+  if (env != nullptr) options.env = env;
   options.create_if_missing = true;
   options.compression = rocksdb::kZSTD;
   options.bottommost_compression = rocksdb::kZSTD;
   options.max_background_jobs = 2;
-  options.keep_log_file_num = 5;
+  // Its messages to stderr, and no LOG file on the data disk: rocksdb_stderr_logger.h says why
+  // (a full disk aborted the server).
+  options.info_log = std::make_shared<RocksDbStderrLogger>();
   rocksdb::BlockBasedTableOptions table;
   table.filter_policy.reset();
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
@@ -74,6 +83,8 @@ Result<std::unique_ptr<RocksDbStore>> RocksDbStore::Open(const std::string& dir)
       (void)options.env->LowerThreadPoolCPUPriority(pool, pri);  // best effort, as for stages
     }
   }
+  // Created first: RocksDB reports a missing directory as an error before it creates it.
+  VIGIL_RETURN_IF_ERROR(MakeDirs(dir));
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(options, dir, &db);
   if (!s.ok()) {

@@ -14,14 +14,17 @@
 
 namespace rocksdb {
 class DB;
-}
+class Env;
+}  // namespace rocksdb
 
 namespace vigil::serve {
 
 class RocksDbStore : public AggregateStore {
  public:
-  // Opens (creating if missing) the database in `dir`.
-  static Result<std::unique_ptr<RocksDbStore>> Open(const std::string& dir);
+  // Opens (creating if missing) the database in `dir`. `env`: RocksDB's default unless given
+  // (tests inject file-system faults through one); it must outlive the store.
+  static Result<std::unique_ptr<RocksDbStore>> Open(const std::string& dir,
+                                                    rocksdb::Env* env = nullptr);
   ~RocksDbStore() override;
 
   Status Apply(const WriteSet& writes, bool sync) override;
