@@ -21,6 +21,7 @@
 #include "common/flags.h"
 #include "common/ingest_burst.h"
 #include "common/ingest_pause.h"
+#include "common/open_file_limit.h"
 #include "common/prometheus_text.h"
 #include "common/secret.h"
 #include "common/thread_priority.h"
@@ -112,6 +113,17 @@ int RunServeCommand(const std::vector<std::string>& args) {
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  // Each connection and each app's open segments take a descriptor (common/open_file_limit.h).
+  const OpenFileLimit files = RaiseOpenFileLimit();
+  if (files.soft > 0 && files.soft < kLowOpenFileLimit) {
+    std::fprintf(stderr,
+                 "vigil: warning: at most %llu open files (ulimit -Hn): each client connection and "
+                 "each app's log segments take one; allow at least %llu (LimitNOFILE= in a "
+                 "systemd unit)\n",
+                 static_cast<unsigned long long>(files.soft),
+                 static_cast<unsigned long long>(kLowOpenFileLimit));
+  }
 
   SetBackgroundNice(static_cast<int>(config.background_nice));
   SetBurstYieldLimitMs(config.burst_yield_seconds * 1000);
@@ -330,6 +342,12 @@ int RunServeCommand(const std::vector<std::string>& args) {
   http.threads = static_cast<int>(config.threads);
   http.pin_loops = config.pin_http_loops == 1;
   ingest::HttpServer server(http, [&router](h2o_req_t* req) { router.Handle(req); });
+  metrics->AddRenderer([&server](std::string* out) {
+    AppendMetric(out, "vigil_http_accept_pauses_total", "counter",
+                 "Times an event loop stopped accepting connections for 100 ms, out of file "
+                 "descriptors (raise the open-file limit) or socket memory.",
+                 server.accept_pauses());
+  });
   st = server.Start();
   if (!st.ok()) {
     std::fprintf(stderr, "vigil serve: %s\n", st.message().c_str());

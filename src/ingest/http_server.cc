@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/json_writer.h"
+#include "common/rate_limited_log.h"
 #include "common/thread_name.h"
 #include "common/wakeup_batch.h"
 
@@ -79,6 +80,13 @@ struct HttpServer::Loop {
   int listen_fd = -1;
   h2o_socket_t* listener = nullptr;
   int cpu = -1;  // the CPU the loop's thread is pinned to; -1: not pinned
+  // Accepting paused (OnAccept): its timeout, and the entry whose callback resumes it.
+  h2o_timeout_t accept_pause_timeout;
+  struct AcceptPause {
+    h2o_timeout_entry_t entry;  // first: the callback gets &entry
+    Loop* loop;
+  } accept_pause{};
+  RateLimitedLog accept_errors;
   std::thread thread;
 };
 
@@ -268,8 +276,30 @@ void HttpServer::OnAccept(h2o_socket_t* listener, const char* err) {
   if (err != nullptr) return;
   auto* loop = static_cast<Loop*>(listener->data);
   h2o_socket_t* sock = h2o_evloop_socket_accept(listener);
-  if (sock == nullptr) return;
+  if (sock == nullptr) {
+    const int err = errno;
+    if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+      // The connection stays in the backlog and the listening socket readable: accepting again
+      // at once spun the loop at 100 % of a CPU, starving its open connections. Pause instead,
+      // as nginx does; the connection is accepted once a descriptor is free.
+      h2o_socket_read_stop(listener);
+      h2o_timeout_link(loop->evloop, &loop->accept_pause_timeout, &loop->accept_pause.entry);
+      loop->server->accept_pauses_.fetch_add(1, std::memory_order_relaxed);
+      loop->accept_errors.Print(
+          std::string("vigil: cannot accept connections: ") + std::strerror(err) +
+          (err == EMFILE ? "; raise the open-file limit of vigil (ulimit -n, or LimitNOFILE= in "
+                           "its systemd unit)"
+                         : "") +
+          "; retrying every " + std::to_string(kAcceptPauseMs) + " ms");
+    }
+    return;
+  }
   h2o_accept(&loop->accept_ctx, sock);
+}
+
+void HttpServer::OnAcceptPauseEnd(h2o_timeout_entry_t* entry) {
+  Loop* loop = reinterpret_cast<Loop::AcceptPause*>(entry)->loop;
+  if (loop->listener != nullptr) h2o_socket_read_start(loop->listener, &HttpServer::OnAccept);
 }
 
 static int Listen(const std::string& host, uint16_t port, int* fd_out) {
@@ -362,6 +392,9 @@ void HttpServer::Run(Loop* loop) {
   loop->listener =
       h2o_evloop_socket_create(loop->evloop, loop->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
   loop->listener->data = loop;
+  h2o_timeout_init(loop->evloop, &loop->accept_pause_timeout, kAcceptPauseMs);
+  loop->accept_pause.loop = loop;
+  loop->accept_pause.entry.cb = &HttpServer::OnAcceptPauseEnd;
   h2o_socket_read_start(loop->listener, &HttpServer::OnAccept);
   while (!stop_.load(std::memory_order_relaxed)) {
     h2o_evloop_run(loop->evloop, 50);
@@ -369,6 +402,9 @@ void HttpServer::Run(Loop* loop) {
       h2o_socket_read_stop(loop->listener);
       h2o_socket_close(loop->listener);  // closes listen_fd
       loop->listener = nullptr;
+      if (h2o_timeout_is_linked(&loop->accept_pause.entry)) {
+        h2o_timeout_unlink(&loop->accept_pause.entry);
+      }
     }
   }
   // The process is ending: contexts, connections and the loop are reclaimed by the OS.

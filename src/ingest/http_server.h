@@ -104,12 +104,18 @@ class HttpServer {
   bool pinned() const { return pinned_; }
   // Closes the listening sockets; open connections keep being served until Stop.
   void StopAccepting();
+  // Times a loop stopped accepting for kAcceptPauseMs because the process was out of file
+  // descriptors (or the kernel of socket memory). Retrying at once would spin: the waiting
+  // connection keeps the listening socket readable.
+  uint64_t accept_pauses() const { return accept_pauses_.load(std::memory_order_relaxed); }
+  static constexpr uint64_t kAcceptPauseMs = 100;
   // Stops and joins the loops.
   void Stop();
 
  private:
   struct Loop;
   static void OnAccept(h2o_socket_t* listener, const char* err);
+  static void OnAcceptPauseEnd(h2o_timeout_entry_t* entry);
   static int OnRequest(h2o_handler_t* self, h2o_req_t* req);
   static void OnMessages(h2o_multithread_receiver_t* receiver, h2o_linklist_t* messages);
   void Run(Loop* loop);
@@ -122,6 +128,7 @@ class HttpServer {
   bool pinned_ = false;
   std::atomic<bool> stop_accepting_{false};
   std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> accept_pauses_{0};
 };
 
 }  // namespace vigil::ingest

@@ -21,8 +21,9 @@ ADMIN_TOKEN = "test-admin-token"
 
 
 class Server:
-    def __init__(self, data_dir=None, extra_args=(), env=None):
+    def __init__(self, data_dir=None, extra_args=(), env=None, preexec_fn=None):
         self.own_dir = data_dir is None
+        self.preexec_fn = preexec_fn  # run in the child before exec (e.g. resource limits)
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="vigil-it-")
         self.extra_args = list(extra_args)
         self.env = dict(os.environ, **(env or {}))
@@ -40,7 +41,8 @@ class Server:
         self.proc = subprocess.Popen(
             [VIGIL, "serve", "--data", self.data_dir, "--listen", "127.0.0.1:0",
              "--admin-token", ADMIN_TOKEN, "--threads", "2"] + self.extra_args,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self.env, text=True)
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self.env, text=True,
+            preexec_fn=self.preexec_fn)
         deadline = time.time() + 60
         while time.time() < deadline:
             line = self.proc.stdout.readline()

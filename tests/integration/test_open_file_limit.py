@@ -1,0 +1,103 @@
+"""Running out of file descriptors on a real server (started with RLIMIT_NOFILE 64 soft and hard).
+
+What must hold: vigil serve warns at start that the limit is low and how to raise it; once every
+descriptor is taken, the event loops pause accepting instead of spinning on the listening socket
+(before: 100 % of a CPU, and the open connections starved), the connections already open are
+served, the waiting ones are accepted as soon as descriptors are free, and the pauses are
+counted in /metrics and logged (rate-limited) with the fix. A soft limit below the hard one is
+raised to it (common/open_file_limit.h).
+"""
+import os
+import resource
+import socket
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from vigil_harness import Server  # noqa: E402
+
+LIMIT = 64
+CONNECTIONS = 80
+
+
+def limit_open_files():
+    resource.setrlimit(resource.RLIMIT_NOFILE, (LIMIT, LIMIT))
+
+
+def soft_limit_below_hard():
+    resource.setrlimit(resource.RLIMIT_NOFILE, (LIMIT, 4 * LIMIT))
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_for_output(server, text, timeout=10):
+    """Whether the server wrote `text` (its stderr is read by a thread: it may come late)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if text in "".join(server.output):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def healthz(sock, timeout):
+    sock.settimeout(timeout)
+    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: vigil\r\n\r\n")
+    try:
+        return sock.recv(64)
+    except socket.timeout:
+        return None
+
+
+class OpenFileLimitTest(unittest.TestCase):
+    def test_out_of_descriptors_pauses_accepting_serves_open_connections_and_recovers(self):
+        server = Server(preexec_fn=limit_open_files).start()
+        self.addCleanup(server.cleanup)
+        conns = []
+        self.addCleanup(lambda: [c.close() for c in conns])
+        for _ in range(CONNECTIONS):  # connect() succeeds from the backlog even when not accepted
+            conns.append(socket.create_connection(("127.0.0.1", server.port), timeout=5))
+        time.sleep(0.5)
+        before = cpu_seconds(server.proc.pid)
+        time.sleep(1.0)
+        busy = cpu_seconds(server.proc.pid) - before
+        self.assertLess(busy, 0.5, "the server spins while it cannot accept")
+
+        self.assertTrue(healthz(conns[0], 5).startswith(b"HTTP/1.1 200"))  # an accepted one
+        self.assertIsNone(healthz(conns[-1], 0.5))  # still waiting in the backlog
+        for c in conns[:40]:
+            c.close()
+        del conns[:40]
+        conns[-1].settimeout(5)
+        reply = conns[-1].recv(64)  # its request was sent above, before it was accepted
+        self.assertTrue(reply.startswith(b"HTTP/1.1 200"), reply)
+
+        for c in conns:
+            c.close()
+        conns.clear()
+        _, _, metrics = server.request("GET", "/metrics")
+        pauses = [line for line in metrics.decode().splitlines()
+                  if line.startswith("vigil_http_accept_pauses_total ")]
+        self.assertEqual(len(pauses), 1, metrics)
+        self.assertGreater(float(pauses[0].split()[1]), 0)
+        for text in ("vigil: warning: at most 64 open files",
+                     "cannot accept connections: Too many open files; raise the open-file limit"):
+            self.assertTrue(wait_for_output(server, text), (text, list(server.output)))
+
+    def test_a_soft_limit_below_the_hard_one_is_raised(self):
+        server = Server(preexec_fn=soft_limit_below_hard).start()
+        self.addCleanup(server.cleanup)
+        with open("/proc/%d/limits" % server.proc.pid) as f:
+            row = [line for line in f if line.startswith("Max open files")][0].split()
+        self.assertEqual((row[3], row[4]), (str(4 * LIMIT), str(4 * LIMIT)), row)
+        text = "at most %d open files" % (4 * LIMIT)
+        self.assertTrue(wait_for_output(server, text), (text, list(server.output)))
+
+
+if __name__ == "__main__":
+    unittest.main()
