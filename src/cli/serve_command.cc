@@ -17,6 +17,7 @@
 #include "batch/batch_layer.h"
 #include "cli/commands.h"
 #include "cli/serve_config.h"
+#include "common/data_dir_lock.h"
 #include "common/file_util.h"
 #include "common/flags.h"
 #include "common/ingest_burst.h"
@@ -105,6 +106,12 @@ int RunServeCommand(const std::vector<std::string>& args) {
   if (!st.ok()) {
     std::fprintf(stderr, "vigil serve: %s\n", st.message().c_str());
     return 2;
+  }
+  // Before anything in the directory is opened: common/data_dir_lock.h says why.
+  Result<DataDirLock> data_lock = DataDirLock::Acquire(config.data_dir);
+  if (!data_lock.ok()) {
+    std::fprintf(stderr, "vigil serve: %s\n", data_lock.status().message().c_str());
+    return 1;
   }
 
   // Signals are taken by sigwait below; block them before any thread starts.

@@ -11,8 +11,17 @@ void RocksDbStderrLogger::Logv(const char* format, va_list ap) {
   // level, e.g. "[WARN] ...".
   char line[1024];
   std::vsnprintf(line, sizeof(line), format, ap);
-  std::string text = std::string("vigil: aggregates: rocksdb: ") + line;
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  // One line each: some messages (a failed MANIFEST commit) span many.
+  std::string text = "vigil: aggregates: rocksdb:";
+  bool space = true;
+  for (const char* p = line; *p != '\0'; ++p) {
+    const bool blank = *p == '\n' || *p == ' ' || *p == '\t';
+    if (!blank) {
+      if (space) text += ' ';
+      text += *p;
+    }
+    space = blank;
+  }
   std::lock_guard<std::mutex> lock(mu_);
   log_.Print(text);
 }

@@ -88,8 +88,14 @@ Result<std::unique_ptr<RocksDbStore>> RocksDbStore::Open(const std::string& dir,
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(options, dir, &db);
   if (!s.ok()) {
-    return Status::IoError("cannot open the aggregate store " + dir + ": " + s.ToString() +
-                           (s.IsIOError() ? " (is another vigil using this data directory?)" : ""));
+    std::string hint;
+    if (s.IsNoSpace()) {
+      hint = " (the disk is full: free some space on it, RocksDB needs about 70 MiB to open)";
+    } else if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
+      hint = " (is another vigil using this data directory?)";
+    }
+    return Status(s.IsNoSpace() ? StatusCode::kUnavailable : StatusCode::kIoError,
+                  "cannot open the aggregate store " + dir + ": " + s.ToString() + hint);
   }
   return std::unique_ptr<RocksDbStore>(new RocksDbStore(db));
 }
