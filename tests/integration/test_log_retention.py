@@ -1,7 +1,9 @@
 """Raw-log retention on a real server: once processing, the archive and speed have all passed an
 app's raw segments, the log deletes them, even when the app sent a burst and went quiet (the
 readers' raw-log commits used to stop short of processing's late commit, and never moved again).
-What is deleted is exactly the oldest records; the rest, and every archived row, stay.
+The processed log's segments go as well, once the archive, speed and the crash-group index have
+passed them. What is deleted is exactly the oldest records; the rest, and every archived row,
+stay.
 
 Takes about a minute and a half: the log checks retention once a minute.
 """
@@ -18,8 +20,8 @@ BATCHES = 150
 EVENTS_PER_BATCH = 20
 
 
-def raw_partition(server, app):
-    stats = server.log_stats()
+def partition(server, app, log="raw"):
+    stats = server.log_stats(log)
     found = [p for p in stats["partitions"] if p["app"] == app]
     assert len(found) == 1, stats
     return found[0]
@@ -37,25 +39,39 @@ class LogRetentionTest(ServerTestCase):
         for b in range(BATCHES):
             events = [{"id": "e-%d-%d" % (b, i), "type": "custom", "ts": now,
                        "name": "tapped", "attrs": {"pad": "%064d" % i}}
-                      for i in range(EVENTS_PER_BATCH)]
+                      for i in range(EVENTS_PER_BATCH - 1)]
+            # One handled exception per batch: processing rewrites such a record in full (a
+            # record without one becomes a 12-byte reference), so the processed log fills
+            # segments of its own.
+            events.append({"id": "e-%d-x" % b, "type": "handled_exception", "ts": now,
+                           "error": {"type": "java.lang.IllegalStateException",
+                                     "reason": "state %d: %s" % (b, "x" * 2000)}})
             status, _, body = self.server.post_events(app["ingest_key"], batch("b-%d" % b, events))
             self.assertEqual(status, 202, body)
             self.assertEqual(body["accepted"], EVENTS_PER_BATCH, body)
-        before = raw_partition(self.server, app["id"])
+        before = partition(self.server, app["id"])
         self.assertEqual(before["end_offset"], BATCHES)
         self.assertGreaterEqual(before["segments"], 4, before)
         wait_rows(self.server, app["id"], BATCHES * EVENTS_PER_BATCH)
 
+        processed_before = partition(self.server, app["id"], "processed")
+        self.assertGreaterEqual(processed_before["segments"], 4, processed_before)
+
         # The app is quiet from now on. Within two retention checks every segment but the one
-        # being written must go.
+        # being written must go, in both logs.
         deadline = time.time() + 150
         part = before
         while time.time() < deadline:
-            part = raw_partition(self.server, app["id"])
-            if part["segments"] == 1:
+            part = partition(self.server, app["id"])
+            processed = partition(self.server, app["id"], "processed")
+            if part["segments"] == 1 and processed["segments"] == 1:
                 break
             time.sleep(2)
         self.assertEqual(part["segments"], 1, part)
+        self.assertEqual(processed["segments"], 1, processed)
+        for reader in ("archive", "groups", "speed"):
+            self.assertEqual(processed["consumers"].get(reader), BATCHES, processed)
+        self.assertEqual(processed["end_offset"], BATCHES, processed)
         for reader in ("process", "archive", "speed"):
             self.assertEqual(part["consumers"].get(reader), BATCHES, part)
         self.assertGreater(part["start_offset"], 0, part)

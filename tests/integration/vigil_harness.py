@@ -141,8 +141,8 @@ class Server:
         out = subprocess.run(args, capture_output=True, text=True, env=self.env, check=True)
         return [json.loads(line) for line in out.stdout.splitlines() if line]
 
-    def log_stats(self):
-        out = subprocess.run([VIGIL, "log", "stats", "--data", self.data_dir],
+    def log_stats(self, log="raw"):
+        out = subprocess.run([VIGIL, "log", "stats", "--data", self.data_dir, "--log", log],
                              capture_output=True, text=True, env=self.env, check=True)
         return json.loads(out.stdout)
 
