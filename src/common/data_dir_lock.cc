@@ -22,10 +22,9 @@ Result<DataDirLock> DataDirLock::Acquire(const std::string& dir) {
     if (err != EWOULDBLOCK) return Status::FromErrno("lock " + path, err);
     std::string holder = n > 0 ? std::string(pid, static_cast<size_t>(n)) : "";
     while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
-    return Status::Unavailable("another vigil serve" +
-                               (holder.empty() ? std::string() : " (pid " + holder + ")") +
-                               " is using the data directory " + dir +
-                               ": stop it first, or give this one another --data");
+    return Status::Unavailable(
+        "another vigil serve" + (holder.empty() ? std::string() : " (pid " + holder + ")") +
+        " is using the data directory " + dir + ": stop it first, or give this one another --data");
   }
   const std::string pid = std::to_string(::getpid()) + "\n";
   if (::ftruncate(fd, 0) != 0 ||

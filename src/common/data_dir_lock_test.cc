@@ -20,10 +20,9 @@ TEST(DataDirLockTest, OneHolderAtATimeAndTheRefusalNamesIt) {
   Result<DataDirLock> second = DataDirLock::Acquire(dir.path());
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.status().code(), StatusCode::kUnavailable);
-  EXPECT_EQ(second.status().message(),
-            "another vigil serve (pid " + std::to_string(::getpid()) +
-                ") is using the data directory " + dir.path() +
-                ": stop it first, or give this one another --data");
+  EXPECT_EQ(second.status().message(), "another vigil serve (pid " + std::to_string(::getpid()) +
+                                           ") is using the data directory " + dir.path() +
+                                           ": stop it first, or give this one another --data");
   first.reset();  // released
   Result<DataDirLock> third = DataDirLock::Acquire(dir.path());
   EXPECT_TRUE(third.ok()) << third.status().ToString();

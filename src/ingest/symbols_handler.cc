@@ -18,10 +18,16 @@ int StatusFor(const Status& st) {
       return 413;
     case StatusCode::kNotFound:
       return 404;
+    case StatusCode::kUnavailable:  // the disk is full: worth retrying later
+      return 503;
     default:
       return 500;
   }
 }
+
+// With a 503, how long the client should wait before it retries.
+constexpr int kRetryAfterS = 30;
+int RetryAfterFor(int status) { return status == 503 ? kRetryAfterS : 0; }
 
 }  // namespace
 
@@ -62,7 +68,7 @@ void SymbolsHandler::Reply(h2o_req_t* req, int status, std::string_view json) {
 
 void SymbolsHandler::Error(h2o_req_t* req, int status, std::string_view message) {
   metrics_->CountRequest(status);
-  SendError(req, status, message);
+  SendError(req, status, message, RetryAfterFor(status));
 }
 
 void SymbolsHandler::Handle(h2o_req_t* req, const App& app, std::string_view rest) {
@@ -115,7 +121,7 @@ void SymbolsHandler::Upload(h2o_req_t* req, const App& app) {
       if (!stored.ok()) {
         int status = StatusFor(stored.status());
         metrics_->CountRequest(status);
-        reply->Complete(status, ErrorJson(stored.status().message()));
+        reply->Complete(status, ErrorJson(stored.status().message()), RetryAfterFor(status));
         return;
       }
       std::string out;

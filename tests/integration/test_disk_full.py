@@ -2,7 +2,7 @@
 no blocks reserved for root), filled up while batches arrive.
 
 What must hold: batches the log cannot store get 503 with Retry-After and an error naming the
-disk; /readyz says not ready, /healthz still up; nothing acknowledged is lost or doubled. Once
+disk, and so do symbol uploads; /readyz says not ready, /healthz still up; nothing acknowledged is lost or doubled. Once
 space is freed, /readyz turns ready again on its own (no traffic needed: a load balancer that
 took the instance out would otherwise never send any), the refused batches go in when retried,
 every stage catches up (archive, speed), and all of it survives kill -9.
@@ -22,6 +22,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from test_archive import archive_stats, wait_rows  # noqa: E402
 from vigil_harness import Server  # noqa: E402
 
+FIXTURES = os.path.join(os.path.dirname(__file__), "..", "fixtures")
 EVENTS_PER_BATCH = 20
 # 160 MiB: RocksDB (the aggregates) preallocates its write-ahead log, about 70 MiB.
 FS_BYTES = 160 << 20
@@ -73,6 +74,13 @@ class DiskFullTest(unittest.TestCase):
     def post(self, batch):
         return self.server.post_events(self.app["ingest_key"], batch)
 
+    def upload_symbols(self):
+        with open(os.path.join(FIXTURES, "breakpad", "linux_inline.new.sym"), "rb") as f:
+            data = f.read()
+        return self.server.json_request(
+            "POST", "/v1/apps/%s/symbols" % self.app["id"], data,
+            {"Authorization": "Bearer " + self.app["api_token"]})
+
     def free_bytes(self):
         st = os.statvfs(self.mnt)
         return st.f_bavail * st.f_frsize
@@ -121,11 +129,22 @@ class DiskFullTest(unittest.TestCase):
         self.assertIn("No space left on device", ready["error"])
         status, _, _ = self.server.json_request("GET", "/healthz")
         self.assertEqual(status, 200)
+        # A symbol file cannot be stored either (what little the log left free is taken too):
+        # 503 as well, not a server error.
+        rest = os.path.join(self.mnt, "filler-rest")
+        if self.free_bytes() > 0:
+            subprocess.run(["fallocate", "-l", str(self.free_bytes()), rest], check=True)
+        status, headers, body = self.upload_symbols()
+        self.assertEqual(status, 503, body)
+        self.assertIn("No space left on device", body["error"])
+        self.assertIn("retry-after", {k.lower() for k in headers})
         self.assertGreaterEqual(metric(self.server, 'vigil_http_requests_total{code="503"}')
                                 or 0, 10)
 
         # Space comes back. Without any traffic, /readyz must say so within a few seconds.
         os.unlink(filler)
+        if os.path.exists(rest):
+            os.unlink(rest)
         deadline = time.time() + 15
         while time.time() < deadline:
             status, _, ready = self.server.json_request("GET", "/readyz")
@@ -133,6 +152,9 @@ class DiskFullTest(unittest.TestCase):
                 break
             time.sleep(0.2)
         self.assertEqual(status, 200, ready)
+
+        status, _, body = self.upload_symbols()
+        self.assertEqual(status, 201, body)
 
         # The SDK retries what was refused: none of it was stored, so none is a duplicate.
         for batch_id in refused:
