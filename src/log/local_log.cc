@@ -2,6 +2,7 @@
 #include "log/local_log.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -69,12 +70,50 @@ LocalLog::~LocalLog() {
 Status LocalLog::LoadPartitions() {
   Result<std::vector<std::string>> names = ListDir(dir_);
   if (!names.ok()) return names.status();
+  std::vector<std::string> apps;
+  uint64_t total = 0;  // bytes of segments to scan, for the progress line
   for (const std::string& name : *names) {
     if (!IsValidPartitionName(name)) continue;
+    apps.push_back(name);
+    Result<std::vector<std::string>> files = ListDir(dir_ + "/" + name);
+    if (!files.ok()) continue;  // Partition::Open reports it
+    for (const std::string& f : *files) {
+      struct stat st;
+      if (f.ends_with(".seg") && ::stat((dir_ + "/" + name + "/" + f).c_str(), &st) == 0) {
+        total += static_cast<uint64_t>(st.st_size);
+      }
+    }
+  }
+  // A big log takes a while (about a second per GB here): say how far it got, every few
+  // seconds, once it has taken that long.
+  const int64_t start_ns = clock_->MonotonicNs();
+  int64_t last_print_ns = start_ns;
+  uint64_t scanned = 0;
+  size_t done = 0;
+  PartitionOptions options = options_.partition;
+  options.on_segment_scanned = [&](uint64_t bytes) {
+    scanned += bytes;
+    const int64_t now_ns = clock_->MonotonicNs();
+    if (now_ns - last_print_ns < kRecoveryProgressNs) return;
+    last_print_ns = now_ns;
+    std::fprintf(
+        stderr, "vigil: log %s: recovery has read %.1f of %.1f GiB (%.0f %%), %zu of %zu app(s)\n",
+        dir_.c_str(), static_cast<double>(scanned) / (1 << 30),
+        static_cast<double>(total) / (1 << 30),
+        total == 0 ? 100.0 : 100.0 * static_cast<double>(scanned) / static_cast<double>(total),
+        done, apps.size());
+  };
+  for (const std::string& name : apps) {
     Result<std::unique_ptr<Partition>> p =
-        Partition::Open(dir_ + "/" + name, name, options_.partition, clock_);
+        Partition::Open(dir_ + "/" + name, name, options, clock_);
     if (!p.ok()) return p.status();
     partitions_[name] = std::move(*p);
+    ++done;
+  }
+  if (last_print_ns != start_ns) {
+    std::fprintf(stderr, "vigil: log %s: recovered %zu app(s), %.1f GiB, in %.1f s\n", dir_.c_str(),
+                 apps.size(), static_cast<double>(scanned) / (1 << 30),
+                 static_cast<double>(clock_->MonotonicNs() - start_ns) / 1e9);
   }
   return Status::Ok();
 }

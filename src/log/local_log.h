@@ -67,6 +67,8 @@ struct LocalLogOptions {
 
 inline constexpr uint64_t kProbeFreeBytes = uint64_t{4} << 20;
 inline constexpr int64_t kProbeIntervalMs = 1000;
+// Recovery prints its progress this often, once it has taken this long.
+inline constexpr int64_t kRecoveryProgressNs = 3'000'000'000;
 
 // Partition names are 1–kMaxPartitionName characters of [A-Za-z0-9_-].
 inline constexpr size_t kMaxPartitionName = 64;

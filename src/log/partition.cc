@@ -148,6 +148,7 @@ Status Partition::Recover() {
                    name_.c_str(), path.c_str(), r.position());
     }
     seg.bytes = stale ? pos : r.position();
+    if (options_.on_segment_scanned) options_.on_segment_scanned(r.position());
     segments_.push_back(std::move(seg));
     next_offset_ = std::max(next_offset_, next);
   }

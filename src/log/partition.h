@@ -39,6 +39,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -57,6 +58,8 @@ struct PartitionOptions {
   uint64_t segment_bytes = 64ull << 20;
   int64_t dedup_window_ms = 25 * 3600 * 1000LL;
   bool read_only = false;  // for tools reading a live log: no truncation, no writes
+  // Called by Open after each segment it scanned, with the bytes read (recovery progress).
+  std::function<void(uint64_t bytes)> on_segment_scanned;
 };
 
 class Partition {
