@@ -24,6 +24,7 @@
 #include "common/ingest_pause.h"
 #include "common/open_file_limit.h"
 #include "common/prometheus_text.h"
+#include "common/rate_limited_log.h"
 #include "common/secret.h"
 #include "common/thread_priority.h"
 #include "ingest/admin_handler.h"
@@ -232,12 +233,13 @@ int RunServeCommand(const std::vector<std::string>& args) {
   // A reader of the processed log at its end commits no further in the raw log than processing
   // had committed then; each commit of processing moves them up, so that an app that goes quiet
   // does not keep its raw segments (log/resolving_log.h).
-  processing_options.on_committed = [&processed_view](const std::string& app) {
+  RateLimitedLog refresh_errors;  // the processing thread's, which alone calls on_committed
+  processing_options.on_committed = [&processed_view, &refresh_errors](const std::string& app) {
     for (const char* reader : {"archive", "speed"}) {
       Status refreshed = processed_view.RefreshBase(reader, app);
       if (!refreshed.ok()) {
-        std::fprintf(stderr, "vigil: process: raw-log commit of %s for %s: %s\n", reader,
-                     app.c_str(), refreshed.ToString().c_str());
+        refresh_errors.Print(std::string("vigil: process: raw-log commit of ") + reader + " for " +
+                             app + ": " + refreshed.ToString());
       }
     }
   };

@@ -26,11 +26,9 @@ Result<DataDirLock> DataDirLock::Acquire(const std::string& dir) {
         "another vigil serve" + (holder.empty() ? std::string() : " (pid " + holder + ")") +
         " is using the data directory " + dir + ": stop it first, or give this one another --data");
   }
+  // The pid is only for the message a second server prints: the lock holds without it.
   const std::string pid = std::to_string(::getpid()) + "\n";
-  if (::ftruncate(fd, 0) != 0 ||
-      ::pwrite(fd, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
-    // The lock holds without it; only the message of a second server would lack the pid.
-  }
+  if (::ftruncate(fd, 0) == 0) (void)!::pwrite(fd, pid.data(), pid.size(), 0);
   return DataDirLock(fd);
 }
 
