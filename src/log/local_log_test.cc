@@ -121,6 +121,52 @@ TEST_F(LocalLogTest, DedupSurvivesRestartWithinWindowAndExpiresAfter) {
   EXPECT_FALSE(AppendSync(log.get(), "app", 7, "later").second.duplicate);
 }
 
+// The dedup window is pruned oldest first, a round at a time (not by walking every key): keys
+// go exactly when they leave the window, and a key sent again after the window (a device
+// offline for days retrying) is taken, remembered anew, and does not hold back the pruning of
+// the keys after it.
+TEST_F(LocalLogTest, DedupKeysLeaveTheWindowOldestFirst) {
+  auto p = OpenPartition(1 << 20);
+  ASSERT_NE(p, nullptr);
+  const int64_t window = PartitionOptions{}.dedup_window_ms;
+  auto append = [&](uint64_t key) {
+    uint64_t original;
+    if (p->FindDuplicate(key, &original)) return false;
+    p->Stage(key, 1, "r", clock_.NowMs());
+    EXPECT_TRUE(p->Commit().ok());
+    return true;
+  };
+  ASSERT_TRUE(append(1));  // t0
+  clock_.AdvanceMs(1000);
+  ASSERT_TRUE(append(2));  // t0 + 1 s
+  ASSERT_TRUE(append(3));
+  EXPECT_FALSE(append(1));
+  EXPECT_EQ(p->dedup_keys(), 3u);
+  // Key 1 leaves the window a millisecond after it is window old; 2 and 3 a second later.
+  clock_.AdvanceMs(window - 1000);
+  EXPECT_FALSE(append(1));  // exactly window old: still remembered
+  clock_.AdvanceMs(1);
+  ASSERT_TRUE(append(4));          // a round: prunes key 1
+  EXPECT_EQ(p->dedup_keys(), 3u);  // 2, 3, 4
+  ASSERT_TRUE(append(1));          // the offline device's retry: taken, remembered again
+  EXPECT_EQ(p->dedup_keys(), 4u);
+  clock_.AdvanceMs(1000);
+  ASSERT_TRUE(append(5));          // prunes 2 and 3, though key 1's first age came before them
+  EXPECT_EQ(p->dedup_keys(), 3u);  // 4, 1, 5
+  EXPECT_FALSE(append(1));
+  EXPECT_FALSE(append(4));
+  EXPECT_TRUE(append(2));
+  // After a restart the window is rebuilt from the records and pruned the same way.
+  p.reset();
+  p = OpenPartition(1 << 20);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->dedup_keys(), 4u);  // 4, 1, 5, 2 (the old 1, 2, 3 are out of the window)
+  EXPECT_FALSE(append(5));
+  clock_.AdvanceMs(window + 1);  // past the window of the last of them (5 and 2)
+  ASSERT_TRUE(append(6));
+  EXPECT_EQ(p->dedup_keys(), 1u);
+}
+
 TEST_F(LocalLogTest, ConcurrentAppendsShareCommitsAndAllLand) {
   std::atomic<int> commits{0};
   LocalLogOptions options;

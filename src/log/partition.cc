@@ -110,7 +110,7 @@ Status Partition::Recover() {
       }
       seg.items += rec.item_count;
       if (rec.dedup_key != 0 && rec.append_time_ms >= dedup_since) {
-        dedup_[rec.dedup_key] = {rec.offset, rec.append_time_ms};
+        RememberKey(rec.dedup_key, rec.offset, rec.append_time_ms);
       }
       next = rec.offset + 1;
     }
@@ -153,7 +153,6 @@ Status Partition::Recover() {
     next_offset_ = std::max(next_offset_, next);
   }
   end_offset_ = next_offset_;
-  last_prune_ms_ = clock_->NowMs();
   return Status::Ok();
 }
 
@@ -171,8 +170,13 @@ uint64_t Partition::Stage(uint64_t key, uint32_t item_count, std::string_view pa
   uint64_t offset = next_offset_++;
   staged_records_.push_back({offset, key, staged_.size(), now_ms, item_count});
   EncodeRecord(offset, now_ms, key, item_count, payload, &staged_);
-  if (key != 0) dedup_[key] = {offset, now_ms};  // visible to FindDuplicate within this round
+  if (key != 0) RememberKey(key, offset, now_ms);  // visible to FindDuplicate within this round
   return offset;
+}
+
+void Partition::RememberKey(uint64_t key, uint64_t offset, int64_t time_ms) {
+  dedup_[key] = {offset, time_ms};
+  dedup_ages_.push_back({time_ms, key});
 }
 
 Status Partition::RollSegment(int64_t now_ms) {
@@ -266,10 +270,12 @@ Status Partition::PrepareSpare(const std::atomic<bool>* stop) {
 }
 
 void Partition::DropStaged() {
-  for (const StagedRecord& r : staged_records_) {
-    if (r.key == 0) continue;
-    auto it = dedup_.find(r.key);
-    if (it != dedup_.end() && it->second.offset == r.offset) dedup_.erase(it);
+  for (auto r = staged_records_.rbegin(); r != staged_records_.rend(); ++r) {
+    if (r->key == 0) continue;
+    auto it = dedup_.find(r->key);
+    if (it != dedup_.end() && it->second.offset == r->offset) dedup_.erase(it);
+    // Their ages were the last added (a stale one would only be skipped by PruneDedup).
+    if (!dedup_ages_.empty() && dedup_ages_.back().key == r->key) dedup_ages_.pop_back();
   }
   next_offset_ = staged_records_.front().offset;
   staged_.clear();
@@ -338,19 +344,16 @@ Status Partition::Commit() {
   staged_.clear();
   staged_records_.clear();
   NoteCommitted(round_bytes);
-  if (now_ms - last_prune_ms_ > 60 * 1000) PruneDedup(now_ms);
+  PruneDedup(now_ms);
   return Status::Ok();
 }
 
 void Partition::PruneDedup(int64_t now_ms) {
-  last_prune_ms_ = now_ms;
   const int64_t cutoff = now_ms - options_.dedup_window_ms;
-  for (auto it = dedup_.begin(); it != dedup_.end();) {
-    if (it->second.time_ms < cutoff) {
-      it = dedup_.erase(it);
-    } else {
-      ++it;
-    }
+  while (!dedup_ages_.empty() && dedup_ages_.front().time_ms < cutoff) {
+    auto it = dedup_.find(dedup_ages_.front().key);
+    if (it != dedup_.end() && it->second.time_ms < cutoff) dedup_.erase(it);
+    dedup_ages_.pop_front();
   }
 }
 

@@ -39,6 +39,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -69,6 +70,9 @@ class Partition {
 
   const std::string& name() const { return name_; }
   const std::string& dir() const { return dir_; }
+
+  // Keys in the dedup window (writer thread, or before the writer starts).
+  size_t dedup_keys() const { return dedup_.size(); }
 
   // --- writer thread ---
   // If `key` (non-zero) was appended within the dedup window, its original offset.
@@ -117,6 +121,11 @@ class Partition {
     uint64_t offset;
     int64_t time_ms;
   };
+  // A key of dedup_ and when it was added, in the order added (see PruneDedup).
+  struct DedupAge {
+    int64_t time_ms;
+    uint64_t key;
+  };
 
   Partition(std::string dir, std::string name, PartitionOptions options, Clock* clock)
       : dir_(std::move(dir)), name_(std::move(name)), options_(options), clock_(clock) {}
@@ -131,6 +140,13 @@ class Partition {
   int64_t MonotonicMs() const { return clock_->MonotonicNs() / 1000000; }
   // Forgets the staged records after a failed round (offsets and dedup keys are reused).
   void DropStaged();
+  // Adds `key` to the dedup window (dedup_ and dedup_ages_).
+  void RememberKey(uint64_t key, uint64_t offset, int64_t time_ms);
+  // Forgets the keys added before the window, oldest first: dedup_ages_ is in the order keys
+  // were added, so only expired keys are looked at. (It used to walk all of dedup_ once a
+  // minute on the writer thread: 1.4 s with the 9M keys of 100 batches/s, every acknowledgement
+  // waiting.) A key added again later (a retry after the window, or after a failed round) has a
+  // later age too, and its entry is kept. A clock that went back only keeps keys longer.
   void PruneDedup(int64_t now_ms);
   std::string SegmentPath(uint64_t base) const;
   // One past the last offset readers take from segments_[i] (mu_ held): the durable end (past
@@ -163,7 +179,7 @@ class Partition {
   std::vector<StagedRecord> staged_records_;
   uint64_t next_offset_ = 0;  // including staged records
   std::unordered_map<uint64_t, DedupEntry> dedup_;
-  int64_t last_prune_ms_ = 0;
+  std::deque<DedupAge> dedup_ages_;
   // Bytes committed in the one-second window starting at window_start_ms_ (monotonic ms), and
   // in the window before it (0 if that was not the one just before).
   int64_t window_start_ms_ = 0;
