@@ -39,6 +39,9 @@ Result<std::unique_ptr<LocalLog>> LocalLog::Open(const std::string& dir, LocalLo
   if (log->options_.drop_cache_ms > 0 && !log->options_.retention_consumers.empty()) {
     log->dropper_ = std::thread([l = log.get()] { l->DropperLoop(); });
   }
+  if (!log->options_.retention_consumers.empty()) {
+    log->retention_ = std::thread([l = log.get()] { l->RetentionLoop(); });
+  }
   return log;
 }
 
@@ -59,6 +62,7 @@ LocalLog::~LocalLog() {
   drop_cv_.notify_all();
   if (writer_.joinable()) writer_.join();
   if (dropper_.joinable()) dropper_.join();
+  if (retention_.joinable()) retention_.join();
   {
     std::lock_guard<std::mutex> lock(spare_mu_);
     spare_stop_ = true;
@@ -194,7 +198,6 @@ Status LocalLog::AppendMany(std::vector<AppendRequest>* requests, size_t* queued
 
 void LocalLog::WriterLoop() {
   SetThreadName("vigil-log-" + dir_.substr(dir_.find_last_of('/') + 1));
-  int64_t next_retention_ms = clock_->NowMs() + options_.retention_check_ms;
   std::vector<Pending> round;
   for (;;) {
     {
@@ -230,11 +233,20 @@ void LocalLog::WriterLoop() {
       }
     }
     round.clear();  // frees the payloads and callbacks; keeps the storage for the next swap
-    if (clock_->NowMs() >= next_retention_ms) {
-      Status st = RunRetention();
-      if (!st.ok()) std::fprintf(stderr, "vigil: log retention: %s\n", st.ToString().c_str());
-      next_retention_ms = clock_->NowMs() + options_.retention_check_ms;
-    }
+  }
+}
+
+void LocalLog::RetentionLoop() {
+  SetThreadName("vigil-ret-" + dir_.substr(dir_.find_last_of('/') + 1));
+  std::unique_lock<std::mutex> lock(queue_mu_);
+  while (!stopping_) {
+    drop_cv_.wait_for(lock, std::chrono::milliseconds(options_.retention_check_ms),
+                      [&] { return stopping_; });
+    if (stopping_) break;
+    lock.unlock();
+    Status st = RunRetention();
+    if (!st.ok()) std::fprintf(stderr, "vigil: log retention: %s\n", st.ToString().c_str());
+    lock.lock();
   }
 }
 

@@ -15,6 +15,8 @@
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -411,6 +413,37 @@ TEST_F(LocalLogTest, RetentionDeletesOnlyOldSegmentsEveryConsumerPassed) {
   ASSERT_TRUE(log->Read("app", 0, 1000, &recs).ok());
   EXPECT_EQ(recs.front().offset, info.start_offset);
   EXPECT_EQ(recs.back().offset, 39u);
+}
+
+// Retention runs on a thread of its own every retention_check_ms, with nothing written: the
+// writer, which every acknowledgement waits on, never unlinks a segment.
+TEST_F(LocalLogTest, RetentionRunsOnItsOwnThreadWithoutWrites) {
+  LocalLogOptions options;
+  options.partition.segment_bytes = 1024;
+  options.retention_ms = 3600 * 1000;
+  options.retention_consumers = {"archive"};
+  options.retention_check_ms = 20;
+  auto log = OpenLog(options);
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_TRUE(AppendSync(log.get(), "app", 0, std::string(200, 'x')).first.ok());
+  }
+  const uint64_t segments_before = log->Partitions()[0].segments;
+  ASSERT_GT(segments_before, 4u);
+  ASSERT_TRUE(log->CommitOffset("archive", "app", 40).ok());
+  clock_.AdvanceMs(2 * 3600 * 1000);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (log->Partitions()[0].segments > 1 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(log->Partitions()[0].segments, 1u);  // all but the active one
+  bool thread_seen = false;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    if (name.rfind("vigil-ret-", 0) == 0) thread_seen = true;
+  }
+  EXPECT_TRUE(thread_seen);
 }
 
 // Pages of `path` in [from, to) that are in the page cache (mincore does not fault them in).
