@@ -45,6 +45,7 @@ Result<std::unique_ptr<Partition>> Partition::Open(const std::string& dir, std::
   std::unique_ptr<Partition> p(new Partition(dir, std::move(name), options, clock));
   if (!options.read_only) VIGIL_RETURN_IF_ERROR(MakeDirs(dir));
   VIGIL_RETURN_IF_ERROR(p->Recover());
+  p->options_.on_segment_scanned = nullptr;  // it may name the caller's locals
   return p;
 }
 

@@ -59,7 +59,8 @@ struct PartitionOptions {
   uint64_t segment_bytes = 64ull << 20;
   int64_t dedup_window_ms = 25 * 3600 * 1000LL;
   bool read_only = false;  // for tools reading a live log: no truncation, no writes
-  // Called by Open after each segment it scanned, with the bytes read (recovery progress).
+  // Called by Open after each segment it scanned, with the bytes read (recovery progress);
+  // never after Open returns.
   std::function<void(uint64_t bytes)> on_segment_scanned;
 };
 
@@ -156,7 +157,7 @@ class Partition {
 
   const std::string dir_;
   const std::string name_;
-  const PartitionOptions options_;
+  PartitionOptions options_;  // const after Open (which clears on_segment_scanned)
   Clock* const clock_;
 
   // Writer thread only.
