@@ -3,7 +3,7 @@
 What must hold: vigil serve warns at start that the limit is low and how to raise it; once every
 descriptor is taken, the event loops pause accepting instead of spinning on the listening socket
 (before: 100 % of a CPU, and the open connections starved), the connections already open are
-served, the waiting ones are accepted as soon as descriptors are free, and the pauses are
+served, a waiting one is accepted as soon as descriptors are free, and the pauses are
 counted in /metrics and logged (rate-limited) with the fix. A soft limit below the hard one is
 raised to it (common/open_file_limit.h).
 """
@@ -70,9 +70,12 @@ class OpenFileLimitTest(unittest.TestCase):
 
         self.assertTrue(healthz(conns[0], 5).startswith(b"HTTP/1.1 200"))  # an accepted one
         self.assertIsNone(healthz(conns[-1], 0.5))  # still waiting in the backlog
-        for c in conns[:40]:
+        # How many the server accepted depends on how many descriptors it holds itself (its
+        # stages open files too): close every other connection, and the last one must be
+        # accepted and answered.
+        for c in conns[:-1]:
             c.close()
-        del conns[:40]
+        del conns[:-1]
         conns[-1].settimeout(5)
         reply = conns[-1].recv(64)  # its request was sent above, before it was accepted
         self.assertTrue(reply.startswith(b"HTTP/1.1 200"), reply)
