@@ -236,32 +236,29 @@ void LocalLog::WriterLoop() {
   }
 }
 
-void LocalLog::RetentionLoop() {
-  SetThreadName("vigil-ret-" + dir_.substr(dir_.find_last_of('/') + 1));
+void LocalLog::RunEvery(int64_t interval_ms, const std::function<void()>& work) {
   std::unique_lock<std::mutex> lock(queue_mu_);
   while (!stopping_) {
-    drop_cv_.wait_for(lock, std::chrono::milliseconds(options_.retention_check_ms),
-                      [&] { return stopping_; });
+    drop_cv_.wait_for(lock, std::chrono::milliseconds(interval_ms), [&] { return stopping_; });
     if (stopping_) break;
     lock.unlock();
-    Status st = RunRetention();
-    if (!st.ok()) std::fprintf(stderr, "vigil: log retention: %s\n", st.ToString().c_str());
+    work();
     lock.lock();
   }
+}
+
+void LocalLog::RetentionLoop() {
+  SetThreadName("vigil-ret-" + dir_.substr(dir_.find_last_of('/') + 1));
+  RunEvery(options_.retention_check_ms, [this] {
+    Status st = RunRetention();
+    if (!st.ok()) std::fprintf(stderr, "vigil: log retention: %s\n", st.ToString().c_str());
+  });
 }
 
 void LocalLog::DropperLoop() {
   SetThreadName("vigil-drop-" + dir_.substr(dir_.find_last_of('/') + 1));
   EnterBackgroundPriority();
-  std::unique_lock<std::mutex> lock(queue_mu_);
-  while (!stopping_) {
-    drop_cv_.wait_for(lock, std::chrono::milliseconds(options_.drop_cache_ms),
-                      [&] { return stopping_; });
-    if (stopping_) break;
-    lock.unlock();
-    DropConsumedPages();
-    lock.lock();
-  }
+  RunEvery(options_.drop_cache_ms, [this] { DropConsumedPages(); });
 }
 
 void LocalLog::SpareLoop() {

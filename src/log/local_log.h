@@ -143,6 +143,8 @@ class LocalLog : public LogStore {
   // Drops consumed pages every drop_cache_ms until stopping_.
   void DropperLoop();
   void RetentionLoop();
+  // Runs `work` every interval_ms until the log stops (its threads' loop).
+  void RunEvery(int64_t interval_ms, const std::function<void()>& work);
   void CommitRound(std::vector<Pending>* round);
   // Prepares the spare segments partitions asked for (Partition::WantsSpare) until stopping.
   void SpareLoop();

@@ -5,8 +5,6 @@ server is SIGKILLed while they run, then restarted on the same data directory. A
 round, `vigil log dump` must hold every acknowledged event id exactly once.
 """
 import collections
-import gzip
-import http.client
 import json
 import os
 import sys
@@ -15,7 +13,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from vigil_harness import Server, batch  # noqa: E402
+from vigil_harness import KeepAliveClient, Server, batch  # noqa: E402
 
 ROUNDS = 3
 CLIENTS = 8
@@ -23,31 +21,24 @@ LOAD_SECONDS = 1.5
 
 
 def client_loop(port, key, round_no, client_no, stop, acked, lock):
+    client = KeepAliveClient(port, key)
     n = 0
-    conn = None
     while not stop.is_set():
         batch_id = "r%d-c%d-b%d" % (round_no, client_no, n)
         events = [{"id": "%s-e%d" % (batch_id, i), "type": "session_start",
                    "ts": int(time.time() * 1000)} for i in range(5)]
-        body = gzip.compress(json.dumps(batch(batch_id, events)).encode())
         # Send twice now and then: a retry must not double the events.
         for attempt in range(2 if n % 7 == 0 else 1):
-            try:
-                if conn is None:
-                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-                conn.request("POST", "/v1/events", body, {"X-Vigil-Key": key, "Content-Encoding": "gzip"})
-                resp = conn.getresponse()
-                data = resp.read()
-                if resp.status == 202:
-                    answer = json.loads(data)
-                    with lock:
-                        for e in events:
-                            acked.add(e["id"])
-                    assert answer["accepted"] == 5, answer
-            except (OSError, http.client.HTTPException):
-                conn = None  # the server died; this batch was not acknowledged
-                time.sleep(0.05)
+            answer = client.post_batch(batch(batch_id, events))
+            if answer is None:
+                time.sleep(0.05)  # the server died; this batch was not acknowledged
+            elif answer[0] == 202:
+                assert json.loads(answer[1])["accepted"] == 5, answer
+                with lock:
+                    for e in events:
+                        acked.add(e["id"])
         n += 1
+    client.close()
 
 
 def spare_rolls(server, app_id):

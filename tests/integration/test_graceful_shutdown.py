@@ -7,8 +7,6 @@ holds every event of a 202 exactly once and none of a 503; a request that got no
 (its connection closed) may or may not have been stored, but at most once.
 """
 import collections
-import gzip
-import http.client
 import json
 import os
 import sys
@@ -17,38 +15,29 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from vigil_harness import Server, batch  # noqa: E402
+from vigil_harness import KeepAliveClient, Server, batch  # noqa: E402
 
 CLIENTS = 8
 EVENTS_PER_BATCH = 5
 
 
 def client_loop(port, key, client_no, stop, outcomes, lock):
-    conn = None
+    client = KeepAliveClient(port, key)
     n = 0
     while not stop.is_set():
         batch_id = "c%d-b%d" % (client_no, n)
         n += 1
         events = [{"id": "%s-e%d" % (batch_id, i), "type": "session_start",
                    "ts": int(time.time() * 1000)} for i in range(EVENTS_PER_BATCH)]
-        body = gzip.compress(json.dumps(batch(batch_id, events)).encode())
-        try:
-            if conn is None:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-            conn.request("POST", "/v1/events", body,
-                         {"X-Vigil-Key": key, "Content-Encoding": "gzip"})
-            resp = conn.getresponse()
-            data = resp.read()
-            outcome = resp.status
-            if resp.status == 202:
-                assert json.loads(data)["accepted"] == EVENTS_PER_BATCH, data
-        except (OSError, http.client.HTTPException):
-            outcome = None  # no answer: the server went away
-            conn = None
+        answer = client.post_batch(batch(batch_id, events))
+        outcome = None if answer is None else answer[0]  # None: no answer, the server went away
+        if outcome == 202:
+            assert json.loads(answer[1])["accepted"] == EVENTS_PER_BATCH, answer
         with lock:
             outcomes[batch_id] = outcome
         if outcome is None:
             time.sleep(0.05)  # the server is going or gone: do not spin on refused connects
+    client.close()
 
 
 class GracefulShutdownTest(unittest.TestCase):

@@ -9,9 +9,6 @@ through its reference to the raw record, as the raw log has it) and the crash-gr
 per type), after the server catches up.
 """
 import collections
-import gzip
-import http.client
-import json
 import os
 import sys
 import threading
@@ -19,7 +16,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from vigil_harness import Server, batch  # noqa: E402
+from vigil_harness import KeepAliveClient, Server, batch  # noqa: E402
 
 ROUNDS = 3
 CLIENTS = 4
@@ -29,7 +26,7 @@ TYPES = ["TypeA", "TypeB", "TypeC", "TypeD", "TypeE"]
 
 def client_loop(port, key, round_no, client_no, stop):
     n = 0
-    conn = None
+    client = KeepAliveClient(port, key)
     while not stop.is_set():
         batch_id = "r%d-c%d-b%d" % (round_no, client_no, n)
         if n % 3 == 2:  # a batch without crashes: the processed log refers to its raw record
@@ -45,18 +42,10 @@ def client_loop(port, key, round_no, client_no, stop):
                       for i in range(3)]
         events.append({"id": batch_id + "-s", "type": "session_start",
                        "ts": int(time.time() * 1000)})
-        body = gzip.compress(json.dumps(batch(batch_id, events)).encode())
-        try:
-            if conn is None:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-            conn.request("POST", "/v1/events", body,
-                         {"X-Vigil-Key": key, "Content-Encoding": "gzip"})
-            resp = conn.getresponse()
-            resp.read()
-        except (OSError, http.client.HTTPException):
-            conn = None
-            time.sleep(0.05)
+        if client.post_batch(batch(batch_id, events)) is None:
+            time.sleep(0.05)  # the server died
         n += 1
+    client.close()
 
 
 class ProcessingRecoveryTest(unittest.TestCase):

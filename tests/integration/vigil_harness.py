@@ -147,6 +147,35 @@ class Server:
         return json.loads(out.stdout)
 
 
+class KeepAliveClient:
+    """One load-test client's keep-alive connection to a server that may go away (kill -9,
+    SIGTERM): post_batch() returns (status, body bytes), or None when no answer came, in which
+    case the connection is dropped, reopened by the next post, and the caller should pause."""
+
+    def __init__(self, port, key):
+        self.port = port
+        self.key = key
+        self.conn = None
+
+    def post_batch(self, payload):
+        body = gzip.compress(json.dumps(payload).encode())
+        try:
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+            self.conn.request("POST", "/v1/events", body,
+                              {"X-Vigil-Key": self.key, "Content-Encoding": "gzip"})
+            resp = self.conn.getresponse()
+            return resp.status, resp.read()
+        except (OSError, http.client.HTTPException):
+            self.conn = None
+            return None
+
+    def close(self):
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
 class ServerTestCase(unittest.TestCase):
     """A test class whose tests share one server (cls.server), started with `server_env` before
     set_up_server() runs. tearDownClass does not run when setUpClass fails, so a failure in
