@@ -209,6 +209,11 @@ Status Archiver::Sync(int64_t timeout_ms) {
 }
 
 Status Archiver::DrainAndFlush() {
+  // A buffer whose flush failed reads nothing until that flush succeeds: retry it first, or
+  // the drain would stop short of the log's end and still report success.
+  for (auto& [app, buffer] : buffers_) {
+    if (buffer.flush_failed) VIGIL_RETURN_IF_ERROR(FlushApp(app, &buffer));
+  }
   // `p` is a snapshot: ReadTurn stops once the app's buffer reaches its end offset.
   for (const log::PartitionInfo& p : processed_->Partitions()) {
     for (bool did = true; did;) {
@@ -249,6 +254,7 @@ Status Archiver::ReadTurn(const log::PartitionInfo& p, bool* did_work) {
     it = buffers_.emplace(p.name, std::move(b)).first;
   }
   AppBuffer& b = it->second;
+  if (b.flush_failed) return Status::Ok();  // until its flush succeeds (AppBuffer says why)
   if (b.next == b.first) b.first = b.next = std::max(b.next, p.start_offset);
   if (b.next >= p.end_offset) return Status::Ok();
   std::vector<log::LogRecord> records;
@@ -310,8 +316,10 @@ Status Archiver::FlushAll() {
 Status Archiver::FlushApp(const std::string& app, AppBuffer* b) {
   if (b->next == b->first) return Status::Ok();
   uint64_t rows = 0, parts = 0;
-  // On a failure the buffer stays whole and the same parts are written again (same names,
-  // replaced atomically) by the next flush; nothing is committed until all are written.
+  // On a failure the buffer stays whole, takes no more records, and the same parts are written
+  // again (same names, replaced atomically) by the next flush; nothing is committed until all
+  // are written.
+  b->flush_failed = true;
   for (auto& [hour, hour_rows] : b->hours) {
     if (hour_rows.empty()) continue;
     VIGIL_RETURN_IF_ERROR(MakeDirs(HourDir(root_, app, hour)));
@@ -332,6 +340,7 @@ Status Archiver::FlushApp(const std::string& app, AppBuffer* b) {
     hour_written_ms_[{app, hour}] = clock_->NowMs();
   }
   VIGIL_RETURN_IF_ERROR(processed_->CommitOffset(options_.consumer, app, b->next));
+  b->flush_failed = false;
   buffered_rows_ -= b->rows;
   buffered_bytes_ -= b->bytes;
   // Hours that got no rows since the last flush go; the others keep their vectors' room.

@@ -126,6 +126,12 @@ class Archiver {
     std::map<int64_t, std::vector<ArchiveRowView>> hours;
     size_t rows = 0;
     size_t bytes = 0;
+    // Its last flush failed (a full disk): nothing more is read into it until a flush succeeds,
+    // so the retry writes the same parts, under the same names, over any it wrote before
+    // failing. Reading on made the retry's parts cover more records under new names, and rows
+    // the failed attempt had written were archived twice (the disk-full test caught it), while
+    // the buffer grew for as long as the disk stayed full.
+    bool flush_failed = false;
   };
 
   Archiver(log::LogStore* processed, std::string root, Clock* clock, ArchiverOptions options)

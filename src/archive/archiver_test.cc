@@ -190,6 +190,36 @@ TEST_F(ArchiverTest, BufferedRowsFlushOnIntervalAndSurviveRestart) {
   EXPECT_EQ(Read("a1").total, 2u);
 }
 
+// A flush that fails half way (one hour's part written, the next one's directory unusable, as
+// on a full disk) is retried under the same part names, reading nothing more meanwhile: no row
+// is archived twice, and a sync only succeeds once everything is archived.
+TEST_F(ArchiverTest, AFailedFlushIsWrittenAgainUnderTheSameNames) {
+  ArchiverOptions o;
+  o.flush_interval_ms = 1000;
+  OpenArchiver(o);
+  Append("a1", Batch({{"e1", kDay0 + 10}, {"e2", kDay0 + kHourMs + 5}}));
+  const std::string blocked = HourDir(dir_ + "/archive", "a1", kDay0 + kHourMs);
+  ASSERT_TRUE(MakeDirs(blocked.substr(0, blocked.rfind('/'))).ok());
+  ASSERT_TRUE(WriteFile(blocked, "not a directory").ok());  // hour 01 cannot be written
+  bool did = false;
+  clock_.AdvanceMs(1000);
+  EXPECT_FALSE(archiver_->RunRound(&did).ok());  // hour 00's part written, then the failure
+  EXPECT_EQ(Read("a1").total, 1u);
+  Append("a1", Batch({{"e3", kDay0 + 20}}));
+  clock_.AdvanceMs(1000);
+  EXPECT_FALSE(archiver_->RunRound(&did).ok());  // still failing; e3 is not read meanwhile
+  EXPECT_FALSE(archiver_->Sync().ok());
+  EXPECT_EQ(*log_->CommittedOffset("archive", "a1"), 0u);
+  ASSERT_EQ(::unlink(blocked.c_str()), 0);
+  ASSERT_TRUE(archiver_->Sync().ok());
+  Contents c = Read("a1");
+  EXPECT_EQ(c.total, 3u);  // e1 once
+  EXPECT_EQ(c.parts, 3u);  // [0, 1) in hours 00 and 01, then [1, 2) in hour 00
+  EXPECT_TRUE(
+      FileExists(dir_ + "/archive/a1/2026-11-01/00/" + "0000000000000000-0000000000000001.vpart"));
+  EXPECT_EQ(*log_->CommittedOffset("archive", "a1"), 2u);
+}
+
 TEST_F(ArchiverTest, UncommittedFlushIsRemovedAndArchivedAgainOnce) {
   OpenArchiver();
   Append("a1", Batch({{"e1", kDay0 + 10}}));
