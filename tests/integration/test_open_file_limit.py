@@ -3,12 +3,13 @@
 What must hold: vigil serve warns at start that the limit is low and how to raise it; once every
 descriptor is taken, the event loops pause accepting instead of spinning on the listening socket
 (before: 100 % of a CPU, and the open connections starved), the connections already open are
-served, a waiting one is accepted as soon as descriptors are free, and the pauses are
+served, the waiting ones are accepted as soon as descriptors are free, and the pauses are
 counted in /metrics and logged (rate-limited) with the fix. A soft limit below the hard one is
 raised to it (common/open_file_limit.h).
 """
 import os
 import resource
+import select
 import socket
 import sys
 import time
@@ -45,13 +46,16 @@ def wait_for_output(server, text, timeout=10):
     return False
 
 
-def healthz(sock, timeout):
-    sock.settimeout(timeout)
-    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: vigil\r\n\r\n")
-    try:
-        return sock.recv(64)
-    except socket.timeout:
-        return None
+def replies(socks, timeout):
+    """{index in socks: the first bytes each answered} within `timeout` seconds."""
+    got = {}
+    deadline = time.time() + timeout
+    while len(got) < len(socks) and time.time() < deadline:
+        pending = [s for i, s in enumerate(socks) if i not in got]
+        readable, _, _ = select.select(pending, [], [], max(0.0, deadline - time.time()))
+        for s in readable:
+            got[socks.index(s)] = s.recv(64)
+    return got
 
 
 class OpenFileLimitTest(unittest.TestCase):
@@ -68,17 +72,24 @@ class OpenFileLimitTest(unittest.TestCase):
         busy = cpu_seconds(server.proc.pid) - before
         self.assertLess(busy, 0.5, "the server spins while it cannot accept")
 
-        self.assertTrue(healthz(conns[0], 5).startswith(b"HTTP/1.1 200"))  # an accepted one
-        self.assertIsNone(healthz(conns[-1], 0.5))  # still waiting in the backlog
-        # How many the server accepted depends on how many descriptors it holds itself (its
-        # stages open files too): close every other connection, and the last one must be
-        # accepted and answered.
-        for c in conns[:-1]:
-            c.close()
-        del conns[:-1]
-        conns[-1].settimeout(5)
-        reply = conns[-1].recv(64)  # its request was sent above, before it was accepted
-        self.assertTrue(reply.startswith(b"HTTP/1.1 200"), reply)
+        # Each connection asks for /healthz. The accepted ones answer; the others wait in a
+        # listening socket's backlog (two loops, two sockets: which ones wait depends on the
+        # kernel's spread and on the descriptors the server holds itself).
+        for c in conns:
+            c.sendall(b"GET /healthz HTTP/1.1\r\nHost: vigil\r\n\r\n")
+        answered = replies(conns, 2.0)
+        self.assertGreater(len(answered), 0)
+        self.assertLess(len(answered), CONNECTIONS, "every connection was accepted")
+        for i in answered:
+            self.assertTrue(answered[i].startswith(b"HTTP/1.1 200"), answered[i])
+        # Descriptors come free: every waiting connection is accepted and answered.
+        waiting = [c for i, c in enumerate(conns) if i not in answered]
+        for i in answered:
+            conns[i].close()
+        late = replies(waiting, 15.0)
+        self.assertEqual(len(late), len(waiting))
+        for reply in late.values():
+            self.assertTrue(reply.startswith(b"HTTP/1.1 200"), reply)
 
         for c in conns:
             c.close()
