@@ -70,6 +70,10 @@ Result<std::string> AdminTokenDigest(const ServeConfig& config, bool* generated,
 
 }  // namespace
 
+// The stages that read raw records through the processed log's references (log/
+// resolving_log.h): the raw log's retention waits for them as well as for processing.
+constexpr const char* kRawLogReaders[] = {"archive", "speed"};
+
 int RunServeCommand(const std::vector<std::string>& args) {
   ServeConfig config;
   std::string config_path;
@@ -152,7 +156,9 @@ int RunServeCommand(const std::vector<std::string>& args) {
   log_options.retention_ms = config.retention_hours * 3600 * 1000;
   // A raw record may go once processing has passed it and so have the readers of the processed
   // log that resolve its references to raw records (log/resolving_log.h).
-  log_options.retention_consumers = {"process", "archive", "speed"};
+  log_options.retention_consumers = {"process"};
+  log_options.retention_consumers.insert(log_options.retention_consumers.end(),
+                                         std::begin(kRawLogReaders), std::end(kRawLogReaders));
   ingest::Metrics* metrics_ptr = nullptr;
   log_options.on_commit = [&metrics_ptr](int64_t ns, size_t records) {
     if (metrics_ptr != nullptr) metrics_ptr->ObserveFsync(ns, records);
@@ -235,7 +241,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
   // does not keep its raw segments (log/resolving_log.h).
   RateLimitedLog refresh_errors;  // the processing thread's, which alone calls on_committed
   processing_options.on_committed = [&processed_view, &refresh_errors](const std::string& app) {
-    for (const char* reader : {"archive", "speed"}) {
+    for (const char* reader : kRawLogReaders) {
       Status refreshed = processed_view.RefreshBase(reader, app);
       if (!refreshed.ok()) {
         refresh_errors.Print(std::string("vigil: process: raw-log commit of ") + reader + " for " +

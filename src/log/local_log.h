@@ -142,6 +142,7 @@ class LocalLog : public LogStore {
   void WriterLoop();
   // Drops consumed pages every drop_cache_ms until stopping_.
   void DropperLoop();
+  // Runs retention every retention_check_ms until stopping_.
   void RetentionLoop();
   // Runs `work` every interval_ms until the log stops (its threads' loop).
   void RunEvery(int64_t interval_ms, const std::function<void()>& work);

@@ -88,14 +88,16 @@ Result<std::unique_ptr<RocksDbStore>> RocksDbStore::Open(const std::string& dir,
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(options, dir, &db);
   if (!s.ok()) {
-    std::string hint;
+    Status st = FromRocks(s, "cannot open the aggregate store " + dir);
     if (s.IsNoSpace()) {
-      hint = " (the disk is full: free some space on it, RocksDB needs about 70 MiB to open)";
-    } else if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
-      hint = " (is another vigil using this data directory?)";
+      return Status(st.code(), st.message() +
+                                   " (the disk is full: free some space on it, RocksDB needs "
+                                   "about 70 MiB to open)");
     }
-    return Status(s.IsNoSpace() ? StatusCode::kUnavailable : StatusCode::kIoError,
-                  "cannot open the aggregate store " + dir + ": " + s.ToString() + hint);
+    if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
+      return Status(st.code(), st.message() + " (is another vigil using this data directory?)");
+    }
+    return st;
   }
   return std::unique_ptr<RocksDbStore>(new RocksDbStore(db));
 }

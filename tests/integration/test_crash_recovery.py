@@ -43,13 +43,8 @@ def client_loop(port, key, round_no, client_no, stop, acked, lock):
 
 def spare_rolls(server, app_id):
     """Raw log segments this server run rolled into a spare written ahead of time."""
-    status, _, body = server.request("GET", "/metrics")
-    assert status == 200, status
-    prefix = 'vigil_log_segment_rolls_total{app="%s",spare="ready"} ' % app_id
-    for line in body.decode().splitlines():
-        if line.startswith(prefix):
-            return int(line[len(prefix):])
-    return 0
+    return int(server.metric('vigil_log_segment_rolls_total{app="%s",spare="ready"}' % app_id)
+               or 0)
 
 
 class CrashRecoveryTest(unittest.TestCase):

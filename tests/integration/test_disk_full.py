@@ -39,14 +39,6 @@ def make_batch(batch_id, seed):
                        for i in range(EVENTS_PER_BATCH)]}
 
 
-def metric(server, name):
-    _, _, body = server.request("GET", "/metrics")
-    for line in body.decode().splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    return None
-
-
 class DiskFullTest(unittest.TestCase):
     def setUp(self):
         if os.geteuid() != 0:
@@ -138,7 +130,7 @@ class DiskFullTest(unittest.TestCase):
         self.assertEqual(status, 503, body)
         self.assertIn("No space left on device", body["error"])
         self.assertIn("retry-after", {k.lower() for k in headers})
-        self.assertGreaterEqual(metric(self.server, 'vigil_http_requests_total{code="503"}')
+        self.assertGreaterEqual(self.server.metric('vigil_http_requests_total{code="503"}')
                                 or 0, 10)
 
         # Space comes back. Without any traffic, /readyz must say so within a few seconds.
@@ -174,9 +166,9 @@ class DiskFullTest(unittest.TestCase):
         # Every stage got through the episode and caught up.
         wait_rows(self.server, self.app["id"], total, timeout=60)
         deadline = time.time() + 60
-        while time.time() < deadline and metric(self.server, "vigil_speed_events_total") != total:
+        while time.time() < deadline and self.server.metric("vigil_speed_events_total") != total:
             time.sleep(0.2)
-        self.assertEqual(metric(self.server, "vigil_speed_events_total"), total)
+        self.assertEqual(self.server.metric("vigil_speed_events_total"), total)
 
         # And all of it survives a crash.
         self.server.kill9()

@@ -36,16 +36,6 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def wait_for_output(server, text, timeout=10):
-    """Whether the server wrote `text` (its stderr is read by a thread: it may come late)."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if text in "".join(server.output):
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def replies(socks, timeout):
     """{index in socks: the first bytes each answered} within `timeout` seconds."""
     got = {}
@@ -94,14 +84,10 @@ class OpenFileLimitTest(unittest.TestCase):
         for c in conns:
             c.close()
         conns.clear()
-        _, _, metrics = server.request("GET", "/metrics")
-        pauses = [line for line in metrics.decode().splitlines()
-                  if line.startswith("vigil_http_accept_pauses_total ")]
-        self.assertEqual(len(pauses), 1, metrics)
-        self.assertGreater(float(pauses[0].split()[1]), 0)
+        self.assertGreater(server.metric("vigil_http_accept_pauses_total") or 0, 0)
         for text in ("vigil: warning: at most 64 open files",
                      "cannot accept connections: Too many open files; raise the open-file limit"):
-            self.assertTrue(wait_for_output(server, text), (text, list(server.output)))
+            self.assertTrue(server.wait_output(text), (text, list(server.output)))
 
     def test_a_soft_limit_below_the_hard_one_is_raised(self):
         server = Server(preexec_fn=soft_limit_below_hard).start()
@@ -110,7 +96,7 @@ class OpenFileLimitTest(unittest.TestCase):
             row = [line for line in f if line.startswith("Max open files")][0].split()
         self.assertEqual((row[3], row[4]), (str(4 * LIMIT), str(4 * LIMIT)), row)
         text = "at most %d open files" % (4 * LIMIT)
-        self.assertTrue(wait_for_output(server, text), (text, list(server.output)))
+        self.assertTrue(server.wait_output(text), (text, list(server.output)))
 
 
 if __name__ == "__main__":

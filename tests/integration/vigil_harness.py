@@ -141,6 +141,25 @@ class Server:
         out = subprocess.run(args, capture_output=True, text=True, env=self.env, check=True)
         return [json.loads(line) for line in out.stdout.splitlines() if line]
 
+    def metric(self, series):
+        """The value of one /metrics series, by its exact name with labels (None if absent)."""
+        status, _, body = self.request("GET", "/metrics")
+        assert status == 200, status
+        for line in body.decode().splitlines():
+            if line.startswith(series + " "):
+                return float(line[len(series) + 1:])
+        return None
+
+    def wait_output(self, text, timeout=10):
+        """Whether the server wrote `text` (stdout or stderr) within `timeout` seconds: its
+        output is read by threads, so a line may arrive a little after the server wrote it."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if text in "".join(self.output):
+                return True
+            time.sleep(0.05)
+        return False
+
     def log_stats(self, log="raw"):
         out = subprocess.run([VIGIL, "log", "stats", "--data", self.data_dir, "--log", log],
                              capture_output=True, text=True, env=self.env, check=True)
