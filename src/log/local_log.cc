@@ -410,13 +410,6 @@ Status LocalLog::Writable() {
   return last_write_status_;
 }
 
-Status LocalLog::ScanHeaders(std::string_view partition,
-                             const std::function<void(const LogRecord&)>& fn) {
-  Partition* p = FindPartition(partition);
-  if (p == nullptr) return Status::NotFound("no partition '" + std::string(partition) + "'");
-  return p->ScanHeaders(fn);
-}
-
 uint64_t LocalLog::backlog_bytes() const {
   std::lock_guard<std::mutex> lock(queue_mu_);
   return queued_bytes_;

@@ -101,8 +101,6 @@ class LocalLog : public LogStore {
   std::vector<std::string> Consumers(std::string_view partition) override;
   Status Writable() override;
 
-  // Every record header of a partition (payloads not read), for tools and stats.
-  Status ScanHeaders(std::string_view partition, const std::function<void(const LogRecord&)>& fn);
   uint64_t backlog_bytes() const;
   // Runs retention now (normally periodic); for tests and tools.
   Status RunRetention();

@@ -54,7 +54,8 @@ struct PartitionInfo {
   uint64_t end_offset = 0;    // one past the last durable record
   uint64_t bytes = 0;
   uint64_t segments = 0;
-  uint64_t items = 0;  // events in the retained records (sum of their item counts)
+  uint64_t records = 0;  // retained records (readable ones: damage in a segment ends it)
+  uint64_t items = 0;    // events in the retained records (sum of their item counts)
   // Local segments only (0 elsewhere): new segments since the log was opened, and how many of
   // them were spares written ahead of time (log/partition.h).
   uint64_t rolls = 0;

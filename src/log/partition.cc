@@ -2,6 +2,7 @@
 #include "log/partition.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
+#include <set>
 
 #include "common/file_util.h"
 #include "common/ingest_burst.h"
@@ -77,9 +79,24 @@ Status Partition::Recover() {
     files.pop_back();
   }
 
+  if (!options_.read_only) {
+    // Summaries left without their segment (a crash during retention) and unfinished ones.
+    std::set<std::string> keep;
+    for (const auto& f : files) keep.insert(SummaryPath(f.second));
+    for (const std::string& n : *names) {
+      const std::string p = dir_ + "/" + n;
+      if ((n.ends_with(".summary") && !keep.contains(p)) || n.ends_with(".summary.tmp")) {
+        ::unlink(p.c_str());
+      }
+    }
+  }
+
   for (size_t i = 0; i < files.size(); ++i) {
     const bool last = i + 1 == files.size();
     const std::string& path = files[i].second;
+    if (!last && RecoverFromSummary(files[i].first, path, files[i + 1].first, dedup_since)) {
+      continue;
+    }
     Result<std::unique_ptr<SegmentReader>> reader = SegmentReader::Open(path);
     if (!reader.ok()) return reader.status();
     SegmentReader& r = **reader;
@@ -87,8 +104,11 @@ Status Partition::Recover() {
       return Status::Corruption(path + ": header says base offset " +
                                 std::to_string(r.header().base_offset) + ", file name disagrees");
     }
-    Segment seg{files[i].first, r.header().created_ms, path, kSegmentHeaderSize, 0, {}};
+    Segment seg{files[i].first, r.header().created_ms, path, kSegmentHeaderSize, 0, 0, {}};
     uint64_t next = seg.base_offset;
+    // For its summary: every key of the segment, not only those in the dedup window.
+    SummaryKeys keys(seg.base_offset, seg.created_ms);
+    int64_t last_append_ms = 0;
     LogRecord rec;
     uint64_t last_indexed = 0;
     SegmentReader::Outcome outcome;
@@ -110,9 +130,14 @@ Status Partition::Recover() {
         last_indexed = pos;
       }
       seg.items += rec.item_count;
-      if (rec.dedup_key != 0 && rec.append_time_ms >= dedup_since) {
-        RememberKey(rec.dedup_key, rec.offset, rec.append_time_ms);
+      ++seg.records;
+      if (rec.dedup_key != 0) {
+        keys.Add(rec.dedup_key, rec.offset, rec.append_time_ms);
+        if (rec.append_time_ms >= dedup_since) {
+          RememberKey(rec.dedup_key, rec.offset, rec.append_time_ms);
+        }
       }
+      last_append_ms = std::max(last_append_ms, rec.append_time_ms);
       next = rec.offset + 1;
     }
     if (last && outcome != SegmentReader::Outcome::kEnd && !options_.read_only) {
@@ -152,9 +177,84 @@ Status Partition::Recover() {
     if (options_.on_segment_scanned) options_.on_segment_scanned(r.position());
     segments_.push_back(std::move(seg));
     next_offset_ = std::max(next_offset_, next);
+    if (last) {
+      active_keys_ = std::move(keys);
+      active_last_append_ms_ = last_append_ms;
+      // A summary of an earlier state of it (it was sealed, then the segment after it was
+      // removed as incomplete): it is appended to again, and summarized when sealed.
+      if (!options_.read_only) ::unlink(SummaryPath(path).c_str());
+    } else if (!options_.read_only) {
+      SegmentSummary summary = SummaryOf(segments_.back());
+      summary.last_append_ms = last_append_ms;
+      WriteSummary(std::move(summary), path, keys);
+    }
   }
   end_offset_ = next_offset_;
   return Status::Ok();
+}
+
+bool Partition::RecoverFromSummary(uint64_t base, const std::string& path, uint64_t next_base,
+                                   int64_t dedup_since) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return false;
+  const std::string summary_path = SummaryPath(path);
+  SegmentSummary s;
+  Status status =
+      ReadSegmentSummary(summary_path, base, static_cast<uint64_t>(st.st_size), dedup_since, &s);
+  if (status.ok() && s.end_offset > next_base) {
+    status = Status::Corruption(summary_path + " has records past the next segment's base");
+  }
+  if (!status.ok()) {
+    if (status.code() != StatusCode::kNotFound) {
+      std::fprintf(stderr, "vigil: log %s: %s; reading the segment instead\n", name_.c_str(),
+                   status.ToString().c_str());
+    }
+    return false;
+  }
+  if (s.bytes < s.file_size) {
+    std::fprintf(stderr,
+                 "vigil: log %s: the records of segment %s end at byte %" PRIu64 " of %" PRIu64
+                 " (damage or a failed write, reported when it was first read); the rest is "
+                 "not read\n",
+                 name_.c_str(), path.c_str(), s.bytes, s.file_size);
+  }
+  for (const SegmentSummary::Key& k : s.keys) {
+    if (k.time_ms >= dedup_since) RememberKey(k.key, k.offset, k.time_ms);
+  }
+  if (options_.on_segment_scanned) options_.on_segment_scanned(s.file_size);
+  segments_.push_back(
+      {base, s.created_ms, path, s.bytes, s.items, s.end_offset - base, std::move(s.index)});
+  next_offset_ = std::max(next_offset_, s.end_offset);
+  return true;
+}
+
+SegmentSummary Partition::SummaryOf(const Segment& seg) {
+  SegmentSummary s;
+  s.base_offset = seg.base_offset;
+  s.created_ms = seg.created_ms;
+  s.bytes = seg.bytes;
+  s.end_offset = seg.base_offset + seg.records;
+  s.items = seg.items;
+  s.index = seg.index;
+  return s;
+}
+
+void Partition::WriteSummary(SegmentSummary s, const std::string& path, const SummaryKeys& keys) {
+  struct stat st;
+  Status status;
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return;  // retention deleted it meanwhile
+    status = Status::FromErrno("stat " + path, errno);
+  } else {
+    s.file_size = static_cast<uint64_t>(st.st_size);
+    status = WriteSegmentSummary(SummaryPath(path), s, keys);
+  }
+  if (!status.ok()) {
+    std::fprintf(stderr,
+                 "vigil: log %s: cannot write the summary of sealed segment %s (%s); the next "
+                 "start reads the segment instead\n",
+                 name_.c_str(), path.c_str(), status.ToString().c_str());
+  }
 }
 
 bool Partition::FindDuplicate(uint64_t key, uint64_t* offset) const {
@@ -183,7 +283,8 @@ void Partition::RememberKey(uint64_t key, uint64_t offset, int64_t time_ms) {
 Status Partition::RollSegment(int64_t now_ms) {
   // The segment done ends at its last record, durably, before the next one exists: only the
   // last segment can have a zero tail (segment_writer.h).
-  if (active_) VIGIL_RETURN_IF_ERROR(active_->Seal());
+  const bool sealed = active_ != nullptr;
+  if (sealed) VIGIL_RETURN_IF_ERROR(active_->Seal());
   // The new segment starts at the first staged (unwritten) record.
   SegmentHeader header{staged_records_.front().offset, now_ms};
   const std::string path = SegmentPath(header.base_offset);
@@ -207,10 +308,27 @@ Status Partition::RollSegment(int64_t now_ms) {
   if (!into_spare) w = SegmentWriter::Create(path, header);
   if (!w.ok()) return w.status();
   active_ = std::move(*w);
-  std::lock_guard<std::mutex> lock(mu_);
-  segments_.push_back({header.base_offset, now_ms, active_->path(), kSegmentHeaderSize, 0, {}});
-  ++rolls_;
-  if (into_spare) ++rolls_into_spare_;
+  SegmentSummary done;  // of the segment sealed, taken under mu_ (retention erases the first)
+  std::string done_path;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (sealed) {
+      done = SummaryOf(segments_.back());
+      done_path = segments_.back().path;
+    }
+    segments_.push_back(
+        {header.base_offset, now_ms, active_->path(), kSegmentHeaderSize, 0, 0, {}});
+    ++rolls_;
+    if (into_spare) ++rolls_into_spare_;
+  }
+  // Once the next segment exists, so that a failed roll (retried by the next round) keeps the
+  // keys for it.
+  if (sealed) {
+    done.last_append_ms = active_last_append_ms_;
+    WriteSummary(std::move(done), done_path, active_keys_);
+  }
+  active_keys_ = SummaryKeys(header.base_offset, now_ms);
+  active_last_append_ms_ = 0;
   return Status::Ok();
 }
 
@@ -335,6 +453,9 @@ Status Partition::Commit() {
     for (const StagedRecord& r : staged_records_) {
       uint64_t pos = round_start + r.buffer_pos;
       seg.items += r.items;
+      ++seg.records;
+      if (r.key != 0) active_keys_.Add(r.key, r.offset, r.time_ms);
+      active_last_append_ms_ = std::max(active_last_append_ms_, r.time_ms);
       if (seg.index.empty() || pos - seg.index.back().second >= kIndexEveryBytes) {
         seg.index.emplace_back(r.offset, pos);
       }
@@ -370,6 +491,11 @@ Status Partition::ApplyRetention(int64_t cutoff_ms, uint64_t min_offset) {
     }
   }
   for (const std::string& path : doomed) {
+    // The summary first: a crash in between leaves a segment without one (read at the next
+    // start, then deleted again), never a summary without its segment.
+    if (::unlink(SummaryPath(path).c_str()) != 0 && errno != ENOENT) {
+      return Status::FromErrno("unlink " + SummaryPath(path), errno);
+    }
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
       return Status::FromErrno("unlink " + path, errno);
     }
@@ -504,27 +630,9 @@ PartitionInfo Partition::Info() const {
   for (const Segment& s : segments_) {
     info.bytes += s.bytes;
     info.items += s.items;
+    info.records += s.records;
   }
   return info;
-}
-
-Status Partition::ScanHeaders(const std::function<void(const LogRecord&)>& fn) const {
-  std::vector<std::pair<std::string, uint64_t>> paths;  // with SegmentEnd
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (size_t i = 0; i < segments_.size(); ++i)
-      paths.emplace_back(segments_[i].path, SegmentEnd(i));
-  }
-  for (const auto& [path, limit] : paths) {
-    Result<std::unique_ptr<SegmentReader>> reader = SegmentReader::Open(path);
-    if (!reader.ok()) continue;
-    LogRecord rec;
-    while ((*reader)->next_offset() < limit &&
-           (*reader)->Next(&rec, /*read_payload=*/false) == SegmentReader::Outcome::kRecord) {
-      fn(rec);
-    }
-  }
-  return Status::Ok();
 }
 
 }  // namespace vigil::log

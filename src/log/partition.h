@@ -1,9 +1,13 @@
 // Partition: one app's sequence of records in LocalLog — its segment files, the offset index,
 // the dedup window, crash recovery and retention.
 //
-// Files: <log dir>/<partition>/<base offset, 20 digits>.seg, plus consumers/ (consumer_offsets.h).
+// Files: <log dir>/<partition>/<base offset, 20 digits>.seg, the sealed ones each with a
+// <base>.summary, plus consumers/ (consumer_offsets.h).
 //
-// Recovery (Open, writable mode): every segment is scanned. In the last one, the writer's zero
+// Recovery (Open, writable mode): a sealed segment with a valid summary (segment_summary.h,
+// written when it was sealed) is not read: its summary gives the sparse index, the counts and
+// the dedup keys. Every other segment is scanned, and a sealed one gets its summary then (a
+// log from before summaries, or a crash just after a seal). In the last one, the writer's zero
 // tail (segment_writer.h) or the first record that is torn or fails its CRC ends the valid data
 // and the file is truncated there (the bytes cut are kept in <segment>.corrupt-<position> when
 // they held a complete but damaged record).
@@ -51,6 +55,7 @@
 #include "common/clock.h"
 #include "common/status.h"
 #include "log/log_store.h"
+#include "log/segment_summary.h"
 #include "log/segment_writer.h"
 
 namespace vigil::log {
@@ -104,8 +109,6 @@ class Partition {
   // failure only leaves pages cached.
   uint64_t DropCachedPages(uint64_t min_offset);
   PartitionInfo Info() const;
-  // Every record header of the retained segments, in order (payloads not read).
-  Status ScanHeaders(const std::function<void(const LogRecord&)>& fn) const;
 
  private:
   struct Segment {
@@ -113,7 +116,8 @@ class Partition {
     int64_t created_ms;
     std::string path;
     uint64_t bytes;
-    uint64_t items = 0;  // sum of the records' item counts (events)
+    uint64_t items = 0;    // sum of the records' item counts (events)
+    uint64_t records = 0;  // records readable in it
     // (offset, file position) every ~1 MiB, for seeking.
     std::vector<std::pair<uint64_t, uint64_t>> index;
     uint64_t uncached = 0;  // the file's pages before this position were dropped from the cache
@@ -131,6 +135,16 @@ class Partition {
   Partition(std::string dir, std::string name, PartitionOptions options, Clock* clock)
       : dir_(std::move(dir)), name_(std::move(name)), options_(options), clock_(clock) {}
   Status Recover();
+  // Recovery of sealed segment `path` from its summary, if it has a valid one: false if not.
+  // `next_base`: the next segment's base offset.
+  bool RecoverFromSummary(uint64_t base, const std::string& path, uint64_t next_base,
+                          int64_t dedup_since);
+  // What a summary of `seg` says but its keys and newest append time (mu_ held, or before the
+  // writer starts).
+  static SegmentSummary SummaryOf(const Segment& seg);
+  // Writes the summary `s` (with `keys`) of the sealed segment at `path`, best effort: without
+  // one, the next recovery reads the segment.
+  void WriteSummary(SegmentSummary s, const std::string& path, const SummaryKeys& keys);
   Status RollSegment(int64_t now_ms);
   // After a failed round (a full disk, most likely): deletes a ready spare, so that its space
   // goes to records when the round is retried, and asks for none for kSpareRetryMs.
@@ -169,6 +183,10 @@ class Partition {
     uint64_t size;
   };
   std::optional<Uncut> uncut_;
+  // The dedup keys of the active segment's committed records and its newest append time, for
+  // its summary when it is sealed.
+  SummaryKeys active_keys_{0, 0};
+  int64_t active_last_append_ms_ = 0;
   std::string staged_;
   struct StagedRecord {
     uint64_t offset;

@@ -42,8 +42,8 @@ for src in "${COMMON[@]}"; do OBJS+=("$OUT/obj/$(echo "$src" | tr / _).o"); done
 # so the one file that includes them is built by g++, uninstrumented, like LLVM itself.
 LLVM=("$OUT/object_reader.o" src/symbols/symbol_file.cc
       -L/usr/lib/llvm-14/lib -lLLVM-14 -Wl,-rpath,/usr/lib/llvm-14/lib)
-TARGETS=${FUZZ_TARGETS:-"batch_parser decompressor segment_reader apple_crash apple_ips tombstone
-         proguard_mapping proguard_cache java_trace breakpad_sym symcache object_file
+TARGETS=${FUZZ_TARGETS:-"batch_parser decompressor segment_reader segment_summary apple_crash apple_ips
+         tombstone proguard_mapping proguard_cache java_trace breakpad_sym symcache object_file
          crash_processor rollup_cell archive_part"}
 # FUZZ_SKIP: targets left out (CI skips object_file: it fuzzes LLVM too, which crashes on
 # malformed DWARF within seconds; the server survives that by converting in a child process,
