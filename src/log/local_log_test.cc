@@ -123,11 +123,11 @@ TEST_F(LocalLogTest, DedupSurvivesRestartWithinWindowAndExpiresAfter) {
   EXPECT_FALSE(AppendSync(log.get(), "app", 7, "later").second.duplicate);
 }
 
-// The dedup window is pruned oldest first, a round at a time (not by walking every key): keys
-// go exactly when they leave the window, and a key sent again after the window (a device
-// offline for days retrying) is taken, remembered anew, and does not hold back the pruning of
-// the keys after it.
-TEST_F(LocalLogTest, DedupKeysLeaveTheWindowOldestFirst) {
+// The dedup window, to the second: a key is a duplicate while its second is in the window and
+// is taken after that; a key sent again after the window (a device offline for days retrying)
+// is taken and remembered anew. Keys past the window leave the table within a sweep period
+// (dedup_table.h), and a restart rebuilds it from the records in the window.
+TEST_F(LocalLogTest, DedupKeysLeaveWithTheWindow) {
   auto p = OpenPartition(1 << 20);
   ASSERT_NE(p, nullptr);
   const int64_t window = PartitionOptions{}.dedup_window_ms;
@@ -138,35 +138,37 @@ TEST_F(LocalLogTest, DedupKeysLeaveTheWindowOldestFirst) {
     EXPECT_TRUE(p->Commit().ok());
     return true;
   };
+  ASSERT_EQ(clock_.NowMs() % 1000, 0);
   ASSERT_TRUE(append(1));  // t0
   clock_.AdvanceMs(1000);
   ASSERT_TRUE(append(2));  // t0 + 1 s
   ASSERT_TRUE(append(3));
   EXPECT_FALSE(append(1));
   EXPECT_EQ(p->dedup_keys(), 3u);
-  // Key 1 leaves the window a millisecond after it is window old; 2 and 3 a second later.
-  clock_.AdvanceMs(window - 1000);
-  EXPECT_FALSE(append(1));  // exactly window old: still remembered
-  clock_.AdvanceMs(1);
-  ASSERT_TRUE(append(4));          // a round: prunes key 1
-  EXPECT_EQ(p->dedup_keys(), 3u);  // 2, 3, 4
-  ASSERT_TRUE(append(1));          // the offline device's retry: taken, remembered again
-  EXPECT_EQ(p->dedup_keys(), 4u);
-  clock_.AdvanceMs(1000);
-  ASSERT_TRUE(append(5));          // prunes 2 and 3, though key 1's first age came before them
-  EXPECT_EQ(p->dedup_keys(), 3u);  // 4, 1, 5
+  clock_.AdvanceMs(window - 1);  // t0 + window + 999 ms: key 1's second is still in it
   EXPECT_FALSE(append(1));
-  EXPECT_FALSE(append(4));
-  EXPECT_TRUE(append(2));
-  // After a restart the window is rebuilt from the records and pruned the same way.
+  clock_.AdvanceMs(1);      // t0 + window + 1 s: it is out
+  ASSERT_TRUE(append(1));   // the offline device's retry: taken, remembered again
+  EXPECT_FALSE(append(2));  // a second younger
+  clock_.AdvanceMs(1000);
+  ASSERT_TRUE(append(2));
+  EXPECT_FALSE(append(1));
+  EXPECT_EQ(p->dedup_keys(), 3u);  // 3 is past the window but not swept yet
+  clock_.AdvanceMs(DedupTable::kSweepPeriodMs);
+  ASSERT_TRUE(append(4));          // a round a whole sweep period later
+  EXPECT_EQ(p->dedup_keys(), 3u);  // 1, 2 and 4
+  EXPECT_TRUE(append(3));
+  // After a restart the window is rebuilt from the records in it.
   p.reset();
   p = OpenPartition(1 << 20);
   ASSERT_NE(p, nullptr);
-  EXPECT_EQ(p->dedup_keys(), 4u);  // 4, 1, 5, 2 (the old 1, 2, 3 are out of the window)
-  EXPECT_FALSE(append(5));
-  clock_.AdvanceMs(window + 1);  // past the window of the last of them (5 and 2)
-  ASSERT_TRUE(append(6));
-  EXPECT_EQ(p->dedup_keys(), 1u);
+  EXPECT_EQ(p->dedup_keys(), 4u);  // 1, 2, 4, 3 (not their records from before the window)
+  EXPECT_FALSE(append(4));
+  clock_.AdvanceMs(window + 1000);
+  ASSERT_TRUE(append(4));
+  clock_.AdvanceMs(DedupTable::kSweepPeriodMs);
+  ASSERT_TRUE(append(5));
+  EXPECT_EQ(p->dedup_keys(), 2u);  // 4 and 5
 }
 
 TEST_F(LocalLogTest, ConcurrentAppendsShareCommitsAndAllLand) {

@@ -23,7 +23,9 @@
 namespace vigil::log {
 
 struct AppendResult {
-  uint64_t offset = 0;     // offset of the record (of the original, for a duplicate)
+  // Offset of the record (of the original, for a duplicate: exact unless 2^32 records came
+  // after it, log/dedup_table.h).
+  uint64_t offset = 0;
   bool duplicate = false;  // the key was already in the log: nothing was appended
 };
 

@@ -258,12 +258,8 @@ void Partition::WriteSummary(SegmentSummary s, const std::string& path, const Su
 }
 
 bool Partition::FindDuplicate(uint64_t key, uint64_t* offset) const {
-  if (key == 0) return false;
-  auto it = dedup_.find(key);
-  if (it == dedup_.end()) return false;
-  if (it->second.time_ms < clock_->NowMs() - options_.dedup_window_ms) return false;
-  *offset = it->second.offset;
-  return true;
+  return options_.dedup_window_ms > 0 &&
+         dedup_.Find(key, clock_->NowMs() - options_.dedup_window_ms, next_offset_, offset);
 }
 
 uint64_t Partition::Stage(uint64_t key, uint32_t item_count, std::string_view payload,
@@ -276,8 +272,7 @@ uint64_t Partition::Stage(uint64_t key, uint32_t item_count, std::string_view pa
 }
 
 void Partition::RememberKey(uint64_t key, uint64_t offset, int64_t time_ms) {
-  dedup_[key] = {offset, time_ms};
-  dedup_ages_.push_back({time_ms, key});
+  if (options_.dedup_window_ms > 0) dedup_.Add(key, offset, time_ms);
 }
 
 Status Partition::RollSegment(int64_t now_ms) {
@@ -389,13 +384,9 @@ Status Partition::PrepareSpare(const std::atomic<bool>* stop) {
 }
 
 void Partition::DropStaged() {
-  for (auto r = staged_records_.rbegin(); r != staged_records_.rend(); ++r) {
-    if (r->key == 0) continue;
-    auto it = dedup_.find(r->key);
-    if (it != dedup_.end() && it->second.offset == r->offset) dedup_.erase(it);
-    // Their ages were the last added (a stale one would only be skipped by PruneDedup).
-    if (!dedup_ages_.empty() && dedup_ages_.back().key == r->key) dedup_ages_.pop_back();
-  }
+  // A staged key was not in the window (else it would have been a duplicate, not staged), so
+  // it goes altogether.
+  for (const StagedRecord& r : staged_records_) dedup_.Remove(r.key);
   next_offset_ = staged_records_.front().offset;
   staged_.clear();
   staged_records_.clear();
@@ -466,17 +457,8 @@ Status Partition::Commit() {
   staged_.clear();
   staged_records_.clear();
   NoteCommitted(round_bytes);
-  PruneDedup(now_ms);
+  dedup_.Expire(now_ms - options_.dedup_window_ms, now_ms);
   return Status::Ok();
-}
-
-void Partition::PruneDedup(int64_t now_ms) {
-  const int64_t cutoff = now_ms - options_.dedup_window_ms;
-  while (!dedup_ages_.empty() && dedup_ages_.front().time_ms < cutoff) {
-    auto it = dedup_.find(dedup_ages_.front().key);
-    if (it != dedup_.end() && it->second.time_ms < cutoff) dedup_.erase(it);
-    dedup_ages_.pop_front();
-  }
 }
 
 Status Partition::ApplyRetention(int64_t cutoff_ms, uint64_t min_offset) {

@@ -43,17 +43,16 @@
 
 #include <atomic>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "common/clock.h"
 #include "common/status.h"
+#include "log/dedup_table.h"
 #include "log/log_store.h"
 #include "log/segment_summary.h"
 #include "log/segment_writer.h"
@@ -77,7 +76,8 @@ class Partition {
   const std::string& name() const { return name_; }
   const std::string& dir() const { return dir_; }
 
-  // Keys in the dedup window (writer thread, or before the writer starts).
+  // Keys in the dedup table: those in the window, and those past it that its sweep has not
+  // reached yet (dedup_table.h). Writer thread, or before the writer starts.
   size_t dedup_keys() const { return dedup_.size(); }
 
   // --- writer thread ---
@@ -122,15 +122,6 @@ class Partition {
     std::vector<std::pair<uint64_t, uint64_t>> index;
     uint64_t uncached = 0;  // the file's pages before this position were dropped from the cache
   };
-  struct DedupEntry {
-    uint64_t offset;
-    int64_t time_ms;
-  };
-  // A key of dedup_ and when it was added, in the order added (see PruneDedup).
-  struct DedupAge {
-    int64_t time_ms;
-    uint64_t key;
-  };
 
   Partition(std::string dir, std::string name, PartitionOptions options, Clock* clock)
       : dir_(std::move(dir)), name_(std::move(name)), options_(options), clock_(clock) {}
@@ -155,14 +146,8 @@ class Partition {
   int64_t MonotonicMs() const { return clock_->MonotonicNs() / 1000000; }
   // Forgets the staged records after a failed round (offsets and dedup keys are reused).
   void DropStaged();
-  // Adds `key` to the dedup window (dedup_ and dedup_ages_).
+  // Adds `key` to the dedup window (none with a window of 0).
   void RememberKey(uint64_t key, uint64_t offset, int64_t time_ms);
-  // Forgets the keys added before the window, oldest first: dedup_ages_ is in the order keys
-  // were added, so only expired keys are looked at. (It used to walk all of dedup_ once a
-  // minute on the writer thread: 1.4 s with the 9M keys of 100 batches/s, every acknowledgement
-  // waiting.) A key added again later (a retry after the window, or after a failed round) has a
-  // later age too, and its entry is kept. A clock that went back only keeps keys longer.
-  void PruneDedup(int64_t now_ms);
   std::string SegmentPath(uint64_t base) const;
   // One past the last offset readers take from segments_[i] (mu_ held): the durable end (past
   // it lie records being written, then the zero tail), or before it the next segment's base
@@ -197,8 +182,7 @@ class Partition {
   };
   std::vector<StagedRecord> staged_records_;
   uint64_t next_offset_ = 0;  // including staged records
-  std::unordered_map<uint64_t, DedupEntry> dedup_;
-  std::deque<DedupAge> dedup_ages_;
+  DedupTable dedup_;          // empty with a dedup window of 0 (off)
   // Bytes committed in the one-second window starting at window_start_ms_ (monotonic ms), and
   // in the window before it (0 if that was not the one just before).
   int64_t window_start_ms_ = 0;
