@@ -117,6 +117,18 @@ std::string Metrics::Render() const {
       out += "vigil_log_segment_rolls_total{app=\"" + p.name + "\",spare=\"none\"} " +
              std::to_string(p.rolls - p.rolls_into_spare) + "\n";
     }
+    Header(&out, "vigil_log_dedup_keys", "gauge",
+           "Batch ids remembered for deduplication (the dedup window's, and expired ones not yet "
+           "swept), by partition.");
+    for (const auto& p : parts) {
+      out += "vigil_log_dedup_keys{app=\"" + p.name + "\"} " + std::to_string(p.dedup_keys) + "\n";
+    }
+    Header(&out, "vigil_log_dedup_bytes", "gauge",
+           "Memory of the dedup window's table, by partition (docs/log_format.md).");
+    for (const auto& p : parts) {
+      out +=
+          "vigil_log_dedup_bytes{app=\"" + p.name + "\"} " + std::to_string(p.dedup_bytes) + "\n";
+    }
     Header(&out, "vigil_log_end_offset", "gauge", "Next offset to be written, by partition.");
     for (const auto& p : parts) {
       out += "vigil_log_end_offset{app=\"" + p.name + "\"} " + std::to_string(p.end_offset) + "\n";

@@ -62,6 +62,10 @@ struct PartitionInfo {
   // them were spares written ahead of time (log/partition.h).
   uint64_t rolls = 0;
   uint64_t rolls_into_spare = 0;
+  // Local log only: keys in the dedup table (the window's, and expired ones not swept yet) and
+  // its memory, as of the last write round (0 for a read-only open, which keeps none).
+  uint64_t dedup_keys = 0;
+  uint64_t dedup_bytes = 0;
 };
 
 class LogStore {

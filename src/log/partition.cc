@@ -63,7 +63,10 @@ Status Partition::Recover() {
     if (ParseSegmentName(n, &base)) files.emplace_back(base, dir_ + "/" + n);
   }
   std::sort(files.begin(), files.end());
-  const int64_t dedup_since = clock_->NowMs() - options_.dedup_window_ms;
+  // A read-only open (the tools) answers no appends: it keeps no dedup keys, and reads none.
+  const int64_t dedup_since = options_.read_only || options_.dedup_window_ms <= 0
+                                  ? INT64_MAX
+                                  : clock_->NowMs() - options_.dedup_window_ms;
 
   // A crash while creating a segment can leave it without a complete header. Nothing in such a
   // file was acknowledged (records are synced only after the header), so it is removed.
@@ -190,6 +193,8 @@ Status Partition::Recover() {
     }
   }
   end_offset_ = next_offset_;
+  dedup_keys_shown_ = dedup_.size();
+  dedup_bytes_shown_ = options_.read_only ? 0 : dedup_.memory_bytes();
   return Status::Ok();
 }
 
@@ -453,6 +458,8 @@ Status Partition::Commit() {
     }
     seg.bytes = active_->size();
     end_offset_ = next_offset_;
+    dedup_keys_shown_ = dedup_.size();
+    dedup_bytes_shown_ = dedup_.memory_bytes();
   }
   staged_.clear();
   staged_records_.clear();
@@ -614,6 +621,8 @@ PartitionInfo Partition::Info() const {
     info.items += s.items;
     info.records += s.records;
   }
+  info.dedup_keys = dedup_keys_shown_;
+  info.dedup_bytes = dedup_bytes_shown_;
   return info;
 }
 

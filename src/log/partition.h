@@ -217,6 +217,8 @@ class Partition {
   uint64_t end_offset_ = 0;             // guarded by mu_: one past the last durable record
   mutable ReadHint hints_[kReadHints];  // guarded by mu_
   mutable size_t next_hint_ = 0;        // guarded by mu_: the slot to overwrite next
+  uint64_t dedup_keys_shown_ = 0;       // guarded by mu_: dedup_.size() as of the last round
+  uint64_t dedup_bytes_shown_ = 0;      // guarded by mu_: and its memory_bytes()
   uint64_t rolls_ = 0;                  // guarded by mu_
   uint64_t rolls_into_spare_ = 0;       // guarded by mu_
 };

@@ -530,6 +530,13 @@ TEST_F(SummaryRecoveryTest, ReadOnlyOpenWritesNoSummary) {
   ASSERT_TRUE(ro.ok());
   EXPECT_EQ(Snapshot(ro->get()), written);
   EXPECT_EQ(Summaries().size(), summaries.size() - 1);
+  // Nor does it keep dedup keys: it answers no appends.
+  EXPECT_EQ((*ro)->Partitions().at(0).dedup_keys, 0u);
+  EXPECT_EQ((*ro)->Partitions().at(0).dedup_bytes, 0u);
+  ro->reset();
+  auto log = Open();
+  EXPECT_EQ(log->Partitions().at(0).dedup_keys, 30u);
+  EXPECT_EQ(log->Partitions().at(0).dedup_bytes, 64u * 16);
 }
 
 // A segment sealed, then active again because the segment after it was incomplete (a crash

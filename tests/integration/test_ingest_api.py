@@ -166,6 +166,14 @@ class IngestApiTest(ServerTestCase):
         self.assertRegex(text, r"vigil_events_accepted_total [1-9]")
         self.assertIn("vigil_log_fsync_seconds_bucket", text)
         self.assertRegex(text, r'vigil_log_bytes\{app="%s"\} [1-9]' % self.app["id"])
+        # The dedup window of an app of its own: three batch ids, one sent twice, in a table of
+        # 64 slots of 16 bytes (log/dedup_table.h).
+        app = self.server.create_app("dedup-metrics")
+        for batch_id in ("d1", "d2", "d1", "d3"):
+            status, _, body = self.server.post_events(app["ingest_key"], batch(batch_id, [session("e-" + batch_id)]))
+            self.assertEqual(status, 202, body)
+        self.assertEqual(self.server.metric('vigil_log_dedup_keys{app="%s"}' % app["id"]), 3)
+        self.assertEqual(self.server.metric('vigil_log_dedup_bytes{app="%s"}' % app["id"]), 1024)
         # The partition's first segment is never a spare: a spare is written ahead of a segment's end.
         self.assertRegex(text, r'vigil_log_segment_rolls_total\{app="%s",spare="none"\} [1-9]' % self.app["id"])
         self.assertIn('vigil_log_segment_rolls_total{app="%s",spare="ready"} ' % self.app["id"], text)
