@@ -154,6 +154,10 @@ int RunServeCommand(const std::vector<std::string>& args) {
   log_options.partition.dedup_window_ms = config.dedup_window_hours * 3600 * 1000;
   log_options.max_backlog_bytes = static_cast<uint64_t>(config.max_backlog_bytes);
   log_options.retention_ms = config.retention_hours * 3600 * 1000;
+  // Ingest stops short of a full disk, leaving the rest to the stages that drain the log; at
+  // twice that, retention stops waiting for its age bound (log/local_log.h, "Disk reserve").
+  log_options.min_free_bytes = static_cast<uint64_t>(config.min_free_disk_mb) << 20;
+  log_options.pressure_free_bytes = 2 * log_options.min_free_bytes;
   // A raw record may go once processing has passed it and so have the readers of the processed
   // log that resolve its references to raw records (log/resolving_log.h).
   log_options.retention_consumers = {"process"};
@@ -223,6 +227,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
   log::LocalLogOptions processed_options = log_options;
   processed_options.on_commit = nullptr;
   processed_options.on_writer_wait = nullptr;
+  processed_options.min_free_bytes = 0;  // processing drains the raw log into it: never refused
   // A processed record may go once it is archived and every stage reading it has passed it.
   processed_options.retention_consumers = {"archive", "groups", "speed"};
   Result<std::unique_ptr<log::LocalLog>> processed_log =

@@ -36,6 +36,8 @@ constexpr IntSetting kIntSettings[] = {
      "how long log segments stay once their readers passed them"},
     {"dedup_window_hours", "VIGIL_DEDUP_WINDOW_HOURS", &ServeConfig::dedup_window_hours, 0, 8760,
      "how long a batch_id is remembered; retried batches need 24 or more, 0 turns it off"},
+    {"min_free_disk_mb", "VIGIL_MIN_FREE_DISK_MB", &ServeConfig::min_free_disk_mb, 0, 1048576,
+     "MiB of disk ingest leaves to the stages behind the log; 0: none"},
     {"symbol_convert_timeout_s", "VIGIL_SYMBOL_CONVERT_TIMEOUT_S",
      &ServeConfig::symbol_convert_timeout_s, 1, 86400, "seconds per uploaded object file"},
     {"symbol_convert_memory_mb", "VIGIL_SYMBOL_CONVERT_MEMORY_MB",

@@ -23,6 +23,7 @@ struct ServeConfig {
   int64_t max_backlog_bytes = 64ll << 20;
   int64_t retention_hours = 7 * 24;
   int64_t dedup_window_hours = 25;
+  int64_t min_free_disk_mb = 1024;
   int64_t symbol_convert_timeout_s = 600;    // per uploaded object file, then the child is killed
   int64_t symbol_convert_memory_mb = 16384;  // address-space cap of the converter child
   int64_t archive_retention_days = 31;       // 0 keeps archived events forever

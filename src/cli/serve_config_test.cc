@@ -123,6 +123,7 @@ TEST_F(ServeConfigTest, EveryDocumentedSettingIsReadFromTomlAndTheEnvironment) {
     EXPECT_EQ(from_env.background_nice, from_toml.background_nice);
     EXPECT_EQ(from_env.pin_http_loops, from_toml.pin_http_loops);
     EXPECT_EQ(from_env.retention_hours, from_toml.retention_hours);
+    EXPECT_EQ(from_env.min_free_disk_mb, from_toml.min_free_disk_mb);
     EXPECT_EQ(from_env.archive_flush_ms, from_toml.archive_flush_ms);
     // A value of the other type is refused, naming the key.
     ServeConfig wrong;
@@ -137,7 +138,7 @@ TEST_F(ServeConfigTest, EveryDocumentedSettingIsReadFromTomlAndTheEnvironment) {
           << st.ToString();
     }
   }
-  EXPECT_EQ(rows, 19u);  // every row of the table but [archive_app_retention_days]
+  EXPECT_EQ(rows, 20u);  // every row of the table but [archive_app_retention_days]
 
   // The example at the end of the page loads as it is.
   const size_t start = doc.find("```toml\n");
@@ -181,7 +182,7 @@ TEST_F(ServeConfigTest, EveryDocumentedIntegerRangeHoldsAtBothEnds) {
     }
     ++checked;
   }
-  EXPECT_EQ(checked, 16u);                               // the table's integer rows
+  EXPECT_EQ(checked, 17u);                               // the table's integer rows
   EXPECT_TRUE(ValidateServeConfig(ServeConfig{}).ok());  // and the defaults
 }
 

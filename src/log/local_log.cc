@@ -34,6 +34,9 @@ Result<std::unique_ptr<LocalLog>> LocalLog::Open(const std::string& dir, LocalLo
   VIGIL_RETURN_IF_ERROR(MakeDirs(dir));
   std::unique_ptr<LocalLog> log(new LocalLog(dir, std::move(options), clock, false));
   VIGIL_RETURN_IF_ERROR(log->LoadPartitions());
+  if (log->options_.min_free_bytes > 0 || log->options_.pressure_free_bytes > 0) {
+    log->RefreshFreeBytes();  // before the first append, not the writer's first round
+  }
   log->writer_ = std::thread([l = log.get()] { l->WriterLoop(); });
   log->spare_preparer_ = std::thread([l = log.get()] { l->SpareLoop(); });
   if (log->options_.drop_cache_ms > 0 && !log->options_.retention_consumers.empty()) {
@@ -145,7 +148,26 @@ Status LocalLog::CheckAppend(std::string_view partition) const {
   if (!IsValidPartitionName(partition)) {
     return Status::InvalidArgument("bad partition name '" + std::string(partition) + "'");
   }
-  return Status::Ok();
+  return CheckReserve();
+}
+
+Status LocalLog::CheckReserve() const {
+  const uint64_t free_bytes = free_bytes_.load(std::memory_order_relaxed);
+  if (options_.min_free_bytes == 0 || free_bytes >= options_.min_free_bytes) return Status::Ok();
+  return Status::Unavailable(
+      "the disk holding the log has " + std::to_string(free_bytes >> 20) + " MiB free, under the " +
+      std::to_string(options_.min_free_bytes >> 20) +
+      " MiB kept for the stages behind ingest (min_free_disk_mb); free space on it, or lower "
+      "min_free_disk_mb");
+}
+
+uint64_t LocalLog::RefreshFreeBytes() {
+  struct statvfs fs;
+  const uint64_t free_bytes = ::statvfs(dir_.c_str(), &fs) == 0
+                                  ? static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize
+                                  : UINT64_MAX;
+  free_bytes_.store(free_bytes, std::memory_order_relaxed);
+  return free_bytes;
 }
 
 Status LocalLog::QueueLocked(std::string_view partition, uint64_t dedup_key, uint32_t item_count,
@@ -214,6 +236,11 @@ void LocalLog::WriterLoop() {
         options_.on_writer_wait(wait_end - wait_start, wait_end);
       }
     }
+    if ((options_.min_free_bytes > 0 || options_.pressure_free_bytes > 0) &&
+        clock_->NowMs() - last_free_check_ms_ >= kFreeCheckMs) {
+      last_free_check_ms_ = clock_->NowMs();
+      RefreshFreeBytes();
+    }
     if (!round.empty()) {
       CommitRound(&round);
     } else if (clock_->NowMs() - last_probe_ms_ >= kProbeIntervalMs) {
@@ -249,7 +276,20 @@ void LocalLog::RunEvery(int64_t interval_ms, const std::function<void()>& work) 
 
 void LocalLog::RetentionLoop() {
   SetThreadName("vigil-ret-" + dir_.substr(dir_.find_last_of('/') + 1));
-  RunEvery(options_.retention_check_ms, [this] {
+  const int64_t interval = options_.pressure_free_bytes > 0
+                               ? std::min(options_.retention_check_ms, kPressureCheckMs)
+                               : options_.retention_check_ms;
+  int64_t last_run_ms = clock_->NowMs();
+  RunEvery(interval, [&] {
+    if (options_.pressure_free_bytes > 0) {
+      // Between the periodic runs, only when the disk is short of space.
+      const int64_t now_ms = clock_->NowMs();
+      if (now_ms - last_run_ms < options_.retention_check_ms &&
+          RefreshFreeBytes() >= options_.pressure_free_bytes) {
+        return;
+      }
+      last_run_ms = now_ms;
+    }
     Status st = RunRetention();
     if (!st.ok()) std::fprintf(stderr, "vigil: log retention: %s\n", st.ToString().c_str());
   });
@@ -406,6 +446,7 @@ Status LocalLog::ProbeWritable() {
 
 Status LocalLog::Writable() {
   if (read_only_) return Status::Unavailable("log is open read-only");
+  VIGIL_RETURN_IF_ERROR(CheckReserve());
   std::lock_guard<std::mutex> lock(queue_mu_);
   return last_write_status_;
 }
@@ -433,7 +474,18 @@ uint64_t LocalLog::MinCommittedOffset(const Partition& p) const {
 
 Status LocalLog::RunRetention() {
   if (read_only_ || options_.retention_consumers.empty()) return Status::Ok();
-  const int64_t cutoff = clock_->NowMs() - options_.retention_ms;
+  int64_t cutoff = clock_->NowMs() - options_.retention_ms;
+  if (options_.pressure_free_bytes > 0) {
+    const uint64_t free_bytes = RefreshFreeBytes();
+    if (free_bytes < options_.pressure_free_bytes) {
+      cutoff = INT64_MAX;  // every segment the consumers passed, however young
+      pressure_log_.Print("vigil: log " + dir_ + ": the disk has " +
+                          std::to_string(free_bytes >> 20) + " MiB free, under " +
+                          std::to_string(options_.pressure_free_bytes >> 20) +
+                          " MiB: deleting segments every reader has passed before their "
+                          "retention");
+    }
+  }
   for (Partition* p : AllPartitions()) {
     VIGIL_RETURN_IF_ERROR(p->ApplyRetention(cutoff, MinCommittedOffset(*p)));
   }

@@ -22,6 +22,15 @@
 // nothing is ever deleted: unconsumed data is never thrown away. Not the writer's work: unlinking
 // a 64 MiB segment took ~24 ms here, and every acknowledgement would have waited for it (a
 // minute of a 140 MB/s peak is 130 segments: 3 s).
+// Disk reserve: the stages behind a log need disk to drain it (the processed log, the archive's
+// parts, the aggregates' RocksDB), and retention frees a segment only once they have passed it.
+// Were ingest to take the last byte, they would stop, and so would retention: the disk would
+// stay full. So appends are refused (Unavailable, /readyz not ready) while the log's filesystem
+// has less than min_free_bytes free (the raw log's), and while it has less than
+// pressure_free_bytes the retention thread (which then looks every kPressureCheckMs) deletes
+// every sealed segment its consumers have passed, however young: the archive holds their
+// events. The free space is read (statvfs) by the writer at most every kFreeCheckMs.
+//
 // Page cache: every drop_cache_ms a background thread (at the stages' priority) drops the cached
 // pages of records those consumers have all committed past (Partition::DropCachedPages says
 // why). It is not the writer's work: dropping a second's worth of pages took the writer 10-50 ms,
@@ -61,6 +70,9 @@ struct LocalLogOptions {
   std::vector<std::string> retention_consumers;
   int64_t retention_check_ms = 60 * 1000;
   int64_t drop_cache_ms = 1000;  // 0: never drop cached pages
+  // Disk reserve (see "Disk reserve" above); 0 turns each off.
+  uint64_t min_free_bytes = 0;
+  uint64_t pressure_free_bytes = 0;
   // Called by the writer thread after each partition commit: fsync duration and records synced.
   std::function<void(int64_t sync_ns, size_t records)> on_commit;
   // Called by the writer thread after each wait for appends: how long it waited, and when it
@@ -68,6 +80,8 @@ struct LocalLogOptions {
   std::function<void(int64_t waited_ns, int64_t now_ns)> on_writer_wait;
 };
 
+inline constexpr int64_t kFreeCheckMs = 100;
+inline constexpr int64_t kPressureCheckMs = 5000;
 inline constexpr uint64_t kProbeFreeBytes = uint64_t{4} << 20;
 inline constexpr int64_t kProbeIntervalMs = 1000;
 // Recovery prints its progress this often, once it has taken this long.
@@ -126,8 +140,13 @@ class LocalLog : public LogStore {
   // Whether the disk takes writes again after a failed round: kProbeFreeBytes free, and a page
   // written to a probe file in the log's directory, fdatasynced and removed. Writer thread.
   Status ProbeWritable();
-  // Whether an append to `partition` may be queued at all (not read-only, a valid name).
+  // Whether an append to `partition` may be queued at all (not read-only, a valid name, the
+  // disk reserve kept).
   Status CheckAppend(std::string_view partition) const;
+  // Reads the free space of the log's filesystem into free_bytes_ (UINT64_MAX if unknown).
+  uint64_t RefreshFreeBytes();
+  // Unavailable while the disk reserve is in use (free_bytes_ under min_free_bytes).
+  Status CheckReserve() const;
   // Queues one append (its payload and callback moved out) unless stopping or over the
   // backlog bound. Requires queue_mu_.
   Status QueueLocked(std::string_view partition, uint64_t dedup_key, uint32_t item_count,
@@ -161,11 +180,14 @@ class LocalLog : public LogStore {
   // Guarded by queue_mu_. The writer swaps it with its emptied round, so the two vectors' storage
   // is reused rather than allocated per round.
   std::vector<Pending> queue_;
-  uint64_t queued_bytes_ = 0;   // guarded by queue_mu_
-  bool stopping_ = false;       // guarded by queue_mu_
-  Status last_write_status_;    // guarded by queue_mu_
-  int64_t last_probe_ms_ = 0;   // writer thread: when ProbeWritable last ran
-  RateLimitedLog failure_log_;  // writer thread: failed commits
+  uint64_t queued_bytes_ = 0;                     // guarded by queue_mu_
+  bool stopping_ = false;                         // guarded by queue_mu_
+  Status last_write_status_;                      // guarded by queue_mu_
+  int64_t last_probe_ms_ = 0;                     // writer thread: when ProbeWritable last ran
+  int64_t last_free_check_ms_ = 0;                // writer thread: RefreshFreeBytes
+  std::atomic<uint64_t> free_bytes_{UINT64_MAX};  // the last RefreshFreeBytes
+  RateLimitedLog pressure_log_{60'000};           // retention thread: early deletions
+  RateLimitedLog failure_log_;                    // writer thread: failed commits
   std::thread writer_;
   // With queue_mu_: stopping_, for the dropper and the retention thread.
   std::condition_variable drop_cv_;

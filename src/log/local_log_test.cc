@@ -391,6 +391,64 @@ TEST_F(LocalLogTest, AppendManyWithABadPartitionNameQueuesNothing) {
   EXPECT_TRUE(log->Partitions().empty());
 }
 
+// Disk reserve: appends are refused while the disk has less free than min_free_bytes, saying
+// what to do, and /readyz (Writable) says so too; with the reserve kept they go in.
+TEST_F(LocalLogTest, AppendsAreRefusedWhileTheDiskReserveIsInUse) {
+  LocalLogOptions options;
+  options.min_free_bytes = uint64_t{1} << 62;  // more than any disk has
+  auto log = OpenLog(options);
+  auto [st, r] = AppendSync(log.get(), "app", 1, "x");
+  EXPECT_EQ(st.code(), StatusCode::kUnavailable);
+  EXPECT_NE(st.message().find("MiB kept for the stages behind ingest (min_free_disk_mb); free "
+                              "space on it, or lower min_free_disk_mb"),
+            std::string::npos)
+      << st.ToString();
+  EXPECT_EQ(log->Writable().code(), StatusCode::kUnavailable);
+  std::vector<AppendRequest> many(1);
+  many[0] = {"app", 0, 1, "y", [](const Status&, const AppendResult&) {}};
+  size_t queued = 9;
+  EXPECT_EQ(log->AppendMany(&many, &queued).code(), StatusCode::kUnavailable);
+  EXPECT_EQ(queued, 0u);
+  log.reset();
+  options.min_free_bytes = 1;  // a disk with a byte free keeps it
+  log = OpenLog(options);
+  EXPECT_TRUE(AppendSync(log.get(), "app", 1, "x").first.ok());
+  EXPECT_TRUE(log->Writable().ok());
+}
+
+// Under disk pressure, retention deletes the segments every consumer passed without waiting
+// for their age bound; segments not yet passed stay, whatever the disk.
+TEST_F(LocalLogTest, UnderDiskPressureRetentionDeletesConsumedSegmentsAtOnce) {
+  LocalLogOptions options;
+  options.partition.segment_bytes = 1024;
+  options.retention_ms = 7 * 24 * 3600 * 1000LL;
+  options.retention_consumers = {"archive"};
+  auto log = OpenLog(options);
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_TRUE(AppendSync(log.get(), "app", 0, std::string(200, 'x')).first.ok());
+  }
+  const uint64_t segments_before = log->Partitions()[0].segments;
+  ASSERT_GT(segments_before, 4u);
+  ASSERT_TRUE(log->CommitOffset("archive", "app", 20).ok());
+  ASSERT_TRUE(log->RunRetention().ok());  // no pressure: young segments stay
+  EXPECT_EQ(log->Partitions()[0].segments, segments_before);
+  log.reset();
+  options.pressure_free_bytes = uint64_t{1} << 62;
+  log = OpenLog(options);
+  ASSERT_TRUE(log->RunRetention().ok());
+  auto info = log->Partitions()[0];
+  EXPECT_LT(info.segments, segments_before);
+  EXPECT_LE(info.start_offset, 20u);
+  EXPECT_GT(info.start_offset, 0u);
+  std::vector<LogRecord> recs;
+  ASSERT_TRUE(log->Read("app", 0, 1000, &recs).ok());
+  EXPECT_EQ(recs.front().offset, info.start_offset);
+  EXPECT_EQ(recs.back().offset, 39u);
+  // Nothing the consumer has not passed goes, however short the disk.
+  ASSERT_TRUE(log->RunRetention().ok());
+  EXPECT_EQ(log->Partitions()[0].start_offset, info.start_offset);
+}
+
 TEST_F(LocalLogTest, RetentionDeletesOnlyOldSegmentsEveryConsumerPassed) {
   LocalLogOptions options;
   options.partition.segment_bytes = 1024;

@@ -83,13 +83,27 @@ Status Partition::Recover() {
   }
 
   if (!options_.read_only) {
-    // Summaries left without their segment (a crash during retention) and unfinished ones.
-    std::set<std::string> keep;
-    for (const auto& f : files) keep.insert(SummaryPath(f.second));
+    // Summaries without their segment: kept for their keys while those are in the dedup window
+    // (kept_summaries_), else deleted, like unfinished ones.
+    std::set<std::string> with_segment;
+    for (const auto& f : files) with_segment.insert(SummaryPath(f.second));
     for (const std::string& n : *names) {
       const std::string p = dir_ + "/" + n;
-      if ((n.ends_with(".summary") && !keep.contains(p)) || n.ends_with(".summary.tmp")) {
+      if (n.ends_with(".summary.tmp")) {
         ::unlink(p.c_str());
+      } else if (n.ends_with(".summary") && !with_segment.contains(p)) {
+        uint64_t base;
+        SegmentSummary s;
+        if (ParseSegmentName(n.substr(0, n.size() - 8) + std::string(kSegmentSuffix), &base) &&
+            ReadSegmentSummary(p, base, kSegmentGone, dedup_since, &s).ok() &&
+            s.last_append_ms >= dedup_since) {
+          for (const SegmentSummary::Key& k : s.keys) {
+            if (k.time_ms >= dedup_since) RememberKey(k.key, k.offset, k.time_ms);
+          }
+          kept_summaries_.emplace_back(s.last_append_ms, p);
+        } else {
+          ::unlink(p.c_str());
+        }
       }
     }
   }
@@ -141,6 +155,7 @@ Status Partition::Recover() {
         }
       }
       last_append_ms = std::max(last_append_ms, rec.append_time_ms);
+      seg.last_append_ms = last_append_ms;
       next = rec.offset + 1;
     }
     if (last && outcome != SegmentReader::Outcome::kEnd && !options_.read_only) {
@@ -229,6 +244,7 @@ bool Partition::RecoverFromSummary(uint64_t base, const std::string& path, uint6
   if (options_.on_segment_scanned) options_.on_segment_scanned(s.file_size);
   segments_.push_back(
       {base, s.created_ms, path, s.bytes, s.items, s.end_offset - base, std::move(s.index)});
+  segments_.back().last_append_ms = s.last_append_ms;
   next_offset_ = std::max(next_offset_, s.end_offset);
   return true;
 }
@@ -452,6 +468,7 @@ Status Partition::Commit() {
       ++seg.records;
       if (r.key != 0) active_keys_.Add(r.key, r.offset, r.time_ms);
       active_last_append_ms_ = std::max(active_last_append_ms_, r.time_ms);
+      seg.last_append_ms = active_last_append_ms_;
       if (seg.index.empty() || pos - seg.index.back().second >= kIndexEveryBytes) {
         seg.index.emplace_back(r.offset, pos);
       }
@@ -469,27 +486,41 @@ Status Partition::Commit() {
 }
 
 Status Partition::ApplyRetention(int64_t cutoff_ms, uint64_t min_offset) {
-  std::vector<std::string> doomed;
+  const int64_t keys_since =
+      options_.dedup_window_ms > 0 ? clock_->NowMs() - options_.dedup_window_ms : INT64_MAX;
+  std::vector<std::string> doomed, summaries_doomed;
   {
     std::lock_guard<std::mutex> lock(mu_);
     // Never the last (active) segment; a segment's records end where the next one begins.
     while (segments_.size() > 1 && segments_[1].base_offset <= min_offset &&
            segments_[0].created_ms < cutoff_ms) {
-      doomed.push_back(segments_[0].path);
+      const Segment& gone = segments_[0];
+      if (gone.last_append_ms >= keys_since) {
+        kept_summaries_.emplace_back(gone.last_append_ms, SummaryPath(gone.path));
+      } else {
+        summaries_doomed.push_back(SummaryPath(gone.path));
+      }
+      doomed.push_back(gone.path);
       segments_.erase(segments_.begin());
     }
-  }
-  for (const std::string& path : doomed) {
-    // The summary first: a crash in between leaves a segment without one (read at the next
-    // start, then deleted again), never a summary without its segment.
-    if (::unlink(SummaryPath(path).c_str()) != 0 && errno != ENOENT) {
-      return Status::FromErrno("unlink " + SummaryPath(path), errno);
+    while (!kept_summaries_.empty() && kept_summaries_.front().first < keys_since) {
+      summaries_doomed.push_back(std::move(kept_summaries_.front().second));
+      kept_summaries_.pop_front();
     }
+  }
+  // Summaries first: a crash in between leaves a segment without one (read at the next start,
+  // then deleted again), not a summary of a live segment's keys left behind.
+  for (const std::string& path : summaries_doomed) {
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
       return Status::FromErrno("unlink " + path, errno);
     }
   }
-  if (!doomed.empty()) return SyncDir(dir_);
+  for (const std::string& path : doomed) {
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+      return Status::FromErrno("unlink " + path, errno);
+    }
+  }
+  if (!doomed.empty() || !summaries_doomed.empty()) return SyncDir(dir_);
   return Status::Ok();
 }
 

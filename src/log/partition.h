@@ -43,6 +43,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -91,6 +92,8 @@ class Partition {
   bool has_staged() const { return !staged_.empty(); }
   size_t staged_count() const { return staged_records_.size(); }
   // Deletes sealed segments created before `cutoff_ms` whose records all lie below `min_offset`.
+  // A deleted segment's summary stays while its records are in the dedup window (see
+  // kept_summaries_); those that left it are deleted.
   Status ApplyRetention(int64_t cutoff_ms, uint64_t min_offset);
   // After a commit: whether the next segment's spare should be prepared now. True at most once
   // until that spare is used (or its preparation failed); the caller then has PrepareSpare run.
@@ -121,6 +124,7 @@ class Partition {
     // (offset, file position) every ~1 MiB, for seeking.
     std::vector<std::pair<uint64_t, uint64_t>> index;
     uint64_t uncached = 0;  // the file's pages before this position were dropped from the cache
+    int64_t last_append_ms = 0;  // the newest append time among its records
   };
 
   Partition(std::string dir, std::string name, PartitionOptions options, Clock* clock)
@@ -213,7 +217,11 @@ class Partition {
   static constexpr size_t kReadHints = 8;
 
   mutable std::mutex mu_;
-  std::vector<Segment> segments_;       // guarded by mu_
+  std::vector<Segment> segments_;  // guarded by mu_
+  // Summaries of segments retention deleted while their records were still in the dedup window,
+  // kept for their keys until they leave it (newest append ms, path), in deletion order:
+  // without them a restart would forget those keys and take a retried batch again.
+  std::deque<std::pair<int64_t, std::string>> kept_summaries_;  // guarded by mu_
   uint64_t end_offset_ = 0;             // guarded by mu_: one past the last durable record
   mutable ReadHint hints_[kReadHints];  // guarded by mu_
   mutable size_t next_hint_ = 0;        // guarded by mu_: the slot to overwrite next

@@ -487,18 +487,50 @@ TEST_F(SummaryRecoveryTest, DedupKeysComeBackFromSummaries) {
   EXPECT_EQ(log->Partitions().at(0).records, 60u);
 }
 
-TEST_F(SummaryRecoveryTest, RetentionRemovesSummariesWithTheirSegments) {
+// Retention deletes a segment, but not its summary while the segment's records are in the
+// dedup window: a restart still knows their keys (a retry of one is a duplicate). Once they
+// leave the window, retention deletes the summary too, and so does a restart.
+TEST_F(SummaryRecoveryTest, DeletedSegmentsKeepTheirSummariesForTheDedupWindow) {
   options_.retention_ms = 1000;
   options_.retention_consumers = {"c"};
+  options_.partition.dedup_window_ms = 3600 * 1000;
   auto log = Open();
   WriteKeyed(log.get(), 30);
-  const size_t segments = SegmentFiles().size();
-  ASSERT_EQ(Summaries().size(), segments - 1);
+  const size_t summaries = Summaries().size();
+  ASSERT_GT(summaries, 3u);
   clock_.AdvanceMs(2000);
   ASSERT_TRUE(log->CommitOffset("c", "app", 30).ok());
   ASSERT_TRUE(log->RunRetention().ok());
   EXPECT_EQ(SegmentFiles().size(), 1u);
+  EXPECT_EQ(Summaries().size(), summaries);  // kept for their keys
+  log.reset();
+  log = Open();
+  EXPECT_EQ(log->Partitions().at(0).records, 30u - log->Partitions().at(0).start_offset);
+  EXPECT_EQ(WriteKeyed(log.get(), 30), std::vector<bool>(30, true));
+  // An hour later the keys are out of the window: retention takes the summaries.
+  clock_.AdvanceMs(3600 * 1000);
+  ASSERT_TRUE(log->RunRetention().ok());
   EXPECT_TRUE(Summaries().empty());
+  EXPECT_EQ(WriteKeyed(log.get(), 3), std::vector<bool>(3, false));
+}
+
+// A restart deletes a kept summary whose keys have left the window meanwhile.
+TEST_F(SummaryRecoveryTest, ARestartDeletesKeptSummariesPastTheWindow) {
+  options_.retention_ms = 1000;
+  options_.retention_consumers = {"c"};
+  options_.partition.dedup_window_ms = 3600 * 1000;
+  {
+    auto log = Open();
+    WriteKeyed(log.get(), 30);
+    clock_.AdvanceMs(2000);
+    ASSERT_TRUE(log->CommitOffset("c", "app", 30).ok());
+    ASSERT_TRUE(log->RunRetention().ok());
+  }
+  ASSERT_GT(Summaries().size(), 3u);
+  clock_.AdvanceMs(3600 * 1000);
+  auto log = Open();
+  EXPECT_TRUE(Summaries().empty());
+  EXPECT_EQ(WriteKeyed(log.get(), 3), std::vector<bool>(3, false));
 }
 
 TEST_F(SummaryRecoveryTest, LeftoverSummaryFilesAreRemoved) {

@@ -195,8 +195,10 @@ Status ReadSegmentSummary(const std::string& path, uint64_t base, uint64_t file_
   const uint64_t size = static_cast<uint64_t>(st.st_size);
   // Size cap: what a summary of a segment this big can take, so that a damaged or foreign file
   // costs no more than the segment itself.
-  const uint64_t cap = kFixedHeadSize + 2 * kCrcSize +
-                       (MaxRecords(file_size) + 1) * (kIndexEntrySize + kMaxKeyBytes);
+  const uint64_t cap = file_size == kSegmentGone
+                           ? kMaxGoneSummaryBytes
+                           : kFixedHeadSize + 2 * kCrcSize +
+                                 (MaxRecords(file_size) + 1) * (kIndexEntrySize + kMaxKeyBytes);
   if (size < kFixedHeadSize + kCrcSize || size > cap) return Bad(path + " has an impossible size");
   std::string bytes;
   VIGIL_RETURN_IF_ERROR(ReadAt(fd, 0, kFixedHeadSize, &bytes, path));
@@ -207,14 +209,14 @@ Status ReadSegmentSummary(const std::string& path, uint64_t base, uint64_t file_
   }
   VIGIL_RETURN_IF_ERROR(ReadAt(fd, 0, head_size, &bytes, path));
   VIGIL_RETURN_IF_ERROR(DecodeSegmentSummary(bytes, /*with_keys=*/false, out));
-  if (out->base_offset != base || out->file_size != file_size) {
+  if (out->base_offset != base || (file_size != kSegmentGone && out->file_size != file_size)) {
     return Bad(path + " describes another state of its segment");
   }
   if (out->keys.empty() && DecodeFixed32(bytes.data() + 76) > 0 &&
       out->last_append_ms >= keys_since_ms) {
     VIGIL_RETURN_IF_ERROR(ReadAt(fd, 0, size, &bytes, path));
     VIGIL_RETURN_IF_ERROR(DecodeSegmentSummary(bytes, /*with_keys=*/true, out));
-    if (out->base_offset != base || out->file_size != file_size) {
+    if (out->base_offset != base || (file_size != kSegmentGone && out->file_size != file_size)) {
       return Bad(path + " describes another state of its segment");
     }
   }

@@ -74,6 +74,11 @@ std::string EncodeSegmentSummary(const SegmentSummary& s);
 // that the segment's size cannot hold. Allocates no more than `bytes` justifies.
 Status DecodeSegmentSummary(std::string_view bytes, bool with_keys, SegmentSummary* out);
 
+// `file_size` for the summary of a segment retention deleted (kept for its dedup keys): any
+// size it names is taken, and the summary may take up to kMaxGoneSummaryBytes.
+inline constexpr uint64_t kSegmentGone = 0;
+inline constexpr uint64_t kMaxGoneSummaryBytes = uint64_t{1} << 30;
+
 // Reads the summary at `path` if it describes the segment with base offset `base` whose file is
 // now `file_size` bytes. NotFound if there is none; Corruption if it is damaged or describes
 // another state of the file. The keys are read only if the segment's newest record was

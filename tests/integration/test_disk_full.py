@@ -11,16 +11,14 @@ Needs root and loop devices (mount -o loop); skipped, saying why, without them.
 """
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from test_archive import archive_stats, wait_rows  # noqa: E402
-from vigil_harness import Server  # noqa: E402
+from vigil_harness import Server, free_bytes, mount_small_filesystem  # noqa: E402
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "fixtures")
 EVENTS_PER_BATCH = 20
@@ -41,24 +39,11 @@ def make_batch(batch_id, seed):
 
 class DiskFullTest(unittest.TestCase):
     def setUp(self):
-        if os.geteuid() != 0:
-            self.skipTest("mounting a small test filesystem needs root")
-        self.tmp = tempfile.mkdtemp(prefix="vigil-disk-full-")
-        self.addCleanup(shutil.rmtree, self.tmp, True)
-        self.mnt = os.path.join(self.tmp, "mnt")
-        os.mkdir(self.mnt)
-        image = os.path.join(self.tmp, "fs.img")
-        with open(image, "wb") as f:
-            f.truncate(FS_BYTES)
-        subprocess.run(["mkfs.ext4", "-q", "-F", "-m", "0", image], check=True,
-                       capture_output=True)
-        mounted = subprocess.run(["mount", "-o", "loop", image, self.mnt], capture_output=True,
-                                 text=True)
-        if mounted.returncode != 0:
-            self.skipTest("cannot loop-mount a test filesystem: " + mounted.stderr.strip())
-        self.addCleanup(subprocess.run, ["umount", self.mnt], check=True)
+        self.mnt = mount_small_filesystem(self, FS_BYTES)
         self.data_dir = os.path.join(self.mnt, "data")
-        self.env = {"VIGIL_SEGMENT_BYTES": str(1 << 20), "VIGIL_ARCHIVE_FLUSH_MS": "200"}
+        # A disk truly full: no reserve kept for the stages (test_disk_reserve.py tests that).
+        self.env = {"VIGIL_SEGMENT_BYTES": str(1 << 20), "VIGIL_ARCHIVE_FLUSH_MS": "200",
+                    "VIGIL_MIN_FREE_DISK_MB": "0"}
         self.server = Server(data_dir=self.data_dir, env=self.env).start()
         self.addCleanup(lambda: self.server.cleanup())  # runs before umount (cleanups are LIFO)
         self.app = self.server.create_app("disk-full")
@@ -74,8 +59,7 @@ class DiskFullTest(unittest.TestCase):
             {"Authorization": "Bearer " + self.app["api_token"]})
 
     def free_bytes(self):
-        st = os.statvfs(self.mnt)
-        return st.f_bavail * st.f_frsize
+        return free_bytes(self.mnt)
 
     def test_a_full_disk_refuses_batches_loses_none_and_recovers_once_space_is_freed(self):
         batches = {}  # batch_id -> body

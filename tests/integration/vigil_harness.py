@@ -20,6 +20,34 @@ VIGIL = os.environ.get("VIGIL_BIN", os.path.join(os.path.dirname(__file__), "../
 ADMIN_TOKEN = "test-admin-token"
 
 
+def mount_small_filesystem(test, size_bytes):
+    """A fresh ext4 filesystem of `size_bytes` (no blocks reserved for root, so that root fills
+    it as anyone would), loop-mounted on a temp dir for `test` (a unittest.TestCase) and
+    unmounted and removed by its cleanups; returns the mount point. Skips the test, saying why,
+    without root or loop devices. Register cleanups that use it (a server on it) afterwards:
+    cleanups run last-in first-out."""
+    if os.geteuid() != 0:
+        test.skipTest("mounting a small test filesystem needs root")
+    tmp = tempfile.mkdtemp(prefix="vigil-small-fs-")
+    test.addCleanup(shutil.rmtree, tmp, True)
+    mnt = os.path.join(tmp, "mnt")
+    os.mkdir(mnt)
+    image = os.path.join(tmp, "fs.img")
+    with open(image, "wb") as f:
+        f.truncate(size_bytes)
+    subprocess.run(["mkfs.ext4", "-q", "-F", "-m", "0", image], check=True, capture_output=True)
+    mounted = subprocess.run(["mount", "-o", "loop", image, mnt], capture_output=True, text=True)
+    if mounted.returncode != 0:
+        test.skipTest("cannot loop-mount a test filesystem: " + mounted.stderr.strip())
+    test.addCleanup(subprocess.run, ["umount", mnt], check=True)
+    return mnt
+
+
+def free_bytes(path):
+    st = os.statvfs(path)
+    return st.f_bavail * st.f_frsize
+
+
 class Server:
     def __init__(self, data_dir=None, extra_args=(), env=None, preexec_fn=None):
         self.own_dir = data_dir is None
