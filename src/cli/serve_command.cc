@@ -178,6 +178,11 @@ int RunServeCommand(const std::vector<std::string>& args) {
     std::fprintf(stderr, "vigil serve: cannot open the log: %s\n", log.status().ToString().c_str());
     return 1;
   }
+  if (Status writable = (*log)->Writable(); !writable.ok()) {
+    // Most likely a disk already under min_free_disk_mb: say so now, not at the first 503.
+    std::fprintf(stderr, "vigil serve: warning: ingest will answer 503 until this changes: %s\n",
+                 writable.message().c_str());
+  }
   metrics = std::make_unique<ingest::Metrics>(log->get());
   metrics_ptr = metrics.get();
 

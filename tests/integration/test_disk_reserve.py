@@ -110,6 +110,14 @@ class DiskReserveTest(unittest.TestCase):
         self.server.kill9()
         self.server = Server(data_dir=self.data_dir, env=self.env).start()
         self.assertEqual(archive_stats(self.server)[self.app["id"]]["rows"], total)
+        # A server started on a disk under the reserve says so at once.
+        self.leave_free(RESERVE_MB - 8)
+        self.server.kill9()
+        self.server = Server(data_dir=self.data_dir, env=self.env).start()
+        self.assertTrue(self.server.wait_output(
+            "warning: ingest will answer 503 until this changes: the disk holding the log has"))
+        self.leave_free(RESERVE_MB + 32)
+        self.assertEqual(self.wait_ready(200)[0], 200)
         for batch_id in ("warm-0", "b-399"):  # retries of acknowledged batches add nothing
             status, _, body = self.post(make_batch(batch_id, 0))
             self.assertEqual(status, 202, body)
