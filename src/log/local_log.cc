@@ -398,14 +398,39 @@ Status LocalLog::CommitOffset(std::string_view consumer, std::string_view partit
   if (read_only_) return Status::Unavailable("log is open read-only");
   Partition* p = FindPartition(partition);
   if (p == nullptr) return Status::NotFound("no partition '" + std::string(partition) + "'");
-  return WriteConsumerOffset(p->dir(), consumer, next_offset);
+  VIGIL_RETURN_IF_ERROR(WriteConsumerOffset(p->dir(), consumer, next_offset));
+  std::lock_guard<std::mutex> lock(offsets_mu_);
+  auto known = known_offsets_.find(partition);
+  if (known == known_offsets_.end()) {
+    known = known_offsets_.emplace(std::string(partition), KnownOffsets{}).first;
+  }
+  known->second.offsets.insert_or_assign(std::string(consumer), next_offset);
+  known->second.consumers.emplace(consumer);
+  return Status::Ok();
 }
 
 Result<uint64_t> LocalLog::CommittedOffset(std::string_view consumer, std::string_view partition) {
   Partition* p = FindPartition(partition);
   if (p == nullptr) return uint64_t{0};
+  if (!read_only_) {
+    std::lock_guard<std::mutex> lock(offsets_mu_);
+    auto known = known_offsets_.find(partition);
+    if (known != known_offsets_.end()) {
+      auto it = known->second.offsets.find(consumer);
+      if (it != known->second.offsets.end()) return it->second;
+    }
+  }
   Result<std::optional<uint64_t>> v = ReadConsumerOffset(p->dir(), consumer);
-  if (!v.ok()) return v.status();
+  if (!v.ok()) return v.status();  // not remembered: read (and reported) again next time
+  if (!read_only_) {
+    std::lock_guard<std::mutex> lock(offsets_mu_);
+    auto known = known_offsets_.find(partition);
+    if (known == known_offsets_.end()) {
+      known = known_offsets_.emplace(std::string(partition), KnownOffsets{}).first;
+    }
+    // Unless a commit got there first: its offset is the newer.
+    known->second.offsets.emplace(std::string(consumer), v->value_or(0));
+  }
   return v->value_or(0);
 }
 
@@ -419,7 +444,17 @@ std::vector<PartitionInfo> LocalLog::Partitions() {
 std::vector<std::string> LocalLog::Consumers(std::string_view partition) {
   Partition* p = FindPartition(partition);
   if (p == nullptr) return {};
-  return ListConsumers(p->dir());
+  if (read_only_) return ListConsumers(p->dir());
+  std::lock_guard<std::mutex> lock(offsets_mu_);
+  auto known = known_offsets_.find(partition);
+  if (known == known_offsets_.end()) {
+    known = known_offsets_.emplace(std::string(partition), KnownOffsets{}).first;
+  }
+  if (!known->second.listed) {
+    for (std::string& c : ListConsumers(p->dir())) known->second.consumers.insert(std::move(c));
+    known->second.listed = true;
+  }
+  return {known->second.consumers.begin(), known->second.consumers.end()};
 }
 
 Status LocalLog::ProbeWritable() {
@@ -463,11 +498,11 @@ std::vector<Partition*> LocalLog::AllPartitions() {
   return parts;
 }
 
-uint64_t LocalLog::MinCommittedOffset(const Partition& p) const {
+uint64_t LocalLog::MinCommittedOffset(const Partition& p) {
   uint64_t min_offset = UINT64_MAX;
   for (const std::string& consumer : options_.retention_consumers) {
-    Result<std::optional<uint64_t>> v = ReadConsumerOffset(p.dir(), consumer);
-    min_offset = std::min(min_offset, v.ok() ? v->value_or(0) : 0);
+    Result<uint64_t> v = CommittedOffset(consumer, p.name());
+    min_offset = std::min(min_offset, v.ok() ? *v : 0);
   }
   return min_offset;
 }

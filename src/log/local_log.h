@@ -52,6 +52,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -154,7 +155,7 @@ class LocalLog : public LogStore {
   Result<Partition*> GetOrCreatePartition(std::string_view name);
   Partition* FindPartition(std::string_view name);
   // The least offset every consumer in retention_consumers has committed in `p`.
-  uint64_t MinCommittedOffset(const Partition& p) const;
+  uint64_t MinCommittedOffset(const Partition& p);
   std::vector<Partition*> AllPartitions();
   void WriterLoop();
   // Drops consumed pages every drop_cache_ms until stopping_.
@@ -193,6 +194,18 @@ class LocalLog : public LogStore {
   std::condition_variable drop_cv_;
   std::thread dropper_;    // only with drop_cache_ms and retention_consumers
   std::thread retention_;  // only with retention_consumers
+
+  // Committed offsets as last read or written, per partition, so that /metrics (on an HTTP
+  // loop), the dropper (every second) and retention read no file per partition and consumer.
+  // A server's consumers commit through this log only, so its files change only through
+  // CommitOffset. Not used read-only: a tool reads the files a server is writing.
+  struct KnownOffsets {
+    bool listed = false;                                   // consumers holds the directory's too
+    std::map<std::string, uint64_t, std::less<>> offsets;  // by consumer (0: never committed)
+    std::set<std::string, std::less<>> consumers;          // those with an offset file
+  };
+  std::mutex offsets_mu_;
+  std::map<std::string, KnownOffsets, std::less<>> known_offsets_;  // guarded by offsets_mu_
 
   std::mutex spare_mu_;
   std::condition_variable spare_cv_;

@@ -449,6 +449,32 @@ TEST_F(LocalLogTest, UnderDiskPressureRetentionDeletesConsumedSegmentsAtOnce) {
   EXPECT_EQ(log->Partitions()[0].start_offset, info.start_offset);
 }
 
+// Committed offsets are answered from memory once read or written: /metrics asks for every
+// partition and consumer on an HTTP loop. (A file removed behind the log's back shows it.)
+// Consumers lists those with a file and those committed since.
+TEST_F(LocalLogTest, CommittedOffsetsAreKeptInMemory) {
+  {
+    auto log = OpenLog();
+    ASSERT_TRUE(AppendSync(log.get(), "app", 0, "x").first.ok());
+    ASSERT_TRUE(log->CommitOffset("old", "app", 1).ok());
+  }
+  auto log = OpenLog();
+  EXPECT_EQ(log->Consumers("app"), std::vector<std::string>{"old"});
+  EXPECT_EQ(log->CommittedOffset("old", "app").value(), 1u);  // read from its file
+  ASSERT_TRUE(log->CommitOffset("new", "app", 1).ok());
+  EXPECT_EQ(log->Consumers("app"), (std::vector<std::string>{"new", "old"}));
+  ASSERT_EQ(::unlink((dir_ + "/app/consumers/old.offset").c_str()), 0);
+  ASSERT_EQ(::unlink((dir_ + "/app/consumers/new.offset").c_str()), 0);
+  EXPECT_EQ(log->CommittedOffset("old", "app").value(), 1u);
+  EXPECT_EQ(log->CommittedOffset("new", "app").value(), 1u);
+  EXPECT_EQ(log->CommittedOffset("never", "app").value(), 0u);
+  // A tool's read-only view reads the files every time.
+  auto ro = LocalLog::OpenReadOnly(dir_, &clock_);
+  ASSERT_TRUE(ro.ok());
+  EXPECT_TRUE((*ro)->Consumers("app").empty());
+  EXPECT_EQ((*ro)->CommittedOffset("old", "app").value(), 0u);
+}
+
 TEST_F(LocalLogTest, RetentionDeletesOnlyOldSegmentsEveryConsumerPassed) {
   LocalLogOptions options;
   options.partition.segment_bytes = 1024;
