@@ -18,7 +18,8 @@
 // only takes its slot until the sweep reaches it. Before the table grows, one full sweep runs
 // first, so that expired keys never make it grow. Growth doubles the table at 3/4 full in one
 // step, on the writer thread (see docs/log_format.md for its cost), as std::unordered_map's
-// rehash did; a full window stops growing.
+// rehash did; a full window stops growing. It never shrinks: after a burst it keeps the size
+// the burst's window needed (16 bytes a slot), until the process restarts.
 //
 // Threads: none of its own; the partition's writer thread (or recovery) only.
 #pragma once

@@ -95,7 +95,7 @@ Status Partition::Recover() {
         uint64_t base;
         SegmentSummary s;
         if (ParseSegmentName(n.substr(0, n.size() - 8) + std::string(kSegmentSuffix), &base) &&
-            ReadSegmentSummary(p, base, kSegmentGone, dedup_since, &s).ok() &&
+            ReadSegmentSummary(p, base, std::nullopt, dedup_since, &s).ok() &&
             s.last_append_ms >= dedup_since) {
           for (const SegmentSummary::Key& k : s.keys) {
             if (k.time_ms >= dedup_since) RememberKey(k.key, k.offset, k.time_ms);
@@ -106,6 +106,8 @@ Status Partition::Recover() {
         }
       }
     }
+    // Oldest first, as retention adds them and takes them off the front.
+    std::sort(kept_summaries_.begin(), kept_summaries_.end());
   }
 
   for (size_t i = 0; i < files.size(); ++i) {
@@ -202,9 +204,18 @@ Status Partition::Recover() {
       // removed as incomplete): it is appended to again, and summarized when sealed.
       if (!options_.read_only) ::unlink(SummaryPath(path).c_str());
     } else if (!options_.read_only) {
-      SegmentSummary summary = SummaryOf(segments_.back());
-      summary.last_append_ms = last_append_ms;
-      WriteSummary(std::move(summary), path, keys);
+      // Only a segment read to its end is summarized: damage (or a read error taken for the
+      // end) found here is found again, and reported, at the next start, never taken as the
+      // segment's truth. Records past the next segment's base end it cleanly too.
+      struct stat st;
+      if (::stat(path.c_str(), &st) == 0 &&
+          (stale || (outcome == SegmentReader::Outcome::kEnd &&
+                     segments_.back().bytes == static_cast<uint64_t>(st.st_size)))) {
+        SegmentSummary summary = SummaryOf(segments_.back());
+        summary.last_append_ms = last_append_ms;
+        summary.file_size = static_cast<uint64_t>(st.st_size);
+        WriteSummary(std::move(summary), path, keys);
+      }
     }
   }
   end_offset_ = next_offset_;
@@ -216,7 +227,10 @@ Status Partition::Recover() {
 bool Partition::RecoverFromSummary(uint64_t base, const std::string& path, uint64_t next_base,
                                    int64_t dedup_since) {
   struct stat st;
-  if (::stat(path.c_str(), &st) != 0) return false;
+  // A file too short for a segment header is not summarized: reading it reports it.
+  if (::stat(path.c_str(), &st) != 0 || static_cast<uint64_t>(st.st_size) < kSegmentHeaderSize) {
+    return false;
+  }
   const std::string summary_path = SummaryPath(path);
   SegmentSummary s;
   Status status =
@@ -261,15 +275,7 @@ SegmentSummary Partition::SummaryOf(const Segment& seg) {
 }
 
 void Partition::WriteSummary(SegmentSummary s, const std::string& path, const SummaryKeys& keys) {
-  struct stat st;
-  Status status;
-  if (::stat(path.c_str(), &st) != 0) {
-    if (errno == ENOENT) return;  // retention deleted it meanwhile
-    status = Status::FromErrno("stat " + path, errno);
-  } else {
-    s.file_size = static_cast<uint64_t>(st.st_size);
-    status = WriteSegmentSummary(SummaryPath(path), s, keys);
-  }
+  Status status = WriteSegmentSummary(SummaryPath(path), s, keys);
   if (!status.ok()) {
     std::fprintf(stderr,
                  "vigil: log %s: cannot write the summary of sealed segment %s (%s); the next "
@@ -300,7 +306,20 @@ Status Partition::RollSegment(int64_t now_ms) {
   // The segment done ends at its last record, durably, before the next one exists: only the
   // last segment can have a zero tail (segment_writer.h).
   const bool sealed = active_ != nullptr;
-  if (sealed) VIGIL_RETURN_IF_ERROR(active_->Seal());
+  if (sealed) {
+    VIGIL_RETURN_IF_ERROR(active_->Seal());
+    // Its summary now, while it is the last segment (retention never deletes that one). A roll
+    // that fails below is retried by the next round, which writes it again; a crash before the
+    // next segment exists leaves it last, and recovery removes the summary of a last segment.
+    SegmentSummary done;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done = SummaryOf(segments_.back());
+    }
+    done.last_append_ms = active_last_append_ms_;
+    done.file_size = active_->size();
+    WriteSummary(std::move(done), active_->path(), active_keys_);
+  }
   // The new segment starts at the first staged (unwritten) record.
   SegmentHeader header{staged_records_.front().offset, now_ms};
   const std::string path = SegmentPath(header.base_offset);
@@ -324,24 +343,12 @@ Status Partition::RollSegment(int64_t now_ms) {
   if (!into_spare) w = SegmentWriter::Create(path, header);
   if (!w.ok()) return w.status();
   active_ = std::move(*w);
-  SegmentSummary done;  // of the segment sealed, taken under mu_ (retention erases the first)
-  std::string done_path;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (sealed) {
-      done = SummaryOf(segments_.back());
-      done_path = segments_.back().path;
-    }
     segments_.push_back(
         {header.base_offset, now_ms, active_->path(), kSegmentHeaderSize, 0, 0, {}});
     ++rolls_;
     if (into_spare) ++rolls_into_spare_;
-  }
-  // Once the next segment exists, so that a failed roll (retried by the next round) keeps the
-  // keys for it.
-  if (sealed) {
-    done.last_append_ms = active_last_append_ms_;
-    WriteSummary(std::move(done), done_path, active_keys_);
   }
   active_keys_ = SummaryKeys(header.base_offset, now_ms);
   active_last_append_ms_ = 0;
@@ -488,7 +495,7 @@ Status Partition::Commit() {
 Status Partition::ApplyRetention(int64_t cutoff_ms, uint64_t min_offset) {
   const int64_t keys_since =
       options_.dedup_window_ms > 0 ? clock_->NowMs() - options_.dedup_window_ms : INT64_MAX;
-  std::vector<std::string> doomed, summaries_doomed;
+  std::vector<std::string> doomed, summaries_doomed, newly_kept;
   {
     std::lock_guard<std::mutex> lock(mu_);
     // Never the last (active) segment; a segment's records end where the next one begins.
@@ -497,6 +504,7 @@ Status Partition::ApplyRetention(int64_t cutoff_ms, uint64_t min_offset) {
       const Segment& gone = segments_[0];
       if (gone.last_append_ms >= keys_since) {
         kept_summaries_.emplace_back(gone.last_append_ms, SummaryPath(gone.path));
+        newly_kept.push_back(SummaryPath(gone.path));
       } else {
         summaries_doomed.push_back(SummaryPath(gone.path));
       }
@@ -508,6 +516,16 @@ Status Partition::ApplyRetention(int64_t cutoff_ms, uint64_t min_offset) {
       kept_summaries_.pop_front();
     }
   }
+  // A kept summary becomes the only copy of its keys: durable before its segment goes (a
+  // summary is otherwise written without fsync, see segment_summary.h).
+  for (const std::string& path : newly_kept) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;  // none was written: the keys go with the segment (a warning said so)
+    const bool synced = ::fdatasync(fd) == 0;
+    ::close(fd);
+    if (!synced) return Status::FromErrno("fdatasync " + path, errno);
+  }
+  if (!newly_kept.empty()) VIGIL_RETURN_IF_ERROR(SyncDir(dir_));
   // Summaries first: a crash in between leaves a segment without one (read at the next start,
   // then deleted again), not a summary of a live segment's keys left behind.
   for (const std::string& path : summaries_doomed) {

@@ -35,10 +35,11 @@
 // goes to records. Recovery removes a spare a crash left behind; it never held a
 // record.
 //
-// Threads: Stage/Commit/ApplyRetention/WantsSpare are called by LocalLog's single writer thread;
-// PrepareSpare by one other thread at a time; Read, Info and DropCachedPages from any thread
-// (they take mu_; concurrent DropCachedPages calls each claim a different range of pages under
-// it).
+// Threads: Stage/Commit/WantsSpare are called by LocalLog's single writer thread; ApplyRetention
+// by its retention thread (it takes mu_, and never deletes the last segment: a roll writes the
+// summary of the segment it seals before the next segment exists); PrepareSpare by one other
+// thread at a time; Read, Info and DropCachedPages from any thread (they take mu_; concurrent
+// DropCachedPages calls each claim a different range of pages under it).
 #pragma once
 
 #include <atomic>
@@ -137,8 +138,8 @@ class Partition {
   // What a summary of `seg` says but its keys and newest append time (mu_ held, or before the
   // writer starts).
   static SegmentSummary SummaryOf(const Segment& seg);
-  // Writes the summary `s` (with `keys`) of the sealed segment at `path`, best effort: without
-  // one, the next recovery reads the segment.
+  // Writes the summary `s` (with `keys`; s.file_size set) of the sealed segment at `path`, best
+  // effort: without one, the next recovery reads the segment.
   void WriteSummary(SegmentSummary s, const std::string& path, const SummaryKeys& keys);
   Status RollSegment(int64_t now_ms);
   // After a failed round (a full disk, most likely): deletes a ready spare, so that its space

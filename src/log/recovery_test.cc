@@ -438,6 +438,42 @@ TEST_F(SummaryRecoveryTest, ASealedSegmentWithASummaryIsNotRead) {
   EXPECT_EQ(log->Partitions().at(0).items, 90u);
 }
 
+// A sealed segment whose scan ends early (damage) gets no summary: the next start reads it
+// again and reports the damage again, rather than taking the short count as its truth.
+TEST_F(SummaryRecoveryTest, ASegmentFoundDamagedIsNotSummarized) {
+  {
+    auto log = Open();
+    WriteKeyed(log.get(), 30);
+  }
+  const std::string first = dir_ + "/app/" + SegmentFiles()[0];
+  ASSERT_EQ(::unlink(SummaryPath(first).c_str()), 0);
+  int fd = ::open(first.c_str(), O_WRONLY);
+  ASSERT_GE(fd, 0);
+  // The second record's header: its length field now points past the file.
+  ASSERT_EQ(::pwrite(fd, "\xff\xff\xff\x0f", 4, kSegmentHeaderSize + kRecordHeaderSize + 8), 4);
+  ::close(fd);
+  for (int start = 0; start < 2; ++start) {
+    auto log = Open();
+    EXPECT_LT(log->Partitions().at(0).records, 30u);
+    EXPECT_FALSE(FileExists(SummaryPath(first))) << "start " << start;
+  }
+}
+
+// A sealed segment cut to nothing (an operator, fsck) is not taken from its old summary:
+// opening the log fails, naming it, as it did before summaries.
+TEST_F(SummaryRecoveryTest, ASegmentCutToNothingIsNotTakenFromItsSummary) {
+  {
+    auto log = Open();
+    WriteKeyed(log.get(), 30);
+  }
+  const std::string first = dir_ + "/app/" + SegmentFiles()[0];
+  ASSERT_TRUE(FileExists(SummaryPath(first)));
+  ASSERT_EQ(::truncate(first.c_str(), 0), 0);
+  auto log = LocalLog::Open(dir_, options_, &clock_);
+  ASSERT_FALSE(log.ok());
+  EXPECT_NE(log.status().ToString().find(first), std::string::npos) << log.status().ToString();
+}
+
 TEST_F(SummaryRecoveryTest, ADamagedSummaryIsIgnoredAndRewritten) {
   std::string written;
   {

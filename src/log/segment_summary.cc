@@ -61,7 +61,9 @@ std::string SummaryPath(const std::string& segment_path) {
 void SummaryKeys::Add(uint64_t key, uint64_t offset, int64_t time_ms) {
   PutFixed64(&bytes_, key);
   PutVarint64(&bytes_, offset - prev_offset_);
-  PutVarsint64(&bytes_, time_ms - prev_time_ms_);
+  // In unsigned arithmetic (as the decoder adds it back): any two times, no overflow.
+  PutVarsint64(&bytes_, static_cast<int64_t>(static_cast<uint64_t>(time_ms) -
+                                             static_cast<uint64_t>(prev_time_ms_)));
   prev_offset_ = offset;
   prev_time_ms_ = time_ms;
   ++count_;
@@ -179,7 +181,7 @@ Status DecodeSegmentSummary(std::string_view bytes, bool with_keys, SegmentSumma
   return Status::Ok();
 }
 
-Status ReadSegmentSummary(const std::string& path, uint64_t base, uint64_t file_size,
+Status ReadSegmentSummary(const std::string& path, uint64_t base, std::optional<uint64_t> file_size,
                           int64_t keys_since_ms, SegmentSummary* out) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
@@ -195,10 +197,10 @@ Status ReadSegmentSummary(const std::string& path, uint64_t base, uint64_t file_
   const uint64_t size = static_cast<uint64_t>(st.st_size);
   // Size cap: what a summary of a segment this big can take, so that a damaged or foreign file
   // costs no more than the segment itself.
-  const uint64_t cap = file_size == kSegmentGone
+  const uint64_t cap = !file_size
                            ? kMaxGoneSummaryBytes
                            : kFixedHeadSize + 2 * kCrcSize +
-                                 (MaxRecords(file_size) + 1) * (kIndexEntrySize + kMaxKeyBytes);
+                                 (MaxRecords(*file_size) + 1) * (kIndexEntrySize + kMaxKeyBytes);
   if (size < kFixedHeadSize + kCrcSize || size > cap) return Bad(path + " has an impossible size");
   std::string bytes;
   VIGIL_RETURN_IF_ERROR(ReadAt(fd, 0, kFixedHeadSize, &bytes, path));
@@ -209,14 +211,14 @@ Status ReadSegmentSummary(const std::string& path, uint64_t base, uint64_t file_
   }
   VIGIL_RETURN_IF_ERROR(ReadAt(fd, 0, head_size, &bytes, path));
   VIGIL_RETURN_IF_ERROR(DecodeSegmentSummary(bytes, /*with_keys=*/false, out));
-  if (out->base_offset != base || (file_size != kSegmentGone && out->file_size != file_size)) {
+  if (out->base_offset != base || (file_size && out->file_size != *file_size)) {
     return Bad(path + " describes another state of its segment");
   }
   if (out->keys.empty() && DecodeFixed32(bytes.data() + 76) > 0 &&
       out->last_append_ms >= keys_since_ms) {
     VIGIL_RETURN_IF_ERROR(ReadAt(fd, 0, size, &bytes, path));
     VIGIL_RETURN_IF_ERROR(DecodeSegmentSummary(bytes, /*with_keys=*/true, out));
-    if (out->base_offset != base || (file_size != kSegmentGone && out->file_size != file_size)) {
+    if (out->base_offset != base || (file_size && out->file_size != *file_size)) {
       return Bad(path + " describes another state of its segment");
     }
   }

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -74,16 +75,16 @@ std::string EncodeSegmentSummary(const SegmentSummary& s);
 // that the segment's size cannot hold. Allocates no more than `bytes` justifies.
 Status DecodeSegmentSummary(std::string_view bytes, bool with_keys, SegmentSummary* out);
 
-// `file_size` for the summary of a segment retention deleted (kept for its dedup keys): any
-// size it names is taken, and the summary may take up to kMaxGoneSummaryBytes.
-inline constexpr uint64_t kSegmentGone = 0;
+// The most a summary of a segment retention deleted (kept for its dedup keys) may take.
 inline constexpr uint64_t kMaxGoneSummaryBytes = uint64_t{1} << 30;
 
 // Reads the summary at `path` if it describes the segment with base offset `base` whose file is
-// now `file_size` bytes. NotFound if there is none; Corruption if it is damaged or describes
-// another state of the file. The keys are read only if the segment's newest record was
-// appended at or after `keys_since_ms`; otherwise out->keys stays empty.
-Status ReadSegmentSummary(const std::string& path, uint64_t base, uint64_t file_size,
+// now `file_size` bytes (nullopt: the segment is gone, the summary kept for its keys; any size
+// it names is taken, and it may take up to kMaxGoneSummaryBytes). NotFound if there is none;
+// Corruption if it is damaged or describes another state of the file. The keys are read only
+// if the segment's newest record was appended at or after `keys_since_ms`; otherwise out->keys
+// stays empty.
+Status ReadSegmentSummary(const std::string& path, uint64_t base, std::optional<uint64_t> file_size,
                           int64_t keys_since_ms, SegmentSummary* out);
 
 // Writes the summary `s` with `keys` to `path` through a temporary file renamed into place. Not

@@ -67,6 +67,18 @@ TEST(SegmentSummaryTest, RoundTripsWithAndWithoutKeys) {
   EXPECT_FALSE(DecodeSegmentSummary(std::string_view(bytes).substr(0, head), true, &out).ok());
 }
 
+// Times far apart (a clock set wildly wrong) still round-trip: deltas are taken modulo 2^64.
+TEST(SegmentSummaryTest, ExtremeTimesRoundTrip) {
+  SegmentSummary s = Sample();
+  s.created_ms = INT64_MIN;
+  s.keys[0].time_ms = INT64_MAX;
+  s.keys[1].time_ms = INT64_MIN;
+  s.keys[2].time_ms = 0;
+  SegmentSummary out;
+  ASSERT_TRUE(DecodeSegmentSummary(EncodeSegmentSummary(s), true, &out).ok());
+  ExpectSame(s, out, true);
+}
+
 TEST(SegmentSummaryTest, EmptySegmentRoundTrips) {
   SegmentSummary s;
   s.base_offset = 7;
@@ -170,6 +182,15 @@ TEST_F(SegmentSummaryFileTest, ASummaryOfAnotherSegmentOrSizeIsRefused) {
   EXPECT_EQ(ReadSegmentSummary(path_, 1001, 10000, 0, &out).code(), StatusCode::kCorruption);
   EXPECT_EQ(ReadSegmentSummary(path_, 1000, 10001, 0, &out).code(), StatusCode::kCorruption);
   EXPECT_EQ(ReadSegmentSummary(path_ + "x", 1000, 10000, 0, &out).code(), StatusCode::kNotFound);
+}
+
+// The summary of a segment retention deleted is read for its keys whatever size it names.
+TEST_F(SegmentSummaryFileTest, ASummaryOfAGoneSegmentNamesAnySize) {
+  ASSERT_TRUE(Write(Sample()).ok());
+  SegmentSummary out;
+  ASSERT_TRUE(ReadSegmentSummary(path_, 1000, std::nullopt, 0, &out).ok());
+  ExpectSame(Sample(), out, true);
+  EXPECT_EQ(ReadSegmentSummary(path_, 1001, std::nullopt, 0, &out).code(), StatusCode::kCorruption);
 }
 
 TEST_F(SegmentSummaryFileTest, DamageInTheKeysIsFoundWhenTheyAreRead) {

@@ -47,6 +47,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const uint64_t base = head_ok ? head.base_offset : 0;
     const uint64_t file_size = head_ok ? head.file_size : 1 << 20;
     (void)vigil::log::ReadSegmentSummary(path, base, file_size, 0, &read);
+    (void)vigil::log::ReadSegmentSummary(path, base, std::nullopt, 0, &read);  // segment gone
   }
   return 0;
 }

@@ -107,8 +107,9 @@ class CrashRecoveryTest(unittest.TestCase):
             summaries = sorted(f for f in os.listdir(part) if f.endswith(".summary"))
             self.assertGreater(len(segments), 10)
             self.assertEqual(summaries, [f[:-4] + ".summary" for f in segments[:-1]])
-            # The dedup window came back from them: a retry of an acknowledged batch from any
-            # round is a duplicate, and adds nothing.
+            # And the dedup window came back through the restarts (from the summaries and the
+            # last segment: the unit tests in src/log/recovery_test.cc prove which is read): a
+            # retry of an acknowledged batch from any round is a duplicate, and adds nothing.
             client = KeepAliveClient(server.port, app["ingest_key"])
             retried = sorted(batches)[::max(1, len(batches) // 200)]
             for batch_id in retried:
