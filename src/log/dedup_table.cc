@@ -2,6 +2,7 @@
 #include "log/dedup_table.h"
 
 #include <algorithm>
+#include <bit>
 #include <limits>
 
 namespace vigil::log {
@@ -49,7 +50,7 @@ void DedupTable::Add(uint64_t key, uint64_t offset, int64_t time_ms) {
     // Full to 3/4: expired keys go first; the table grows unless that left it at most 5/8 full
     // (so that the next full sweep is at least capacity/8 additions away).
     Sweep(capacity());
-    if (size_ * 8 > capacity() * 5) Grow();
+    if (size_ * 8 > capacity() * 5) Rehash(capacity() * 2);
   }
   Slot& s = slots_[Probe(key)];
   if (s.key == 0) {
@@ -107,20 +108,31 @@ void DedupTable::Expire(int64_t cutoff_ms, int64_t now_ms) {
   if (elapsed >= kSweepPeriodMs) {
     due_ = 0;
     Sweep(capacity());
+    Shrink();
     return;
   }
   due_ += static_cast<double>(elapsed) / kSweepPeriodMs * static_cast<double>(capacity());
   const size_t n = static_cast<size_t>(due_);
   due_ -= static_cast<double>(n);
+  const size_t before = cursor_;
   Sweep(n);
+  if (n >= capacity() || cursor_ < before) Shrink();  // a lap of the sweep ended
 }
 
-void DedupTable::Grow() {
+void DedupTable::Shrink() {
+  // Under 1/8 full after a lap: half the size, still at most 1/4 full, so that it is not grown
+  // back at once (growth comes at 3/4).
+  size_t capacity = this->capacity();
+  while (capacity > kMinCapacity && size_ * 8 < capacity) capacity /= 2;
+  if (capacity < this->capacity()) Rehash(capacity);
+}
+
+void DedupTable::Rehash(size_t new_capacity) {
   const size_t old_capacity = capacity();
   std::unique_ptr<Slot[]> old = std::move(slots_);
-  slots_.reset(new Slot[old_capacity * 2]());
-  mask_ = old_capacity * 2 - 1;
-  --shift_;
+  slots_.reset(new Slot[new_capacity]());
+  mask_ = new_capacity - 1;
+  shift_ = 64 - std::countr_zero(new_capacity);
   size_ = 0;
   cursor_ = 0;
   for (size_t i = 0; i < old_capacity; ++i) {

@@ -4,7 +4,8 @@
 // Memory is what limits the window: every batch of the last 25 hours has a key here. A
 // std::unordered_map with an arrival-order queue for pruning took 75.5 bytes a key (680 MB at
 // 100 batches/s). This table takes 16 bytes a slot: the key, its append time in seconds and
-// the low 32 bits of its record's offset, at 3/8 to 3/4 of its slots used (21-43 bytes a key).
+// the low 32 bits of its record's offset, at 3/8 to 3/4 of its slots used (21-43 bytes a key)
+// while the window grows or holds, at least 1/8 once a lap of the sweep has passed (see below).
 //
 // Open addressing with linear probing and backward-shift deletion (no tombstones); key 0 marks
 // an empty slot (dedup keys are never 0). Times are kept to the second: a key counts as within
@@ -18,8 +19,9 @@
 // only takes its slot until the sweep reaches it. Before the table grows, one full sweep runs
 // first, so that expired keys never make it grow. Growth doubles the table at 3/4 full in one
 // step, on the writer thread (see docs/log_format.md for its cost), as std::unordered_map's
-// rehash did; a full window stops growing. It never shrinks: after a burst it keeps the size
-// the burst's window needed (16 bytes a slot), until the process restarts.
+// rehash did; a full window stops growing. After a lap of the sweep, a table under 1/8 full is
+// halved (while it stays so), so that the memory a burst's window took is given back once the
+// burst has left the window; the rehash is the same kind of step, at most once per lap.
 //
 // Threads: none of its own; the partition's writer thread (or recovery) only.
 #pragma once
@@ -68,7 +70,10 @@ class DedupTable {
   static bool Expired(const Slot& s, uint32_t cutoff_s) { return s.time_s < cutoff_s; }
   // Looks at `n` slots from the sweep's cursor, erasing expired keys.
   void Sweep(size_t n);
-  void Grow();
+  // Moves the keys in the window to a table of `new_capacity` slots (a power of two).
+  void Rehash(size_t new_capacity);
+  // After a lap of the sweep: halves the table while it is under 1/8 full.
+  void Shrink();
 
   std::unique_ptr<Slot[]> slots_;
   size_t mask_;  // capacity - 1 (a power of two)

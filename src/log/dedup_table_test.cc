@@ -94,6 +94,30 @@ TEST(DedupTableTest, ASteadyWindowDoesNotGrowTheTable) {
   EXPECT_LE(t.memory_bytes() / window_keys, 43u);
 }
 
+// A burst's window is given back once the burst has left it: after a lap of the sweep the
+// table halves while under 1/8 full, and what stays is still found.
+TEST(DedupTableTest, TheTableShrinksOnceABurstHasLeftTheWindow) {
+  DedupTable t;
+  int64_t now = kT0;
+  for (uint64_t k = 1; k <= 100000; ++k) t.Add(k, k, now);  // the burst
+  const size_t burst_capacity = t.capacity();
+  EXPECT_GE(burst_capacity, 131072u);
+  t.Expire(now - 60000, now);  // starts the sweep's clock
+  now += 1000;
+  for (uint64_t k = 200001; k <= 200100; ++k) t.Add(k, k, now);  // the steady trickle
+  // A minute later the burst is out of a one-minute window; a whole period later, swept.
+  now += DedupTable::kSweepPeriodMs;
+  t.Expire(now - DedupTable::kSweepPeriodMs, now);
+  EXPECT_EQ(t.size(), 100u);
+  EXPECT_EQ(t.capacity(), 512u);  // 100 keys: halved while under 1/8 full
+  uint64_t offset;
+  for (uint64_t k = 200001; k <= 200100; ++k) {
+    ASSERT_TRUE(t.Find(k, now - DedupTable::kSweepPeriodMs, 300000, &offset)) << k;
+    EXPECT_EQ(offset, k);
+  }
+  EXPECT_FALSE(t.Find(5, now - DedupTable::kSweepPeriodMs, 300000, &offset));
+}
+
 // The model: every key with its offset and time; a key is in the window while its second is.
 TEST(DedupTableTest, MatchesAModelUnderRandomOperations) {
   for (uint64_t seed = 1; seed <= 4; ++seed) {
