@@ -36,6 +36,19 @@ class LocalLogTest : public ::testing::Test {
     return std::move(log).value();
   }
 
+  // After retention with consumer "archive" at offset 20 of records 0..39: the log starts at
+  // a segment's base in (0, 20], reads begin there, and every later record is kept.
+  static void ExpectRetainedFromASegmentBefore20(LocalLog* log, uint64_t segments_before) {
+    const PartitionInfo info = log->Partitions()[0];
+    EXPECT_LT(info.segments, segments_before);
+    EXPECT_LE(info.start_offset, 20u);
+    EXPECT_GT(info.start_offset, 0u);
+    std::vector<LogRecord> recs;
+    ASSERT_TRUE(log->Read("app", 0, 1000, &recs).ok());
+    EXPECT_EQ(recs.front().offset, info.start_offset);
+    EXPECT_EQ(recs.back().offset, 39u);
+  }
+
   // Appends and waits for durability.
   static std::pair<Status, AppendResult> AppendSync(LogStore* log, std::string_view part,
                                                     uint64_t key, std::string payload) {
@@ -436,17 +449,11 @@ TEST_F(LocalLogTest, UnderDiskPressureRetentionDeletesConsumedSegmentsAtOnce) {
   options.pressure_free_bytes = uint64_t{1} << 62;
   log = OpenLog(options);
   ASSERT_TRUE(log->RunRetention().ok());
-  auto info = log->Partitions()[0];
-  EXPECT_LT(info.segments, segments_before);
-  EXPECT_LE(info.start_offset, 20u);
-  EXPECT_GT(info.start_offset, 0u);
-  std::vector<LogRecord> recs;
-  ASSERT_TRUE(log->Read("app", 0, 1000, &recs).ok());
-  EXPECT_EQ(recs.front().offset, info.start_offset);
-  EXPECT_EQ(recs.back().offset, 39u);
+  ExpectRetainedFromASegmentBefore20(log.get(), segments_before);
   // Nothing the consumer has not passed goes, however short the disk.
+  const uint64_t start = log->Partitions()[0].start_offset;
   ASSERT_TRUE(log->RunRetention().ok());
-  EXPECT_EQ(log->Partitions()[0].start_offset, info.start_offset);
+  EXPECT_EQ(log->Partitions()[0].start_offset, start);
 }
 
 // Committed offsets are answered from memory once read or written: /metrics asks for every
@@ -491,14 +498,7 @@ TEST_F(LocalLogTest, RetentionDeletesOnlyOldSegmentsEveryConsumerPassed) {
   EXPECT_EQ(log->Partitions()[0].segments, segments_before);
   ASSERT_TRUE(log->CommitOffset("archive", "app", 20).ok());
   ASSERT_TRUE(log->RunRetention().ok());
-  auto info = log->Partitions()[0];
-  EXPECT_LT(info.segments, segments_before);
-  EXPECT_LE(info.start_offset, 20u);
-  EXPECT_GT(info.start_offset, 0u);
-  std::vector<LogRecord> recs;
-  ASSERT_TRUE(log->Read("app", 0, 1000, &recs).ok());
-  EXPECT_EQ(recs.front().offset, info.start_offset);
-  EXPECT_EQ(recs.back().offset, 39u);
+  ExpectRetainedFromASegmentBefore20(log.get(), segments_before);
 }
 
 // Retention runs on a thread of its own every retention_check_ms, with nothing written: the

@@ -364,7 +364,25 @@ class SummaryRecoveryTest : public RecoveryTest {
     return out;
   }
 
+  // A log with a one-hour dedup window and consumer "c": records 0..29 written, then
+  // committed and, two seconds later, passed by retention (1 s): every sealed segment goes.
+  std::unique_ptr<LocalLog> WriteThenRetain() {
+    options_.retention_ms = 1000;
+    options_.retention_consumers = {"c"};
+    options_.partition.dedup_window_ms = 3600 * 1000;
+    auto log = Open();
+    WriteKeyed(log.get(), 30);
+    segments_written_ = SegmentFiles().size();
+    EXPECT_GT(segments_written_, 4u);
+    clock_.AdvanceMs(2000);
+    EXPECT_TRUE(log->CommitOffset("c", "app", 30).ok());
+    EXPECT_TRUE(log->RunRetention().ok());
+    return log;
+  }
+  size_t SegmentsWritten() const { return segments_written_; }
+
   LocalLogOptions options_;
+  size_t segments_written_ = 0;
 };
 
 TEST_F(SummaryRecoveryTest, EverySealedSegmentGetsASummary) {
@@ -527,16 +545,8 @@ TEST_F(SummaryRecoveryTest, DedupKeysComeBackFromSummaries) {
 // dedup window: a restart still knows their keys (a retry of one is a duplicate). Once they
 // leave the window, retention deletes the summary too, and so does a restart.
 TEST_F(SummaryRecoveryTest, DeletedSegmentsKeepTheirSummariesForTheDedupWindow) {
-  options_.retention_ms = 1000;
-  options_.retention_consumers = {"c"};
-  options_.partition.dedup_window_ms = 3600 * 1000;
-  auto log = Open();
-  WriteKeyed(log.get(), 30);
-  const size_t summaries = Summaries().size();
-  ASSERT_GT(summaries, 3u);
-  clock_.AdvanceMs(2000);
-  ASSERT_TRUE(log->CommitOffset("c", "app", 30).ok());
-  ASSERT_TRUE(log->RunRetention().ok());
+  auto log = WriteThenRetain();
+  const size_t summaries = SegmentsWritten() - 1;
   EXPECT_EQ(SegmentFiles().size(), 1u);
   EXPECT_EQ(Summaries().size(), summaries);  // kept for their keys
   log.reset();
@@ -552,16 +562,7 @@ TEST_F(SummaryRecoveryTest, DeletedSegmentsKeepTheirSummariesForTheDedupWindow) 
 
 // A restart deletes a kept summary whose keys have left the window meanwhile.
 TEST_F(SummaryRecoveryTest, ARestartDeletesKeptSummariesPastTheWindow) {
-  options_.retention_ms = 1000;
-  options_.retention_consumers = {"c"};
-  options_.partition.dedup_window_ms = 3600 * 1000;
-  {
-    auto log = Open();
-    WriteKeyed(log.get(), 30);
-    clock_.AdvanceMs(2000);
-    ASSERT_TRUE(log->CommitOffset("c", "app", 30).ok());
-    ASSERT_TRUE(log->RunRetention().ok());
-  }
+  WriteThenRetain().reset();
   ASSERT_GT(Summaries().size(), 3u);
   clock_.AdvanceMs(3600 * 1000);
   auto log = Open();

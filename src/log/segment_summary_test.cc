@@ -80,12 +80,12 @@ TEST(SegmentSummaryTest, ExtremeTimesRoundTrip) {
 }
 
 TEST(SegmentSummaryTest, EmptySegmentRoundTrips) {
-  SegmentSummary s;
-  s.base_offset = 7;
-  s.created_ms = 5;
-  s.file_size = 32;
-  s.bytes = 32;
-  s.end_offset = 7;
+  SegmentSummary s = Sample();  // its records gone: a header alone
+  s.file_size = s.bytes = 32;
+  s.end_offset = s.base_offset;
+  s.items = 0;
+  s.index.clear();
+  s.keys.clear();
   SegmentSummary out;
   ASSERT_TRUE(DecodeSegmentSummary(EncodeSegmentSummary(s), true, &out).ok());
   ExpectSame(s, out, true);
