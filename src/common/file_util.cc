@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -102,6 +103,12 @@ Status SyncDir(const std::string& dir) {
   ::close(fd);
   if (rc != 0) return Status::FromErrno("fsync directory " + dir, err);
   return Status::Ok();
+}
+
+Result<uint64_t> FreeDiskBytes(const std::string& path) {
+  struct statvfs fs;
+  if (::statvfs(path.c_str(), &fs) != 0) return Status::FromErrno("statvfs " + path, errno);
+  return static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
 }
 
 Status MakeDirs(const std::string& dir) {

@@ -32,6 +32,8 @@ Status MakeDirs(const std::string& dir);
 // Names of the entries of `dir` (no "." or ".."), sorted. NotFound if `dir` is missing.
 Result<std::vector<std::string>> ListDir(const std::string& dir);
 bool FileExists(const std::string& path);
+// Bytes an unprivileged writer may still use on the filesystem holding `path` (statvfs).
+Result<uint64_t> FreeDiskBytes(const std::string& path);
 // rm -r: `dir` and everything under it. Ok when `dir` does not exist.
 Status RemoveTree(const std::string& dir);
 

@@ -3,7 +3,6 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -162,10 +161,8 @@ Status LocalLog::CheckReserve() const {
 }
 
 uint64_t LocalLog::RefreshFreeBytes() {
-  struct statvfs fs;
-  const uint64_t free_bytes = ::statvfs(dir_.c_str(), &fs) == 0
-                                  ? static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize
-                                  : UINT64_MAX;
+  Result<uint64_t> measured = FreeDiskBytes(dir_);
+  const uint64_t free_bytes = measured.ok() ? *measured : UINT64_MAX;
   free_bytes_.store(free_bytes, std::memory_order_relaxed);
   return free_bytes;
 }
@@ -400,13 +397,18 @@ Status LocalLog::CommitOffset(std::string_view consumer, std::string_view partit
   if (p == nullptr) return Status::NotFound("no partition '" + std::string(partition) + "'");
   VIGIL_RETURN_IF_ERROR(WriteConsumerOffset(p->dir(), consumer, next_offset));
   std::lock_guard<std::mutex> lock(offsets_mu_);
+  KnownOffsets& known = KnownLocked(partition);
+  known.offsets.insert_or_assign(std::string(consumer), next_offset);
+  known.consumers.emplace(consumer);
+  return Status::Ok();
+}
+
+LocalLog::KnownOffsets& LocalLog::KnownLocked(std::string_view partition) {
   auto known = known_offsets_.find(partition);
   if (known == known_offsets_.end()) {
     known = known_offsets_.emplace(std::string(partition), KnownOffsets{}).first;
   }
-  known->second.offsets.insert_or_assign(std::string(consumer), next_offset);
-  known->second.consumers.emplace(consumer);
-  return Status::Ok();
+  return known->second;
 }
 
 Result<uint64_t> LocalLog::CommittedOffset(std::string_view consumer, std::string_view partition) {
@@ -424,12 +426,8 @@ Result<uint64_t> LocalLog::CommittedOffset(std::string_view consumer, std::strin
   if (!v.ok()) return v.status();  // not remembered: read (and reported) again next time
   if (!read_only_) {
     std::lock_guard<std::mutex> lock(offsets_mu_);
-    auto known = known_offsets_.find(partition);
-    if (known == known_offsets_.end()) {
-      known = known_offsets_.emplace(std::string(partition), KnownOffsets{}).first;
-    }
     // Unless a commit got there first: its offset is the newer.
-    known->second.offsets.emplace(std::string(consumer), v->value_or(0));
+    KnownLocked(partition).offsets.emplace(std::string(consumer), v->value_or(0));
   }
   return v->value_or(0);
 }
@@ -446,23 +444,19 @@ std::vector<std::string> LocalLog::Consumers(std::string_view partition) {
   if (p == nullptr) return {};
   if (read_only_) return ListConsumers(p->dir());
   std::lock_guard<std::mutex> lock(offsets_mu_);
-  auto known = known_offsets_.find(partition);
-  if (known == known_offsets_.end()) {
-    known = known_offsets_.emplace(std::string(partition), KnownOffsets{}).first;
+  KnownOffsets& known = KnownLocked(partition);
+  if (!known.listed) {
+    for (std::string& c : ListConsumers(p->dir())) known.consumers.insert(std::move(c));
+    known.listed = true;
   }
-  if (!known->second.listed) {
-    for (std::string& c : ListConsumers(p->dir())) known->second.consumers.insert(std::move(c));
-    known->second.listed = true;
-  }
-  return {known->second.consumers.begin(), known->second.consumers.end()};
+  return {known.consumers.begin(), known.consumers.end()};
 }
 
 Status LocalLog::ProbeWritable() {
-  struct statvfs fs;
-  if (::statvfs(dir_.c_str(), &fs) != 0) return Status::FromErrno("statvfs " + dir_, errno);
-  const uint64_t free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
-  if (free_bytes < kProbeFreeBytes) {
-    return Status::Unavailable("the disk has " + std::to_string(free_bytes) + " bytes free");
+  Result<uint64_t> free_bytes = FreeDiskBytes(dir_);
+  if (!free_bytes.ok()) return free_bytes.status();
+  if (*free_bytes < kProbeFreeBytes) {
+    return Status::Unavailable("the disk has " + std::to_string(*free_bytes) + " bytes free");
   }
   const std::string path = dir_ + "/.probe";
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);

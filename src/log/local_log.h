@@ -204,6 +204,8 @@ class LocalLog : public LogStore {
     std::map<std::string, uint64_t, std::less<>> offsets;  // by consumer (0: never committed)
     std::set<std::string, std::less<>> consumers;          // those with an offset file
   };
+  // The partition's entry of known_offsets_, made empty if it has none (offsets_mu_ held).
+  KnownOffsets& KnownLocked(std::string_view partition);
   std::mutex offsets_mu_;
   std::map<std::string, KnownOffsets, std::less<>> known_offsets_;  // guarded by offsets_mu_
 

@@ -3,7 +3,6 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -97,9 +96,7 @@ Status Partition::Recover() {
         if (ParseSegmentName(n.substr(0, n.size() - 8) + std::string(kSegmentSuffix), &base) &&
             ReadSegmentSummary(p, base, std::nullopt, dedup_since, &s).ok() &&
             s.last_append_ms >= dedup_since) {
-          for (const SegmentSummary::Key& k : s.keys) {
-            if (k.time_ms >= dedup_since) RememberKey(k.key, k.offset, k.time_ms);
-          }
+          RememberKeys(s, dedup_since);
           kept_summaries_.emplace_back(s.last_append_ms, p);
         } else {
           ::unlink(p.c_str());
@@ -127,7 +124,6 @@ Status Partition::Recover() {
     uint64_t next = seg.base_offset;
     // For its summary: every key of the segment, not only those in the dedup window.
     SummaryKeys keys(seg.base_offset, seg.created_ms);
-    int64_t last_append_ms = 0;
     LogRecord rec;
     uint64_t last_indexed = 0;
     SegmentReader::Outcome outcome;
@@ -156,8 +152,7 @@ Status Partition::Recover() {
           RememberKey(rec.dedup_key, rec.offset, rec.append_time_ms);
         }
       }
-      last_append_ms = std::max(last_append_ms, rec.append_time_ms);
-      seg.last_append_ms = last_append_ms;
+      seg.last_append_ms = std::max(seg.last_append_ms, rec.append_time_ms);
       next = rec.offset + 1;
     }
     if (last && outcome != SegmentReader::Outcome::kEnd && !options_.read_only) {
@@ -199,7 +194,6 @@ Status Partition::Recover() {
     next_offset_ = std::max(next_offset_, next);
     if (last) {
       active_keys_ = std::move(keys);
-      active_last_append_ms_ = last_append_ms;
       // A summary of an earlier state of it (it was sealed, then the segment after it was
       // removed as incomplete): it is appended to again, and summarized when sealed.
       if (!options_.read_only) ::unlink(SummaryPath(path).c_str());
@@ -212,7 +206,6 @@ Status Partition::Recover() {
           (stale || (outcome == SegmentReader::Outcome::kEnd &&
                      segments_.back().bytes == static_cast<uint64_t>(st.st_size)))) {
         SegmentSummary summary = SummaryOf(segments_.back());
-        summary.last_append_ms = last_append_ms;
         summary.file_size = static_cast<uint64_t>(st.st_size);
         WriteSummary(std::move(summary), path, keys);
       }
@@ -252,9 +245,7 @@ bool Partition::RecoverFromSummary(uint64_t base, const std::string& path, uint6
                  "not read\n",
                  name_.c_str(), path.c_str(), s.bytes, s.file_size);
   }
-  for (const SegmentSummary::Key& k : s.keys) {
-    if (k.time_ms >= dedup_since) RememberKey(k.key, k.offset, k.time_ms);
-  }
+  RememberKeys(s, dedup_since);
   if (options_.on_segment_scanned) options_.on_segment_scanned(s.file_size);
   segments_.push_back(
       {base, s.created_ms, path, s.bytes, s.items, s.end_offset - base, std::move(s.index)});
@@ -270,6 +261,7 @@ SegmentSummary Partition::SummaryOf(const Segment& seg) {
   s.bytes = seg.bytes;
   s.end_offset = seg.base_offset + seg.records;
   s.items = seg.items;
+  s.last_append_ms = seg.last_append_ms;
   s.index = seg.index;
   return s;
 }
@@ -302,6 +294,12 @@ void Partition::RememberKey(uint64_t key, uint64_t offset, int64_t time_ms) {
   if (options_.dedup_window_ms > 0) dedup_.Add(key, offset, time_ms);
 }
 
+void Partition::RememberKeys(const SegmentSummary& s, int64_t since_ms) {
+  for (const SegmentSummary::Key& k : s.keys) {
+    if (k.time_ms >= since_ms) RememberKey(k.key, k.offset, k.time_ms);
+  }
+}
+
 Status Partition::RollSegment(int64_t now_ms) {
   // The segment done ends at its last record, durably, before the next one exists: only the
   // last segment can have a zero tail (segment_writer.h).
@@ -316,7 +314,6 @@ Status Partition::RollSegment(int64_t now_ms) {
       std::lock_guard<std::mutex> lock(mu_);
       done = SummaryOf(segments_.back());
     }
-    done.last_append_ms = active_last_append_ms_;
     done.file_size = active_->size();
     WriteSummary(std::move(done), active_->path(), active_keys_);
   }
@@ -351,7 +348,6 @@ Status Partition::RollSegment(int64_t now_ms) {
     if (into_spare) ++rolls_into_spare_;
   }
   active_keys_ = SummaryKeys(header.base_offset, now_ms);
-  active_last_append_ms_ = 0;
   return Status::Ok();
 }
 
@@ -395,9 +391,8 @@ Status Partition::PrepareSpare(const std::atomic<bool>* stop) {
   // A spare must not take space records need: it is written only while the disk has room for
   // kSpareRoomFactor of them.
   Status st;
-  struct statvfs fs;
-  if (::statvfs(dir_.c_str(), &fs) == 0 &&
-      static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize < kSpareRoomFactor * size) {
+  if (Result<uint64_t> free_bytes = FreeDiskBytes(dir_);
+      free_bytes.ok() && *free_bytes < kSpareRoomFactor * size) {
     st = Status::TooLarge("the disk has less than " + std::to_string(kSpareRoomFactor * size) +
                           " bytes free");
   } else {
@@ -474,8 +469,7 @@ Status Partition::Commit() {
       seg.items += r.items;
       ++seg.records;
       if (r.key != 0) active_keys_.Add(r.key, r.offset, r.time_ms);
-      active_last_append_ms_ = std::max(active_last_append_ms_, r.time_ms);
-      seg.last_append_ms = active_last_append_ms_;
+      seg.last_append_ms = std::max(seg.last_append_ms, r.time_ms);
       if (seg.index.empty() || pos - seg.index.back().second >= kIndexEveryBytes) {
         seg.index.emplace_back(r.offset, pos);
       }

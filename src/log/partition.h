@@ -135,8 +135,8 @@ class Partition {
   // `next_base`: the next segment's base offset.
   bool RecoverFromSummary(uint64_t base, const std::string& path, uint64_t next_base,
                           int64_t dedup_since);
-  // What a summary of `seg` says but its keys and newest append time (mu_ held, or before the
-  // writer starts).
+  // What a summary of `seg` says but its keys and file size (mu_ held, or before the writer
+  // starts).
   static SegmentSummary SummaryOf(const Segment& seg);
   // Writes the summary `s` (with `keys`; s.file_size set) of the sealed segment at `path`, best
   // effort: without one, the next recovery reads the segment.
@@ -153,6 +153,8 @@ class Partition {
   void DropStaged();
   // Adds `key` to the dedup window (none with a window of 0).
   void RememberKey(uint64_t key, uint64_t offset, int64_t time_ms);
+  // RememberKey of each of a summary's keys added at or after `since_ms`.
+  void RememberKeys(const SegmentSummary& s, int64_t since_ms);
   std::string SegmentPath(uint64_t base) const;
   // One past the last offset readers take from segments_[i] (mu_ held): the durable end (past
   // it lie records being written, then the zero tail), or before it the next segment's base
@@ -173,10 +175,9 @@ class Partition {
     uint64_t size;
   };
   std::optional<Uncut> uncut_;
-  // The dedup keys of the active segment's committed records and its newest append time, for
-  // its summary when it is sealed.
+  // The dedup keys of the active segment's committed records, for its summary when it is
+  // sealed.
   SummaryKeys active_keys_{0, 0};
-  int64_t active_last_append_ms_ = 0;
   std::string staged_;
   struct StagedRecord {
     uint64_t offset;
