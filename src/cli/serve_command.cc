@@ -366,6 +366,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
   http.port = port;
   http.threads = static_cast<int>(config.threads);
   http.pin_loops = config.pin_http_loops == 1;
+  http.observe_loop_lag = [m = metrics.get()](int64_t late_ns) { m->ObserveLoopLag(late_ns); };
   ingest::HttpServer server(http, [&router](h2o_req_t* req) { router.Handle(req); });
   metrics->AddRenderer([&server](std::string* out) {
     AppendMetric(out, "vigil_http_accept_pauses_total", "counter",

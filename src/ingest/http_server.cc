@@ -10,11 +10,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/json_writer.h"
 #include "common/rate_limited_log.h"
 #include "common/thread_name.h"
@@ -86,6 +88,13 @@ struct HttpServer::Loop {
     h2o_timeout_entry_t entry;  // first: the callback gets &entry
     Loop* loop;
   } accept_pause{};
+  // The loop-lag probe (HttpServerOptions::observe_loop_lag): a timer due every kLoopLagProbeMs.
+  h2o_timeout_t lag_probe_timeout;
+  struct LagProbe {
+    h2o_timeout_entry_t entry;  // first: the callback gets &entry
+    Loop* loop;
+    int64_t due_ns;  // monotonic
+  } lag_probe{};
   RateLimitedLog accept_errors;
   std::thread thread;
 };
@@ -396,6 +405,14 @@ void HttpServer::Run(Loop* loop) {
   loop->accept_pause.loop = loop;
   loop->accept_pause.entry.cb = &HttpServer::OnAcceptPauseEnd;
   h2o_socket_read_start(loop->listener, &HttpServer::OnAccept);
+  if (options_.observe_loop_lag) {
+    h2o_timeout_init(loop->evloop, &loop->lag_probe_timeout, kLoopLagProbeMs);
+    loop->lag_probe.loop = loop;
+    loop->lag_probe.entry.cb = &HttpServer::OnLagProbe;
+    loop->lag_probe.due_ns =
+        SystemClock()->MonotonicNs() + static_cast<int64_t>(kLoopLagProbeMs) * 1000000;
+    h2o_timeout_link(loop->evloop, &loop->lag_probe_timeout, &loop->lag_probe.entry);
+  }
   while (!stop_.load(std::memory_order_relaxed)) {
     h2o_evloop_run(loop->evloop, 50);
     if (stop_accepting_.load(std::memory_order_relaxed) && loop->listener != nullptr) {
@@ -408,6 +425,16 @@ void HttpServer::Run(Loop* loop) {
     }
   }
   // The process is ending: contexts, connections and the loop are reclaimed by the OS.
+}
+
+void HttpServer::OnLagProbe(h2o_timeout_entry_t* entry) {
+  auto* probe = reinterpret_cast<Loop::LagProbe*>(entry);
+  Loop* loop = probe->loop;
+  int64_t now = SystemClock()->MonotonicNs();
+  // h2o dates the link by the loop's cached clock, which may run behind: an early firing is 0.
+  loop->server->options_.observe_loop_lag(std::max<int64_t>(0, now - probe->due_ns));
+  probe->due_ns = now + static_cast<int64_t>(kLoopLagProbeMs) * 1000000;
+  h2o_timeout_link(loop->evloop, &loop->lag_probe_timeout, &probe->entry);
 }
 
 void HttpServer::StopAccepting() { stop_accepting_ = true; }

@@ -33,6 +33,10 @@ struct HttpServerOptions {
   // Bodies larger than this are refused by h2o itself (plain 413) before any handler runs;
   // handlers enforce their own, smaller caps with JSON errors.
   size_t max_request_bytes = 8 << 20;
+  // Called on each loop's thread every kLoopLagProbeMs with how late that loop's probe timer
+  // fired (ns, >= 0): the time the loop could not run, busy with one round of events or not
+  // scheduled by the kernel. Every request arriving meanwhile waits that long. May be empty.
+  std::function<void(int64_t late_ns)> observe_loop_lag;
 };
 
 // A thread started from a loop thread inherits its CPU pinning (HttpServerOptions::pin_loops);
@@ -109,6 +113,7 @@ class HttpServer {
   // connection keeps the listening socket readable.
   uint64_t accept_pauses() const { return accept_pauses_.load(std::memory_order_relaxed); }
   static constexpr uint64_t kAcceptPauseMs = 100;
+  static constexpr uint64_t kLoopLagProbeMs = 100;
   // Stops and joins the loops.
   void Stop();
 
@@ -116,6 +121,7 @@ class HttpServer {
   struct Loop;
   static void OnAccept(h2o_socket_t* listener, const char* err);
   static void OnAcceptPauseEnd(h2o_timeout_entry_t* entry);
+  static void OnLagProbe(h2o_timeout_entry_t* entry);
   static int OnRequest(h2o_handler_t* self, h2o_req_t* req);
   static void OnMessages(h2o_multithread_receiver_t* receiver, h2o_linklist_t* messages);
   void Run(Loop* loop);

@@ -53,7 +53,8 @@ Metrics::Metrics(log::LogStore* log)
           {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1}),
       records_per_fsync_({1, 2, 5, 10, 20, 50, 100, 200, 500, 1000}),
       request_seconds_({0.0005, 0.001, 0.002, 0.003, 0.004, 0.005, 0.006, 0.0075, 0.01, 0.025, 0.05,
-                        0.1, 0.25, 1}) {}
+                        0.1, 0.25, 1}),
+      loop_lag_seconds_({0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5}) {}
 
 void Metrics::CountRequest(int status) {
   size_t i = 0;
@@ -102,6 +103,12 @@ std::string Metrics::Render() const {
                           "POST /v1/events from its handler getting it, read whole, to its answer "
                           "being written out (a 202 waits for the batch's fsync).",
                           &out);
+  loop_lag_seconds_.Render(
+      "vigil_http_loop_lag_seconds",
+      "How late each HTTP event loop's 100 ms probe timer fired: time a loop could not run, busy "
+      "with one round of events or not scheduled by the kernel. Requests arriving meanwhile wait "
+      "that long before vigil_ingest_request_seconds starts counting.",
+      &out);
   if (log_ != nullptr) {
     std::vector<log::PartitionInfo> parts = log_->Partitions();
     Header(&out, "vigil_log_bytes", "gauge", "Bytes of log segments, by partition (app).");

@@ -52,6 +52,10 @@ class Metrics {
   void ObserveFsync(int64_t ns, size_t records);
   // A POST /v1/events from its reading to its answer's being written out (negative: 0).
   void ObserveRequest(double seconds) { request_seconds_.Observe(seconds > 0 ? seconds : 0); }
+  // How late an HTTP loop's periodic probe ran (HttpServerOptions::observe_loop_lag).
+  void ObserveLoopLag(int64_t late_ns) {
+    loop_lag_seconds_.Observe(static_cast<double>(late_ns) / 1e9);
+  }
 
   // Adds a section to Render(): other stages' counters, already in Prometheus text format.
   // Register before the server starts; `render` is called on the scraping thread.
@@ -74,6 +78,7 @@ class Metrics {
   Histogram fsync_seconds_;
   Histogram records_per_fsync_;
   Histogram request_seconds_;
+  Histogram loop_lag_seconds_;
   std::vector<std::function<void(std::string*)>> renderers_;
 };
 

@@ -1,10 +1,12 @@
-"""HTTP loop pinning (docs/configuration.md, `pin_http_loops`), read from the kernel.
+"""HTTP loop pinning (docs/configuration.md, `pin_http_loops`), read from the kernel, and the
+loops' lag probe (vigil_http_loop_lag_seconds).
 
 With one loop per CPU the process may run on, each `vigil-http` thread is pinned to a CPU of its
 own and the startup line says "one per CPU"; with another number of loops, or pinning off, the
 loops may run on every CPU.
 """
 import os
+import signal
 import sys
 import time
 import unittest
@@ -62,6 +64,45 @@ class HttpLoopPinningTest(unittest.TestCase):
         with self.assertRaises(RuntimeError) as ctx:
             server.start()
         self.assertIn("pin_http_loops must be 0 or 1", str(ctx.exception))
+
+
+def loop_lag(server):
+    """vigil_http_loop_lag_seconds as {le: cumulative count}, plus "count"."""
+    out = {}
+    for line in server.request("GET", "/metrics")[2].decode().splitlines():
+        if line.startswith("vigil_http_loop_lag_seconds_bucket{le="):
+            out[line.split('"')[1]] = int(line.split()[-1])
+        elif line.startswith("vigil_http_loop_lag_seconds_count "):
+            out["count"] = int(line.split()[-1])
+    return out
+
+
+class LoopLagProbeTest(unittest.TestCase):
+    def test_a_stopped_process_shows_as_late_probes_on_every_loop(self):
+        loops = 3
+        server = Server(extra_args=["--threads", str(loops)])
+        server.start()
+        self.addCleanup(server.cleanup)
+        # Every loop's probe is due every 100 ms.
+        before = loop_lag(server)
+        time.sleep(1.0)
+        idle = loop_lag(server)
+        self.assertGreaterEqual(idle["count"] - before["count"], loops * 5)
+        # The kernel runs none of the loops for 0.6 s: each loop's next probe fires about 0.5 s
+        # late, whatever the loop was doing (the probe's clock is the monotonic one, not h2o's).
+        os.kill(server.proc.pid, signal.SIGSTOP)
+        time.sleep(0.6)
+        os.kill(server.proc.pid, signal.SIGCONT)
+        deadline = time.time() + 5
+        while True:
+            after = loop_lag(server)
+            late = (after["count"] - after["0.25"]) - (idle["count"] - idle["0.25"])
+            if late >= loops or time.time() > deadline:
+                break
+            time.sleep(0.05)
+        self.assertEqual(late, loops)
+        # None was over 2.5 s late.
+        self.assertEqual(after["+Inf"] - after["2.5"], idle["+Inf"] - idle["2.5"])
 
 
 if __name__ == "__main__":
