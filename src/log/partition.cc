@@ -489,7 +489,8 @@ Status Partition::Commit() {
 Status Partition::ApplyRetention(int64_t cutoff_ms, uint64_t min_offset) {
   const int64_t keys_since =
       options_.dedup_window_ms > 0 ? clock_->NowMs() - options_.dedup_window_ms : INT64_MAX;
-  std::vector<std::string> doomed, summaries_doomed, newly_kept;
+  std::vector<std::string> doomed, summaries_doomed;
+  std::vector<Segment> newly_kept;  // deleted while their records are in the dedup window
   {
     std::lock_guard<std::mutex> lock(mu_);
     // Never the last (active) segment; a segment's records end where the next one begins.
@@ -498,7 +499,7 @@ Status Partition::ApplyRetention(int64_t cutoff_ms, uint64_t min_offset) {
       const Segment& gone = segments_[0];
       if (gone.last_append_ms >= keys_since) {
         kept_summaries_.emplace_back(gone.last_append_ms, SummaryPath(gone.path));
-        newly_kept.push_back(SummaryPath(gone.path));
+        newly_kept.push_back(gone);
       } else {
         summaries_doomed.push_back(SummaryPath(gone.path));
       }
@@ -510,11 +511,18 @@ Status Partition::ApplyRetention(int64_t cutoff_ms, uint64_t min_offset) {
       kept_summaries_.pop_front();
     }
   }
-  // A kept summary becomes the only copy of its keys: durable before its segment goes (a
-  // summary is otherwise written without fsync, see segment_summary.h).
-  for (const std::string& path : newly_kept) {
+  // A kept summary becomes the only copy of its keys: whole, and durable, before its segment
+  // goes (a summary is otherwise written without fsync, see segment_summary.h).
+  for (const Segment& seg : newly_kept) {
+    const std::string path = SummaryPath(seg.path);
+    SegmentSummary check;
+    if (!ReadSegmentSummary(path, seg.base_offset, std::nullopt, keys_since, &check).ok()) {
+      // None was written (a crash between the seal and the summary, a failed write) or it is
+      // damaged: the segment is still there to summarize again.
+      VIGIL_RETURN_IF_ERROR(ResummarizeForDeletion(seg));
+    }
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) continue;  // none was written: the keys go with the segment (a warning said so)
+    if (fd < 0) return Status::FromErrno("open " + path, errno);
     const bool synced = ::fdatasync(fd) == 0;
     ::close(fd);
     if (!synced) return Status::FromErrno("fdatasync " + path, errno);
@@ -534,6 +542,36 @@ Status Partition::ApplyRetention(int64_t cutoff_ms, uint64_t min_offset) {
   }
   if (!doomed.empty() || !summaries_doomed.empty()) return SyncDir(dir_);
   return Status::Ok();
+}
+
+Status Partition::ResummarizeForDeletion(const Segment& seg) {
+  Result<std::unique_ptr<SegmentReader>> reader = SegmentReader::Open(seg.path);
+  if (!reader.ok()) return reader.status();
+  SegmentReader& r = **reader;
+  SummaryKeys keys(seg.base_offset, seg.created_ms);
+  const uint64_t end = seg.base_offset + seg.records;
+  LogRecord rec;
+  while (r.next_offset() < end &&
+         r.Next(&rec, /*read_payload=*/false) == SegmentReader::Outcome::kRecord) {
+    if (rec.dedup_key != 0) keys.Add(rec.dedup_key, rec.offset, rec.append_time_ms);
+  }
+  std::fprintf(stderr,
+               "vigil: log %s: summarizing segment %s again before deleting it: its summary, "
+               "which keeps its records' dedup keys, was missing or damaged\n",
+               name_.c_str(), seg.path.c_str());
+  if (r.next_offset() < end) {
+    // Damaged since it was first read: every consumer has passed it, so it still goes, with
+    // the keys that could be read (a retry of a batch after them is appended again).
+    std::fprintf(stderr,
+                 "vigil: log %s: segment %s now ends at offset %" PRIu64 " of %" PRIu64
+                 " (damaged since it was read); the dedup keys of the records after it are lost\n",
+                 name_.c_str(), seg.path.c_str(), r.next_offset(), end);
+  }
+  struct stat st;
+  if (::stat(seg.path.c_str(), &st) != 0) return Status::FromErrno("stat " + seg.path, errno);
+  SegmentSummary s = SummaryOf(seg);
+  s.file_size = static_cast<uint64_t>(st.st_size);
+  return WriteSegmentSummary(SummaryPath(seg.path), s, keys);
 }
 
 uint64_t Partition::DropCachedPages(uint64_t min_offset) {

@@ -141,6 +141,10 @@ class Partition {
   // Writes the summary `s` (with `keys`; s.file_size set) of the sealed segment at `path`, best
   // effort: without one, the next recovery reads the segment.
   void WriteSummary(SegmentSummary s, const std::string& path, const SummaryKeys& keys);
+  // Writes the summary of sealed segment `seg` again from its records, for retention about to
+  // delete it while its keys are in the dedup window and its summary is missing or damaged.
+  // Records it can no longer read (damaged since) are left out, with a warning.
+  Status ResummarizeForDeletion(const Segment& seg);
   Status RollSegment(int64_t now_ms);
   // After a failed round (a full disk, most likely): deletes a ready spare, so that its space
   // goes to records when the round is retried, and asks for none for kSpareRetryMs.

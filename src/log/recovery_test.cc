@@ -560,6 +560,32 @@ TEST_F(SummaryRecoveryTest, DeletedSegmentsKeepTheirSummariesForTheDedupWindow) 
   EXPECT_EQ(WriteKeyed(log.get(), 3), std::vector<bool>(3, false));
 }
 
+// A segment deleted in the dedup window whose summary is missing (a crash between its seal and
+// its summary, a failed write) or damaged is summarized again from its records first: a
+// restart still knows every key.
+TEST_F(SummaryRecoveryTest, RetentionSummarizesAgainASegmentWithoutAGoodSummary) {
+  options_.retention_ms = 1000;
+  options_.retention_consumers = {"c"};
+  options_.partition.dedup_window_ms = 3600 * 1000;
+  auto log = Open();
+  WriteKeyed(log.get(), 30);
+  const std::vector<std::string> summaries = Summaries();
+  ASSERT_GT(summaries.size(), 3u);
+  ASSERT_EQ(::unlink((dir_ + "/app/" + summaries[0]).c_str()), 0);
+  const std::string damaged = dir_ + "/app/" + summaries[2];
+  std::string bytes = ReadFile(damaged).value();
+  bytes[bytes.size() - 3] ^= 1;  // in the keys section
+  ASSERT_TRUE(WriteFile(damaged, bytes).ok());
+  clock_.AdvanceMs(2000);
+  ASSERT_TRUE(log->CommitOffset("c", "app", 30).ok());
+  ASSERT_TRUE(log->RunRetention().ok());
+  EXPECT_EQ(SegmentFiles().size(), 1u);
+  EXPECT_EQ(Summaries(), summaries);
+  log.reset();
+  log = Open();
+  EXPECT_EQ(WriteKeyed(log.get(), 30), std::vector<bool>(30, true));
+}
+
 // A restart deletes a kept summary whose keys have left the window meanwhile.
 TEST_F(SummaryRecoveryTest, ARestartDeletesKeptSummariesPastTheWindow) {
   WriteThenRetain().reset();
