@@ -328,8 +328,8 @@ int RunServeCommand(const std::vector<std::string>& args) {
   // Symbols stored while the server was down.
   index->ReprocessAvailable("");
 
-  ingest::SymbolsHandler symbols_api(apps->get(), symbol_store->get(), metrics.get(),
-                                     SystemClock());
+  ingest::SymbolsHandler symbols_api(apps->get(), symbol_store->get(), metrics.get(), SystemClock(),
+                                     log_options.min_free_bytes);
   serve::CrashGroupsApi groups_api(index, aggregates->get(), &batch_layer, metrics.get(),
                                    SystemClock(), &query_cache);
   ingest::ApiRouter router(&events, &admin, &symbols_api, apps->get(), metrics.get(), log->get());

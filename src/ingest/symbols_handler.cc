@@ -1,6 +1,7 @@
 // Symbol upload, listing and deletion over HTTP; conversions on one worker thread.
 #include "ingest/symbols_handler.h"
 
+#include "common/file_util.h"
 #include "common/json_writer.h"
 #include "common/thread_name.h"
 #include "ingest/http_server.h"
@@ -32,8 +33,12 @@ int RetryAfterFor(int status) { return status == 503 ? kRetryAfterS : 0; }
 }  // namespace
 
 SymbolsHandler::SymbolsHandler(AppRegistry* apps, symbols::SymbolStore* store, Metrics* metrics,
-                               Clock* clock)
-    : apps_(apps), store_(store), metrics_(metrics), clock_(clock) {
+                               Clock* clock, uint64_t min_free_bytes)
+    : apps_(apps),
+      store_(store),
+      metrics_(metrics),
+      clock_(clock),
+      min_free_bytes_(min_free_bytes) {
   worker_ = std::thread([this] { RunWorker(); });
 }
 
@@ -59,6 +64,21 @@ void SymbolsHandler::RunWorker() {
     }
     job();
   }
+}
+
+Status SymbolsHandler::CheckReserve(uint64_t bytes) const {
+  if (min_free_bytes_ == 0) return Status::Ok();
+  Result<uint64_t> free_bytes = FreeDiskBytes(store_->dir());
+  if (!free_bytes.ok()) return Status::Ok();  // unknown: the write itself reports a full disk
+  const uint64_t needed = 2 * bytes;
+  if (*free_bytes >= needed && *free_bytes - needed >= min_free_bytes_) return Status::Ok();
+  return Status::Unavailable(
+      "the disk holding the data directory has " + std::to_string(*free_bytes >> 20) +
+      " MiB free; storing this symbol file (kept as sent and converted, about " +
+      std::to_string((needed + (1 << 20) - 1) >> 20) + " MiB) would leave less than the " +
+      std::to_string(min_free_bytes_ >> 20) +
+      " MiB kept for the stages behind ingest (min_free_disk_mb); free space on it, delete "
+      "symbol files no longer needed, or lower min_free_disk_mb");
 }
 
 void SymbolsHandler::Reply(h2o_req_t* req, int status, std::string_view json) {
@@ -116,8 +136,10 @@ void SymbolsHandler::Upload(h2o_req_t* req, const App& app) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     jobs_.push_back([this, reply, data, name, version, app_id] {
+      Status reserve = CheckReserve(data->size());
       Result<std::vector<symbols::StoredSymbolFile>> stored =
-          store_->Add(app_id, *data, name, clock_->NowMs(), version);
+          reserve.ok() ? store_->Add(app_id, *data, name, clock_->NowMs(), version)
+                       : Result<std::vector<symbols::StoredSymbolFile>>(reserve);
       if (!stored.ok()) {
         int status = StatusFor(stored.status());
         metrics_->CountRequest(status);

@@ -57,6 +57,8 @@ class SymbolStore {
   // Opens (creating) `dir` and indexes what it holds.
   static Result<std::unique_ptr<SymbolStore>> Open(std::string dir);
 
+  // The directory the store keeps its files in.
+  const std::string& dir() const { return dir_; }
   // Converts and stores `data` for `app`. `name` is the module name to record for object files
   // (Breakpad and ProGuard files carry their own). InvalidArgument for an unknown or broken file,
   // TooLarge over kMaxSymbolFileBytes. Several entries for a universal Mach-O.

@@ -19,6 +19,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(__file__))
 from test_archive import archive_stats, wait_rows  # noqa: E402
 from test_disk_full import EVENTS_PER_BATCH, make_batch  # noqa: E402
+from test_symbols_api import fixture  # noqa: E402
 from vigil_harness import Server, free_bytes, mount_small_filesystem  # noqa: E402
 
 FS_BYTES = 256 << 20  # RocksDB preallocates about 70 MiB of it
@@ -45,6 +46,10 @@ class DiskReserveTest(unittest.TestCase):
             os.unlink(self.ballast)
         subprocess.run(["fallocate", "-l", str(free_bytes(self.mnt) - (mib << 20)), self.ballast],
                        check=True)
+
+    def upload_symbols(self, data):
+        return self.server.json_request("POST", "/v1/apps/%s/symbols" % self.app["id"], data,
+                                        {"Authorization": "Bearer " + self.app["api_token"]})
 
     def raw_segments(self):
         part = os.path.join(self.data_dir, "log", "raw", self.app["id"])
@@ -81,6 +86,15 @@ class DiskReserveTest(unittest.TestCase):
         self.assertIn("retry-after", {k.lower() for k in headers})
         # 20 batches of ~25 KiB were not written: the stages may flush a little meanwhile.
         self.assertGreater(free_bytes(self.mnt), before - (256 << 10))
+        # Symbol files go to the same disk: refused too, before anything is written.
+        symbols = fixture("breakpad/linux_inline.new.sym")
+        status, headers, body = self.upload_symbols(symbols)
+        self.assertEqual(status, 503, body)
+        self.assertIn("retry-after", {k.lower() for k in headers})
+        self.assertIn("would leave less than the %d MiB kept for the stages behind ingest "
+                      "(min_free_disk_mb); free space on it, delete symbol files no longer "
+                      "needed, or lower min_free_disk_mb" % RESERVE_MB, body["error"])
+        self.assertFalse(os.path.exists(os.path.join(self.data_dir, "symbols", self.app["id"])))
         # The stages behind the log kept their share of the disk and went on.
         wait_rows(self.server, self.app["id"], len(acked) * EVENTS_PER_BATCH, timeout=30)
 
@@ -89,6 +103,8 @@ class DiskReserveTest(unittest.TestCase):
         self.leave_free(RESERVE_MB + 32)
         status, ready = self.wait_ready(200)
         self.assertEqual(status, 200, ready)
+        status, _, body = self.upload_symbols(symbols)
+        self.assertEqual(status, 201, body)
         for b in range(400):  # ~10 MiB of log
             batch_id = "b-%d" % b
             status, _, body = self.post(make_batch(batch_id, b))
