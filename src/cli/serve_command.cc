@@ -31,6 +31,7 @@
 #include "ingest/api_router.h"
 #include "ingest/events_handler.h"
 #include "ingest/http_server.h"
+#include "ingest/quota_limiter.h"
 #include "ingest/symbols_handler.h"
 #include "log/local_log.h"
 #include "log/resolving_log.h"
@@ -209,7 +210,10 @@ int RunServeCommand(const std::vector<std::string>& args) {
   limits.max_body_bytes = static_cast<size_t>(config.max_body_bytes);
   limits.max_decompressed_bytes = static_cast<size_t>(config.max_decompressed_bytes);
   limits.batch.max_events = static_cast<size_t>(config.max_events_per_batch);
-  ingest::EventsHandler events(apps->get(), log->get(), metrics.get(), SystemClock(), limits);
+  ingest::QuotaLimiter quotas(SystemClock());
+  metrics->AddRenderer([&quotas](std::string* out) { quotas.Render(out); });
+  ingest::EventsHandler events(apps->get(), log->get(), metrics.get(), SystemClock(), limits,
+                               &quotas);
   ingest::AdminHandler admin(apps->get(), metrics.get(), *admin_digest);
   Result<std::unique_ptr<symbols::SymbolStore>> symbol_store =
       symbols::SymbolStore::Open(config.data_dir + "/symbols");

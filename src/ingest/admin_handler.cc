@@ -20,9 +20,45 @@ std::string AppJson(const App& app, std::string_view api_token) {
       .Key("ingest_key")
       .String(app.ingest_key);
   if (!api_token.empty()) w.Key("api_token").String(api_token);
-  w.Key("disabled").Bool(app.disabled).Key("created_ms").Int(app.created_ms).EndObject();
+  w.Key("disabled").Bool(app.disabled).Key("created_ms").Int(app.created_ms);
+  w.Key("quota").BeginObject();
+  if (app.quota.limited()) {
+    w.Key("events_per_second").Uint(app.quota.events_per_second);
+    w.Key("burst_events").Uint(app.quota.burst());
+  } else {
+    w.Key("events_per_second").Null();
+  }
+  w.EndObject().EndObject();
   return out;
 }
+
+namespace {
+// The quota in a body {"events_per_second": N, "burst_events": M} (burst_events optional; N 0
+// or null: no quota), or InvalidArgument saying what is wrong.
+Result<AppQuota> ParseQuota(std::string_view body) {
+  const Status bad = Status::InvalidArgument(
+      "body must be a JSON object {\"events_per_second\": N, \"burst_events\": M}: N a "
+      "whole number of events per second (0 or null: no quota), M optional (default " +
+      std::to_string(AppQuota::kDefaultBurstSeconds) + " seconds' worth)");
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (parser.parse(body.data(), body.size()).get(root) || !root.is_object()) return bad;
+  AppQuota q;
+  simdjson::dom::element rate;
+  if (root["events_per_second"].get(rate)) return bad;
+  if (!rate.is_null() && rate.get_uint64().get(q.events_per_second)) return bad;
+  if (simdjson::dom::element burst; !root["burst_events"].get(burst) && !burst.is_null()) {
+    if (burst.get_uint64().get(q.burst_events)) return bad;
+  }
+  for (auto field : root.get_object()) {
+    if (field.key != "events_per_second" && field.key != "burst_events") {
+      return Status::InvalidArgument("unknown field '" + std::string(field.key) +
+                                     "': a quota has events_per_second and burst_events");
+    }
+  }
+  return q;
+}
+}  // namespace
 
 void AdminHandler::Reply(h2o_req_t* req, int status, std::string_view json) {
   metrics_->CountRequest(status);
@@ -95,6 +131,24 @@ void AdminHandler::Handle(h2o_req_t* req, std::string_view path) {
       Status st = apps_->SetDisabled(id, action == "disable");
       if (!st.ok()) {
         Error(req, st.code() == StatusCode::kNotFound ? 404 : 500, st.message());
+        return;
+      }
+      Reply(req, 200, AppJson(*apps_->FindById(id)));
+      return;
+    }
+    if (action == "quota") {
+      if (method != "POST") {
+        Error(req, 405, "use POST {\"events_per_second\": N} to set an app's quota");
+        return;
+      }
+      Result<AppQuota> quota = ParseQuota(std::string_view(req->entity.base, req->entity.len));
+      Status st = quota.ok() ? apps_->SetQuota(id, *quota) : quota.status();
+      if (!st.ok()) {
+        Error(req,
+              st.code() == StatusCode::kNotFound          ? 404
+              : st.code() == StatusCode::kInvalidArgument ? 400
+                                                          : 500,
+              st.message());
         return;
       }
       Reply(req, 200, AppJson(*apps_->FindById(id)));

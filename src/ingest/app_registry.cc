@@ -47,6 +47,12 @@ Status AppRegistry::Load() {
     app->api_token_sha256 = hash;
     app->disabled = disabled;
     app->created_ms = created;
+    if (simdjson::dom::element q; !e["quota"].get(q)) {  // absent in files written before quotas
+      if (q["events_per_second"].get_uint64().get(app->quota.events_per_second) ||
+          q["burst_events"].get_uint64().get(app->quota.burst_events)) {
+        return bad("an app's quota is missing a field");
+      }
+    }
     IndexLocked(std::move(app));
   }
   return Status::Ok();
@@ -82,8 +88,17 @@ Status AppRegistry::SaveLocked() const {
         .Key("disabled")
         .Bool(a->disabled)
         .Key("created_ms")
-        .Int(a->created_ms)
-        .EndObject();
+        .Int(a->created_ms);
+    if (a->quota.limited()) {
+      w.Key("quota")
+          .BeginObject()
+          .Key("events_per_second")
+          .Uint(a->quota.events_per_second)
+          .Key("burst_events")
+          .Uint(a->quota.burst_events)
+          .EndObject();
+    }
+    w.EndObject();
   }
   w.EndArray().EndObject();
   out.push_back('\n');
@@ -145,17 +160,33 @@ std::vector<App> AppRegistry::List() const {
   return out;
 }
 
-Status AppRegistry::SetDisabled(std::string_view id, bool disabled) {
+template <typename Change>
+Status AppRegistry::UpdateApp(std::string_view id, Change change) {
   std::unique_lock lock(mu_);
   auto it = by_id_.find(id);
   if (it == by_id_.end()) return Status::NotFound("no app with id '" + std::string(id) + "'");
   std::shared_ptr<const App> old = it->second;
   auto updated = std::make_shared<App>(*old);
-  updated->disabled = disabled;
+  change(updated.get());
   IndexLocked(updated);
   Status st = SaveLocked();
   if (!st.ok()) IndexLocked(old);
   return st;
+}
+
+Status AppRegistry::SetDisabled(std::string_view id, bool disabled) {
+  return UpdateApp(id, [disabled](App* app) { app->disabled = disabled; });
+}
+
+Status AppRegistry::SetQuota(std::string_view id, AppQuota quota) {
+  if (quota.events_per_second > AppQuota::kMaxEventsPerSecond ||
+      quota.burst_events > AppQuota::kMaxBurstEvents) {
+    return Status::InvalidArgument(
+        "events_per_second may be at most " + std::to_string(AppQuota::kMaxEventsPerSecond) +
+        " and burst_events at most " + std::to_string(AppQuota::kMaxBurstEvents));
+  }
+  if (!quota.limited()) quota = {};  // no quota: no burst either
+  return UpdateApp(id, [quota](App* app) { app->quota = quota; });
 }
 
 size_t AppRegistry::size() const {

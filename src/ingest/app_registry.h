@@ -1,4 +1,5 @@
-// AppRegistry: the tenants (apps) — their ingest keys, hashed API tokens and enabled state.
+// AppRegistry: the tenants (apps) — their ingest keys, hashed API tokens, enabled state and
+// ingest quota.
 //
 // Persisted as <data>/apps.json, rewritten atomically on every change, so apps survive restarts.
 // Ingest keys identify an app's SDK traffic and are not secret (they ship inside the app); API
@@ -20,6 +21,21 @@
 
 namespace vigil::ingest {
 
+// How many events an app may send (ingest/quota_limiter.h enforces it): a token bucket that
+// refills at `events_per_second` and holds at most burst() events.
+struct AppQuota {
+  uint64_t events_per_second = 0;  // 0: no quota
+  uint64_t burst_events = 0;       // 0: kDefaultBurstSeconds of the rate
+  static constexpr uint64_t kDefaultBurstSeconds = 10;
+  static constexpr uint64_t kMaxEventsPerSecond = 1'000'000'000;
+  static constexpr uint64_t kMaxBurstEvents = 1'000'000'000'000;
+  bool limited() const { return events_per_second > 0; }
+  uint64_t burst() const {
+    return burst_events > 0 ? burst_events : events_per_second * kDefaultBurstSeconds;
+  }
+  bool operator==(const AppQuota&) const = default;
+};
+
 struct App {
   std::string id;
   std::string name;
@@ -27,6 +43,7 @@ struct App {
   std::string api_token_sha256;
   bool disabled = false;
   int64_t created_ms = 0;
+  AppQuota quota;
 };
 
 struct CreatedApp {
@@ -48,6 +65,8 @@ class AppRegistry {
   std::vector<App> List() const;
   // NotFound for an unknown id.
   Status SetDisabled(std::string_view id, bool disabled);
+  // NotFound for an unknown id; InvalidArgument for values over AppQuota's bounds.
+  Status SetQuota(std::string_view id, AppQuota quota);
   size_t size() const;
 
  private:
@@ -55,6 +74,9 @@ class AppRegistry {
   Status Load();
   Status SaveLocked() const;  // requires mu_ held exclusively
   void IndexLocked(std::shared_ptr<const App> app);
+  // Replaces app `id` by a copy changed by `change`, and persists it (or restores the old one).
+  template <typename Change>
+  Status UpdateApp(std::string_view id, Change change);
 
   const std::string path_;
   Clock* const clock_;

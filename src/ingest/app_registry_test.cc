@@ -51,6 +51,42 @@ TEST_F(AppRegistryTest, UnknownIdAndBadNamesAreErrors) {
   EXPECT_EQ((*reg)->FindByIngestKey("nope"), nullptr);
 }
 
+TEST_F(AppRegistryTest, QuotasSurviveReopenAndFilesWithoutThemStillLoad) {
+  std::string id, plain;
+  {
+    auto reg = AppRegistry::Open(dir_, &clock_);
+    ASSERT_TRUE(reg.ok());
+    id = (*reg)->Create("limited")->app.id;
+    plain = (*reg)->Create("plain")->app.id;
+    ASSERT_TRUE((*reg)->SetQuota(id, {250, 1000}).ok());
+    // A quota without a rate is no quota: its burst is dropped too.
+    ASSERT_TRUE((*reg)->SetQuota(plain, {0, 77}).ok());
+    EXPECT_EQ((*reg)->SetQuota("nope", {1, 1}).code(), StatusCode::kNotFound);
+    EXPECT_EQ((*reg)->SetQuota(id, {AppQuota::kMaxEventsPerSecond + 1, 0}).code(),
+              StatusCode::kInvalidArgument);
+    EXPECT_EQ((*reg)->SetQuota(id, {1, AppQuota::kMaxBurstEvents + 1}).code(),
+              StatusCode::kInvalidArgument);
+  }
+  std::string file = *ReadFile(dir_ + "/apps.json");
+  EXPECT_NE(file.find("\"quota\":{\"events_per_second\":250,\"burst_events\":1000}"),
+            std::string::npos)
+      << file;
+  EXPECT_EQ(file.find("77"), std::string::npos);  // no quota written for "plain"
+  auto reg = AppRegistry::Open(dir_, &clock_);
+  ASSERT_TRUE(reg.ok());
+  EXPECT_EQ((*reg)->FindById(id)->quota, (AppQuota{250, 1000}));
+  EXPECT_FALSE((*reg)->FindById(plain)->quota.limited());
+  EXPECT_EQ((*reg)->FindById(plain)->quota, AppQuota{});
+  // A quota missing a field is a damaged file, named as such.
+  size_t at = file.find("\"burst_events\":1000");
+  ASSERT_NE(at, std::string::npos);
+  file.replace(at, std::string("\"burst_events\":1000").size(), "\"burst\":1000");
+  ASSERT_TRUE(WriteFileAtomically(dir_ + "/apps.json", file).ok());
+  auto damaged = AppRegistry::Open(dir_, &clock_);
+  ASSERT_FALSE(damaged.ok());
+  EXPECT_NE(damaged.status().message().find("quota is missing a field"), std::string::npos);
+}
+
 TEST_F(AppRegistryTest, CorruptFileIsReported) {
   ASSERT_TRUE(WriteFileAtomically(dir_ + "/apps.json", "{not json").ok());
   auto reg = AppRegistry::Open(dir_, &clock_);

@@ -66,6 +66,16 @@ void EventsHandler::Reply(h2o_req_t* req, int status, std::string_view message, 
   SendError(req, status, message, retry_after_s);
 }
 
+void EventsHandler::ReplyOverQuota(h2o_req_t* req, const App& app, int retry_after_s) {
+  Reply(req, 429,
+        "app '" + app.id + "' is over its quota of " + std::to_string(app.quota.events_per_second) +
+            " events per second (bursts of " + std::to_string(app.quota.burst()) +
+            "); send the same batch again after the " +
+            "Retry-After delay, or have an admin raise the quota (POST /v1/admin/apps/" + app.id +
+            "/quota)",
+        retry_after_s);
+}
+
 void EventsHandler::Handle(h2o_req_t* req) {
   auto* timer = static_cast<RequestTimer*>(
       h2o_mem_alloc_shared(&req->pool, sizeof(RequestTimer), &RequestTimer::Observe));
@@ -89,6 +99,13 @@ void EventsHandler::Handle(h2o_req_t* req) {
   if (app->disabled) {
     Reply(req, 403, "app '" + app->id + "' is disabled; an admin can enable it again");
     return;
+  }
+  if (quotas_ != nullptr) {
+    // An app far past its quota is refused before its batch costs any work.
+    if (QuotaLimiter::Admission a = quotas_->Check(*app); !a.admitted) {
+      ReplyOverQuota(req, *app, a.retry_after_s);
+      return;
+    }
   }
   Result<ContentEncoding> encoding =
       ParseContentEncoding(RequestHeader(req, H2O_TOKEN_CONTENT_ENCODING));
@@ -140,6 +157,15 @@ void EventsHandler::Handle(h2o_req_t* req) {
     return;
   }
 
+  QuotaLimiter::Admission quota;
+  if (quotas_ != nullptr) {
+    quota = quotas_->Take(*app, parsed.accepted);
+    if (!quota.admitted) {
+      ReplyOverQuota(req, *app, quota.retry_after_s);
+      return;
+    }
+  }
+
   DeferredReply* reply = DeferredReply::Defer(req);
   Metrics* metrics = metrics_;
   // The reply body is rendered now: the parser's state is reused by the next request.
@@ -147,8 +173,10 @@ void EventsHandler::Handle(h2o_req_t* req) {
   uint32_t accepted = parsed.accepted;
   st = log_->Append(
       app->id, BatchDedupKey(parsed.batch_id), accepted, std::move(parsed.record),
-      [reply, metrics, accepted, body = std::move(body), retry = limits_.retry_after_s](
-          const Status& s, const log::AppendResult& r) mutable {
+      [reply, metrics, accepted, body = std::move(body), retry = limits_.retry_after_s,
+       bucket = quota.bucket](const Status& s, const log::AppendResult& r) mutable {
+        // Nothing stored: the quota is not spent (a retry of a stored batch costs nothing).
+        if (!s.ok() || r.duplicate) QuotaLimiter::Refund(bucket, accepted);
         if (!s.ok()) {
           metrics->CountRequest(503);
           reply->Complete(503,
@@ -169,6 +197,7 @@ void EventsHandler::Handle(h2o_req_t* req) {
         reply->Complete(202, std::move(body));
       });
   if (!st.ok()) {
+    QuotaLimiter::Refund(quota.bucket, accepted);
     metrics_->CountRequest(503);
     reply->Complete(503,
                     ErrorJson("the log cannot take the batch now (" + st.message() +

@@ -1,5 +1,5 @@
-// EventsHandler: POST /v1/events — authenticate, decompress, parse and validate, append to the
-// log, and answer 202 only once the log has fsynced the batch.
+// EventsHandler: POST /v1/events — authenticate, apply the app's quota, decompress, parse and
+// validate, append to the log, and answer 202 only once the log has fsynced the batch.
 //
 // Every answer and its cause are in docs/protocol.md. Runs on the HTTP loop threads; the reply
 // for an appended batch is sent from the log's writer thread through a DeferredReply.
@@ -12,6 +12,7 @@
 #include "ingest/app_registry.h"
 #include "ingest/batch_parser.h"
 #include "ingest/metrics.h"
+#include "ingest/quota_limiter.h"
 #include "log/log_store.h"
 
 namespace vigil::ingest {
@@ -25,21 +26,29 @@ struct IngestLimits {
 
 class EventsHandler {
  public:
-  // Pointers must outlive the handler.
+  // Pointers must outlive the handler. `quotas` may be null (no app quotas enforced).
   EventsHandler(AppRegistry* apps, log::LogStore* log, Metrics* metrics, Clock* clock,
-                IngestLimits limits)
-      : apps_(apps), log_(log), metrics_(metrics), clock_(clock), limits_(limits) {}
+                IngestLimits limits, QuotaLimiter* quotas = nullptr)
+      : apps_(apps),
+        log_(log),
+        metrics_(metrics),
+        clock_(clock),
+        limits_(limits),
+        quotas_(quotas) {}
 
   void Handle(h2o_req_t* req);
 
  private:
   void Reply(h2o_req_t* req, int status, std::string_view message, int retry_after_s = 0);
+  // The 429 for a batch of `app` refused by its quota.
+  void ReplyOverQuota(h2o_req_t* req, const App& app, int retry_after_s);
 
   AppRegistry* const apps_;
   log::LogStore* const log_;
   Metrics* const metrics_;
   Clock* const clock_;
   const IngestLimits limits_;
+  QuotaLimiter* const quotas_;
 };
 
 // The 202 body for a parsed batch (a duplicate's adds "duplicate": true).

@@ -1,0 +1,148 @@
+"""Per-app ingest quotas (docs/protocol.md, "Quotas"), against the real server over HTTP.
+
+An app over its events_per_second gets 429 with Retry-After for the whole batch, nothing of it
+stored; the same batch sent again later is stored once; other apps are not held back; a
+duplicate gives back what it took; the quota survives a restart. The expected numbers follow
+the token-bucket rule of the docs, worked out here by hand.
+"""
+import os
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from vigil_harness import ADMIN_TOKEN, Server, batch, session  # noqa: E402
+
+
+def events(prefix, n):
+    return [session("%s-%d" % (prefix, i)) for i in range(n)]
+
+
+def over_quota(app_id, rate, burst):
+    return ("app '%s' is over its quota of %d events per second (bursts of %d); send the same "
+            "batch again after the Retry-After delay, or have an admin raise the quota "
+            "(POST /v1/admin/apps/%s/quota)" % (app_id, rate, burst, app_id))
+
+
+class AppQuotaTest(unittest.TestCase):
+    def setUp(self):
+        self.server = Server().start()
+        self.addCleanup(lambda: self.server.cleanup())
+        self.app = self.server.create_app("limited")
+        self.other = self.server.create_app("other")
+
+    def post(self, app, batch_id, n, prefix=None):
+        return self.server.post_events(app["ingest_key"], batch(batch_id, events(prefix or batch_id, n)))
+
+    def set_quota(self, app_id, body):
+        return self.server.admin("POST", "/v1/admin/apps/%s/quota" % app_id, body)
+
+    def stored(self, app):
+        return [e["id"] for e in self.server.log_dump(app["id"])]
+
+    def test_a_batch_over_the_quota_is_refused_whole_and_stored_once_when_sent_again(self):
+        app_id = self.app["id"]
+        status, _, body = self.set_quota(app_id, {"events_per_second": 20, "burst_events": 50})
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body["quota"], {"events_per_second": 20, "burst_events": 50})
+        self.assertEqual(self.server.admin("GET", "/v1/admin/apps/" + app_id)[2]["quota"],
+                         {"events_per_second": 20, "burst_events": 50})
+
+        # 50 in the bucket: 30 go, 20 (and a little) are left, too few for 30 more.
+        self.assertEqual(self.post(self.app, "q1", 30)[0], 202)
+        status, headers, body = self.post(self.app, "q2", 30)
+        self.assertEqual(status, 429, body)
+        self.assertEqual(body, {"error": over_quota(app_id, 20, 50)})
+        self.assertEqual(headers.get("retry-after") or headers.get("Retry-After"), "1")
+        # Another app is not held back by this one's quota.
+        self.assertEqual(self.post(self.other, "o1", 200)[0], 202)
+        # Sent again after Retry-After (10 missing at 20 a second: 0.5 s), it is stored once.
+        time.sleep(0.6)
+        status, _, body = self.post(self.app, "q2", 30)
+        self.assertEqual((status, body["accepted"]), (202, 30), body)
+        stored = self.stored(self.app)
+        self.assertEqual(len(stored), 60)
+        self.assertEqual(sorted(set(stored)), sorted(["q1-%d" % i for i in range(30)] +
+                                                     ["q2-%d" % i for i in range(30)]))
+
+        # A duplicate takes nothing: from a full bucket (50, 2.5 s later), a retry of q1 and then
+        # a new batch of 40 both go.
+        time.sleep(2.6)
+        status, _, body = self.post(self.app, "q1", 30)
+        self.assertEqual((status, body.get("duplicate")), (202, True), body)
+        self.assertEqual(self.post(self.app, "q3", 40)[0], 202)
+
+        # Quota lowered to 1 a second, bursts of 5: the bucket is cut to 5. Once empty, a batch
+        # is refused before it is even read: a body that is not gzip gets 429, not 400.
+        status, _, body = self.set_quota(app_id, {"events_per_second": 1, "burst_events": 5})
+        self.assertEqual(body["quota"], {"events_per_second": 1, "burst_events": 5})
+        self.assertEqual(self.post(self.app, "q4", 5)[0], 202)
+        status, headers, body = self.server.post_events(self.app["ingest_key"], None,
+                                                        encoding="gzip", raw=b"not gzip")
+        self.assertEqual(status, 429, body)
+        self.assertEqual(body, {"error": over_quota(app_id, 1, 5)})
+        # A batch larger than the burst goes from a full bucket (else it never could).
+        time.sleep(5.1)
+        status, _, body = self.post(self.app, "q5", 8)
+        self.assertEqual((status, body["accepted"]), (202, 8), body)
+
+        self.assertEqual(self.server.metric(
+            'vigil_ingest_quota_refused_batches_total{app="%s"}' % app_id), 2)
+        self.assertGreaterEqual(self.server.metric('vigil_http_requests_total{code="429"}'), 2)
+
+        # No quota again (0 or null): anything goes.
+        status, _, body = self.set_quota(app_id, {"events_per_second": None})
+        self.assertEqual((status, body["quota"]), (200, {"events_per_second": None}))
+        self.assertEqual(self.post(self.app, "q6", 500)[0], 202)
+
+    def test_the_quota_survives_a_restart(self):
+        app_id = self.app["id"]
+        self.assertEqual(self.set_quota(app_id, {"events_per_second": 7})[0], 200)
+        self.server.stop()
+        self.server = Server(data_dir=self.server.data_dir).start()
+        status, _, body = self.server.admin("GET", "/v1/admin/apps/" + app_id)
+        self.assertEqual(body["quota"], {"events_per_second": 7, "burst_events": 70})  # 10 s worth
+        listed = {a["id"]: a for a in self.server.admin("GET", "/v1/admin/apps")[2]["apps"]}
+        self.assertEqual(listed[self.other["id"]]["quota"], {"events_per_second": None})
+        # The bucket starts full: 70, then nothing.
+        self.assertEqual(self.post(self.app, "r1", 70)[0], 202)
+        status, headers, body = self.post(self.app, "r2", 7)
+        self.assertEqual(status, 429, body)
+        self.assertEqual(headers.get("retry-after") or headers.get("Retry-After"), "1")
+
+    def test_bad_quota_requests_say_what_is_wrong(self):
+        app_id = self.app["id"]
+        usage = ("body must be a JSON object {\"events_per_second\": N, \"burst_events\": M}: N a "
+                 "whole number of events per second (0 or null: no quota), M optional (default "
+                 "10 seconds' worth)")
+        for bad in ({}, {"events_per_second": -1}, {"events_per_second": 1.5},
+                    {"events_per_second": "10"}, {"events_per_second": 10, "burst_events": -2}, [],
+                    "10"):
+            status, _, body = self.set_quota(app_id, bad)
+            self.assertEqual((status, body), (400, {"error": usage}), bad)
+        status, _, body = self.set_quota(app_id, {"events_per_second": 10, "burst": 5})
+        self.assertEqual((status, body), (400, {"error": "unknown field 'burst': a quota has "
+                                                         "events_per_second and burst_events"}))
+        status, _, body = self.set_quota(app_id, {"events_per_second": 10 ** 10})
+        self.assertEqual((status, body), (400, {"error": "events_per_second may be at most "
+                                                         "1000000000 and burst_events at most "
+                                                         "1000000000000"}))
+        status, _, body = self.set_quota("app_nope", {"events_per_second": 10})
+        self.assertEqual((status, body), (404, {"error": "no app with id 'app_nope'"}))
+        status, _, body = self.server.json_request(
+            "POST", "/v1/admin/apps/%s/quota" % app_id, b"{",
+            {"Authorization": "Bearer " + ADMIN_TOKEN})
+        self.assertEqual((status, body), (400, {"error": usage}))
+        status, _, body = self.server.admin("GET", "/v1/admin/apps/%s/quota" % app_id)
+        self.assertEqual((status, body), (405, {"error": "use POST {\"events_per_second\": N} to "
+                                                         "set an app's quota"}))
+        status, _, body = self.server.json_request("POST", "/v1/admin/apps/%s/quota" % app_id,
+                                                   b'{"events_per_second": 1}')
+        self.assertEqual(status, 401, body)
+        # None of it changed the app.
+        self.assertEqual(self.server.admin("GET", "/v1/admin/apps/" + app_id)[2]["quota"],
+                         {"events_per_second": None})
+
+
+if __name__ == "__main__":
+    unittest.main()
