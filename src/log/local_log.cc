@@ -170,11 +170,23 @@ uint64_t LocalLog::RefreshFreeBytes() {
 Status LocalLog::QueueLocked(std::string_view partition, uint64_t dedup_key, uint32_t item_count,
                              std::string* payload, AppendCallback* done) {
   if (stopping_) return Status::Unavailable("log is shutting down");
-  if (queued_bytes_ + payload->size() > options_.max_backlog_bytes) {
+  const uint64_t size = payload->size();
+  if (queued_bytes_ + size > options_.max_backlog_bytes) {
     return Status::Unavailable("log backlog is full (" + std::to_string(queued_bytes_) +
                                " bytes waiting for disk)");
   }
-  queued_bytes_ += payload->size();
+  auto share = queued_by_partition_.find(partition);
+  if (share == queued_by_partition_.end()) {
+    share = queued_by_partition_.emplace(std::string(partition), 0).first;
+  }
+  uint64_t& mine = share->second;
+  if (mine + size > options_.max_backlog_bytes / kMaxBacklogShareDivisor * kMaxBacklogShare) {
+    return Status::Unavailable("'" + std::string(partition) + "' holds " + std::to_string(mine) +
+                               " bytes of the log's backlog waiting for disk, the most one "
+                               "partition may take (the rest is kept for the others)");
+  }
+  mine += size;
+  queued_bytes_ += size;
   Pending& item = queue_.emplace_back();
   std::memcpy(item.partition_name, partition.data(), partition.size());
   item.partition_size = static_cast<uint8_t>(partition.size());
@@ -227,6 +239,7 @@ void LocalLog::WriterLoop() {
       if (queue_.empty() && stopping_) return;
       round.swap(queue_);
       queued_bytes_ = 0;
+      queued_by_partition_.clear();
       lock.unlock();
       if (options_.on_writer_wait) {
         const int64_t wait_end = clock_->MonotonicNs();

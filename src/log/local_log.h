@@ -7,8 +7,9 @@
 // batch that arrived meanwhile and durability does not cap throughput.
 //
 // Backpressure: Append fails fast with Unavailable once the queued bytes exceed
-// max_backlog_bytes. A round that fails to write (disk full) fails its appends; each round
-// tries again.
+// max_backlog_bytes, or once one partition's would exceed kMaxBacklogShare of it: while the disk
+// stalls, one app's flood cannot take the whole backlog, and the other apps' batches are still
+// taken. A round that fails to write (disk full) fails its appends; each round tries again.
 //
 // Writability (Writable, behind /readyz): the last round's outcome. After a failure, a writer
 // with nothing to write probes the disk once a second (ProbeWritable) and reports writable again
@@ -59,6 +60,7 @@
 
 #include "common/clock.h"
 #include "common/rate_limited_log.h"
+#include "common/string_hash.h"
 #include "log/log_store.h"
 #include "log/partition.h"
 
@@ -181,7 +183,10 @@ class LocalLog : public LogStore {
   // Guarded by queue_mu_. The writer swaps it with its emptied round, so the two vectors' storage
   // is reused rather than allocated per round.
   std::vector<Pending> queue_;
-  uint64_t queued_bytes_ = 0;                     // guarded by queue_mu_
+  uint64_t queued_bytes_ = 0;                // guarded by queue_mu_
+  StringMap<uint64_t> queued_by_partition_;  // guarded by queue_mu_: queued_bytes_ by name
+  // The share of max_backlog_bytes one partition may hold: 3/4.
+  static constexpr uint64_t kMaxBacklogShare = 3, kMaxBacklogShareDivisor = 4;
   bool stopping_ = false;                         // guarded by queue_mu_
   Status last_write_status_;                      // guarded by queue_mu_
   int64_t last_probe_ms_ = 0;                     // writer thread: when ProbeWritable last ran

@@ -365,8 +365,9 @@ TEST_F(LocalLogTest, AppendManyQueuesUpToTheBacklogBoundAndSaysWhyItStopped) {
   std::atomic<int> called{0};
   std::promise<void> both;
   std::vector<AppendRequest> requests;
-  for (int i = 0; i < 4; ++i) {
-    requests.push_back({"app", 0, 1, std::string(100, static_cast<char>('a' + i)),
+  for (int i = 0; i < 4; ++i) {  // two partitions: neither is over its share of the backlog
+    requests.push_back({i % 2 == 0 ? "app" : "app2", 0, 1,
+                        std::string(100, static_cast<char>('a' + i)),
                         [&](const Status& st, const AppendResult&) {
                           EXPECT_TRUE(st.ok()) << st.ToString();
                           if (++called == 2) both.set_value();
@@ -383,9 +384,58 @@ TEST_F(LocalLogTest, AppendManyQueuesUpToTheBacklogBoundAndSaysWhyItStopped) {
   log = OpenLog(options);
   std::vector<LogRecord> recs;
   ASSERT_TRUE(log->Read("app", 0, 10, &recs).ok());
-  ASSERT_EQ(recs.size(), 2u);
+  ASSERT_EQ(recs.size(), 1u);
   EXPECT_EQ(recs[0].payload, std::string(100, 'a'));
-  EXPECT_EQ(recs[1].payload, std::string(100, 'b'));
+  recs.clear();
+  ASSERT_TRUE(log->Read("app2", 0, 10, &recs).ok());
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].payload, std::string(100, 'b'));
+}
+
+// While the writer is held (a disk stall), one partition's appends stop at 3/4 of the backlog
+// bound, and the other partitions' are still taken up to the bound itself.
+TEST_F(LocalLogTest, OnePartitionCannotTakeTheLastQuarterOfTheBacklog) {
+  std::promise<void> held, release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<bool> first{true};
+  LocalLogOptions options;
+  options.max_backlog_bytes = 400;
+  options.on_commit = [&](int64_t, size_t) {
+    if (first.exchange(false)) {
+      held.set_value();
+      released.wait();
+    }
+  };
+  auto log = OpenLog(options);
+  std::atomic<int> called{0};
+  auto append = [&](const char* partition, size_t bytes) {
+    return log->Append(partition, 0, 1, std::string(bytes, 'x'),
+                       [&](const Status& st, const AppendResult&) {
+                         EXPECT_TRUE(st.ok()) << st.ToString();
+                         ++called;
+                       });
+  };
+  ASSERT_TRUE(append("big", 100).ok());
+  held.get_future().wait();  // the writer committed it and is held: nothing queued is taken
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(append("big", 100).ok()) << i;  // 300 of 400
+  Status st = append("big", 1);
+  EXPECT_EQ(st.code(), StatusCode::kUnavailable);
+  EXPECT_EQ(st.message(),
+            "'big' holds 300 bytes of the log's backlog waiting for disk, the most one partition "
+            "may take (the rest is kept for the others)");
+  EXPECT_TRUE(append("small", 100).ok());
+  st = append("small", 1);
+  EXPECT_EQ(st.code(), StatusCode::kUnavailable);
+  EXPECT_NE(st.message().find("backlog is full (400 bytes waiting for disk)"), std::string::npos)
+      << st.ToString();
+  release.set_value();
+  log.reset();  // drains the queue: every callback has run
+  EXPECT_EQ(called.load(), 5);
+  log = OpenLog(options);
+  EXPECT_EQ(log->Partitions().size(), 2u);
+  uint64_t records = 0;
+  for (const PartitionInfo& p : log->Partitions()) records += p.records;
+  EXPECT_EQ(records, 5u);
 }
 
 TEST_F(LocalLogTest, AppendManyWithABadPartitionNameQueuesNothing) {
