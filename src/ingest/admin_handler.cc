@@ -28,7 +28,9 @@ std::string AppJson(const App& app, std::string_view api_token) {
   } else {
     w.Key("events_per_second").Null();
   }
-  w.EndObject().EndObject();
+  w.EndObject();
+  w.Key("drop_rules").Raw(app.drop_rules != nullptr ? app.drop_rules->ToJson() : "{\"drop\":[]}");
+  w.EndObject();
   return out;
 }
 
@@ -42,7 +44,10 @@ Result<AppQuota> ParseQuota(std::string_view body) {
       std::to_string(AppQuota::kDefaultBurstSeconds) + " seconds' worth)");
   simdjson::dom::parser parser;
   simdjson::dom::element root;
-  if (parser.parse(body.data(), body.size()).get(root) || !root.is_object()) return bad;
+  // (An empty body may come as a null pointer, which simdjson must not be given.)
+  if (body.empty() || parser.parse(body.data(), body.size()).get(root) || !root.is_object()) {
+    return bad;
+  }
   AppQuota q;
   simdjson::dom::element rate;
   if (root["events_per_second"].get(rate)) return bad;
@@ -68,6 +73,18 @@ void AdminHandler::Reply(h2o_req_t* req, int status, std::string_view json) {
 void AdminHandler::Error(h2o_req_t* req, int status, std::string_view message) {
   metrics_->CountRequest(status);
   SendError(req, status, message);
+}
+
+void AdminHandler::ReplyApp(h2o_req_t* req, std::string_view id, const Status& st) {
+  if (!st.ok()) {
+    Error(req,
+          st.code() == StatusCode::kNotFound          ? 404
+          : st.code() == StatusCode::kInvalidArgument ? 400
+                                                      : 500,
+          st.message());
+    return;
+  }
+  Reply(req, 200, AppJson(*apps_->FindById(id)));
 }
 
 void AdminHandler::Handle(h2o_req_t* req, std::string_view path) {
@@ -103,7 +120,7 @@ void AdminHandler::Handle(h2o_req_t* req, std::string_view path) {
     simdjson::dom::parser parser;
     simdjson::dom::element root;
     std::string_view name;
-    if (parser.parse(req->entity.base, req->entity.len).get(root) ||
+    if (req->entity.len == 0 || parser.parse(req->entity.base, req->entity.len).get(root) ||
         root["name"].get_string().get(name)) {
       Error(req, 400, "body must be a JSON object {\"name\": \"<app name>\"}");
       return;
@@ -128,12 +145,7 @@ void AdminHandler::Handle(h2o_req_t* req, std::string_view path) {
         Error(req, 405, "use POST to " + std::string(action) + " an app");
         return;
       }
-      Status st = apps_->SetDisabled(id, action == "disable");
-      if (!st.ok()) {
-        Error(req, st.code() == StatusCode::kNotFound ? 404 : 500, st.message());
-        return;
-      }
-      Reply(req, 200, AppJson(*apps_->FindById(id)));
+      ReplyApp(req, id, apps_->SetDisabled(id, action == "disable"));
       return;
     }
     if (action == "quota") {
@@ -143,15 +155,18 @@ void AdminHandler::Handle(h2o_req_t* req, std::string_view path) {
       }
       Result<AppQuota> quota = ParseQuota(std::string_view(req->entity.base, req->entity.len));
       Status st = quota.ok() ? apps_->SetQuota(id, *quota) : quota.status();
-      if (!st.ok()) {
-        Error(req,
-              st.code() == StatusCode::kNotFound          ? 404
-              : st.code() == StatusCode::kInvalidArgument ? 400
-                                                          : 500,
-              st.message());
+      ReplyApp(req, id, st);
+      return;
+    }
+    if (action == "rules") {
+      if (method != "POST") {
+        Error(req, 405, "use POST {\"drop\": [rule, ...]} to set an app's drop rules");
         return;
       }
-      Reply(req, 200, AppJson(*apps_->FindById(id)));
+      Result<std::shared_ptr<const DropRules>> rules =
+          DropRules::Parse(std::string_view(req->entity.base, req->entity.len));
+      Status st = rules.ok() ? apps_->SetDropRules(id, *rules) : rules.status();
+      ReplyApp(req, id, st);
       return;
     }
     if (action.empty() && method == "GET") {

@@ -1,4 +1,5 @@
-// AdminHandler: /v1/admin/apps — create, list, disable and enable apps, with the admin token.
+// AdminHandler: /v1/admin/apps — create, list, disable and enable apps and set their quotas and
+// drop rules, with the admin token.
 #pragma once
 
 #include <functional>
@@ -30,6 +31,9 @@ class AdminHandler {
  private:
   void Reply(h2o_req_t* req, int status, std::string_view json);
   void Error(h2o_req_t* req, int status, std::string_view message);
+  // After a change to app `id` with outcome `st`: 200 with the app, or the error (404 unknown
+  // id, 400 a bad value, 500 not saved).
+  void ReplyApp(h2o_req_t* req, std::string_view id, const Status& st);
 
   AppRegistry* const apps_;
   Metrics* const metrics_;

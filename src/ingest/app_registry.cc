@@ -53,6 +53,14 @@ Status AppRegistry::Load() {
         return bad("an app's quota is missing a field");
       }
     }
+    if (simdjson::dom::element rules; !e["drop_rules"].get(rules)) {
+      Result<std::shared_ptr<const DropRules>> parsed = DropRules::Parse(simdjson::minify(rules));
+      if (!parsed.ok()) {
+        return Status::Corruption(path_ + ": the drop rules of app " + app->id + " are invalid (" +
+                                  parsed.status().message() + "); restore it from a backup");
+      }
+      app->drop_rules = std::move(*parsed);
+    }
     IndexLocked(std::move(app));
   }
   return Status::Ok();
@@ -98,6 +106,7 @@ Status AppRegistry::SaveLocked() const {
           .Uint(a->quota.burst_events)
           .EndObject();
     }
+    if (a->drop_rules != nullptr) w.Key("drop_rules").Raw(a->drop_rules->ToJson());
     w.EndObject();
   }
   w.EndArray().EndObject();
@@ -187,6 +196,11 @@ Status AppRegistry::SetQuota(std::string_view id, AppQuota quota) {
   }
   if (!quota.limited()) quota = {};  // no quota: no burst either
   return UpdateApp(id, [quota](App* app) { app->quota = quota; });
+}
+
+Status AppRegistry::SetDropRules(std::string_view id, std::shared_ptr<const DropRules> rules) {
+  if (rules != nullptr && rules->empty()) rules = nullptr;
+  return UpdateApp(id, [&rules](App* app) { app->drop_rules = rules; });
 }
 
 size_t AppRegistry::size() const {

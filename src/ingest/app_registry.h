@@ -1,5 +1,5 @@
-// AppRegistry: the tenants (apps) — their ingest keys, hashed API tokens, enabled state and
-// ingest quota.
+// AppRegistry: the tenants (apps) — their ingest keys, hashed API tokens, enabled state, ingest
+// quota and drop rules.
 //
 // Persisted as <data>/apps.json, rewritten atomically on every change, so apps survive restarts.
 // Ingest keys identify an app's SDK traffic and are not secret (they ship inside the app); API
@@ -18,6 +18,7 @@
 #include "common/clock.h"
 #include "common/status.h"
 #include "common/string_hash.h"
+#include "ingest/drop_rules.h"
 
 namespace vigil::ingest {
 
@@ -44,6 +45,7 @@ struct App {
   bool disabled = false;
   int64_t created_ms = 0;
   AppQuota quota;
+  std::shared_ptr<const DropRules> drop_rules;  // null: none
 };
 
 struct CreatedApp {
@@ -67,6 +69,8 @@ class AppRegistry {
   Status SetDisabled(std::string_view id, bool disabled);
   // NotFound for an unknown id; InvalidArgument for values over AppQuota's bounds.
   Status SetQuota(std::string_view id, AppQuota quota);
+  // NotFound for an unknown id. Null or empty rules: none.
+  Status SetDropRules(std::string_view id, std::shared_ptr<const DropRules> rules);
   size_t size() const;
 
  private:

@@ -71,7 +71,7 @@ TEST_F(AppRegistryTest, QuotasSurviveReopenAndFilesWithoutThemStillLoad) {
   EXPECT_NE(file.find("\"quota\":{\"events_per_second\":250,\"burst_events\":1000}"),
             std::string::npos)
       << file;
-  EXPECT_EQ(file.find("77"), std::string::npos);  // no quota written for "plain"
+  EXPECT_EQ(file.find("\"burst_events\":77"), std::string::npos);  // none written for "plain"
   auto reg = AppRegistry::Open(dir_, &clock_);
   ASSERT_TRUE(reg.ok());
   EXPECT_EQ((*reg)->FindById(id)->quota, (AppQuota{250, 1000}));
@@ -85,6 +85,44 @@ TEST_F(AppRegistryTest, QuotasSurviveReopenAndFilesWithoutThemStillLoad) {
   auto damaged = AppRegistry::Open(dir_, &clock_);
   ASSERT_FALSE(damaged.ok());
   EXPECT_NE(damaged.status().message().find("quota is missing a field"), std::string::npos);
+}
+
+TEST_F(AppRegistryTest, DropRulesSurviveReopenAndDamagedOnesAreNamed) {
+  std::string id;
+  const std::string canonical = R"({"drop":[{"app_version":"*-debug"},{"type":"custom"}]})";
+  {
+    auto reg = AppRegistry::Open(dir_, &clock_);
+    ASSERT_TRUE(reg.ok());
+    id = (*reg)->Create("rules")->app.id;
+    auto rules = DropRules::Parse(R"({"drop": [{"app_version": "*-debug"}, {"type": "custom"}]})");
+    ASSERT_TRUE(rules.ok());
+    ASSERT_TRUE((*reg)->SetDropRules(id, *rules).ok());
+    EXPECT_EQ((*reg)->SetDropRules("nope", *rules).code(), StatusCode::kNotFound);
+  }
+  {
+    auto reg = AppRegistry::Open(dir_, &clock_);
+    ASSERT_TRUE(reg.ok());
+    ASSERT_NE((*reg)->FindById(id)->drop_rules, nullptr);
+    EXPECT_EQ((*reg)->FindById(id)->drop_rules->ToJson(), canonical);
+    // Empty rules are none.
+    ASSERT_TRUE((*reg)->SetDropRules(id, *DropRules::Parse(R"({"drop": []})")).ok());
+    EXPECT_EQ((*reg)->FindById(id)->drop_rules, nullptr);
+    EXPECT_EQ(ReadFile(dir_ + "/apps.json")->find("drop_rules"), std::string::npos);
+    ASSERT_TRUE((*reg)->SetDropRules(id, *DropRules::Parse(canonical)).ok());
+  }
+  std::string file = *ReadFile(dir_ + "/apps.json");
+  const size_t at = file.find("\"type\":\"custom\"");
+  ASSERT_NE(at, std::string::npos) << file;
+  file.replace(at, std::string("\"type\":\"custom\"").size(), "\"type\":\"teleport\"");
+  ASSERT_TRUE(WriteFileAtomically(dir_ + "/apps.json", file).ok());
+  auto damaged = AppRegistry::Open(dir_, &clock_);
+  ASSERT_FALSE(damaged.ok());
+  EXPECT_EQ(damaged.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(damaged.status().message().find("the drop rules of app " + id +
+                                            " are invalid (rule 1: "
+                                            "type must be one of"),
+            std::string::npos)
+      << damaged.status().ToString();
 }
 
 TEST_F(AppRegistryTest, CorruptFileIsReported) {

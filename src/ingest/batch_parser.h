@@ -49,6 +49,7 @@ struct ParsedBatch {
   std::vector<EventError> errors;
   bool skew_corrected = false;
   int64_t skew_ms = 0;
+  uint32_t filtered = 0;  // valid events the app's drop rules took out (set by EventsHandler)
 };
 
 // The log's dedup key for a batch id (never 0, which means "no key").

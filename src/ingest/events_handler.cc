@@ -56,6 +56,7 @@ std::string AcceptedBody(const ParsedBatch& b) {
     w.BeginObject().Key("index").Uint(e.index).Key("error").String(e.message).EndObject();
   }
   w.EndArray();
+  if (b.filtered > 0) w.Key("filtered").Uint(b.filtered);
   if (b.skew_corrected) w.Key("clock_skew_corrected_ms").Int(b.skew_ms);
   w.EndObject();
   return out;
@@ -150,6 +151,17 @@ void EventsHandler::Handle(h2o_req_t* req) {
   ParsedBatch& parsed = ts.parsed;
   for (const EventError& e : parsed.errors) metrics_->CountEventRejected(e.reason);
   if (parsed.skew_corrected) metrics_->CountSkewCorrected();
+  if (app->drop_rules != nullptr && parsed.accepted > 0) {
+    Result<uint32_t> dropped = app->drop_rules->Apply(&parsed.record);
+    if (!dropped.ok()) {  // the parser's own output: a bug, not the client's
+      Reply(req, 500,
+            "internal error applying the app's drop rules: " + dropped.status().message());
+      return;
+    }
+    parsed.filtered = *dropped;
+    parsed.accepted -= *dropped;
+    metrics_->CountEventsFiltered(*dropped);
+  }
   if (parsed.accepted == 0) {
     // Nothing to append: the answer is final now.
     metrics_->CountRequest(202);

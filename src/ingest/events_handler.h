@@ -1,5 +1,6 @@
-// EventsHandler: POST /v1/events — authenticate, apply the app's quota, decompress, parse and
-// validate, append to the log, and answer 202 only once the log has fsynced the batch.
+// EventsHandler: POST /v1/events — authenticate, decompress, parse and validate, apply the
+// app's drop rules and quota, append to the log, and answer 202 only once the log has fsynced
+// the batch.
 //
 // Every answer and its cause are in docs/protocol.md. Runs on the HTTP loop threads; the reply
 // for an appended batch is sent from the log's writer thread through a DeferredReply.

@@ -77,6 +77,9 @@ std::string Metrics::Render() const {
   }
   Header(&out, "vigil_events_accepted_total", "counter", "Events appended to the log.");
   out += "vigil_events_accepted_total " + std::to_string(events_accepted_.load()) + "\n";
+  Header(&out, "vigil_events_filtered_total", "counter",
+         "Valid events not stored because their app's drop rules drop them.");
+  out += "vigil_events_filtered_total " + std::to_string(events_filtered_.load()) + "\n";
   Header(&out, "vigil_events_rejected_total", "counter", "Events rejected, by reason.");
   for (int r = 0; r < static_cast<int>(DropReason::kCount); ++r) {
     out += "vigil_events_rejected_total{reason=\"" +

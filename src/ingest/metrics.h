@@ -46,6 +46,7 @@ class Metrics {
     bytes_in_.fetch_add(wire, std::memory_order_relaxed);
     bytes_decoded_.fetch_add(decoded, std::memory_order_relaxed);
   }
+  void CountEventsFiltered(uint64_t n) { events_filtered_.fetch_add(n, std::memory_order_relaxed); }
   void CountDuplicateBatch() { duplicate_batches_.fetch_add(1, std::memory_order_relaxed); }
   void CountSkewCorrected() { skew_corrected_.fetch_add(1, std::memory_order_relaxed); }
   void ObserveBatchEvents(uint32_t n) { batch_events_.Observe(n); }
@@ -71,6 +72,7 @@ class Metrics {
   log::LogStore* const log_;
   std::array<std::atomic<uint64_t>, kStatuses.size()> requests_{};
   std::atomic<uint64_t> events_accepted_{0};
+  std::atomic<uint64_t> events_filtered_{0};
   std::array<std::atomic<uint64_t>, static_cast<int>(DropReason::kCount)> events_rejected_{};
   std::atomic<uint64_t> bytes_in_{0}, bytes_decoded_{0};
   std::atomic<uint64_t> duplicate_batches_{0}, skew_corrected_{0};

@@ -16,6 +16,7 @@ FLAGS=(-std=c++20 -O1 -g -march=native -fsanitize=fuzzer,address,undefined
        -DH2O_USE_LIBUV=0 -DSIMDJSON_THREADS_ENABLED=1)
 LIBS=(-lsimdjson -ldeflate -lzstd -llz4 -lxxhash -lcrypto -lpthread)
 COMMON=(src/common/*.cc src/log/*.cc src/ingest/batch_parser.cc src/ingest/decompressor.cc
+        src/ingest/drop_rules.cc
         src/process/apple_crash_parser.cc src/process/apple_ips_parser.cc
         src/process/report_text.cc src/process/tombstone_parser.cc
         src/symbols/proguard_mapping.cc src/symbols/proguard_cache.cc src/symbols/retrace.cc
@@ -42,7 +43,7 @@ for src in "${COMMON[@]}"; do OBJS+=("$OUT/obj/$(echo "$src" | tr / _).o"); done
 # so the one file that includes them is built by g++, uninstrumented, like LLVM itself.
 LLVM=("$OUT/object_reader.o" src/symbols/symbol_file.cc
       -L/usr/lib/llvm-14/lib -lLLVM-14 -Wl,-rpath,/usr/lib/llvm-14/lib)
-TARGETS=${FUZZ_TARGETS:-"batch_parser decompressor segment_reader segment_summary apple_crash apple_ips
+TARGETS=${FUZZ_TARGETS:-"batch_parser decompressor segment_reader segment_summary drop_rules apple_crash apple_ips
          tombstone proguard_mapping proguard_cache java_trace breakpad_sym symcache object_file
          crash_processor rollup_cell archive_part"}
 # FUZZ_SKIP: targets left out (CI skips object_file: it fuzzes LLVM too, which crashes on
