@@ -11,6 +11,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <map>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -30,6 +31,8 @@ constexpr int kGzipLevel = 6;  // what mobile SDKs typically use
 constexpr int kZstdLevel = 3;
 // After a transport error a worker pauses, so a dead server is not hammered in a tight loop.
 constexpr auto kTransportErrorPause = std::chrono::milliseconds(50);
+// The longest Retry-After a refused batch waits (an SDK caps its backoff too).
+constexpr int64_t kMaxRetryAfterS = 60;
 // A pacer that fell behind may catch up by at most this much in a burst.
 constexpr int64_t kMaxPacerBacklogNs = 50'000'000;
 
@@ -134,18 +137,35 @@ struct SharedStats {
   std::atomic<int64_t> rejected{0};
   std::atomic<int64_t> duplicates{0};
   std::atomic<int64_t> error_count{0};
+  std::atomic<int64_t> unsent{0};
   std::atomic<bool> reported_transport_error{false};
 
   std::mutex mu;
-  std::map<std::string, int64_t> errors;  // guarded by mu
-  Status fatal;                           // guarded by mu; first failure that stops the run
+  std::map<std::string, int64_t> errors;    // guarded by mu
+  std::map<std::string, int64_t> backoffs;  // guarded by mu
+  Status fatal;                             // guarded by mu; first failure that stops the run
 
   void AddError(const std::string& key) {
     error_count.fetch_add(1, std::memory_order_relaxed);
     std::lock_guard<std::mutex> lock(mu);
     ++errors[key];
   }
+  void AddBackoff(const std::string& key) {
+    std::lock_guard<std::mutex> lock(mu);
+    ++backoffs[key];
+  }
 };
+
+// Whole seconds of a Retry-After header (an SDK waits 1 s without one), at most
+// kMaxRetryAfterS.
+int64_t RetryAfterSeconds(std::string_view header) {
+  int64_t s = 0;
+  for (char c : header) {
+    if (c < '0' || c > '9' || s > kMaxRetryAfterS) break;
+    s = s * 10 + (c - '0');
+  }
+  return std::clamp<int64_t>(s, 1, kMaxRetryAfterS);
+}
 
 // What every worker shares. Lives on RunLoadgen's stack until all workers have joined.
 struct RunContext {
@@ -220,8 +240,25 @@ class Worker {
     const LoadgenOptions& options = *ctx_->options;
     Clock* clock = SystemClock();
     std::bernoulli_distribution retry(options.retry_rate);
+    bool generating = true;
     while (!ctx_->Stopping(clock->MonotonicNs())) {
-      if (options.max_batches > 0 && ctx_->claimed.fetch_add(1) >= options.max_batches) break;
+      // A batch whose Retry-After has passed goes before a new one.
+      if (!waiting_.empty() && (waiting_.begin()->first <= clock->MonotonicNs() || !generating)) {
+        auto next = waiting_.begin();
+        if (!SleepUntil(*ctx_, next->first) ||
+            !SleepUntil(*ctx_, ctx_->pacer->Claim(clock->MonotonicNs()))) {
+          break;
+        }
+        Waiting w = std::move(next->second);
+        waiting_.erase(next);
+        Send(w.body, /*is_retry=*/true, w.backoffs);
+        continue;
+      }
+      if (!generating) break;
+      if (options.max_batches > 0 && ctx_->claimed.fetch_add(1) >= options.max_batches) {
+        generating = false;  // what still waits for its Retry-After goes first
+        continue;
+      }
       if (!SleepUntil(*ctx_, ctx_->pacer->Claim(clock->MonotonicNs()))) break;
       GeneratedBatch batch = generator_.Next(clock->NowMs());
       Result<std::string> body = encoder_.Encode(batch.body);
@@ -233,18 +270,20 @@ class Worker {
       }
       ctx_->stats->batches.fetch_add(1, std::memory_order_relaxed);
       ctx_->stats->events.fetch_add(batch.event_count, std::memory_order_relaxed);
-      Send(*body, /*is_retry=*/false);
+      Send(*body, /*is_retry=*/false, 0);
       // A lost acknowledgement: the SDK sends the same batch again.
       if (retry(retry_rng_) && SleepUntil(*ctx_, ctx_->pacer->Claim(clock->MonotonicNs()))) {
-        Send(*body, /*is_retry=*/true);
+        Send(*body, /*is_retry=*/true, 0);
       }
     }
+    ctx_->stats->unsent.fetch_add(static_cast<int64_t>(waiting_.size()));
   }
 
   const LatencyHistogram& latencies() const { return latencies_; }
 
  private:
-  void Send(const std::string& body, bool is_retry) {
+  // `backoffs`: how many 429/503 answers the batch already had.
+  void Send(const std::string& body, bool is_retry, int backoffs) {
     SharedStats& stats = *ctx_->stats;
     Clock* clock = SystemClock();
     int64_t start_ns = clock->MonotonicNs();
@@ -262,6 +301,21 @@ class Worker {
       return;
     }
     latencies_.Record(elapsed_ns / 1000);
+    if (response->status == 429 || response->status == 503) {
+      // Kept, as an SDK keeps it on disk, and sent again once Retry-After (plus up to a fifth
+      // of it, so that refused devices do not all come back at once) has passed.
+      stats.AddBackoff(std::to_string(response->status));
+      if (backoffs + 1 >= kMaxBackoffs) {
+        stats.unsent.fetch_add(1, std::memory_order_relaxed);
+        return;
+      }
+      const double wait_s =
+          static_cast<double>(RetryAfterSeconds(response->Header("retry-after"))) *
+          std::uniform_real_distribution<double>(1.0, 1.2)(retry_rng_);
+      waiting_.emplace(clock->MonotonicNs() + static_cast<int64_t>(wait_s * 1e9),
+                       Waiting{body, backoffs + 1});
+      return;
+    }
     if (response->status < 200 || response->status > 299) {
       stats.AddError(std::to_string(response->status));
       return;
@@ -281,6 +335,12 @@ class Worker {
   std::mt19937_64 retry_rng_;
   HttpHeaders headers_;
   LatencyHistogram latencies_;
+  // Batches answered 429 or 503, by when they may go again.
+  struct Waiting {
+    std::string body;
+    int backoffs;
+  };
+  std::multimap<int64_t, Waiting> waiting_;
 };
 
 void PrintProgress(const SharedStats& stats, double elapsed_s, double rps, bool tty) {
@@ -416,7 +476,7 @@ bool LoadgenSummary::ok() const {
   for (const auto& [key, count] : errors) {
     if (count > 0 && (key == "transport" || (key.size() == 3 && key[0] == '5'))) return false;
   }
-  return true;
+  return unsent == 0;
 }
 
 // ---- The run --------------------------------------------------------------------------------
@@ -510,6 +570,8 @@ Result<LoadgenSummary> RunLoadgen(const LoadgenOptions& options) {
   summary.rejected = stats.rejected.load();
   summary.duplicates = stats.duplicates.load();
   summary.errors = stats.errors;
+  summary.backoffs = stats.backoffs;
+  summary.unsent = stats.unsent.load();
   LatencyHistogram latencies;
   for (const auto& worker : pool) latencies.Merge(worker->latencies());
   summary.p50_ms = latencies.Quantile(0.50) / 1000;
@@ -540,6 +602,15 @@ std::string FormatSummaryText(const LoadgenSummary& s) {
     }
   }
   out += "\n";
+  out += "backoffs     ";
+  if (s.backoffs.empty()) out += "none";
+  bool first_backoff = true;
+  for (const auto& [key, count] : s.backoffs) {
+    out += (first_backoff ? "HTTP " : ", HTTP ") + key + ": " + n(count);
+    first_backoff = false;
+  }
+  if (!s.backoffs.empty()) out += " (sent again after Retry-After)";
+  out += "; " + n(s.unsent) + " batches unsent\n";
   out += "throughput   " + Format("%.1f", s.requests_per_s()) + " requests/s, " +
          Format("%.1f", s.events_per_s()) + " events/s over " + Format("%.1f", s.elapsed_s) +
          " s\n";
@@ -559,6 +630,10 @@ std::string FormatSummaryJson(const LoadgenSummary& s) {
   w.Key("errors").BeginObject();
   for (const auto& [key, count] : s.errors) w.Key(key).Int(count);
   w.EndObject();
+  w.Key("backoffs").BeginObject();
+  for (const auto& [key, count] : s.backoffs) w.Key(key).Int(count);
+  w.EndObject();
+  w.Key("unsent").Int(s.unsent);
   w.Key("elapsed_s").Raw(Format("%.3f", s.elapsed_s));
   w.Key("rps").Raw(Format("%.1f", s.requests_per_s()));
   w.Key("events_per_s").Raw(Format("%.1f", s.events_per_s()));

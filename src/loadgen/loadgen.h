@@ -10,7 +10,11 @@
 // Counting: `batches` and `events` count distinct batches generated; `requests` also counts the
 // re-sends. `accepted` and `rejected` add up the 2xx answers not marked "duplicate" (those count
 // in `duplicates`), so with a healthy server `accepted` equals `events`, and more means the server
-// kept a re-sent batch twice. Any non-2xx answer counts under its status in `errors`, and a
+// kept a re-sent batch twice. A 429 or 503 answer is what an SDK retries: the batch waits in its
+// worker's queue for the answer's Retry-After (1 s without one, at most 60 s) while the worker
+// sends other devices' batches, then goes again with the same batch_id (counted in `backoffs`
+// by status, and in `requests`); after kMaxBackoffs of them, or when the run ends first, it
+// counts in `unsent`. Any other non-2xx answer counts under its status in `errors`, and a
 // failure to get any answer under "transport".
 #pragma once
 
@@ -48,6 +52,9 @@ class BodyEncoder {
   std::unique_ptr<Compressors> compressors_;
 };
 
+// 429/503 answers after which a batch is given up (counted in LoadgenSummary::unsent).
+inline constexpr int kMaxBackoffs = 10;
+
 struct LoadgenOptions {
   std::string target_url;  // http://HOST:PORT[/path]; "/v1/events" when it has no path
   std::string key;         // sent as X-Vigil-Key
@@ -79,7 +86,9 @@ struct LoadgenSummary {
   int64_t accepted = 0;
   int64_t rejected = 0;
   int64_t duplicates = 0;
-  std::map<std::string, int64_t> errors;  // "503" -> count, "transport" -> count
+  std::map<std::string, int64_t> errors;    // "400" -> count, "transport" -> count
+  std::map<std::string, int64_t> backoffs;  // "429" / "503" -> answers whose batch went again
+  int64_t unsent = 0;  // batches still refused with 429/503 when the run ended, or given up
   double elapsed_s = 0;
   double p50_ms = 0;
   double p90_ms = 0;
@@ -88,7 +97,7 @@ struct LoadgenSummary {
 
   double requests_per_s() const { return elapsed_s > 0 ? requests / elapsed_s : 0; }
   double events_per_s() const { return elapsed_s > 0 ? events / elapsed_s : 0; }
-  // No transport errors and no 5xx answers.
+  // No transport errors, no 5xx answers but 503s whose batch went again, nothing unsent.
   bool ok() const;
 };
 

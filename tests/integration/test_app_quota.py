@@ -5,13 +5,15 @@ stored; the same batch sent again later is stored once; other apps are not held 
 duplicate gives back what it took; the quota survives a restart. The expected numbers follow
 the token-bucket rule of the docs, worked out here by hand.
 """
+import json
 import os
+import subprocess
 import sys
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from vigil_harness import ADMIN_TOKEN, Server, batch, session  # noqa: E402
+from vigil_harness import ADMIN_TOKEN, VIGIL, Server, batch, session  # noqa: E402
 
 
 def events(prefix, n):
@@ -109,6 +111,35 @@ class AppQuotaTest(unittest.TestCase):
         status, headers, body = self.post(self.app, "r2", 7)
         self.assertEqual(status, 429, body)
         self.assertEqual(headers.get("retry-after") or headers.get("Retry-After"), "1")
+
+    def test_devices_over_the_quota_wait_for_retry_after_and_every_event_is_stored_once(self):
+        # vigil loadgen sends 30 batches of 20 events at 25 batches/s (500 events/s) to an app
+        # allowed 150 a second, bursts of 200: most are answered 429 at first, wait for
+        # Retry-After like an SDK and go again with their batch_id.
+        self.assertEqual(self.set_quota(self.app["id"],
+                                        {"events_per_second": 150, "burst_events": 200})[0], 200)
+        started = time.time()
+        run = subprocess.run(
+            [VIGIL, "loadgen", "--target", "http://127.0.0.1:%d" % self.server.port,
+             "--key", self.app["ingest_key"], "--rate", "25", "--max-batches", "30",
+             "--retry-rate", "0", "--events-per-batch", "20", "--concurrency", "4",
+             "--devices", "40", "--seed", "7", "--json"],
+            capture_output=True, text=True, timeout=120)
+        self.assertEqual(run.returncode, 0, run.stdout + run.stderr)
+        summary = json.loads(run.stdout)
+        self.assertEqual((summary["batches"], summary["unsent"], summary["errors"]), (30, 0, {}),
+                         summary)
+        self.assertGreater(summary["backoffs"].get("429", 0), 0, summary)
+        self.assertEqual(summary["requests"], 30 + summary["backoffs"]["429"])
+        # 600 events at 150 a second after the first 200: about 2.7 s at the least.
+        self.assertGreater(time.time() - started, 2.5)
+        self.assertEqual(summary["accepted"], summary["events"])
+        ids = self.stored(self.app)
+        self.assertEqual(len(ids), summary["events"])
+        self.assertEqual(len(set(ids)), len(ids))
+        self.assertEqual(self.server.metric(
+            'vigil_ingest_quota_refused_batches_total{app="%s"}' % self.app["id"]),
+            summary["backoffs"]["429"])
 
     def test_bad_quota_requests_say_what_is_wrong(self):
         app_id = self.app["id"]
