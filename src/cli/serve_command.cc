@@ -154,6 +154,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
   log_options.partition.segment_bytes = static_cast<uint64_t>(config.segment_bytes);
   log_options.partition.dedup_window_ms = config.dedup_window_hours * 3600 * 1000;
   log_options.max_backlog_bytes = static_cast<uint64_t>(config.max_backlog_bytes);
+  log_options.max_partition_backlog_bytes = log_options.max_backlog_bytes / 4 * 3;
   log_options.retention_ms = config.retention_hours * 3600 * 1000;
   // Ingest stops short of a full disk, leaving the rest to the stages that drain the log; at
   // twice that, retention stops waiting for its age bound (log/local_log.h, "Disk reserve").
@@ -237,6 +238,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
   processed_options.on_commit = nullptr;
   processed_options.on_writer_wait = nullptr;
   processed_options.min_free_bytes = 0;  // processing drains the raw log into it: never refused
+  processed_options.max_partition_backlog_bytes = 0;  // a round of one app may be the backlog
   // A processed record may go once it is archived and every stage reading it has passed it.
   processed_options.retention_consumers = {"archive", "groups", "speed"};
   Result<std::unique_ptr<log::LocalLog>> processed_log =

@@ -52,6 +52,10 @@ Status AppRegistry::Load() {
           q["burst_events"].get_uint64().get(app->quota.burst_events)) {
         return bad("an app's quota is missing a field");
       }
+      if (app->quota.events_per_second > AppQuota::kMaxEventsPerSecond ||
+          app->quota.burst_events > AppQuota::kMaxBurstEvents) {
+        return bad("an app's quota is out of range");
+      }
     }
     if (simdjson::dom::element rules; !e["drop_rules"].get(rules)) {
       Result<std::shared_ptr<const DropRules>> parsed = DropRules::Parse(simdjson::minify(rules));

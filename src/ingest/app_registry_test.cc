@@ -85,6 +85,13 @@ TEST_F(AppRegistryTest, QuotasSurviveReopenAndFilesWithoutThemStillLoad) {
   auto damaged = AppRegistry::Open(dir_, &clock_);
   ASSERT_FALSE(damaged.ok());
   EXPECT_NE(damaged.status().message().find("quota is missing a field"), std::string::npos);
+  // A quota past the bounds SetQuota keeps (a hand edit) is refused, not taken.
+  file.replace(file.find("\"burst\":1000"), std::string("\"burst\":1000").size(),
+               "\"burst_events\":1000000000001");
+  ASSERT_TRUE(WriteFileAtomically(dir_ + "/apps.json", file).ok());
+  damaged = AppRegistry::Open(dir_, &clock_);
+  ASSERT_FALSE(damaged.ok());
+  EXPECT_NE(damaged.status().message().find("quota is out of range"), std::string::npos);
 }
 
 TEST_F(AppRegistryTest, DropRulesSurviveReopenAndDamagedOnesAreNamed) {

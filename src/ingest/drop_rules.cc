@@ -13,12 +13,12 @@ bool GlobMatch(std::string_view pattern, std::string_view s) {
   size_t p = 0, i = 0;
   size_t star = std::string_view::npos, star_i = 0;
   while (i < s.size()) {
-    if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == s[i])) {
-      ++p;
-      ++i;
-    } else if (p < pattern.size() && pattern[p] == '*') {
+    if (p < pattern.size() && pattern[p] == '*') {  // first: a '*' in `s` is not a wildcard
       star = p++;
       star_i = i;
+    } else if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == s[i])) {
+      ++p;
+      ++i;
     } else if (star != std::string_view::npos) {
       p = star + 1;
       i = ++star_i;
@@ -54,7 +54,7 @@ Result<std::shared_ptr<const DropRules>> DropRules::Parse(std::string_view json)
   const std::string usage =
       "rules must be a JSON object {\"drop\": [rule, ...]}: each rule an object of conditions "
       "that must all hold, from app_version, os, type, name, error_type and url, each a string "
-      "pattern ('*' any run, '?' one character)";
+      "pattern ('*' any run of bytes, '?' one byte)";
   if (json.size() > kMaxJsonBytes) {
     return Status::InvalidArgument("rules are over " + std::to_string(kMaxJsonBytes >> 10) +
                                    " KiB; " + usage);

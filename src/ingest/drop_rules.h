@@ -7,8 +7,9 @@
 //   {"drop": [{"app_version": "*-debug"}, {"type": "custom", "name": "debug_*"}, ...]}
 // A rule is an object of conditions that must all hold; an event is dropped when any rule
 // holds. Conditions: "app_version" and "os" (the batch's app.version and device.os), "type"
-// (one of the six event types), "name" (a custom event's name), "error_type" (a crash's or
-// handled exception's error.type as sent) and "url" (a network call's network.url). Values are
+// (one of the six event types), and the event's own "name" (custom events have one),
+// error.type as "error_type" (crashes and handled exceptions, as sent) and network.url as
+// "url". Values are
 // glob patterns: '*' matches any run of bytes, '?' one byte, anything else itself. An event
 // without the field a condition names does not match it.
 //

@@ -28,6 +28,12 @@ TEST(GlobMatchTest, StarsAndQuestionMarks) {
   EXPECT_FALSE(GlobMatch("*a*b*c", "xxaxxbxxbxxcx"));
   EXPECT_TRUE(GlobMatch("https://*/v1/ping?*", "https://api.example.com/v1/ping?x=1"));
   EXPECT_TRUE(GlobMatch("a**b", "ab"));
+  // A '*' in the text is an ordinary byte to the pattern's '*'.
+  EXPECT_TRUE(GlobMatch("*", "*x"));
+  EXPECT_TRUE(GlobMatch("a*", "a*b"));
+  EXPECT_TRUE(GlobMatch("https://x/*", "https://x/*/y"));
+  EXPECT_TRUE(GlobMatch("?", "*"));
+  EXPECT_FALSE(GlobMatch("a*c", "a*b"));
   // Backtracking is bounded: a long mismatch is still answered quickly.
   EXPECT_FALSE(GlobMatch("*a*a*a*a*a*b", std::string(2000, 'a')));
 }
@@ -53,7 +59,7 @@ TEST(DropRulesTest, BadRulesSayWhatIsWrong) {
   const std::string usage =
       "rules must be a JSON object {\"drop\": [rule, ...]}: each rule an object of conditions "
       "that must all hold, from app_version, os, type, name, error_type and url, each a string "
-      "pattern ('*' any run, '?' one character)";
+      "pattern ('*' any run of bytes, '?' one byte)";
   EXPECT_EQ(Error(""), usage);
   EXPECT_EQ(Error("{"), usage);
   EXPECT_EQ(Error("[]"), usage);

@@ -7,8 +7,12 @@
 // so that a quota never refuses a batch forever). Refusals are whole batches: the SDK sends the
 // same batch, same batch_id, after Retry-After, and nothing is lost or counted twice.
 //
-// Quotas are per process: in the embedded default, per server. Buckets start full when the
-// server starts and follow quota changes at once.
+// A batch of more events than the burst needs a full bucket, which an app's other devices can
+// keep from filling while they send over the quota: it then waits; docs/protocol.md tells
+// operators to keep the burst above their SDKs' largest batch.
+//
+// Quotas are per process: in the embedded default, per server. A bucket starts full at its
+// app's first batch after the server starts, and follows quota changes at once.
 //
 // Thread-safety: every method is safe from any thread (a mutex per app's bucket; buckets are
 // never freed while the limiter lives).

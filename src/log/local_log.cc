@@ -175,17 +175,20 @@ Status LocalLog::QueueLocked(std::string_view partition, uint64_t dedup_key, uin
     return Status::Unavailable("log backlog is full (" + std::to_string(queued_bytes_) +
                                " bytes waiting for disk)");
   }
-  auto share = queued_by_partition_.find(partition);
-  if (share == queued_by_partition_.end()) {
-    share = queued_by_partition_.emplace(std::string(partition), 0).first;
+  if (options_.max_partition_backlog_bytes > 0) {
+    auto share = queued_by_partition_.find(partition);
+    if (share == queued_by_partition_.end()) {
+      share = queued_by_partition_.emplace(std::string(partition), 0).first;
+    }
+    uint64_t& mine = share->second;
+    if (mine > 0 && mine + size > options_.max_partition_backlog_bytes) {
+      return Status::Unavailable(
+          "'" + std::string(partition) + "' holds " + std::to_string(mine) +
+          " bytes of the log's backlog waiting for disk, the most one partition may take (the "
+          "rest is kept for the others)");
+    }
+    mine += size;
   }
-  uint64_t& mine = share->second;
-  if (mine + size > options_.max_backlog_bytes / kMaxBacklogShareDivisor * kMaxBacklogShare) {
-    return Status::Unavailable("'" + std::string(partition) + "' holds " + std::to_string(mine) +
-                               " bytes of the log's backlog waiting for disk, the most one "
-                               "partition may take (the rest is kept for the others)");
-  }
-  mine += size;
   queued_bytes_ += size;
   Pending& item = queue_.emplace_back();
   std::memcpy(item.partition_name, partition.data(), partition.size());
@@ -528,10 +531,13 @@ Status LocalLog::RunRetention() {
                           "retention");
     }
   }
+  // One partition's failure (its disk error is returned) does not hold the others' space back.
+  Status first_error;
   for (Partition* p : AllPartitions()) {
-    VIGIL_RETURN_IF_ERROR(p->ApplyRetention(cutoff, MinCommittedOffset(*p)));
+    Status st = p->ApplyRetention(cutoff, MinCommittedOffset(*p));
+    if (!st.ok() && first_error.ok()) first_error = std::move(st);
   }
-  return Status::Ok();
+  return first_error;
 }
 
 uint64_t LocalLog::DropConsumedPages() {

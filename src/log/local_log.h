@@ -7,9 +7,9 @@
 // batch that arrived meanwhile and durability does not cap throughput.
 //
 // Backpressure: Append fails fast with Unavailable once the queued bytes exceed
-// max_backlog_bytes, or once one partition's would exceed kMaxBacklogShare of it: while the disk
-// stalls, one app's flood cannot take the whole backlog, and the other apps' batches are still
-// taken. A round that fails to write (disk full) fails its appends; each round tries again.
+// max_backlog_bytes, or once one partition's would exceed max_partition_backlog_bytes: while the
+// disk stalls, one app's flood cannot take the whole backlog, and the other apps' batches are
+// still taken. A round that fails to write (disk full) fails its appends; each round tries again.
 //
 // Writability (Writable, behind /readyz): the last round's outcome. After a failure, a writer
 // with nothing to write probes the disk once a second (ProbeWritable) and reports writable again
@@ -69,6 +69,11 @@ namespace vigil::log {
 struct LocalLogOptions {
   PartitionOptions partition;
   uint64_t max_backlog_bytes = 64ull << 20;
+  // The most one partition may have queued, unless it has nothing queued (a record larger than
+  // this still goes alone). 0: no bound of its own. vigil serve sets 3/4 of max_backlog_bytes
+  // for the raw log, so that one app's flood leaves room for the others while the disk stalls;
+  // not for the processed log, whose rounds are one stage's output.
+  uint64_t max_partition_backlog_bytes = 0;
   int64_t retention_ms = 7 * 24 * 3600 * 1000LL;
   std::vector<std::string> retention_consumers;
   int64_t retention_check_ms = 60 * 1000;
@@ -183,10 +188,8 @@ class LocalLog : public LogStore {
   // Guarded by queue_mu_. The writer swaps it with its emptied round, so the two vectors' storage
   // is reused rather than allocated per round.
   std::vector<Pending> queue_;
-  uint64_t queued_bytes_ = 0;                // guarded by queue_mu_
-  StringMap<uint64_t> queued_by_partition_;  // guarded by queue_mu_: queued_bytes_ by name
-  // The share of max_backlog_bytes one partition may hold: 3/4.
-  static constexpr uint64_t kMaxBacklogShare = 3, kMaxBacklogShareDivisor = 4;
+  uint64_t queued_bytes_ = 0;                     // guarded by queue_mu_
+  StringMap<uint64_t> queued_by_partition_;       // guarded by queue_mu_: queued_bytes_ by name
   bool stopping_ = false;                         // guarded by queue_mu_
   Status last_write_status_;                      // guarded by queue_mu_
   int64_t last_probe_ms_ = 0;                     // writer thread: when ProbeWritable last ran

@@ -392,14 +392,16 @@ TEST_F(LocalLogTest, AppendManyQueuesUpToTheBacklogBoundAndSaysWhyItStopped) {
   EXPECT_EQ(recs[0].payload, std::string(100, 'b'));
 }
 
-// While the writer is held (a disk stall), one partition's appends stop at 3/4 of the backlog
-// bound, and the other partitions' are still taken up to the bound itself.
+// While the writer is held (a disk stall), one partition's appends stop at its own bound (3/4
+// of the backlog's, as vigil serve sets it), and the other partitions' are still taken up to
+// the backlog's bound.
 TEST_F(LocalLogTest, OnePartitionCannotTakeTheLastQuarterOfTheBacklog) {
   std::promise<void> held, release;
   std::shared_future<void> released = release.get_future().share();
   std::atomic<bool> first{true};
   LocalLogOptions options;
-  options.max_backlog_bytes = 400;
+  options.max_backlog_bytes = 1000;
+  options.max_partition_backlog_bytes = 300;
   options.on_commit = [&](int64_t, size_t) {
     if (first.exchange(false)) {
       held.set_value();
@@ -417,25 +419,28 @@ TEST_F(LocalLogTest, OnePartitionCannotTakeTheLastQuarterOfTheBacklog) {
   };
   ASSERT_TRUE(append("big", 100).ok());
   held.get_future().wait();  // the writer committed it and is held: nothing queued is taken
-  for (int i = 0; i < 3; ++i) ASSERT_TRUE(append("big", 100).ok()) << i;  // 300 of 400
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(append("big", 100).ok()) << i;  // its 300
   Status st = append("big", 1);
   EXPECT_EQ(st.code(), StatusCode::kUnavailable);
   EXPECT_EQ(st.message(),
             "'big' holds 300 bytes of the log's backlog waiting for disk, the most one partition "
             "may take (the rest is kept for the others)");
-  EXPECT_TRUE(append("small", 100).ok());
-  st = append("small", 1);
+  // A record over a partition's bound goes alone, when the partition has nothing queued.
+  EXPECT_TRUE(append("alone", 350).ok());  // 650 queued
+  EXPECT_EQ(append("alone", 1).code(), StatusCode::kUnavailable);
+  EXPECT_TRUE(append("small", 100).ok());  // 750
+  st = append("small", 251);
   EXPECT_EQ(st.code(), StatusCode::kUnavailable);
-  EXPECT_NE(st.message().find("backlog is full (400 bytes waiting for disk)"), std::string::npos)
+  EXPECT_NE(st.message().find("backlog is full (750 bytes waiting for disk)"), std::string::npos)
       << st.ToString();
   release.set_value();
   log.reset();  // drains the queue: every callback has run
-  EXPECT_EQ(called.load(), 5);
+  EXPECT_EQ(called.load(), 6);
   log = OpenLog(options);
-  EXPECT_EQ(log->Partitions().size(), 2u);
+  EXPECT_EQ(log->Partitions().size(), 3u);
   uint64_t records = 0;
   for (const PartitionInfo& p : log->Partitions()) records += p.records;
-  EXPECT_EQ(records, 5u);
+  EXPECT_EQ(records, 6u);
 }
 
 TEST_F(LocalLogTest, AppendManyWithABadPartitionNameQueuesNothing) {

@@ -511,36 +511,52 @@ Status Partition::ApplyRetention(int64_t cutoff_ms, uint64_t min_offset) {
       kept_summaries_.pop_front();
     }
   }
-  // A kept summary becomes the only copy of its keys: whole, and durable, before its segment
-  // goes (a summary is otherwise written without fsync, see segment_summary.h).
+  // Each step goes on after a failure (the first is returned): a segment whose summary cannot
+  // be kept still goes, with its keys, for its space matters more under disk pressure.
+  Status first_error;
+  auto note = [&first_error](Status st) {
+    if (!st.ok() && first_error.ok()) first_error = std::move(st);
+  };
   for (const Segment& seg : newly_kept) {
-    const std::string path = SummaryPath(seg.path);
-    SegmentSummary check;
-    if (!ReadSegmentSummary(path, seg.base_offset, std::nullopt, keys_since, &check).ok()) {
-      // None was written (a crash between the seal and the summary, a failed write) or it is
-      // damaged: the segment is still there to summarize again.
-      VIGIL_RETURN_IF_ERROR(ResummarizeForDeletion(seg));
+    Status st = KeepSummary(seg, keys_since);
+    if (!st.ok()) {
+      std::fprintf(stderr,
+                   "vigil: log %s: %s; the dedup keys of deleted segment %s are lost (a retry of "
+                   "one of its batches after a restart is stored again)\n",
+                   name_.c_str(), st.ToString().c_str(), seg.path.c_str());
+      note(std::move(st));
     }
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return Status::FromErrno("open " + path, errno);
-    const bool synced = ::fdatasync(fd) == 0;
-    ::close(fd);
-    if (!synced) return Status::FromErrno("fdatasync " + path, errno);
   }
-  if (!newly_kept.empty()) VIGIL_RETURN_IF_ERROR(SyncDir(dir_));
+  if (!newly_kept.empty()) note(SyncDir(dir_));
   // Summaries first: a crash in between leaves a segment without one (read at the next start,
   // then deleted again), not a summary of a live segment's keys left behind.
-  for (const std::string& path : summaries_doomed) {
-    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-      return Status::FromErrno("unlink " + path, errno);
+  for (const std::vector<std::string>* paths : {&summaries_doomed, &doomed}) {
+    for (const std::string& path : *paths) {
+      if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+        note(Status::FromErrno("unlink " + path, errno));
+      }
     }
   }
-  for (const std::string& path : doomed) {
-    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-      return Status::FromErrno("unlink " + path, errno);
-    }
+  if (!doomed.empty() || !summaries_doomed.empty()) note(SyncDir(dir_));
+  return first_error;
+}
+
+Status Partition::KeepSummary(const Segment& seg, int64_t keys_since) {
+  // It becomes the only copy of the segment's keys: whole, and durable, before the segment goes
+  // (a summary is otherwise written without fsync, see segment_summary.h).
+  const std::string path = SummaryPath(seg.path);
+  SegmentSummary check;
+  if (!ReadSegmentSummary(path, seg.base_offset, std::nullopt, keys_since, &check).ok()) {
+    // None was written (a crash between the seal and the summary, a failed write) or it is
+    // damaged: the segment is still there to summarize again.
+    VIGIL_RETURN_IF_ERROR(ResummarizeForDeletion(seg));
   }
-  if (!doomed.empty() || !summaries_doomed.empty()) return SyncDir(dir_);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::FromErrno("open " + path, errno);
+  const bool synced = ::fdatasync(fd) == 0;
+  const int err = errno;
+  ::close(fd);
+  if (!synced) return Status::FromErrno("fdatasync " + path, err);
   return Status::Ok();
 }
 

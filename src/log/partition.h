@@ -141,6 +141,10 @@ class Partition {
   // Writes the summary `s` (with `keys`; s.file_size set) of the sealed segment at `path`, best
   // effort: without one, the next recovery reads the segment.
   void WriteSummary(SegmentSummary s, const std::string& path, const SummaryKeys& keys);
+  // For retention about to delete sealed segment `seg` while its records are in the dedup
+  // window (since `keys_since`): makes sure its summary is whole (ResummarizeForDeletion if not)
+  // and durable. The error if it cannot.
+  Status KeepSummary(const Segment& seg, int64_t keys_since);
   // Writes the summary of sealed segment `seg` again from its records, for retention about to
   // delete it while its keys are in the dedup window and its summary is missing or damaged.
   // Records it can no longer read (damaged since) are left out, with a warning.

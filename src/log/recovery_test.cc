@@ -586,6 +586,30 @@ TEST_F(SummaryRecoveryTest, RetentionSummarizesAgainASegmentWithoutAGoodSummary)
   EXPECT_EQ(WriteKeyed(log.get(), 30), std::vector<bool>(30, true));
 }
 
+// When a segment's summary can be neither read nor written again (here its header is damaged
+// too), retention still deletes it and every other segment due: the space matters more than
+// its keys, which are said to be lost.
+TEST_F(SummaryRecoveryTest, RetentionDeletesASegmentWhoseSummaryCannotBeKept) {
+  options_.retention_ms = 1000;
+  options_.retention_consumers = {"c"};
+  options_.partition.dedup_window_ms = 3600 * 1000;
+  auto log = Open();
+  WriteKeyed(log.get(), 30);
+  const std::vector<std::string> segments = SegmentFiles();
+  const std::vector<std::string> summaries = Summaries();
+  ASSERT_GT(segments.size(), 3u);
+  ASSERT_EQ(::unlink((dir_ + "/app/" + summaries[0]).c_str()), 0);
+  const std::string first = dir_ + "/app/" + segments[0];
+  std::string bytes = ReadFile(first).value();
+  bytes[0] ^= 0xff;  // its magic
+  ASSERT_TRUE(WriteFile(first, bytes).ok());
+  clock_.AdvanceMs(2000);
+  ASSERT_TRUE(log->CommitOffset("c", "app", 30).ok());
+  EXPECT_FALSE(log->RunRetention().ok());
+  EXPECT_EQ(SegmentFiles().size(), 1u);
+  EXPECT_EQ(Summaries(), std::vector<std::string>(summaries.begin() + 1, summaries.end()));
+}
+
 // A restart deletes a kept summary whose keys have left the window meanwhile.
 TEST_F(SummaryRecoveryTest, ARestartDeletesKeptSummariesPastTheWindow) {
   WriteThenRetain().reset();

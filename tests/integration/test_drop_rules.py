@@ -20,7 +20,7 @@ CANONICAL = {"drop": [{"app_version": "*-debug"},
                       {"type": "network", "url": "https://beacon.*"}]}
 USAGE = ("rules must be a JSON object {\"drop\": [rule, ...]}: each rule an object of conditions "
          "that must all hold, from app_version, os, type, name, error_type and url, each a string "
-         "pattern ('*' any run, '?' one character)")
+         "pattern ('*' any run of bytes, '?' one byte)")
 
 
 def custom(event_id, name):

@@ -100,7 +100,8 @@ class LoopLagProbeTest(unittest.TestCase):
             if late >= loops or time.time() > deadline:
                 break
             time.sleep(0.05)
-        self.assertEqual(late, loops)
+        # Each loop's probe was late once for the stop (more only if the machine stalled too).
+        self.assertGreaterEqual(late, loops)
         # None was over 2.5 s late.
         self.assertEqual(after["+Inf"] - after["2.5"], idle["+Inf"] - idle["2.5"])
 
