@@ -366,7 +366,9 @@ class SummaryRecoveryTest : public RecoveryTest {
 
   // A log with a one-hour dedup window and consumer "c": records 0..29 written, then
   // committed and, two seconds later, passed by retention (1 s): every sealed segment goes.
-  std::unique_ptr<LocalLog> WriteThenRetain() {
+  // 30 keyed records in several segments of a log whose retention (1 s, consumer "c") would
+  // delete all but the last once "c" passed them, within an hour's dedup window.
+  std::unique_ptr<LocalLog> WriteForRetention() {
     options_.retention_ms = 1000;
     options_.retention_consumers = {"c"};
     options_.partition.dedup_window_ms = 3600 * 1000;
@@ -374,9 +376,17 @@ class SummaryRecoveryTest : public RecoveryTest {
     WriteKeyed(log.get(), 30);
     segments_written_ = SegmentFiles().size();
     EXPECT_GT(segments_written_, 4u);
+    return log;
+  }
+  // Two seconds later, "c" passes every record and retention runs.
+  Status Retain(LocalLog* log) {
     clock_.AdvanceMs(2000);
     EXPECT_TRUE(log->CommitOffset("c", "app", 30).ok());
-    EXPECT_TRUE(log->RunRetention().ok());
+    return log->RunRetention();
+  }
+  std::unique_ptr<LocalLog> WriteThenRetain() {
+    auto log = WriteForRetention();
+    EXPECT_TRUE(Retain(log.get()).ok());
     return log;
   }
   size_t SegmentsWritten() const { return segments_written_; }
@@ -564,11 +574,7 @@ TEST_F(SummaryRecoveryTest, DeletedSegmentsKeepTheirSummariesForTheDedupWindow) 
 // its summary, a failed write) or damaged is summarized again from its records first: a
 // restart still knows every key.
 TEST_F(SummaryRecoveryTest, RetentionSummarizesAgainASegmentWithoutAGoodSummary) {
-  options_.retention_ms = 1000;
-  options_.retention_consumers = {"c"};
-  options_.partition.dedup_window_ms = 3600 * 1000;
-  auto log = Open();
-  WriteKeyed(log.get(), 30);
+  auto log = WriteForRetention();
   const std::vector<std::string> summaries = Summaries();
   ASSERT_GT(summaries.size(), 3u);
   ASSERT_EQ(::unlink((dir_ + "/app/" + summaries[0]).c_str()), 0);
@@ -576,9 +582,7 @@ TEST_F(SummaryRecoveryTest, RetentionSummarizesAgainASegmentWithoutAGoodSummary)
   std::string bytes = ReadFile(damaged).value();
   bytes[bytes.size() - 3] ^= 1;  // in the keys section
   ASSERT_TRUE(WriteFile(damaged, bytes).ok());
-  clock_.AdvanceMs(2000);
-  ASSERT_TRUE(log->CommitOffset("c", "app", 30).ok());
-  ASSERT_TRUE(log->RunRetention().ok());
+  ASSERT_TRUE(Retain(log.get()).ok());
   EXPECT_EQ(SegmentFiles().size(), 1u);
   EXPECT_EQ(Summaries(), summaries);
   log.reset();
@@ -590,11 +594,7 @@ TEST_F(SummaryRecoveryTest, RetentionSummarizesAgainASegmentWithoutAGoodSummary)
 // too), retention still deletes it and every other segment due: the space matters more than
 // its keys, which are said to be lost.
 TEST_F(SummaryRecoveryTest, RetentionDeletesASegmentWhoseSummaryCannotBeKept) {
-  options_.retention_ms = 1000;
-  options_.retention_consumers = {"c"};
-  options_.partition.dedup_window_ms = 3600 * 1000;
-  auto log = Open();
-  WriteKeyed(log.get(), 30);
+  auto log = WriteForRetention();
   const std::vector<std::string> segments = SegmentFiles();
   const std::vector<std::string> summaries = Summaries();
   ASSERT_GT(segments.size(), 3u);
@@ -603,9 +603,7 @@ TEST_F(SummaryRecoveryTest, RetentionDeletesASegmentWhoseSummaryCannotBeKept) {
   std::string bytes = ReadFile(first).value();
   bytes[0] ^= 0xff;  // its magic
   ASSERT_TRUE(WriteFile(first, bytes).ok());
-  clock_.AdvanceMs(2000);
-  ASSERT_TRUE(log->CommitOffset("c", "app", 30).ok());
-  EXPECT_FALSE(log->RunRetention().ok());
+  EXPECT_FALSE(Retain(log.get()).ok());
   EXPECT_EQ(SegmentFiles().size(), 1u);
   EXPECT_EQ(Summaries(), std::vector<std::string>(summaries.begin() + 1, summaries.end()));
 }
