@@ -204,7 +204,8 @@ int RunServeCommand(const std::vector<std::string>& args) {
     }
     demo_banner = "  demo app:     " + demo->app.id + "\n" +
                   "  ingest key:   " + demo->app.ingest_key + "\n" +
-                  "  api token:    " + demo->api_token + "   (shown once)\n";
+                  "  api token:    " + demo->api_token + "   (shown once; POST /v1/admin/apps/" +
+                  demo->app.id + "/api-token makes a new one)\n";
   }
 
   ingest::IngestLimits limits;

@@ -158,6 +158,19 @@ void AdminHandler::Handle(h2o_req_t* req, std::string_view path) {
       ReplyApp(req, id, st);
       return;
     }
+    if (action == "api-token") {
+      if (method != "POST") {
+        Error(req, 405, "use POST to give an app a new API token");
+        return;
+      }
+      Result<std::string> token = apps_->RotateApiToken(id);
+      if (!token.ok()) {
+        ReplyApp(req, id, token.status());
+        return;
+      }
+      Reply(req, 200, AppJson(*apps_->FindById(id), *token));
+      return;
+    }
     if (action == "rules") {
       if (method != "POST") {
         Error(req, 405, "use POST {\"drop\": [rule, ...]} to set an app's drop rules");

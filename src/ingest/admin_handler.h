@@ -1,5 +1,5 @@
-// AdminHandler: /v1/admin/apps — create, list, disable and enable apps and set their quotas and
-// drop rules, with the admin token.
+// AdminHandler: /v1/admin/apps — create, list, disable and enable apps, give them a new API
+// token, and set their quotas and drop rules, with the admin token.
 #pragma once
 
 #include <functional>

@@ -202,6 +202,26 @@ Status AppRegistry::SetQuota(std::string_view id, AppQuota quota) {
   return UpdateApp(id, [quota](App* app) { app->quota = quota; });
 }
 
+Result<std::string> AppRegistry::RotateApiToken(std::string_view id) {
+  std::string token = RandomToken("vat_", 24);
+  std::string digest = Sha256Hex(token);
+  std::unique_lock lock(mu_);
+  auto it = by_id_.find(id);
+  if (it == by_id_.end()) return Status::NotFound("no app with id '" + std::string(id) + "'");
+  std::shared_ptr<const App> old = it->second;
+  auto updated = std::make_shared<App>(*old);
+  updated->api_token_sha256 = digest;
+  by_token_hash_.erase(old->api_token_sha256);
+  IndexLocked(updated);
+  Status st = SaveLocked();
+  if (!st.ok()) {  // not persisted: the old token stays the one that works
+    by_token_hash_.erase(digest);
+    IndexLocked(old);
+    return st;
+  }
+  return token;
+}
+
 Status AppRegistry::SetDropRules(std::string_view id, std::shared_ptr<const DropRules> rules) {
   if (rules != nullptr && rules->empty()) rules = nullptr;
   return UpdateApp(id, [&rules](App* app) { app->drop_rules = rules; });

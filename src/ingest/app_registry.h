@@ -69,6 +69,9 @@ class AppRegistry {
   Status SetDisabled(std::string_view id, bool disabled);
   // NotFound for an unknown id; InvalidArgument for values over AppQuota's bounds.
   Status SetQuota(std::string_view id, AppQuota quota);
+  // Replaces app `id`'s API token with a new one, returned (the only time it exists in plain):
+  // the old one stops working at once. NotFound for an unknown id.
+  Result<std::string> RotateApiToken(std::string_view id);
   // NotFound for an unknown id. Null or empty rules: none.
   Status SetDropRules(std::string_view id, std::shared_ptr<const DropRules> rules);
   size_t size() const;

@@ -132,6 +132,30 @@ TEST_F(AppRegistryTest, DropRulesSurviveReopenAndDamagedOnesAreNamed) {
       << damaged.status().ToString();
 }
 
+TEST_F(AppRegistryTest, ARotatedApiTokenReplacesTheOldOneAcrossReopen) {
+  std::string id, old_token, new_token;
+  {
+    auto reg = AppRegistry::Open(dir_, &clock_);
+    ASSERT_TRUE(reg.ok());
+    auto created = (*reg)->Create("rotating");
+    id = created->app.id;
+    old_token = created->api_token;
+    Result<std::string> rotated = (*reg)->RotateApiToken(id);
+    ASSERT_TRUE(rotated.ok());
+    new_token = *rotated;
+    EXPECT_NE(new_token, old_token);
+    EXPECT_EQ((*reg)->FindByApiToken(old_token), nullptr);
+    EXPECT_EQ((*reg)->FindByApiToken(new_token)->id, id);
+    EXPECT_EQ((*reg)->FindById(id)->ingest_key, created->app.ingest_key);  // unchanged
+    EXPECT_EQ((*reg)->RotateApiToken("nope").status().code(), StatusCode::kNotFound);
+  }
+  auto reg = AppRegistry::Open(dir_, &clock_);
+  ASSERT_TRUE(reg.ok());
+  EXPECT_EQ((*reg)->FindByApiToken(old_token), nullptr);
+  EXPECT_EQ((*reg)->FindByApiToken(new_token)->id, id);
+  EXPECT_EQ(ReadFile(dir_ + "/apps.json")->find(new_token), std::string::npos);  // hashed
+}
+
 TEST_F(AppRegistryTest, CorruptFileIsReported) {
   ASSERT_TRUE(WriteFileAtomically(dir_ + "/apps.json", "{not json").ok());
   auto reg = AppRegistry::Open(dir_, &clock_);

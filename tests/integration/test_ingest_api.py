@@ -126,6 +126,27 @@ class IngestApiTest(ServerTestCase):
         self.assertEqual((status, a["disabled"]), (200, False))
         self.assertEqual(self.server.post_events(app["ingest_key"], batch("d2", [session("d2")]))[0], 202)
 
+    def test_a_new_api_token_replaces_the_old_one_and_the_ingest_key_stays(self):
+        app = self.server.create_app("to-rotate")
+        old = {"Authorization": "Bearer " + app["api_token"]}
+        self.assertEqual(self.server.json_request("GET", "/v1/app", None, old)[2]["id"], app["id"])
+        status, _, rotated = self.server.admin("POST", "/v1/admin/apps/%s/api-token" % app["id"])
+        self.assertEqual(status, 200, rotated)
+        self.assertTrue(rotated["api_token"].startswith("vat_"))
+        self.assertNotEqual(rotated["api_token"], app["api_token"])
+        self.assertEqual(rotated["ingest_key"], app["ingest_key"])
+        self.assertEqual(self.server.json_request("GET", "/v1/app", None, old)[0], 401)
+        new = {"Authorization": "Bearer " + rotated["api_token"]}
+        self.assertEqual(self.server.json_request("GET", "/v1/app", None, new)[2]["id"], app["id"])
+        # Shown once: not in the app's listing.
+        self.assertNotIn("api_token", self.server.admin("GET", "/v1/admin/apps/" + app["id"])[2])
+        # SDKs keep sending with the same ingest key.
+        self.assertEqual(self.server.post_events(app["ingest_key"], batch("rot-1", [session("rot-1")]))[0], 202)
+        self.assertError(self.server.admin("GET", "/v1/admin/apps/%s/api-token" % app["id"]), 405,
+                         "use POST to give an app a new API token")
+        self.assertError(self.server.admin("POST", "/v1/admin/apps/app_nope/api-token"), 404,
+                         "no app with id 'app_nope'")
+
     def test_size_caps_are_413(self):
         big = b"x" * ((1 << 20) + 1)
         status, _, body = self.server.json_request(
