@@ -12,6 +12,7 @@
 
 #include <cstdio>
 #include <memory>
+#include <optional>
 
 #include "archive/archiver.h"
 #include "batch/batch_layer.h"
@@ -87,6 +88,9 @@ int RunServeCommand(const std::vector<std::string>& args) {
                 "See docs/configuration.md.");
   flags.String("data", &from_flags.data_dir, "data directory");
   flags.String("listen", &from_flags.listen, "address to listen on (port 0 picks a free one)");
+  flags.String("api-listen", &from_flags.api_listen,
+               "a second address, for symbol uploads (and the rest of the API); then --listen "
+               "takes bodies up to max_body_bytes only");
   flags.String("admin-token", &from_flags.admin_token,
                "admin token (default: <data>/admin-token, generated at first start)");
   flags.String("config", &config_path, "TOML configuration file");
@@ -101,6 +105,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
   }
   if (flags.WasSet("data")) config.data_dir = from_flags.data_dir;
   if (flags.WasSet("listen")) config.listen = from_flags.listen;
+  if (flags.WasSet("api-listen")) config.api_listen = from_flags.api_listen;
   if (flags.WasSet("admin-token")) config.admin_token = from_flags.admin_token;
   if (flags.WasSet("threads")) config.threads = from_flags.threads;
 
@@ -366,22 +371,55 @@ int RunServeCommand(const std::vector<std::string>& args) {
       "reprocess", [&groups_api](h2o_req_t* req, const ingest::App& app, std::string_view rest) {
         groups_api.HandleReprocess(req, app, rest);
       });
+  // h2o reads a request's whole body, up to the server's cap, before any handler sees it (to a
+  // temporary file past 32 MiB): with symbol files on the same listener, any client could make
+  // it read 513 MiB for /v1/events before its 1 MiB answer. With api_listen, symbol uploads
+  // have a listener of their own, and `listen` takes bodies up to max_body_bytes only.
+  const bool api_apart = !config.api_listen.empty();
+  const size_t symbol_cap = symbols::kMaxSymbolFileBytes + (1 << 20);
   ingest::HttpServerOptions http;
-  // Symbol files are the largest bodies; /v1/events enforces its own 1 MiB cap.
-  http.max_request_bytes = symbols::kMaxSymbolFileBytes + (1 << 20);
+  http.max_request_bytes =
+      api_apart ? static_cast<size_t>(config.max_body_bytes) + (1 << 20) : symbol_cap;
   http.host = host;
   http.port = port;
   http.threads = static_cast<int>(config.threads);
   http.pin_loops = config.pin_http_loops == 1;
   http.observe_loop_lag = [m = metrics.get()](int64_t late_ns) { m->ObserveLoopLag(late_ns); };
-  ingest::HttpServer server(http, [&router](h2o_req_t* req) { router.Handle(req); });
-  metrics->AddRenderer([&server](std::string* out) {
+  std::string api_url;  // set before `server` starts, read by its loops only
+  ingest::HttpServer server(
+      http, [&router, api_apart, &api_url, m = metrics.get()](h2o_req_t* req) {
+        if (api_apart && ingest::ApiRouter::IsSymbolUpload(req)) {
+          m->CountRequest(403);
+          ingest::SendError(req, 403,
+                            "symbol files are uploaded to the API listener, " + api_url +
+                                " (api_listen), not to this one");
+          return;
+        }
+        router.Handle(req);
+      });
+  std::optional<ingest::HttpServer> api_server;
+  if (api_apart) {
+    ingest::HttpServerOptions api = http;
+    (void)ParseListen(config.api_listen, &api.host, &api.port);  // checked by ValidateServeConfig
+    api.threads = 1;
+    api.pin_loops = false;
+    api.max_request_bytes = symbol_cap;
+    api_server.emplace(api, [&router](h2o_req_t* req) { router.Handle(req); });
+  }
+  metrics->AddRenderer([&server, &api_server](std::string* out) {
     AppendMetric(out, "vigil_http_accept_pauses_total", "counter",
                  "Times an event loop stopped accepting connections for 100 ms, out of file "
                  "descriptors (raise the open-file limit) or socket memory.",
-                 server.accept_pauses());
+                 server.accept_pauses() + (api_server ? api_server->accept_pauses() : 0));
   });
-  st = server.Start();
+  if (api_server) {
+    st = api_server->Start();
+    std::string api_host;
+    uint16_t unused_port;
+    (void)ParseListen(config.api_listen, &api_host, &unused_port);
+    api_url = "http://" + api_host + ":" + std::to_string(api_server->port());
+  }
+  if (st.ok()) st = server.Start();
   if (!st.ok()) {
     std::fprintf(stderr, "vigil serve: %s\n", st.message().c_str());
     return 1;
@@ -390,6 +428,9 @@ int RunServeCommand(const std::vector<std::string>& args) {
   std::string url = "http://" + host + ":" + std::to_string(server.port());
   std::printf("vigil: listening on %s (%d event loops%s), data in %s\n", url.c_str(),
               server.threads(), server.pinned() ? ", one per CPU" : "", config.data_dir.c_str());
+  if (api_server) {
+    std::printf("vigil: symbol uploads (and the rest of the API) on %s\n", api_url.c_str());
+  }
   if (token_generated) {
     std::printf("  admin token:  %s   (saved in %s/admin-token, mode 0600)\n", admin_token.c_str(),
                 config.data_dir.c_str());
@@ -414,8 +455,10 @@ int RunServeCommand(const std::vector<std::string>& args) {
   std::fprintf(stderr, "vigil: %s received, draining the log\n",
                sig == SIGINT ? "SIGINT" : "SIGTERM");
   server.StopAccepting();
+  if (api_server) api_server->StopAccepting();
   usleep(200 * 1000);  // answers already on their way reach their loops
   server.Stop();
+  if (api_server) api_server->Stop();
   // Processing reads the raw log: stop it (committing its offsets) before the logs close.
   batch_api.Stop();
   batch_layer.Stop();

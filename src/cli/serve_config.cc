@@ -64,6 +64,7 @@ struct StringSetting {
 constexpr StringSetting kStringSettings[] = {
     {"data", "VIGIL_DATA", &ServeConfig::data_dir},
     {"listen", "VIGIL_LISTEN", &ServeConfig::listen},
+    {"api_listen", "VIGIL_API_LISTEN", &ServeConfig::api_listen},
     {"admin_token", "VIGIL_ADMIN_TOKEN", &ServeConfig::admin_token},
 };
 }  // namespace
@@ -148,6 +149,19 @@ Status ValidateServeConfig(const ServeConfig& config) {
     return Status::InvalidArgument(std::string(s.toml_key) + " must be " + range + " (" +
                                    s.meaning + "), not " + std::to_string(v) +
                                    ": fix it in the config file or " + s.env);
+  }
+  if (!config.api_listen.empty()) {
+    std::string host, api_host;
+    uint16_t port = 0, api_port = 0;
+    Status st = ParseListen(config.api_listen, &api_host, &api_port);
+    if (!st.ok()) return Status::InvalidArgument("api_listen: " + st.message());
+    // Both listeners set SO_REUSEPORT: one address for both would split its connections
+    // between them at random, not fail.
+    if (ParseListen(config.listen, &host, &port).ok() && port != 0 && port == api_port &&
+        host == api_host) {
+      return Status::InvalidArgument("api_listen must differ from listen (" + config.listen +
+                                     "): give the API a port of its own, or leave it unset");
+    }
   }
   return Status::Ok();
 }

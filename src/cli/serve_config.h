@@ -14,6 +14,9 @@ namespace vigil::cli {
 struct ServeConfig {
   std::string data_dir = "./data";
   std::string listen = "127.0.0.1:8080";
+  // Where symbol uploads go, and the rest of the API too; empty: on `listen`. When set, `listen`
+  // takes request bodies up to max_body_bytes only (docs/configuration.md says why).
+  std::string api_listen;
   std::string admin_token;  // empty: read or generate <data>/admin-token
   int64_t threads = 0;      // HTTP loops; 0 = one per core
   int64_t max_body_bytes = 1 << 20;

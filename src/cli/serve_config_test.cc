@@ -116,6 +116,7 @@ TEST_F(ServeConfigTest, EveryDocumentedSettingIsReadFromTomlAndTheEnvironment) {
     ASSERT_TRUE(st.ok()) << st.ToString();
     EXPECT_EQ(from_env.data_dir, from_toml.data_dir);
     EXPECT_EQ(from_env.listen, from_toml.listen);
+    EXPECT_EQ(from_env.api_listen, from_toml.api_listen);
     EXPECT_EQ(from_env.admin_token, from_toml.admin_token);
     EXPECT_EQ(from_env.threads, from_toml.threads);
     EXPECT_EQ(from_env.archive_retention_days, from_toml.archive_retention_days);
@@ -138,7 +139,7 @@ TEST_F(ServeConfigTest, EveryDocumentedSettingIsReadFromTomlAndTheEnvironment) {
           << st.ToString();
     }
   }
-  EXPECT_EQ(rows, 20u);  // every row of the table but [archive_app_retention_days]
+  EXPECT_EQ(rows, 21u);  // every row of the table but [archive_app_retention_days]
 
   // The example at the end of the page loads as it is.
   const size_t start = doc.find("```toml\n");
@@ -184,6 +185,28 @@ TEST_F(ServeConfigTest, EveryDocumentedIntegerRangeHoldsAtBothEnds) {
   }
   EXPECT_EQ(checked, 17u);                               // the table's integer rows
   EXPECT_TRUE(ValidateServeConfig(ServeConfig{}).ok());  // and the defaults
+}
+
+TEST_F(ServeConfigTest, ApiListenMustBeAnAddressOtherThanListen) {
+  ServeConfig config;
+  config.listen = "127.0.0.1:8080";
+  EXPECT_TRUE(ValidateServeConfig(config).ok());  // unset
+  config.api_listen = "127.0.0.1:8081";
+  EXPECT_TRUE(ValidateServeConfig(config).ok());
+  config.api_listen = "127.0.0.1:8080";
+  EXPECT_EQ(ValidateServeConfig(config).message(),
+            "api_listen must differ from listen (127.0.0.1:8080): give the API a port of its own, "
+            "or leave it unset");
+  config.api_listen = "localhost:8080";  // the same address
+  EXPECT_FALSE(ValidateServeConfig(config).ok());
+  config.api_listen = "10.0.0.1:8080";  // another interface
+  EXPECT_TRUE(ValidateServeConfig(config).ok());
+  config.listen = "127.0.0.1:0";  // two ephemeral ports never collide
+  config.api_listen = "127.0.0.1:0";
+  EXPECT_TRUE(ValidateServeConfig(config).ok());
+  config.api_listen = "8081";
+  EXPECT_EQ(ValidateServeConfig(config).message(),
+            "api_listen: listen address must be HOST:PORT, e.g. 127.0.0.1:8080");
 }
 
 TEST_F(ServeConfigTest, AnOutOfRangeSettingIsNamedWithItsRangeMeaningAndVariable) {

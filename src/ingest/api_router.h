@@ -43,6 +43,9 @@ class ApiRouter {
   // Loop thread.
   void Handle(h2o_req_t* req);
 
+  // Whether `req` uploads a symbol file (POST /v1/apps/{app}/symbols).
+  static bool IsSymbolUpload(h2o_req_t* req);
+
  private:
   EventsHandler* const events_;
   AdminHandler* const admin_;
