@@ -412,6 +412,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
                  "descriptors (raise the open-file limit) or socket memory.",
                  server.accept_pauses() + (api_server ? api_server->accept_pauses() : 0));
   });
+  st = Status::Ok();
   if (api_server) {
     st = api_server->Start();
     std::string api_host;
