@@ -152,15 +152,14 @@ void EventsHandler::Handle(h2o_req_t* req) {
   for (const EventError& e : parsed.errors) metrics_->CountEventRejected(e.reason);
   if (parsed.skew_corrected) metrics_->CountSkewCorrected();
   if (app->drop_rules != nullptr && parsed.accepted > 0) {
+    // Apply fails only on a record the parser did not make whole (a bug): the batch is then
+    // stored unfiltered rather than lost.
     Result<uint32_t> dropped = app->drop_rules->Apply(&parsed.record);
-    if (!dropped.ok()) {  // the parser's own output: a bug, not the client's
-      Reply(req, 500,
-            "internal error applying the app's drop rules: " + dropped.status().message());
-      return;
+    if (dropped.ok()) {
+      parsed.filtered = *dropped;
+      parsed.accepted -= *dropped;
+      metrics_->CountEventsFiltered(*dropped);
     }
-    parsed.filtered = *dropped;
-    parsed.accepted -= *dropped;
-    metrics_->CountEventsFiltered(*dropped);
   }
   if (parsed.accepted == 0) {
     // Nothing to append: the answer is final now.
