@@ -27,7 +27,7 @@ constexpr const char* kLoadgenDescription =
     "second and a summary on stdout (--json for one JSON object). A few batches are sent\n"
     "twice with the same batch_id, as SDKs do when an answer is lost (--retry-rate). A\n"
     "batch answered 429 or 503 waits for the answer's Retry-After (at most 60 s) while other\n"
-    "devices send, then goes again with its batch_id, up to 10 times.\n"
+    "devices send, then goes again with its batch_id, until it has had 10 such answers.\n"
     "Stops after --duration seconds or --max-batches batches (with --max-batches alone there\n"
     "is no time limit; batches waiting for a Retry-After still go), or on Ctrl-C. Exit status\n"
     "0 when every request got an answer, none was a 5xx but 503s sent again, and no batch was\n"

@@ -76,6 +76,11 @@ void AppRegistry::IndexLocked(std::shared_ptr<const App> app) {
   by_token_hash_[app->api_token_sha256] = app;
   for (auto& existing : apps_) {
     if (existing->id == app->id) {
+      // A new version of the app: a key or token it no longer has finds nothing.
+      if (existing->ingest_key != app->ingest_key) by_key_.erase(existing->ingest_key);
+      if (existing->api_token_sha256 != app->api_token_sha256) {
+        by_token_hash_.erase(existing->api_token_sha256);
+      }
       existing = app;
       return;
     }
@@ -204,21 +209,9 @@ Status AppRegistry::SetQuota(std::string_view id, AppQuota quota) {
 
 Result<std::string> AppRegistry::RotateApiToken(std::string_view id) {
   std::string token = RandomToken("vat_", 24);
-  std::string digest = Sha256Hex(token);
-  std::unique_lock lock(mu_);
-  auto it = by_id_.find(id);
-  if (it == by_id_.end()) return Status::NotFound("no app with id '" + std::string(id) + "'");
-  std::shared_ptr<const App> old = it->second;
-  auto updated = std::make_shared<App>(*old);
-  updated->api_token_sha256 = digest;
-  by_token_hash_.erase(old->api_token_sha256);
-  IndexLocked(updated);
-  Status st = SaveLocked();
-  if (!st.ok()) {  // not persisted: the old token stays the one that works
-    by_token_hash_.erase(digest);
-    IndexLocked(old);
-    return st;
-  }
+  // Not persisted: the old token stays the one that works (UpdateApp puts the old app back).
+  VIGIL_RETURN_IF_ERROR(
+      UpdateApp(id, [digest = Sha256Hex(token)](App* app) { app->api_token_sha256 = digest; }));
   return token;
 }
 

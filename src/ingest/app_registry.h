@@ -80,6 +80,7 @@ class AppRegistry {
   AppRegistry(std::string path, Clock* clock) : path_(std::move(path)), clock_(clock) {}
   Status Load();
   Status SaveLocked() const;  // requires mu_ held exclusively
+  // Adds `app`, or replaces the app with its id, in every index (mu_ held exclusively).
   void IndexLocked(std::shared_ptr<const App> app);
   // Replaces app `id` by a copy changed by `change`, and persists it (or restores the old one).
   template <typename Change>
