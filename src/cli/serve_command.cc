@@ -33,6 +33,7 @@
 #include "ingest/events_handler.h"
 #include "ingest/http_server.h"
 #include "ingest/quota_limiter.h"
+#include "ingest/symbol_uploads.h"
 #include "ingest/symbols_handler.h"
 #include "log/local_log.h"
 #include "log/resolving_log.h"
@@ -229,6 +230,14 @@ int RunServeCommand(const std::vector<std::string>& args) {
                  symbol_store.status().ToString().c_str());
     return 1;
   }
+  // Chunked symbol uploads in progress; they do not outlive the process.
+  Result<std::unique_ptr<ingest::SymbolUploads>> symbol_uploads =
+      ingest::SymbolUploads::Open(config.data_dir + "/symbols/.uploads", SystemClock());
+  if (!symbol_uploads.ok()) {
+    std::fprintf(stderr, "vigil serve: cannot open %s/symbols/.uploads: %s\n",
+                 config.data_dir.c_str(), symbol_uploads.status().ToString().c_str());
+    return 1;
+  }
   // Object files are converted in a child process: LLVM's readers crash on some malformed files.
   symbols::ChildConverter::Limits convert_limits;
   convert_limits.timeout_ms = config.symbol_convert_timeout_s * 1000;
@@ -340,8 +349,8 @@ int RunServeCommand(const std::vector<std::string>& args) {
   // Symbols stored while the server was down.
   index->ReprocessAvailable("");
 
-  ingest::SymbolsHandler symbols_api(apps->get(), symbol_store->get(), metrics.get(), SystemClock(),
-                                     log_options.min_free_bytes);
+  ingest::SymbolsHandler symbols_api(apps->get(), symbol_store->get(), symbol_uploads->get(),
+                                     metrics.get(), SystemClock(), log_options.min_free_bytes);
   serve::CrashGroupsApi groups_api(index, aggregates->get(), &batch_layer, metrics.get(),
                                    SystemClock(), &query_cache);
   ingest::ApiRouter router(&events, &admin, &symbols_api, apps->get(), metrics.get(), log->get());
@@ -371,15 +380,18 @@ int RunServeCommand(const std::vector<std::string>& args) {
       "reprocess", [&groups_api](h2o_req_t* req, const ingest::App& app, std::string_view rest) {
         groups_api.HandleReprocess(req, app, rest);
       });
-  // h2o reads a request's whole body, up to the server's cap, before any handler sees it (to a
-  // temporary file past 32 MiB): with symbol files on the same listener, any client could make
-  // it read 513 MiB for /v1/events before its 1 MiB answer. With api_listen, symbol uploads
-  // have a listener of their own, and `listen` takes bodies up to max_body_bytes only.
+  // h2o reads a request's whole body, up to the listener's cap, before any handler sees it (to a
+  // temporary file past 32 MiB). A cap that fits whole symbol files let any client make it read
+  // 513 MiB for /v1/events before its 1 MiB answer, so `listen` takes the larger of an ingest
+  // body and a symbol chunk: files over a chunk come in chunks (SymbolUploads). With
+  // api_listen, symbol uploads have a listener of their own, which still takes whole files in
+  // one request, and `listen` takes ingest bodies only.
   const bool api_apart = !config.api_listen.empty();
-  const size_t symbol_cap = symbols::kMaxSymbolFileBytes + (1 << 20);
+  const size_t ingest_cap = static_cast<size_t>(config.max_body_bytes) + (1 << 20);
   ingest::HttpServerOptions http;
   http.max_request_bytes =
-      api_apart ? static_cast<size_t>(config.max_body_bytes) + (1 << 20) : symbol_cap;
+      api_apart ? ingest_cap
+                : std::max<size_t>(ingest_cap, ingest::SymbolUploads::kChunkBytes + (1 << 20));
   http.host = host;
   http.port = port;
   http.threads = static_cast<int>(config.threads);
@@ -403,7 +415,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
     (void)ParseListen(config.api_listen, &api.host, &api.port);  // checked by ValidateServeConfig
     api.threads = 1;
     api.pin_loops = false;
-    api.max_request_bytes = symbol_cap;
+    api.max_request_bytes = symbols::kMaxSymbolFileBytes + (1 << 20);
     api_server.emplace(api, [&router](h2o_req_t* req) { router.Handle(req); });
   }
   metrics->AddRenderer([&server, &api_server](std::string* out) {

@@ -1,7 +1,10 @@
 // `vigil symbols upload`: sends symbol files to a server's /v1/apps/{app}/symbols, with a progress
-// bar for large files, and prints what the server stored (one JSON object per file).
+// bar for large files, and prints what the server stored (one JSON object per file). Files over
+// one chunk go through /symbols/uploads, resuming after a dropped connection.
+#include <simdjson.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -11,6 +14,7 @@
 #include "cli/commands.h"
 #include "common/file_util.h"
 #include "common/flags.h"
+#include "ingest/symbol_uploads.h"
 #include "loadgen/http_client.h"
 
 namespace vigil::cli {
@@ -40,6 +44,80 @@ void DrawProgress(const std::string& name, size_t sent, size_t total) {
                static_cast<int>(frac * 100), sent / 1048576.0, total / 1048576.0);
 }
 
+// What the server said of a chunked upload: its id, bytes received and chunk size.
+struct UploadState {
+  std::string id;
+  uint64_t received = 0;
+  uint64_t chunk_bytes = 0;
+};
+
+Result<UploadState> ParseUploadState(const std::string& body) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  UploadState state;
+  std::string_view id;
+  if (parser.parse(body).get(doc) != simdjson::SUCCESS ||
+      doc["upload_id"].get(id) != simdjson::SUCCESS ||
+      doc["received"].get(state.received) != simdjson::SUCCESS ||
+      doc["chunk_bytes"].get(state.chunk_bytes) != simdjson::SUCCESS || state.chunk_bytes == 0) {
+    return Status::Corruption("unexpected answer about a symbol upload: " + body);
+  }
+  state.id = std::string(id);
+  return state;
+}
+
+// Sends `data` in chunks: creates an upload under `symbols_path` (/v1/apps/{app}/symbols), PUTs
+// the chunks, then finishes it with `finish_query`. A dropped connection or a 409 is answered by
+// asking the server what it received and going on from there, up to kMaxRetries times in a row.
+// Returns the finish's answer, or the first answer that refused the upload.
+Result<loadgen::HttpResponse> UploadInChunks(loadgen::HttpClient* client,
+                                             const std::string& symbols_path,
+                                             const loadgen::HttpHeaders& auth,
+                                             std::string_view data, const std::string& finish_query,
+                                             const loadgen::HttpClient::Progress& progress) {
+  constexpr int kMaxRetries = 5;
+  Result<loadgen::HttpResponse> created = client->Request(
+      "POST", symbols_path + "/uploads?size=" + std::to_string(data.size()), auth, {});
+  if (!created.ok() || created->status != 201) return created;
+  Result<UploadState> state = ParseUploadState(created->body);
+  if (!state.ok()) return state.status();
+  const std::string upload_path = symbols_path + "/uploads/" + state->id;
+  int failures = 0;
+  uint64_t offset = 0;
+  while (offset < data.size()) {
+    const size_t n =
+        static_cast<size_t>(std::min<uint64_t>(state->chunk_bytes, data.size() - offset));
+    loadgen::HttpClient::Progress chunk_progress;
+    if (progress) {
+      chunk_progress = [&](size_t sent, size_t) {
+        progress(static_cast<size_t>(offset) + std::min(sent, n), data.size());
+      };
+    }
+    Result<loadgen::HttpResponse> r =
+        client->Request("PUT", upload_path + "?offset=" + std::to_string(offset), auth,
+                        data.substr(offset, n), chunk_progress);
+    if (r.ok() && r->status == 200) {
+      Result<UploadState> now = ParseUploadState(r->body);
+      if (!now.ok()) return now.status();
+      offset = now->received;
+      failures = 0;
+      continue;
+    }
+    if (r.ok() && r->status != 409) return r;  // refused: the caller shows why
+    if (++failures > kMaxRetries) return r;
+    // The connection dropped, or the server holds other bytes than we thought: ask it.
+    ::sleep(static_cast<unsigned>(failures));
+    client->Close();
+    Result<loadgen::HttpResponse> asked = client->Request("GET", upload_path, auth, {});
+    if (!asked.ok()) continue;
+    if (asked->status != 200) return asked;  // e.g. 404: the server restarted
+    Result<UploadState> now = ParseUploadState(asked->body);
+    if (!now.ok()) return now.status();
+    offset = now->received;
+  }
+  return client->Request("POST", upload_path + "/finish" + finish_query, auth, {});
+}
+
 int Upload(const std::vector<std::string>& args) {
   std::string server, token, app;
   int64_t timeout_s = 600;
@@ -50,7 +128,9 @@ int Upload(const std::vector<std::string>& args) {
       "shared objects, split .debug files, dSYM companions) and ProGuard / R8\n"
       "mapping.txt. The server detects the kind from the content, converts each file\n"
       "into a symcache and answers what it stored; that answer is printed, one JSON\n"
-      "object per line. A progress bar shows on stderr while a file is sent.");
+      "object per line. A progress bar shows on stderr while a file is sent.\n"
+      "Files over 8 MiB go in 8 MiB chunks (the server's /symbols/uploads API); after a\n"
+      "dropped connection the upload goes on from the last chunk the server received.");
   flags.String("server", &server, "the Vigil server, e.g. http://127.0.0.1:8080");
   flags.String("token", &token, "the app's API token (or VIGIL_API_TOKEN)");
   flags.String("app", &app, "the app id (default: the app the token belongs to)");
@@ -100,11 +180,14 @@ int Upload(const std::vector<std::string>& args) {
     if (tty || data->size() >= (8 << 20)) {
       progress = [&name](size_t sent, size_t total) { DrawProgress(name, sent, total); };
     }
+    const std::string symbols_path = url->path + "/v1/apps/" + app + "/symbols";
+    const std::string query =
+        "?name=" + UrlEncode(name) + (version.empty() ? "" : "&version=" + UrlEncode(version));
+    // One request up to a chunk; larger files in chunks, which any listener takes.
     Result<loadgen::HttpResponse> r =
-        client.Request("POST",
-                       url->path + "/v1/apps/" + app + "/symbols?name=" + UrlEncode(name) +
-                           (version.empty() ? "" : "&version=" + UrlEncode(version)),
-                       auth, *data, progress);
+        data->size() <= ingest::SymbolUploads::kChunkBytes
+            ? client.Request("POST", symbols_path + query, auth, *data, progress)
+            : UploadInChunks(&client, symbols_path, auth, *data, query, progress);
     if (progress) std::fprintf(stderr, "\n");
     if (!r.ok()) {
       std::fprintf(stderr, "vigil symbols upload: %s: %s\n", path.c_str(),

@@ -8,12 +8,14 @@ namespace vigil::ingest {
 
 bool ApiRouter::IsSymbolUpload(h2o_req_t* req) {
   std::string_view path(req->path_normalized.base, req->path_normalized.len);
-  if (RequestMethod(req) != "POST" || path.substr(0, 9) != "/v1/apps/") return false;
+  const std::string_view method = RequestMethod(req);
+  if ((method != "POST" && method != "PUT") || path.substr(0, 9) != "/v1/apps/") return false;
   std::string_view rest = path.substr(9);
   const size_t slash = rest.find('/');
   if (slash == std::string_view::npos) return false;
   rest = rest.substr(slash + 1);
-  return rest == "symbols" || rest == "symbols/";
+  if (rest == "symbols/uploads" || rest.starts_with("symbols/uploads/")) return true;
+  return method == "POST" && (rest == "symbols" || rest == "symbols/");
 }
 
 void ApiRouter::Handle(h2o_req_t* req) {

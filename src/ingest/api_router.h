@@ -43,7 +43,8 @@ class ApiRouter {
   // Loop thread.
   void Handle(h2o_req_t* req);
 
-  // Whether `req` uploads a symbol file (POST /v1/apps/{app}/symbols).
+  // Whether `req` uploads a symbol file or part of one (POST /v1/apps/{app}/symbols, POST and
+  // PUT under /v1/apps/{app}/symbols/uploads).
   static bool IsSymbolUpload(h2o_req_t* req);
 
  private:

@@ -1,9 +1,13 @@
-// Symbol upload, listing and deletion over HTTP; conversions on one worker thread.
+// Symbol uploads (whole or in chunks), listing and deletion over HTTP; work on two worker threads.
 #include "ingest/symbols_handler.h"
+
+#include <sys/mman.h>
+
+#include <charconv>
+#include <optional>
 
 #include "common/file_util.h"
 #include "common/json_writer.h"
-#include "common/thread_name.h"
 #include "ingest/http_server.h"
 
 namespace vigil::ingest {
@@ -12,6 +16,8 @@ namespace {
 
 int StatusFor(const Status& st) {
   switch (st.code()) {
+    case StatusCode::kAlreadyExists:  // a chunk or finish that conflicts with the upload's state
+      return 409;
     case StatusCode::kInvalidArgument:
     case StatusCode::kUnsupported:
       return 400;
@@ -30,41 +36,26 @@ int StatusFor(const Status& st) {
 constexpr int kRetryAfterS = 30;
 int RetryAfterFor(int status) { return status == 503 ? kRetryAfterS : 0; }
 
+// The query parameter `key` as a decimal count of bytes.
+std::optional<uint64_t> BytesParam(h2o_req_t* req, std::string_view key) {
+  const std::string v = QueryParam(req, key);
+  uint64_t n = 0;
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (v.empty() || ec != std::errc() || end != v.data() + v.size()) return std::nullopt;
+  return n;
+}
+
 }  // namespace
 
-SymbolsHandler::SymbolsHandler(AppRegistry* apps, symbols::SymbolStore* store, Metrics* metrics,
-                               Clock* clock, uint64_t min_free_bytes)
+SymbolsHandler::SymbolsHandler(AppRegistry* apps, symbols::SymbolStore* store,
+                               SymbolUploads* uploads, Metrics* metrics, Clock* clock,
+                               uint64_t min_free_bytes)
     : apps_(apps),
       store_(store),
+      uploads_(uploads),
       metrics_(metrics),
       clock_(clock),
-      min_free_bytes_(min_free_bytes) {
-  worker_ = std::thread([this] { RunWorker(); });
-}
-
-SymbolsHandler::~SymbolsHandler() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  worker_.join();
-}
-
-void SymbolsHandler::RunWorker() {
-  SetThreadName("vigil-symbols");
-  for (;;) {
-    std::function<void()> job;
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
-      if (jobs_.empty()) return;
-      job = std::move(jobs_.front());
-      jobs_.pop_front();
-    }
-    job();
-  }
-}
+      min_free_bytes_(min_free_bytes) {}
 
 Status SymbolsHandler::CheckReserve(uint64_t bytes) const {
   if (min_free_bytes_ == 0) return Status::Ok();
@@ -104,6 +95,9 @@ void SymbolsHandler::Handle(h2o_req_t* req, const App& app, std::string_view res
     }
     return Error(req, 405, "use POST to upload a symbol file or GET to list them");
   }
+  if (rest == "/uploads" || rest.starts_with("/uploads/")) {
+    return HandleChunked(req, app, rest.substr(8));
+  }
   std::string_view id = rest.substr(1);
   if (RequestMethod(req) != "DELETE") {
     return Error(req, 405, "use DELETE on /v1/apps/{app}/symbols/{id}");
@@ -132,34 +126,139 @@ void SymbolsHandler::Upload(h2o_req_t* req, const App& app) {
   std::string name = QueryParam(req, "name");
   std::string version = QueryParam(req, "version");
   DeferredReply* reply = DeferredReply::Defer(req);
-  std::string app_id = app.id;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    jobs_.push_back([this, reply, data, name, version, app_id] {
-      Status reserve = CheckReserve(data->size());
-      Result<std::vector<symbols::StoredSymbolFile>> stored =
-          reserve.ok() ? store_->Add(app_id, *data, name, clock_->NowMs(), version)
-                       : Result<std::vector<symbols::StoredSymbolFile>>(reserve);
-      if (!stored.ok()) {
-        int status = StatusFor(stored.status());
-        metrics_->CountRequest(status);
-        reply->Complete(status, ErrorJson(stored.status().message()), RetryAfterFor(status));
-        return;
+  converter_.Post([this, reply, data, name, version, app_id = app.id] {
+    (void)StoreAndReply(reply, app_id, *data, name, version);
+  });
+}
+
+Status SymbolsHandler::StoreAndReply(DeferredReply* reply, const std::string& app,
+                                     std::string_view data, const std::string& name,
+                                     const std::string& version) {
+  Status reserve = CheckReserve(data.size());
+  Result<std::vector<symbols::StoredSymbolFile>> stored =
+      reserve.ok() ? store_->Add(app, data, name, clock_->NowMs(), version)
+                   : Result<std::vector<symbols::StoredSymbolFile>>(reserve);
+  if (!stored.ok()) {
+    int status = StatusFor(stored.status());
+    metrics_->CountRequest(status);
+    reply->Complete(status, ErrorJson(stored.status().message()), RetryAfterFor(status));
+    return stored.status();
+  }
+  std::string out;
+  if (stored->size() == 1) {
+    out = stored->front().ToJson();
+  } else {
+    JsonWriter w(&out);
+    w.BeginObject().Key("symbols").BeginArray();
+    for (const symbols::StoredSymbolFile& f : *stored) w.Raw(f.ToJson());
+    w.EndArray().EndObject();
+  }
+  metrics_->CountRequest(201);
+  reply->Complete(201, std::move(out));
+  return Status::Ok();
+}
+
+void SymbolsHandler::HandleChunked(h2o_req_t* req, const App& app, std::string_view rest) {
+  const std::string_view method = RequestMethod(req);
+  if (rest.empty() || rest == "/") {
+    if (method == "POST") return CreateUpload(req, app);
+    return Error(req, 405, "use POST /v1/apps/{app}/symbols/uploads?size=N to start an upload");
+  }
+  std::string_view id = rest.substr(1);
+  const size_t slash = id.find('/');
+  if (slash != std::string_view::npos) {
+    if (id.substr(slash) != "/finish") {
+      return Error(req, 404,
+                   "unknown path: /v1/apps/{app}/symbols/uploads/{upload_id}/finish "
+                   "finishes an upload");
+    }
+    if (method != "POST") return Error(req, 405, "use POST to finish an upload");
+    return FinishUpload(req, app, id.substr(0, slash));
+  }
+  if (method == "PUT") return WriteChunk(req, app, id);
+  if (method == "GET" || method == "DELETE") {
+    if (method == "DELETE") {
+      if (Status st = uploads_->Remove(app.id, id); !st.ok()) {
+        return Error(req, StatusFor(st), st.message());
       }
       std::string out;
-      if (stored->size() == 1) {
-        out = stored->front().ToJson();
-      } else {
-        JsonWriter w(&out);
-        w.BeginObject().Key("symbols").BeginArray();
-        for (const symbols::StoredSymbolFile& f : *stored) w.Raw(f.ToJson());
-        w.EndArray().EndObject();
-      }
-      metrics_->CountRequest(201);
-      reply->Complete(201, std::move(out));
-    });
+      JsonWriter(&out).BeginObject().Key("deleted").String(id).EndObject();
+      return Reply(req, 200, out);
+    }
+    Result<SymbolUploadState> state = uploads_->Get(app.id, id);
+    if (!state.ok()) return Error(req, StatusFor(state.status()), state.status().message());
+    return Reply(req, 200, state->ToJson());
   }
-  cv_.notify_one();
+  return Error(req, 405,
+               "use PUT to send a chunk, GET to see what arrived, DELETE to drop the upload");
+}
+
+void SymbolsHandler::CreateUpload(h2o_req_t* req, const App& app) {
+  std::optional<uint64_t> size = BytesParam(req, "size");
+  if (!size) {
+    return Error(req, 400, "?size= must be the symbol file's size in bytes, e.g. ?size=73400320");
+  }
+  // Checked now, so that a client learns before sending anything that the disk cannot take it.
+  if (Status reserve = CheckReserve(*size + uploads_->PendingBytes()); !reserve.ok()) {
+    return Error(req, 503, reserve.message());
+  }
+  Result<SymbolUploadState> state = uploads_->Create(app.id, *size);
+  if (!state.ok()) return Error(req, StatusFor(state.status()), state.status().message());
+  Reply(req, 201, state->ToJson());
+}
+
+void SymbolsHandler::WriteChunk(h2o_req_t* req, const App& app, std::string_view id) {
+  std::optional<uint64_t> offset = BytesParam(req, "offset");
+  if (!offset) {
+    return Error(req, 400,
+                 "?offset= must be where the chunk starts in the file, in bytes: the "
+                 "upload's \"received\"");
+  }
+  if (req->entity.base == nullptr || req->entity.len == 0) {
+    return Error(req, 400, "empty chunk: send the file's bytes from ?offset= as the body");
+  }
+  if (req->entity.len > SymbolUploads::kChunkBytes) {
+    return Error(req, 413,
+                 "a chunk is at most " + std::to_string(SymbolUploads::kChunkBytes) +
+                     " bytes (the upload's chunk_bytes)");
+  }
+  auto data = std::make_shared<std::string>(req->entity.base, req->entity.len);
+  DeferredReply* reply = DeferredReply::Defer(req);
+  chunk_writer_.Post([this, reply, data, app_id = app.id, id = std::string(id), at = *offset] {
+    Result<SymbolUploadState> state = uploads_->Write(app_id, id, at, *data);
+    if (!state.ok()) {
+      const int status = StatusFor(state.status());
+      metrics_->CountRequest(status);
+      reply->Complete(status, ErrorJson(state.status().message()), RetryAfterFor(status));
+      return;
+    }
+    metrics_->CountRequest(200);
+    reply->Complete(200, state->ToJson());
+  });
+}
+
+void SymbolsHandler::FinishUpload(h2o_req_t* req, const App& app, std::string_view id) {
+  Result<std::string> path = uploads_->BeginFinish(app.id, id);
+  if (!path.ok()) return Error(req, StatusFor(path.status()), path.status().message());
+  std::string name = QueryParam(req, "name");
+  std::string version = QueryParam(req, "version");
+  DeferredReply* reply = DeferredReply::Defer(req);
+  converter_.Post([this, reply, path = *path, name, version, app_id = app.id,
+                   id = std::string(id)] {
+    Result<MappedFile> file = MapFileReadOnly(path, 1, "a symbol file");
+    if (!file.ok()) {
+      uploads_->EndFinish(app_id, id, /*keep=*/false);
+      metrics_->CountRequest(500);
+      reply->Complete(500, ErrorJson(file.status().message()));
+      return;
+    }
+    Status st = StoreAndReply(reply, app_id,
+                              std::string_view(static_cast<const char*>(file->data), file->size),
+                              name, version);
+    ::munmap(file->data, file->size);
+    // A full disk leaves the upload whole, so that the finish can be sent again later.
+    uploads_->EndFinish(app_id, id, /*keep=*/st.code() == StatusCode::kUnavailable);
+  });
 }
 
 }  // namespace vigil::ingest

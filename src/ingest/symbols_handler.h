@@ -4,38 +4,46 @@
 //   GET    /v1/apps/{app}/symbols                   what is stored, newest first
 //   DELETE /v1/apps/{app}/symbols/{id}
 //
+// Files larger than one request may carry go in chunks (SymbolUploads):
+//
+//   POST   /v1/apps/{app}/symbols/uploads?size=N          a new upload -> {"upload_id", ...}
+//   PUT    /v1/apps/{app}/symbols/uploads/{up}?offset=K   body: the next chunk
+//   GET    /v1/apps/{app}/symbols/uploads/{up}            how much has arrived (to resume)
+//   POST   /v1/apps/{app}/symbols/uploads/{up}/finish[?name=...]   as the one-request POST
+//   DELETE /v1/apps/{app}/symbols/uploads/{up}
+//
 // Converting a large binary takes seconds, so uploads run on the handler's own worker thread and
-// answer through a DeferredReply; the event loops never wait for a conversion. docs/protocol.md
-// has every answer. Symbol files go to the data directory's disk like the log: an upload that
-// would leave less free than the reserve kept for the stages behind ingest (min_free_disk_mb)
-// is refused with 503, as the log refuses batches.
+// answer through a DeferredReply; chunks are written by a second one, so that they never wait
+// behind a conversion and the event loops never wait for the disk. docs/protocol.md has every
+// answer. Symbol files go to the data directory's disk like the log: an upload that would leave
+// less free than the reserve kept for the stages behind ingest (min_free_disk_mb) is refused
+// with 503, as the log refuses batches.
 #pragma once
 
 #define H2O_USE_LIBUV 0
 #include <h2o.h>
 
-#include <condition_variable>
-#include <deque>
-#include <functional>
-#include <mutex>
 #include <string>
-#include <thread>
 
 #include "common/clock.h"
+#include "common/job_thread.h"
 #include "ingest/app_registry.h"
 #include "ingest/metrics.h"
+#include "ingest/symbol_uploads.h"
 #include "symbols/symbol_store.h"
 
 namespace vigil::ingest {
 
+class DeferredReply;
+
 class SymbolsHandler {
  public:
-  // Pointers must outlive the handler. Starts the worker thread. `min_free_bytes`: the disk
+  // Pointers must outlive the handler. Starts the worker threads. `min_free_bytes`: the disk
   // reserve (0: none).
-  SymbolsHandler(AppRegistry* apps, symbols::SymbolStore* store, Metrics* metrics, Clock* clock,
-                 uint64_t min_free_bytes = 0);
-  // Finishes queued uploads, then joins the worker.
-  ~SymbolsHandler();
+  SymbolsHandler(AppRegistry* apps, symbols::SymbolStore* store, SymbolUploads* uploads,
+                 Metrics* metrics, Clock* clock, uint64_t min_free_bytes = 0);
+  // Finishes queued uploads and chunks, then joins the workers.
+  ~SymbolsHandler() = default;
 
   // Loop thread. The router has checked the API token is `app`'s; `rest` follows
   // /v1/apps/{app}/symbols: "", "/" or "/{id}".
@@ -45,21 +53,28 @@ class SymbolsHandler {
   void Reply(h2o_req_t* req, int status, std::string_view json);
   void Error(h2o_req_t* req, int status, std::string_view message);
   void Upload(h2o_req_t* req, const App& app);
-  void RunWorker();
+  // `rest` follows /v1/apps/{app}/symbols/uploads.
+  void HandleChunked(h2o_req_t* req, const App& app, std::string_view rest);
+  void CreateUpload(h2o_req_t* req, const App& app);
+  void WriteChunk(h2o_req_t* req, const App& app, std::string_view id);
+  void FinishUpload(h2o_req_t* req, const App& app, std::string_view id);
+  // Converter thread: stores `data` for `app` and completes `reply` with what was stored.
+  // Returns the status of the store (Unavailable: the disk reserve).
+  Status StoreAndReply(DeferredReply* reply, const std::string& app, std::string_view data,
+                       const std::string& name, const std::string& version);
   // Unavailable, saying what to do, if storing an upload of `bytes` (kept as sent and
   // converted: about twice that) would take the disk under the reserve.
   Status CheckReserve(uint64_t bytes) const;
 
   AppRegistry* const apps_;
   symbols::SymbolStore* const store_;
+  SymbolUploads* const uploads_;
   Metrics* const metrics_;
   Clock* const clock_;
   const uint64_t min_free_bytes_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> jobs_;
-  bool stopping_ = false;
-  std::thread worker_;
+  // Last, so that they finish their jobs while everything above is still there.
+  JobThread converter_{"vigil-symbols"};
+  JobThread chunk_writer_{"vigil-sym-write"};
 };
 
 }  // namespace vigil::ingest

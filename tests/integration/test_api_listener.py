@@ -42,6 +42,18 @@ class ApiListenerTest(unittest.TestCase):
         status, body = self.upload(self.api_port)
         self.assertEqual(status, 201, body)
         self.assertIn('"kind":"breakpad"', body)
+        # Chunked uploads too: their creation and their chunks.
+        uploads = "/v1/apps/%s/symbols/uploads" % self.app["id"]
+        for method, path, sent in (("POST", uploads + "?size=3", None),
+                                   ("PUT", uploads + "/up_0?offset=0", b"abc"),
+                                   ("POST", uploads + "/up_0/finish", None)):
+            status, _, answer = self.server.request(method, path, sent, self.auth)
+            self.assertEqual(status, 403, (method, path, answer))
+            self.assertIn(b"(api_listen), not to this one", answer)
+        conn = http.client.HTTPConnection("127.0.0.1", self.api_port, timeout=30)
+        conn.request("POST", uploads + "?size=3", headers=self.auth)
+        self.assertEqual(conn.getresponse().status, 201)
+        conn.close()
         # Ingest and the rest of the API answer on both.
         self.assertEqual(self.server.post_events(self.app["ingest_key"],
                                                  batch("b1", [session("e1")]))[0], 202)

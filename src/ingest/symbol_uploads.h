@@ -1,0 +1,92 @@
+// SymbolUploads: symbol files sent in chunks, assembled on disk until the client finishes them.
+//
+// h2o reads a request's whole body before any handler runs, up to one cap per listener. A
+// listener that takes 512 MiB symbol files in one request lets any client make ingest read that
+// much before its 413. Chunks keep every request small (kChunkBytes), so one listener can serve
+// ingest and symbols with a cap of a few MiB, and an upload cut off mid-way goes on from the
+// last chunk received instead of from the start (as `sentry-cli` uploads debug files).
+//
+// An upload is created with its total size, filled by chunks at offsets up to what it has
+// received (a chunk sent again is written again: same bytes, same place), then finished: taken
+// out for conversion as one file. Uploads live in one directory, one file each; they do not
+// survive a restart (Open empties the directory) and expire after kIdleExpiryMs without a
+// chunk. Thread-safe; chunk writes block on the disk, so callers keep them off event loops.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "common/clock.h"
+#include "common/status.h"
+
+namespace vigil::ingest {
+
+struct SymbolUploadState {
+  std::string id;
+  uint64_t size = 0;      // bytes the whole file has
+  uint64_t received = 0;  // bytes [0, received) are written
+
+  // {"upload_id","size","received","chunk_bytes"}
+  std::string ToJson() const;
+};
+
+class SymbolUploads {
+ public:
+  static constexpr uint64_t kChunkBytes = uint64_t{8} << 20;
+  static constexpr size_t kMaxOpenPerApp = 16;
+  static constexpr int64_t kIdleExpiryMs = int64_t{24} * 3600 * 1000;
+
+  // Opens `dir`, creating it, and deletes what an earlier run left in it. `clock` must outlive
+  // this object.
+  static Result<std::unique_ptr<SymbolUploads>> Open(std::string dir, Clock* clock);
+
+  // A new, empty upload of `size` bytes for `app`. InvalidArgument for 0, TooLarge over the
+  // symbol file cap, Unavailable when `app` has kMaxOpenPerApp uploads open.
+  Result<SymbolUploadState> Create(std::string_view app, uint64_t size);
+  // NotFound when `app` has no upload `id` (never made, finished, deleted or expired).
+  Result<SymbolUploadState> Get(std::string_view app, std::string_view id) const;
+  // Writes `data` at `offset`. AlreadyExists (a conflict) when `offset` is past what was
+  // received or the upload is being finished; TooLarge when the chunk is over kChunkBytes or
+  // ends past the size; InvalidArgument for an empty chunk; Unavailable when the disk is full.
+  Result<SymbolUploadState> Write(std::string_view app, std::string_view id, uint64_t offset,
+                                  std::string_view data);
+  // Takes a complete upload for conversion: its file's path. AlreadyExists while bytes are
+  // missing or another finish runs. Until EndFinish, chunks and a second finish are refused.
+  Result<std::string> BeginFinish(std::string_view app, std::string_view id);
+  // After BeginFinish: `keep` leaves the upload as it was (a finish that may be retried, e.g.
+  // the disk was full); otherwise the upload and its file are gone.
+  void EndFinish(std::string_view app, std::string_view id, bool keep);
+  // Deletes an upload and its file. NotFound as Get; AlreadyExists while it is being finished.
+  Status Remove(std::string_view app, std::string_view id);
+  // Deletes uploads that received nothing for kIdleExpiryMs; how many.
+  size_t ExpireIdle();
+
+  // Bytes all open uploads will hold when complete (for the disk reserve).
+  uint64_t PendingBytes() const;
+
+ private:
+  struct Upload {
+    std::string app;
+    uint64_t size = 0;
+    uint64_t received = 0;
+    int64_t touched_ms = 0;  // the last chunk (or the creation)
+    bool writing = false;    // a chunk is being written, outside mu_
+    bool finishing = false;  // between BeginFinish and EndFinish
+  };
+  SymbolUploads(std::string dir, Clock* clock) : dir_(std::move(dir)), clock_(clock) {}
+  std::string PathOf(std::string_view id) const;
+  // The upload `id` of `app`, or null. Requires mu_.
+  Upload* FindLocked(std::string_view app, std::string_view id);
+  void RemoveLocked(std::map<std::string, Upload, std::less<>>::iterator it);
+
+  const std::string dir_;
+  Clock* const clock_;
+  mutable std::mutex mu_;
+  std::map<std::string, Upload, std::less<>> uploads_;  // by id
+};
+
+}  // namespace vigil::ingest

@@ -1,0 +1,125 @@
+// SymbolUploads: chunks written at their offsets, the refusals that keep a file whole, expiry
+// with a fake clock, and the directory emptied at open.
+#include "ingest/symbol_uploads.h"
+
+#include <gtest/gtest.h>
+
+#include "common/file_util.h"
+#include "common/temp_dir.h"
+
+namespace vigil::ingest {
+namespace {
+
+class SymbolUploadsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Result<std::unique_ptr<SymbolUploads>> u = SymbolUploads::Open(dir_.path() + "/up", &clock_);
+    ASSERT_TRUE(u.ok()) << u.status().ToString();
+    uploads_ = std::move(*u);
+  }
+
+  std::string Contents(const std::string& path) {
+    Result<std::string> data = ReadFile(path);
+    EXPECT_TRUE(data.ok()) << data.status().ToString();
+    return data.ok() ? *data : "";
+  }
+
+  TempDir dir_;
+  FakeClock clock_{1700000000000};
+  std::unique_ptr<SymbolUploads> uploads_;
+};
+
+TEST_F(SymbolUploadsTest, ChunksAtTheirOffsetsMakeTheFile) {
+  Result<SymbolUploadState> up = uploads_->Create("app1", 10);
+  ASSERT_TRUE(up.ok());
+  EXPECT_EQ(up->received, 0u);
+  ASSERT_EQ(uploads_->Write("app1", up->id, 0, "0123").value().received, 4u);
+  // Sent again, overlapping what follows: the same bytes in the same place.
+  ASSERT_EQ(uploads_->Write("app1", up->id, 2, "23456").value().received, 7u);
+  // A late copy of the first chunk does not move `received` back.
+  ASSERT_EQ(uploads_->Write("app1", up->id, 0, "01").value().received, 7u);
+  ASSERT_EQ(uploads_->Write("app1", up->id, 7, "789").value().received, 10u);
+  Result<std::string> path = uploads_->BeginFinish("app1", up->id);
+  ASSERT_TRUE(path.ok()) << path.status().ToString();
+  EXPECT_EQ(Contents(*path), "0123456789");
+  uploads_->EndFinish("app1", up->id, /*keep=*/false);
+  EXPECT_FALSE(FileExists(*path));
+  EXPECT_EQ(uploads_->Get("app1", up->id).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(uploads_->PendingBytes(), 0u);
+}
+
+TEST_F(SymbolUploadsTest, RefusesWhatWouldLeaveAHoleOrOverflow) {
+  std::string id = uploads_->Create("app1", 10).value().id;
+  EXPECT_EQ(uploads_->Write("app1", id, 1, "x").status().code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(uploads_->Write("app1", id, 0, "").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(uploads_->Write("app1", id, 0, std::string(11, 'x')).status().code(),
+            StatusCode::kTooLarge);
+  EXPECT_EQ(uploads_->Write("app1", id, 0, std::string(SymbolUploads::kChunkBytes + 1, 'x'))
+                .status()
+                .code(),
+            StatusCode::kTooLarge);
+  ASSERT_TRUE(uploads_->Write("app1", id, 0, "12345").ok());
+  Result<std::string> early = uploads_->BeginFinish("app1", id);
+  EXPECT_EQ(early.status().code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(early.status().message(),
+            "the upload has 5 of its 10 bytes: send the rest, from offset 5, then finish");
+  // Another app's token never reaches it.
+  EXPECT_EQ(uploads_->Get("app2", id).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(uploads_->Write("app2", id, 5, "67890").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(uploads_->Remove("app2", id).code(), StatusCode::kNotFound);
+  EXPECT_EQ(uploads_->Create("app1", 0).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(uploads_->Create("app1", (size_t{512} << 20) + 1).status().code(),
+            StatusCode::kTooLarge);
+}
+
+TEST_F(SymbolUploadsTest, AFinishingUploadTakesNoChunksAndCanBeKeptForARetry) {
+  std::string id = uploads_->Create("app1", 3).value().id;
+  ASSERT_TRUE(uploads_->Write("app1", id, 0, "abc").ok());
+  ASSERT_TRUE(uploads_->BeginFinish("app1", id).ok());
+  EXPECT_EQ(uploads_->BeginFinish("app1", id).status().code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(uploads_->Write("app1", id, 0, "abc").status().code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(uploads_->Remove("app1", id).code(), StatusCode::kAlreadyExists);
+  uploads_->EndFinish("app1", id, /*keep=*/true);  // e.g. the disk was full
+  Result<std::string> again = uploads_->BeginFinish("app1", id);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(Contents(*again), "abc");
+}
+
+TEST_F(SymbolUploadsTest, AnAppHasABoundedNumberOpen) {
+  std::vector<std::string> ids;
+  for (size_t i = 0; i < SymbolUploads::kMaxOpenPerApp; ++i) {
+    ids.push_back(uploads_->Create("app1", 100).value().id);
+  }
+  EXPECT_EQ(uploads_->PendingBytes(), 100 * SymbolUploads::kMaxOpenPerApp);
+  EXPECT_EQ(uploads_->Create("app1", 1).status().code(), StatusCode::kUnavailable);
+  EXPECT_TRUE(uploads_->Create("app2", 1).ok());  // other apps are not held back
+  ASSERT_TRUE(uploads_->Remove("app1", ids[0]).ok());
+  EXPECT_TRUE(uploads_->Create("app1", 1).ok());
+}
+
+TEST_F(SymbolUploadsTest, IdleUploadsExpireAfterADay) {
+  std::string idle = uploads_->Create("app1", 10).value().id;
+  std::string busy = uploads_->Create("app1", 10).value().id;
+  clock_.AdvanceMs(SymbolUploads::kIdleExpiryMs - 1000);
+  ASSERT_TRUE(uploads_->Write("app1", busy, 0, "x").ok());  // a chunk keeps it alive
+  EXPECT_EQ(uploads_->ExpireIdle(), 0u);
+  clock_.AdvanceMs(1000);
+  EXPECT_EQ(uploads_->ExpireIdle(), 1u);
+  EXPECT_EQ(uploads_->Get("app1", idle).status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(uploads_->Get("app1", busy).ok());
+  EXPECT_EQ(ListDir(dir_.path() + "/up").value().size(), 1u);
+}
+
+TEST_F(SymbolUploadsTest, OpenEmptiesWhatAnEarlierRunLeft) {
+  std::string id = uploads_->Create("app1", 10).value().id;
+  ASSERT_TRUE(uploads_->Write("app1", id, 0, "abc").ok());
+  uploads_.reset();
+  Result<std::unique_ptr<SymbolUploads>> reopened =
+      SymbolUploads::Open(dir_.path() + "/up", &clock_);
+  ASSERT_TRUE(reopened.ok());
+  EXPECT_EQ(ListDir(dir_.path() + "/up").value().size(), 0u);
+  EXPECT_EQ((*reopened)->Get("app1", id).status().code(), StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace vigil::ingest

@@ -1,0 +1,306 @@
+"""Symbol files in chunks (/v1/apps/{app}/symbols/uploads, docs/protocol.md), and the ingest
+listener's body cap that they allow: the real server, over HTTP, with real files.
+
+Expected answers come from the files themselves: FUNC and PUBLIC lines counted here, the stored
+original compared byte for byte with what was sent.
+"""
+import hashlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from test_symbols_api import fixture  # noqa: E402
+from vigil_harness import VIGIL, Server, batch, session  # noqa: E402
+
+CHUNK = 8 << 20  # chunk_bytes, as docs/protocol.md gives it
+
+
+def count_functions(data):
+    return sum(1 for line in data.decode().splitlines()
+               if line.startswith("FUNC ") or line.startswith("PUBLIC "))
+
+
+def big_breakpad_file(path, functions):
+    """A valid Breakpad .sym of `functions` functions, one line record each."""
+    with open(path, "w") as f:
+        f.write("MODULE Linux x86_64 0F1E2D3C4B5A69788796A5B4C3D2E1F00 libbig.so\n"
+                "INFO CODE_ID 3C2D1E0F5A4B7869\nFILE 0 big.cc\n")
+        for i in range(functions):
+            addr = 0x1000 + i * 0x40
+            f.write("FUNC %x 40 0 namespace_with_a_long_name::function_number_%d\n"
+                    "%x 40 %d 0\n" % (addr, i, addr, i + 1))
+
+
+class ChunkedUploadTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="vigil-chunks-")
+        cls.server = None
+        try:  # tearDownClass does not run when this fails: nothing must outlive it
+            cls.server = Server().start()
+            cls.app = cls.server.create_app("chunks")
+            cls.other = cls.server.create_app("other")
+            cls.auth = {"Authorization": "Bearer " + cls.app["api_token"]}
+            cls.base = "/v1/apps/%s/symbols/uploads" % cls.app["id"]
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.server is not None:
+            cls.server.cleanup()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def call(self, method, path, body=None, auth=None):
+        return self.server.json_request(method, path, body, auth or self.auth)
+
+    def create(self, size):
+        status, _, body = self.call("POST", self.base + "?size=%d" % size)
+        self.assertEqual(status, 201, body)
+        self.assertEqual(body["size"], size)
+        self.assertEqual(body["received"], 0)
+        self.assertEqual(body["chunk_bytes"], CHUNK)
+        self.assertTrue(body["upload_id"].startswith("up_"), body)
+        return self.base + "/" + body["upload_id"]
+
+    def stored_original(self, symbol_id):
+        with open(os.path.join(self.server.data_dir, "symbols", self.app["id"], symbol_id,
+                               "original"), "rb") as f:
+            return f.read()
+
+    def test_a_file_in_chunks_is_stored_as_sent(self):
+        data = fixture("breakpad/linux_inline.new.sym")
+        upload = self.create(len(data))
+        third = len(data) // 3
+        status, _, body = self.call("PUT", upload + "?offset=0", data[:third])
+        self.assertEqual((status, body["received"]), (200, third), body)
+        # A chunk sent again (its answer was lost) overlapping the next: the same bytes again.
+        status, _, body = self.call("PUT", upload + "?offset=0", data[:2 * third])
+        self.assertEqual((status, body["received"]), (200, 2 * third), body)
+        status, _, body = self.call("GET", upload)
+        self.assertEqual((status, body["received"], body["size"]), (200, 2 * third, len(data)))
+        status, _, body = self.call("PUT", upload + "?offset=%d" % (2 * third), data[2 * third:])
+        self.assertEqual((status, body["received"]), (200, len(data)), body)
+        status, _, body = self.call("POST", upload + "/finish?name=ignored-for-breakpad")
+        self.assertEqual(status, 201, body)
+        self.assertEqual(body["kind"], "breakpad")
+        self.assertEqual(body["debug_id"], "bba6fa10-b8aa-b33d-0000-000000000000")
+        self.assertEqual(body["functions"], count_functions(data))
+        self.assertEqual(body["bytes"], len(data))
+        self.assertEqual(self.stored_original(body["id"]), data)
+        # Finished: the upload is gone, and its file with it.
+        status, _, body = self.call("GET", upload)
+        self.assertEqual(status, 404, body)
+        self.assertIn("start a new upload", body["error"])
+        self.assertEqual(os.listdir(os.path.join(self.server.data_dir, "symbols", ".uploads")),
+                         [])
+
+    def test_refusals_say_what_to_send(self):
+        status, _, body = self.call("POST", self.base)
+        self.assertEqual(status, 400, body)
+        self.assertEqual(body["error"], "?size= must be the symbol file's size in bytes, e.g. "
+                                        "?size=73400320")
+        status, _, body = self.call("POST", self.base + "?size=0")
+        self.assertEqual(status, 400, body)
+        status, _, body = self.call("POST", self.base + "?size=%d" % ((512 << 20) + 1))
+        self.assertEqual((status, body["error"]), (413, "symbol file is over 512 MiB"))
+
+        upload = self.create(100)
+        status, _, body = self.call("PUT", upload + "?offset=10", b"x" * 10)
+        self.assertEqual(status, 409, body)
+        self.assertEqual(body["error"], "offset 10 is past the 0 bytes received: send the chunk "
+                                        "at offset 0")
+        status, _, body = self.call("PUT", upload + "?offset=0", b"x" * 101)
+        self.assertEqual(status, 413, body)
+        self.assertEqual(body["error"], "the chunk ends at byte 101, past the upload's size of 100")
+        status, _, body = self.call("PUT", upload, b"x")
+        self.assertEqual(status, 400, body)
+        status, _, body = self.call("PUT", upload + "?offset=0", b"")
+        self.assertEqual(status, 400, body)
+        status, _, body = self.call("PUT", upload + "?offset=0", b"x" * 60)
+        self.assertEqual(status, 200, body)
+        status, _, body = self.call("POST", upload + "/finish")
+        self.assertEqual(status, 409, body)
+        self.assertEqual(body["error"], "the upload has 60 of its 100 bytes: send the rest, from "
+                                        "offset 60, then finish")
+        status, _, body = self.call("POST", upload + "/done")
+        self.assertEqual(status, 404, body)
+        status, _, body = self.call("PATCH", upload)
+        self.assertEqual(status, 405, body)
+        # Another app's token cannot see it, under its own app either.
+        other = {"Authorization": "Bearer " + self.other["api_token"]}
+        status, _, body = self.call("GET", upload, auth=other)
+        self.assertEqual(status, 403, body)
+        status, _, body = self.call("GET", upload.replace(self.app["id"], self.other["id"]),
+                                    auth=other)
+        self.assertEqual(status, 404, body)
+        status, _, body = self.call("DELETE", upload)
+        self.assertEqual((status, body["deleted"]), (200, upload.rsplit("/", 1)[1]))
+        status, _, body = self.call("PUT", upload + "?offset=60", b"x" * 40)
+        self.assertEqual(status, 404, body)
+
+    def test_a_finished_file_that_is_not_symbols_is_refused(self):
+        upload = self.create(5)
+        self.assertEqual(self.call("PUT", upload + "?offset=0", b"hello")[0], 200)
+        status, _, body = self.call("POST", upload + "/finish")
+        self.assertEqual(status, 400, body)
+        status, _, body = self.call("GET", upload)  # the file was read: the upload is over
+        self.assertEqual(status, 404, body)
+
+    def test_an_app_has_at_most_16_open_uploads(self):
+        uploads = [self.create(10) for _ in range(16)]
+        status, hdrs, body = self.call("POST", self.base + "?size=10")
+        self.assertEqual(status, 503, body)
+        self.assertEqual({k.lower(): v for k, v in hdrs.items()}.get("retry-after"), "30")
+        self.assertEqual(body["error"], "16 symbol uploads of this app are open; finish or DELETE "
+                                        "one, or wait for idle ones to expire (24 h)")
+        for u in uploads:
+            self.assertEqual(self.call("DELETE", u)[0], 200)
+        self.assertEqual(self.call("DELETE", self.create(10))[0], 200)  # room again
+
+    def test_a_large_file_goes_in_chunks_through_the_cli(self):
+        path = os.path.join(self.tmp, "libbig.so.sym")
+        big_breakpad_file(path, 260000)  # about 20 MiB: three chunks
+        with open(path, "rb") as f:
+            data = f.read()
+        self.assertGreater(len(data), 2 * CHUNK)
+        # In one request, it is over the listener's cap: h2o refuses it from its headers.
+        with socket.create_connection(("127.0.0.1", self.server.port), timeout=10) as s:
+            s.sendall(("POST /v1/apps/%s/symbols HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\n"
+                       "Content-Length: %d\r\n\r\n" % (self.app["id"], self.auth["Authorization"],
+                                                       len(data))).encode())
+            answer = s.recv(4096).decode(errors="replace")
+        self.assertTrue(answer.startswith("HTTP/1.1 413"), answer)
+        out = subprocess.run(
+            [VIGIL, "symbols", "upload", "--server", "http://127.0.0.1:%d" % self.server.port,
+             "--token", self.app["api_token"], path],
+            capture_output=True, text=True, timeout=300)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("100%", out.stderr)  # the progress bar reached the end
+        stored = json.loads(out.stdout)
+        self.assertEqual(stored["debug_id"], "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0")
+        self.assertEqual(stored["functions"], 260000)
+        self.assertEqual(stored["bytes"], len(data))
+        self.assertEqual(hashlib.sha256(self.stored_original(stored["id"])).hexdigest(),
+                         hashlib.sha256(data).hexdigest())
+
+
+class CuttingProxy:
+    """Forwards 127.0.0.1 connections to `port`, and once, when `cut_after` bytes from clients
+    have gone through, closes the connection carrying them: a network that drops mid-upload."""
+
+    def __init__(self, port, cut_after):
+        self.port, self.cut_after, self.forwarded, self.cuts = port, cut_after, 0, 0
+        self.lock = threading.Lock()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listen_port = self.listener.getsockname()[1]
+        self.threads = [threading.Thread(target=self.accept, daemon=True)]
+        self.threads[0].start()
+
+    def accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return  # closed
+            server = socket.create_connection(("127.0.0.1", self.port))
+            for src, dst, count in ((client, server, True), (server, client, False)):
+                t = threading.Thread(target=self.pump, args=(src, dst, count), daemon=True)
+                t.start()
+
+    def pump(self, src, dst, count):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                if count:
+                    with self.lock:
+                        self.forwarded += len(data)
+                        cut = self.cuts == 0 and self.forwarded >= self.cut_after
+                        self.cuts += cut
+                    if cut:
+                        break
+                dst.sendall(data)
+        except OSError:
+            pass
+        for sock in (src, dst):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+
+    def close(self):
+        self.listener.close()
+
+
+class ResumeTest(unittest.TestCase):
+    def test_the_cli_resumes_after_a_dropped_connection(self):
+        tmp = tempfile.mkdtemp(prefix="vigil-resume-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        server = Server().start()
+        self.addCleanup(server.cleanup)
+        app = server.create_app("resume")
+        path = os.path.join(tmp, "libbig.so.sym")
+        big_breakpad_file(path, 200000)  # about 15 MiB: two chunks
+        with open(path, "rb") as f:
+            data = f.read()
+        proxy = CuttingProxy(server.port, cut_after=CHUNK + (2 << 20))  # inside the second chunk
+        self.addCleanup(proxy.close)
+        out = subprocess.run(
+            [VIGIL, "symbols", "upload", "--server", "http://127.0.0.1:%d" % proxy.listen_port,
+             "--token", app["api_token"], "--app", app["id"], path],
+            capture_output=True, text=True, timeout=300)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(proxy.cuts, 1)
+        # It went on from the first chunk, which had arrived, not from the start.
+        self.assertLess(proxy.forwarded, len(data) + (3 << 20))
+        stored = json.loads(out.stdout)
+        self.assertEqual(stored["functions"], 200000)
+        with open(os.path.join(server.data_dir, "symbols", app["id"], stored["id"], "original"),
+                  "rb") as f:
+            self.assertEqual(hashlib.sha256(f.read()).digest(), hashlib.sha256(data).digest())
+
+
+class IngestListenerCapTest(unittest.TestCase):
+    def test_ingest_refuses_a_large_body_from_its_headers(self):
+        server = Server().start()
+        self.addCleanup(server.cleanup)
+        app = server.create_app("cap")
+        # Headers announcing 64 MiB and no body: the answer comes without waiting for it.
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+            s.sendall(b"POST /v1/events HTTP/1.1\r\nHost: x\r\nX-Vigil-Key: " +
+                      app["ingest_key"].encode() + b"\r\nContent-Length: 67108864\r\n\r\n")
+            answer = s.recv(4096).decode(errors="replace")
+        self.assertTrue(answer.startswith("HTTP/1.1 413"), answer)
+        self.assertEqual(server.post_events(app["ingest_key"], batch("b1", [session("e1")]))[0],
+                         202)
+
+    def test_uploads_do_not_outlive_a_restart(self):
+        server = Server().start()
+        self.addCleanup(server.cleanup)
+        app = server.create_app("restart")
+        auth = {"Authorization": "Bearer " + app["api_token"]}
+        base = "/v1/apps/%s/symbols/uploads" % app["id"]
+        status, _, body = server.json_request("POST", base + "?size=10", None, auth)
+        self.assertEqual(status, 201, body)
+        upload = base + "/" + body["upload_id"]
+        self.assertEqual(server.json_request("PUT", upload + "?offset=0", b"x" * 5, auth)[0], 200)
+        server.stop()
+        server.start()
+        status, _, body = server.json_request("GET", upload, None, auth)
+        self.assertEqual(status, 404, body)
+        self.assertEqual(os.listdir(os.path.join(server.data_dir, "symbols", ".uploads")), [])
+
+
+if __name__ == "__main__":
+    unittest.main()
