@@ -398,6 +398,29 @@ int RunServeCommand(const std::vector<std::string>& args) {
   http.pin_loops = config.pin_http_loops == 1;
   http.observe_loop_lag = [m = metrics.get()](int64_t late_ns) { m->ObserveLoopLag(late_ns); };
   std::string api_url;  // set before `server` starts, read by its loops only
+  // What an answer h2o gives by itself (a body over the cap) adds: how to send less.
+  auto early_error = [&api_url, api_apart, max_body = config.max_body_bytes,
+                      m = metrics.get()](bool api_listener) {
+    return [&api_url, api_apart, api_listener, max_body, m](std::string_view path, int status) {
+      m->CountRequest(status);
+      if (status != 413) return std::string();
+      if (path == "/v1/events") {
+        return "a batch is at most " + std::to_string(max_body) +
+               " bytes as sent (max_body_bytes): send fewer events per batch";
+      }
+      if (path.starts_with("/v1/apps/") && path.find("/symbols") != std::string_view::npos) {
+        if (api_listener) return std::string("a symbol file is at most 512 MiB");
+        if (api_apart) {
+          return "symbol files are uploaded to the API listener, " + api_url + " (api_listen)";
+        }
+        return std::string(
+            "send symbol files over 8 MiB in chunks, through POST "
+            "/v1/apps/{app}/symbols/uploads (`vigil symbols upload` does it)");
+      }
+      return std::string();
+    };
+  };
+  http.on_early_error = early_error(false);
   ingest::HttpServer server(
       http, [&router, api_apart, &api_url, m = metrics.get()](h2o_req_t* req) {
         if (api_apart && ingest::ApiRouter::IsSymbolUpload(req)) {
@@ -416,6 +439,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
     api.threads = 1;
     api.pin_loops = false;
     api.max_request_bytes = symbols::kMaxSymbolFileBytes + (1 << 20);
+    api.on_early_error = early_error(true);
     api_server.emplace(api, [&router](h2o_req_t* req) { router.Handle(req); });
   }
   metrics->AddRenderer([&server, &api_server](std::string* out) {

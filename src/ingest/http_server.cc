@@ -272,6 +272,17 @@ HttpServer::HttpServer(HttpServerOptions options, RequestHandler handler)
   auto* h = reinterpret_cast<Handler*>(h2o_create_handler(path, sizeof(Handler)));
   h->server = this;
   h->super.on_req = &HttpServer::OnRequest;
+  early_error_message_ = [this](std::string_view path, int status, std::string_view text) {
+    std::string message = status == 413 ? "the request body is over this listener's limit of " +
+                                              std::to_string(options_.max_request_bytes) + " bytes"
+                                        : std::string(text);
+    if (options_.on_early_error) {
+      std::string hint = options_.on_early_error(path, status);
+      if (!hint.empty()) message += "; " + hint;
+    }
+    return message;
+  };
+  InstallJsonErrorFilter(&host->fallback_path, &early_error_message_);
 }
 
 HttpServer::~HttpServer() { Stop(); }

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "ingest/json_error_filter.h"
 
 namespace vigil::ingest {
 
@@ -30,9 +31,14 @@ struct HttpServerOptions {
   // a 2-core VM on one CPU, one waiting for the other: at half the peak ingest rate, p99
   // 5.2-7.4 ms unpinned against 3.1-5.5 ms pinned (6 pairs; peak unchanged).
   bool pin_loops = false;
-  // Bodies larger than this are refused by h2o itself (plain 413) before any handler runs;
-  // handlers enforce their own, smaller caps with JSON errors.
+  // Bodies larger than this are refused by h2o itself (413) before any handler runs; handlers
+  // enforce their own, smaller caps with their own errors.
   size_t max_request_bytes = 8 << 20;
+  // Called on the loop thread for each answer h2o gives by itself (such a 413; 400 for a broken
+  // Content-Length or chunked body), with the request's path and the status; what it returns is
+  // added to the error's text (e.g. where large files go instead). May be empty. Those answers
+  // are JSON errors like every other (ingest/json_error_filter.h).
+  std::function<std::string(std::string_view path, int status)> on_early_error;
   // Called on each loop's thread every kLoopLagProbeMs with how late that loop's probe timer
   // fired (ns, >= 0): the time the loop could not run, busy with one round of events or not
   // scheduled by the kernel. Every request arriving meanwhile waits that long. May be empty.
@@ -128,6 +134,7 @@ class HttpServer {
 
   HttpServerOptions options_;
   RequestHandler handler_;
+  EarlyErrorMessage early_error_message_;  // for the JsonErrorFilter on config_
   h2o_globalconf_t config_;
   uint16_t port_ = 0;
   std::vector<std::unique_ptr<Loop>> loops_;

@@ -4,7 +4,6 @@ ingest listener refuses a body over max_body_bytes from its headers, before read
 import http.client
 import os
 import re
-import socket
 import sys
 import unittest
 
@@ -64,12 +63,28 @@ class ApiListenerTest(unittest.TestCase):
 
     def test_the_ingest_listener_refuses_a_large_body_from_its_headers(self):
         # Headers announcing 64 MiB, and no body: the answer comes without waiting for it.
-        with socket.create_connection(("127.0.0.1", self.server.port), timeout=10) as s:
-            s.sendall(b"POST /v1/events HTTP/1.1\r\nHost: x\r\nX-Vigil-Key: " +
-                      self.app["ingest_key"].encode() +
-                      b"\r\nContent-Length: 67108864\r\n\r\n")
-            answer = s.recv(4096).decode(errors="replace")
-        self.assertTrue(answer.startswith("HTTP/1.1 413"), answer)
+        status, body = self.server.headers_only(
+            "POST /v1/events HTTP/1.1\r\nHost: x\r\nX-Vigil-Key: %s\r\n"
+            "Content-Length: 67108864\r\n\r\n" % self.app["ingest_key"])
+        self.assertEqual(status, 413)
+        self.assertEqual(body["error"], "the request body is over this listener's limit of "
+                                        "2097152 bytes; a batch is at most 1048576 bytes as sent "
+                                        "(max_body_bytes): send fewer events per batch")
+        # A symbol file over it, sent to this listener, is told where to go.
+        status, body = self.server.headers_only(
+            "POST /v1/apps/%s/symbols HTTP/1.1\r\nHost: x\r\nContent-Length: 3000000\r\n\r\n"
+            % self.app["id"])
+        self.assertEqual((status, body["error"]),
+                         (413, "the request body is over this listener's limit of 2097152 bytes; "
+                               "symbol files are uploaded to the API listener, "
+                               "http://127.0.0.1:%d (api_listen)" % self.api_port))
+        # The API listener's own cap.
+        status, body = self.server.headers_only(
+            "POST /v1/apps/%s/symbols HTTP/1.1\r\nHost: x\r\nContent-Length: 600000000\r\n"
+            "\r\n" % self.app["id"], port=self.api_port)
+        self.assertEqual((status, body["error"]),
+                         (413, "the request body is over this listener's limit of 537919488 "
+                               "bytes; a symbol file is at most 512 MiB"))
         # A batch within max_body_bytes is still taken.
         self.assertEqual(self.server.post_events(self.app["ingest_key"],
                                                  batch("b2", [session("e2")]))[0], 202)

@@ -173,12 +173,15 @@ class ChunkedUploadTest(unittest.TestCase):
             data = f.read()
         self.assertGreater(len(data), 2 * CHUNK)
         # In one request, it is over the listener's cap: h2o refuses it from its headers.
-        with socket.create_connection(("127.0.0.1", self.server.port), timeout=10) as s:
-            s.sendall(("POST /v1/apps/%s/symbols HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\n"
-                       "Content-Length: %d\r\n\r\n" % (self.app["id"], self.auth["Authorization"],
-                                                       len(data))).encode())
-            answer = s.recv(4096).decode(errors="replace")
-        self.assertTrue(answer.startswith("HTTP/1.1 413"), answer)
+        status, body = self.server.headers_only(
+            "POST /v1/apps/%s/symbols HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\n"
+            "Content-Length: %d\r\n\r\n" % (self.app["id"], self.auth["Authorization"],
+                                            len(data)))
+        self.assertEqual((status, body["error"]),
+                         (413, "the request body is over this listener's limit of %d bytes; send "
+                               "symbol files over 8 MiB in chunks, through POST "
+                               "/v1/apps/{app}/symbols/uploads (`vigil symbols upload` does it)"
+                               % (CHUNK + (1 << 20))))
         out = subprocess.run(
             [VIGIL, "symbols", "upload", "--server", "http://127.0.0.1:%d" % self.server.port,
              "--token", self.app["api_token"], path],
@@ -277,11 +280,19 @@ class IngestListenerCapTest(unittest.TestCase):
         self.addCleanup(server.cleanup)
         app = server.create_app("cap")
         # Headers announcing 64 MiB and no body: the answer comes without waiting for it.
-        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
-            s.sendall(b"POST /v1/events HTTP/1.1\r\nHost: x\r\nX-Vigil-Key: " +
-                      app["ingest_key"].encode() + b"\r\nContent-Length: 67108864\r\n\r\n")
-            answer = s.recv(4096).decode(errors="replace")
-        self.assertTrue(answer.startswith("HTTP/1.1 413"), answer)
+        status, body = server.headers_only(
+            "POST /v1/events HTTP/1.1\r\nHost: x\r\nX-Vigil-Key: %s\r\n"
+            "Content-Length: 67108864\r\n\r\n" % app["ingest_key"])
+        self.assertEqual((status, body["error"]),
+                         (413, "the request body is over this listener's limit of %d bytes; a "
+                               "batch is at most 1048576 bytes as sent (max_body_bytes): send "
+                               "fewer events per batch" % (CHUNK + (1 << 20))))
+        # h2o's other answers of its own are JSON too, and counted.
+        status, body = server.headers_only(
+            "POST /v1/events HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n")
+        self.assertEqual((status, body), (400, {"error": "broken chunked-encoding"}))
+        self.assertEqual(server.metric('vigil_http_requests_total{code="413"}'), 1)
+        self.assertEqual(server.metric('vigil_http_requests_total{code="400"}'), 1)
         self.assertEqual(server.post_events(app["ingest_key"], batch("b1", [session("e1")]))[0],
                          202)
 

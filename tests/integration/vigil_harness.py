@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
 import threading
@@ -135,6 +136,21 @@ class Server:
             return resp.status, dict(resp.getheaders()), data
         finally:
             conn.close()
+
+    def headers_only(self, head, port=None):
+        """Sends `head` (request line and headers, no body) on a new connection and reads the
+        answer to its end: for a server that answers from the headers alone and closes (413).
+        Returns (status, body) with the body parsed as JSON."""
+        with socket.create_connection(("127.0.0.1", port or self.port), timeout=10) as s:
+            s.sendall(head.encode())
+            answer = b""
+            while True:
+                data = s.recv(65536)
+                if not data:
+                    break
+                answer += data
+        head_part, _, body = answer.partition(b"\r\n\r\n")
+        return int(head_part.split()[1]), json.loads(body)
 
     def json_request(self, method, path, body=None, headers=None):
         status, hdrs, data = self.request(method, path, body, headers)
