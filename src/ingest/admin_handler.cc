@@ -20,6 +20,19 @@ std::string AppJson(const App& app, std::string_view api_token) {
       .Key("ingest_key")
       .String(app.ingest_key);
   if (!api_token.empty()) w.Key("api_token").String(api_token);
+  w.Key("previous_ingest_keys").BeginArray();
+  for (const PreviousIngestKey& p : app.previous_ingest_keys) {
+    w.BeginObject().Key("key").String(p.key).Key("retired_ms").Int(p.retired_ms);
+    const int64_t used = p.last_used_ms->load(std::memory_order_relaxed);
+    w.Key("last_used_ms");
+    if (used > 0) {
+      w.Int(used);
+    } else {
+      w.Null();
+    }
+    w.EndObject();
+  }
+  w.EndArray();
   w.Key("disabled").Bool(app.disabled).Key("created_ms").Int(app.created_ms);
   w.Key("quota").BeginObject();
   if (app.quota.limited()) {
@@ -80,6 +93,7 @@ void AdminHandler::ReplyApp(h2o_req_t* req, std::string_view id, const Status& s
     Error(req,
           st.code() == StatusCode::kNotFound          ? 404
           : st.code() == StatusCode::kInvalidArgument ? 400
+          : st.code() == StatusCode::kAlreadyExists   ? 409
                                                       : 500,
           st.message());
     return;
@@ -169,6 +183,23 @@ void AdminHandler::Handle(h2o_req_t* req, std::string_view path) {
         return;
       }
       Reply(req, 200, AppJson(*apps_->FindById(id), *token));
+      return;
+    }
+    if (action == "ingest-key") {
+      if (method != "POST") {
+        Error(req, 405, "use POST to give an app a new ingest key");
+        return;
+      }
+      ReplyApp(req, id, apps_->RotateIngestKey(id).status());
+      return;
+    }
+    constexpr std::string_view kPrevious = "previous-ingest-keys/";
+    if (action.substr(0, kPrevious.size()) == kPrevious) {
+      if (method != "DELETE") {
+        Error(req, 405, "use DELETE to stop accepting a previous ingest key");
+        return;
+      }
+      ReplyApp(req, id, apps_->RevokeIngestKey(id, action.substr(kPrevious.size())));
       return;
     }
     if (action == "rules") {

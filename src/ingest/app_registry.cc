@@ -3,7 +3,9 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <mutex>
+#include <type_traits>
 
 #include "common/file_util.h"
 #include "common/json_writer.h"
@@ -57,6 +59,18 @@ Status AppRegistry::Load() {
         return bad("an app's quota is out of range");
       }
     }
+    if (simdjson::dom::array keys; !e["previous_ingest_keys"].get_array().get(keys)) {
+      for (simdjson::dom::element k : keys) {
+        PreviousIngestKey previous;
+        std::string_view value;
+        if (k["key"].get_string().get(value) ||
+            k["retired_ms"].get_int64().get(previous.retired_ms)) {
+          return bad("an app's previous ingest key is missing a field");
+        }
+        previous.key = value;
+        app->previous_ingest_keys.push_back(std::move(previous));
+      }
+    }
     if (simdjson::dom::element rules; !e["drop_rules"].get(rules)) {
       Result<std::shared_ptr<const DropRules>> parsed = DropRules::Parse(simdjson::minify(rules));
       if (!parsed.ok()) {
@@ -70,14 +84,28 @@ Status AppRegistry::Load() {
   return Status::Ok();
 }
 
+namespace {
+
+// Calls f(key) for each ingest key `app` accepts.
+template <typename F>
+void ForEachIngestKey(const App& app, F f) {
+  f(app.ingest_key);
+  for (const PreviousIngestKey& p : app.previous_ingest_keys) f(p.key);
+}
+
+}  // namespace
+
 void AppRegistry::IndexLocked(std::shared_ptr<const App> app) {
-  by_key_[app->ingest_key] = app;
+  ForEachIngestKey(*app, [&](const std::string& key) { by_key_[key] = app; });
   by_id_[app->id] = app;
   by_token_hash_[app->api_token_sha256] = app;
   for (auto& existing : apps_) {
     if (existing->id == app->id) {
       // A new version of the app: a key or token it no longer has finds nothing.
-      if (existing->ingest_key != app->ingest_key) by_key_.erase(existing->ingest_key);
+      ForEachIngestKey(*existing, [&](const std::string& key) {
+        auto it = by_key_.find(key);
+        if (it != by_key_.end() && it->second == existing) by_key_.erase(it);
+      });
       if (existing->api_token_sha256 != app->api_token_sha256) {
         by_token_hash_.erase(existing->api_token_sha256);
       }
@@ -114,6 +142,13 @@ Status AppRegistry::SaveLocked() const {
           .Key("burst_events")
           .Uint(a->quota.burst_events)
           .EndObject();
+    }
+    if (!a->previous_ingest_keys.empty()) {
+      w.Key("previous_ingest_keys").BeginArray();
+      for (const PreviousIngestKey& p : a->previous_ingest_keys) {
+        w.BeginObject().Key("key").String(p.key).Key("retired_ms").Int(p.retired_ms).EndObject();
+      }
+      w.EndArray();
     }
     if (a->drop_rules != nullptr) w.Key("drop_rules").Raw(a->drop_rules->ToJson());
     w.EndObject();
@@ -185,7 +220,11 @@ Status AppRegistry::UpdateApp(std::string_view id, Change change) {
   if (it == by_id_.end()) return Status::NotFound("no app with id '" + std::string(id) + "'");
   std::shared_ptr<const App> old = it->second;
   auto updated = std::make_shared<App>(*old);
-  change(updated.get());
+  if constexpr (std::is_same_v<decltype(change(updated.get())), bool>) {
+    if (!change(updated.get())) return Status::Ok();  // refused: nothing to save
+  } else {
+    change(updated.get());
+  }
   IndexLocked(updated);
   Status st = SaveLocked();
   if (!st.ok()) IndexLocked(old);
@@ -218,6 +257,50 @@ Result<std::string> AppRegistry::RotateApiToken(std::string_view id) {
 Status AppRegistry::SetDropRules(std::string_view id, std::shared_ptr<const DropRules> rules) {
   if (rules != nullptr && rules->empty()) rules = nullptr;
   return UpdateApp(id, [&rules](App* app) { app->drop_rules = rules; });
+}
+
+Result<std::string> AppRegistry::RotateIngestKey(std::string_view id) {
+  std::string key = RandomToken("vik_", 16);
+  Status full;
+  VIGIL_RETURN_IF_ERROR(UpdateApp(id, [&](App* app) {
+    if (app->previous_ingest_keys.size() >= App::kMaxPreviousIngestKeys) {
+      full = Status::AlreadyExists("app " + app->id + " already has " +
+                                   std::to_string(App::kMaxPreviousIngestKeys) +
+                                   " previous ingest keys still accepted; revoke one (DELETE "
+                                   "/v1/admin/apps/{id}/previous-ingest-keys/{key}) first");
+      return false;
+    }
+    app->previous_ingest_keys.push_back({app->ingest_key, clock_->NowMs()});
+    app->ingest_key = key;
+    return true;
+  }));
+  VIGIL_RETURN_IF_ERROR(full);
+  return key;
+}
+
+Status AppRegistry::RevokeIngestKey(std::string_view id, std::string_view key) {
+  Status outcome;
+  VIGIL_RETURN_IF_ERROR(UpdateApp(id, [&](App* app) {
+    if (app->ingest_key == key) {
+      outcome = Status::InvalidArgument(
+          "that is app " + app->id +
+          "'s current ingest key; give the app a new one first (POST "
+          "/v1/admin/apps/{id}/ingest-key), then revoke this one once no installed version "
+          "sends it");
+      return false;
+    }
+    auto& keys = app->previous_ingest_keys;
+    auto it = std::find_if(keys.begin(), keys.end(),
+                           [&](const PreviousIngestKey& p) { return p.key == key; });
+    if (it == keys.end()) {
+      outcome = Status::NotFound("app " + app->id + " has no previous ingest key '" +
+                                 std::string(key) + "'");
+      return false;
+    }
+    keys.erase(it);
+    return true;
+  }));
+  return outcome;
 }
 
 size_t AppRegistry::size() const {

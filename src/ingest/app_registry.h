@@ -4,11 +4,14 @@
 // Persisted as <data>/apps.json, rewritten atomically on every change, so apps survive restarts.
 // Ingest keys identify an app's SDK traffic and are not secret (they ship inside the app); API
 // tokens are secrets: only their SHA-256 is stored, and lookups compare digests in constant time.
+// An app given a new ingest key (a key abused by others) keeps accepting its previous keys, which
+// app versions already installed send, until an admin revokes them.
 //
 // Thread-safety: all methods are safe from any thread. Lookups on the ingest hot path take a
 // shared lock only.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <shared_mutex>
 #include <string>
@@ -37,10 +40,23 @@ struct AppQuota {
   bool operator==(const AppQuota&) const = default;
 };
 
+// An ingest key an app had before its current one, still accepted until revoked.
+struct PreviousIngestKey {
+  std::string key;
+  int64_t retired_ms = 0;  // when the app was given a new key
+  // When a batch last came with this key since the server started (0: not since), so that an
+  // admin can tell when no installed version sends it any more. Shared by every version of the
+  // App; stored by EventsHandler without the registry's lock.
+  std::shared_ptr<std::atomic<int64_t>> last_used_ms = std::make_shared<std::atomic<int64_t>>(0);
+};
+
 struct App {
+  static constexpr size_t kMaxPreviousIngestKeys = 8;
+
   std::string id;
   std::string name;
-  std::string ingest_key;
+  std::string ingest_key;                               // the current one, for new app versions
+  std::vector<PreviousIngestKey> previous_ingest_keys;  // oldest first
   std::string api_token_sha256;
   bool disabled = false;
   int64_t created_ms = 0;
@@ -60,7 +76,7 @@ class AppRegistry {
 
   // InvalidArgument for an empty or over-long name.
   Result<CreatedApp> Create(std::string_view name);
-  // The app with this ingest key; nullptr if none.
+  // The app with this ingest key, current or previous; nullptr if none.
   std::shared_ptr<const App> FindByIngestKey(std::string_view key) const;
   std::shared_ptr<const App> FindById(std::string_view id) const;
   std::shared_ptr<const App> FindByApiToken(std::string_view token) const;
@@ -74,6 +90,13 @@ class AppRegistry {
   Result<std::string> RotateApiToken(std::string_view id);
   // NotFound for an unknown id. Null or empty rules: none.
   Status SetDropRules(std::string_view id, std::shared_ptr<const DropRules> rules);
+  // Gives app `id` a new ingest key, returned; its current one becomes a previous key, still
+  // accepted. NotFound for an unknown id; AlreadyExists (a conflict) when the app has
+  // App::kMaxPreviousIngestKeys previous keys.
+  Result<std::string> RotateIngestKey(std::string_view id);
+  // Stops accepting previous key `key` of app `id` at once. NotFound for an unknown id or a key
+  // that is not a previous key of the app; InvalidArgument for its current key.
+  Status RevokeIngestKey(std::string_view id, std::string_view key);
   size_t size() const;
 
  private:
@@ -83,6 +106,7 @@ class AppRegistry {
   // Adds `app`, or replaces the app with its id, in every index (mu_ held exclusively).
   void IndexLocked(std::shared_ptr<const App> app);
   // Replaces app `id` by a copy changed by `change`, and persists it (or restores the old one).
+  // A `change` returning bool may refuse: false leaves the app as it was, and Ok is returned.
   template <typename Change>
   Status UpdateApp(std::string_view id, Change change);
 

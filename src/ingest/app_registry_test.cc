@@ -156,6 +156,70 @@ TEST_F(AppRegistryTest, ARotatedApiTokenReplacesTheOldOneAcrossReopen) {
   EXPECT_EQ(ReadFile(dir_ + "/apps.json")->find(new_token), std::string::npos);  // hashed
 }
 
+TEST_F(AppRegistryTest, ARotatedIngestKeyKeepsThePreviousOnesUntilRevoked) {
+  std::string id, first, second, third;
+  {
+    auto reg = AppRegistry::Open(dir_, &clock_);
+    ASSERT_TRUE(reg.ok());
+    auto created = (*reg)->Create("shipping");
+    id = created->app.id;
+    first = created->app.ingest_key;
+    auto other = (*reg)->Create("other");
+    clock_.SetMs(1700000001000);
+    second = (*reg)->RotateIngestKey(id).value();
+    clock_.SetMs(1700000002000);
+    third = (*reg)->RotateIngestKey(id).value();
+    EXPECT_NE(first, second);
+    EXPECT_NE(second, third);
+    for (const std::string& key : {first, second, third}) {
+      ASSERT_NE((*reg)->FindByIngestKey(key), nullptr) << key;
+      EXPECT_EQ((*reg)->FindByIngestKey(key)->id, id);
+    }
+    EXPECT_EQ((*reg)->FindByIngestKey(other->app.ingest_key)->id, other->app.id);
+    std::shared_ptr<const App> app = (*reg)->FindById(id);
+    EXPECT_EQ(app->ingest_key, third);
+    ASSERT_EQ(app->previous_ingest_keys.size(), 2u);
+    EXPECT_EQ(app->previous_ingest_keys[0].key, first);
+    EXPECT_EQ(app->previous_ingest_keys[0].retired_ms, 1700000001000);
+    EXPECT_EQ(app->previous_ingest_keys[1].key, second);
+    EXPECT_EQ(app->previous_ingest_keys[1].retired_ms, 1700000002000);
+    // The current key cannot be revoked, nor a key the app never had, nor another app's.
+    EXPECT_EQ((*reg)->RevokeIngestKey(id, third).code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ((*reg)->RevokeIngestKey(id, "vik_nope").code(), StatusCode::kNotFound);
+    EXPECT_EQ((*reg)->RevokeIngestKey(id, other->app.ingest_key).code(), StatusCode::kNotFound);
+    EXPECT_EQ((*reg)->RevokeIngestKey("nope", first).code(), StatusCode::kNotFound);
+    EXPECT_EQ((*reg)->RotateIngestKey("nope").status().code(), StatusCode::kNotFound);
+    ASSERT_TRUE((*reg)->RevokeIngestKey(id, first).ok());
+    EXPECT_EQ((*reg)->FindByIngestKey(first), nullptr);
+    EXPECT_EQ((*reg)->FindByIngestKey(second)->id, id);
+  }
+  auto reg = AppRegistry::Open(dir_, &clock_);
+  ASSERT_TRUE(reg.ok());
+  EXPECT_EQ((*reg)->FindByIngestKey(first), nullptr);
+  EXPECT_EQ((*reg)->FindByIngestKey(second)->id, id);
+  EXPECT_EQ((*reg)->FindByIngestKey(third)->id, id);
+  std::shared_ptr<const App> app = (*reg)->FindById(id);
+  ASSERT_EQ(app->previous_ingest_keys.size(), 1u);
+  EXPECT_EQ(app->previous_ingest_keys[0].key, second);
+  EXPECT_EQ(app->previous_ingest_keys[0].retired_ms, 1700000002000);
+}
+
+TEST_F(AppRegistryTest, AnAppKeepsAtMostEightPreviousIngestKeys) {
+  auto reg = AppRegistry::Open(dir_, &clock_);
+  ASSERT_TRUE(reg.ok());
+  std::string id = (*reg)->Create("churning").value().app.id;
+  for (size_t i = 0; i < App::kMaxPreviousIngestKeys; ++i) {
+    ASSERT_TRUE((*reg)->RotateIngestKey(id).ok()) << i;
+  }
+  const std::string current = (*reg)->FindById(id)->ingest_key;
+  Result<std::string> refused = (*reg)->RotateIngestKey(id);
+  EXPECT_EQ(refused.status().code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ((*reg)->FindById(id)->ingest_key, current);  // unchanged
+  const std::string oldest = (*reg)->FindById(id)->previous_ingest_keys.front().key;
+  ASSERT_TRUE((*reg)->RevokeIngestKey(id, oldest).ok());
+  EXPECT_TRUE((*reg)->RotateIngestKey(id).ok());
+}
+
 TEST_F(AppRegistryTest, CorruptFileIsReported) {
   ASSERT_TRUE(WriteFileAtomically(dir_ + "/apps.json", "{not json").ok());
   auto reg = AppRegistry::Open(dir_, &clock_);

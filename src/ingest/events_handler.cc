@@ -31,6 +31,16 @@ bool IsMethod(h2o_req_t* req, std::string_view m) {
 
 int64_t MonotonicNs() { return SystemClock()->MonotonicNs(); }
 
+// Records that a batch came with `key`, one of `app`'s previous ingest keys, at `now_ms`.
+void NotePreviousKeyUse(const App& app, std::string_view key, int64_t now_ms) {
+  for (const PreviousIngestKey& p : app.previous_ingest_keys) {
+    if (p.key == key) {
+      p.last_used_ms->store(now_ms, std::memory_order_relaxed);
+      return;
+    }
+  }
+}
+
 // Observes, when h2o frees the request (its answer written out), how long the request took from
 // the handler's getting it, read whole: the acknowledgement time a client sees, less the network
 // and the events the loop handled before it in the same round. (h2o's request_begin_at, used
@@ -101,6 +111,7 @@ void EventsHandler::Handle(h2o_req_t* req) {
     Reply(req, 403, "app '" + app->id + "' is disabled; an admin can enable it again");
     return;
   }
+  if (app->ingest_key != key) NotePreviousKeyUse(*app, key, clock_->NowMs());
   if (quotas_ != nullptr) {
     // An app far past its quota is refused before its batch costs any work.
     if (QuotaLimiter::Admission a = quotas_->Check(*app); !a.admitted) {
