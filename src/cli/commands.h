@@ -8,6 +8,7 @@
 namespace vigil::cli {
 
 int RunServeCommand(const std::vector<std::string>& args);
+int RunAppsCommand(const std::vector<std::string>& args);
 int RunLogCommand(const std::vector<std::string>& args);
 int RunLoadgenCommand(const std::vector<std::string>& args);
 int RunSymbolicateCommand(const std::vector<std::string>& args);

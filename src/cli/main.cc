@@ -13,6 +13,7 @@ constexpr const char* kUsage =
     "\n"
     "commands:\n"
     "  serve      run the server: ingest, log and every other stage, embedded\n"
+    "  apps       manage a server's apps: create, quotas, rules, keys (`vigil apps list`)\n"
     "  log        inspect the durable log: `vigil log stats`, `vigil log dump`\n"
     "  archive    inspect the event archive: `vigil archive stats`\n"
     "  batch      recompute days from the archive on a server: `vigil batch run`\n"
@@ -34,6 +35,7 @@ int main(int argc, char** argv) {
   std::string command = args[0];
   std::vector<std::string> rest(args.begin() + 1, args.end());
   if (command == "serve") return vigil::cli::RunServeCommand(rest);
+  if (command == "apps") return vigil::cli::RunAppsCommand(rest);
   if (command == "log") return vigil::cli::RunLogCommand(rest);
   if (command == "archive") return vigil::cli::RunArchiveCommand(rest);
   if (command == "batch") return vigil::cli::RunBatchCommand(rest);
