@@ -82,6 +82,12 @@ Result<loadgen::HttpResponse> UploadInChunks(loadgen::HttpClient* client,
   Result<UploadState> state = ParseUploadState(created->body);
   if (!state.ok()) return state.status();
   const std::string upload_path = symbols_path + "/uploads/" + state->id;
+  // Given up on: the server need not keep the bytes until the upload expires (best effort).
+  auto abandon = [&](Result<loadgen::HttpResponse> answer) {
+    client->Close();
+    (void)client->Request("DELETE", upload_path, auth, {});
+    return answer;
+  };
   int failures = 0;
   uint64_t offset = 0;
   while (offset < data.size()) {
@@ -103,8 +109,8 @@ Result<loadgen::HttpResponse> UploadInChunks(loadgen::HttpClient* client,
       failures = 0;
       continue;
     }
-    if (r.ok() && r->status != 409) return r;  // refused: the caller shows why
-    if (++failures > kMaxRetries) return r;
+    if (r.ok() && r->status != 409) return abandon(r);  // refused: the caller shows why
+    if (++failures > kMaxRetries) return abandon(r);
     // The connection dropped, or the server holds other bytes than we thought: ask it.
     ::sleep(static_cast<unsigned>(failures));
     client->Close();

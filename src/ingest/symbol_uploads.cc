@@ -75,21 +75,19 @@ Result<SymbolUploadState> SymbolUploads::Create(std::string_view app, uint64_t s
   }
   ExpireIdle();
   std::string id = RandomToken("up_", 16);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    size_t open = 0;
-    for (const auto& [unused, u] : uploads_) open += u.app == app ? 1 : 0;
-    if (open >= kMaxOpenPerApp) {
-      return Status::Unavailable(std::to_string(open) +
-                                 " symbol uploads of this app are open; finish or DELETE one, "
-                                 "or wait for idle ones to expire (24 h)");
-    }
-  }
   // The file exists from the start, so that a finish of a complete upload always finds it.
   const int fd = ::open(PathOf(id).c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return Status::IoError("create " + PathOf(id) + ": " + std::strerror(errno));
   ::close(fd);
   std::lock_guard<std::mutex> lock(mu_);
+  size_t open = 0;
+  for (const auto& [unused, u] : uploads_) open += u.app == app ? 1 : 0;
+  if (open >= kMaxOpenPerApp) {
+    ::unlink(PathOf(id).c_str());
+    return Status::Unavailable(std::to_string(open) +
+                               " symbol uploads of this app are open; finish or DELETE one, "
+                               "or wait for idle ones to expire (24 h)");
+  }
   uploads_[id] = Upload{std::string(app), size, 0, clock_->NowMs(), false, false};
   return SymbolUploadState{id, size, 0};
 }
