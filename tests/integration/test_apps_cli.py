@@ -11,18 +11,13 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from vigil_harness import ADMIN_TOKEN, VIGIL, Server, batch, session  # noqa: E402
+from vigil_harness import ADMIN_TOKEN, VIGIL, Server, ServerTestCase, batch, session  # noqa: E402
 
 
-class AppsCliTest(unittest.TestCase):
+class AppsCliTest(ServerTestCase):
     @classmethod
-    def setUpClass(cls):
-        cls.server = Server().start()
+    def set_up_server(cls):
         cls.url = "http://127.0.0.1:%d" % cls.server.port
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.cleanup()
 
     def apps(self, *args, token=ADMIN_TOKEN, stdin=None):
         cmd = [VIGIL, "apps"] + list(args) + ["--server", self.url]

@@ -17,7 +17,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from test_symbols_api import fixture  # noqa: E402
-from vigil_harness import VIGIL, Server, batch, session  # noqa: E402
+from vigil_harness import VIGIL, Server, ServerTestCase, batch, session  # noqa: E402
 
 CHUNK = 8 << 20  # chunk_bytes, as docs/protocol.md gives it
 
@@ -38,26 +38,17 @@ def big_breakpad_file(path, functions):
                     "%x 40 %d 0\n" % (addr, i, addr, i + 1))
 
 
-class ChunkedUploadTest(unittest.TestCase):
+class ChunkedUploadTest(ServerTestCase):
     @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="vigil-chunks-")
-        cls.server = None
-        try:  # tearDownClass does not run when this fails: nothing must outlive it
-            cls.server = Server().start()
-            cls.app = cls.server.create_app("chunks")
-            cls.other = cls.server.create_app("other")
-            cls.auth = {"Authorization": "Bearer " + cls.app["api_token"]}
-            cls.base = "/v1/apps/%s/symbols/uploads" % cls.app["id"]
-        except BaseException:
-            cls.tearDownClass()
-            raise
+    def set_up_server(cls):
+        cls.app = cls.server.create_app("chunks")
+        cls.other = cls.server.create_app("other")
+        cls.auth = {"Authorization": "Bearer " + cls.app["api_token"]}
+        cls.base = "/v1/apps/%s/symbols/uploads" % cls.app["id"]
 
-    @classmethod
-    def tearDownClass(cls):
-        if cls.server is not None:
-            cls.server.cleanup()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="vigil-chunks-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
 
     def call(self, method, path, body=None, auth=None):
         return self.server.json_request(method, path, body, auth or self.auth)
