@@ -280,12 +280,21 @@ class RestartTest(unittest.TestCase):
         p = subprocess.Popen([VIGIL, "serve", "--data", d, "--listen", "127.0.0.1:0"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         try:
-            lines = [p.stdout.readline() for _ in range(8)]
+            lines = [p.stdout.readline() for _ in range(11)]
             text = "".join(lines)
             self.assertIn("admin token:", text)
             self.assertIn("ingest key:", text)
             self.assertIn("api token:", text)
             self.assertIn("curl -s http://127.0.0.1:", text)
+            # The command it gives for managing apps works as printed.
+            command = lines[10].split()
+            self.assertEqual(command, ["vigil", "apps", "list", "--server", command[4], "--data",
+                                       d])
+            self.assertTrue(command[4].startswith("http://127.0.0.1:"), command)
+            listed = subprocess.run([VIGIL] + command[1:] + ["--json"], capture_output=True,
+                                    text=True, env=env, timeout=60)
+            self.assertEqual(listed.returncode, 0, listed.stderr)
+            self.assertEqual([a["name"] for a in json.loads(listed.stdout)["apps"]], ["demo"])
             mode = os.stat(os.path.join(d, "admin-token")).st_mode & 0o777
             self.assertEqual(mode, 0o600)
         finally:
