@@ -486,11 +486,12 @@ int RunServeCommand(const std::vector<std::string>& args) {
         static_cast<long long>(SystemClock()->NowMs()));
     // The token the server generated is read from the data directory; one given to it is
     // not repeated here.
-    std::printf("manage apps (create, quotas, rules, keys; `vigil apps --help`):\n"
-                "  vigil apps list --server %s %s\n",
-                url.c_str(),
-                token_generated ? ("--data " + config.data_dir).c_str()
-                                : "--admin-token <the admin token>");
+    std::printf(
+        "manage apps (create, quotas, rules, keys; `vigil apps --help`):\n"
+        "  vigil apps list --server %s %s\n",
+        url.c_str(),
+        token_generated ? ("--data " + config.data_dir).c_str()
+                        : "--admin-token <the admin token>");
   }
   std::fflush(stdout);
 

@@ -68,7 +68,8 @@ Result<UploadState> ParseUploadState(const std::string& body) {
 
 // Sends `data` in chunks: creates an upload under `symbols_path` (/v1/apps/{app}/symbols), PUTs
 // the chunks, then finishes it with `finish_query`. A dropped connection or a 409 is answered by
-// asking the server what it received and going on from there, up to kMaxRetries times in a row.
+// asking the server what it received and going on from there, a 503 by sending the chunk again
+// after its Retry-After (at most 60 s), up to kMaxRetries failures in a row.
 // Returns the finish's answer, or the first answer that refused the upload.
 Result<loadgen::HttpResponse> UploadInChunks(loadgen::HttpClient* client,
                                              const std::string& symbols_path,
@@ -107,6 +108,13 @@ Result<loadgen::HttpResponse> UploadInChunks(loadgen::HttpClient* client,
       if (!now.ok()) return now.status();
       offset = now->received;
       failures = 0;
+      continue;
+    }
+    if (r.ok() && r->status == 503) {  // disk or chunk queue full: the same chunk, later
+      if (++failures > kMaxRetries) return abandon(r);
+      const std::string after(r->Header("retry-after"));
+      const long wait_s = after.empty() ? 5 : std::strtol(after.c_str(), nullptr, 10);
+      ::sleep(static_cast<unsigned>(std::clamp(wait_s, 1L, 60L)));
       continue;
     }
     if (r.ok() && r->status != 409) return abandon(r);  // refused: the caller shows why

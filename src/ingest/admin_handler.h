@@ -41,7 +41,8 @@ class AdminHandler {
   std::map<std::string, Route, std::less<>> routes_;
 };
 
-// {"id","name","ingest_key","disabled","created_ms"} (+ "api_token" when given).
+// {"id","name","ingest_key","previous_ingest_keys","disabled","created_ms","quota","drop_rules"}
+// (+ "api_token" after "ingest_key" when given).
 std::string AppJson(const App& app, std::string_view api_token = {});
 
 }  // namespace vigil::ingest

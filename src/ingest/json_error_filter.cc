@@ -21,11 +21,11 @@ struct Stream {
 void OnSend(h2o_ostream_t* self, h2o_req_t* req, h2o_iovec_t* bufs, size_t count,
             h2o_send_state_t state) {
   auto* stream = reinterpret_cast<Stream*>(self);
-  if (stream->replaced || count == 0) {  // HEAD, or the whole body went already
+  if (stream->replaced) {  // the whole body went already
     h2o_ostream_send_next(self, req, nullptr, 0, state);
     return;
   }
-  std::string text;
+  std::string text;  // empty for HEAD, whose answer has headers only
   for (size_t i = 0; i < count; ++i) text.append(bufs[i].base, bufs[i].len);
   std::string_view path(req->input.path.base, req->input.path.len);
   path = path.substr(0, path.find('?'));
@@ -36,7 +36,7 @@ void OnSend(h2o_ostream_t* self, h2o_req_t* req, h2o_iovec_t* bufs, size_t count
   h2o_set_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE,
                  H2O_STRLIT("application/json"), 1);
   stream->replaced = true;
-  h2o_ostream_send_next(self, req, &body, 1, state);
+  h2o_ostream_send_next(self, req, &body, count == 0 ? 0 : 1, state);
 }
 
 void OnSetupOstream(h2o_filter_t* self, h2o_req_t* req, h2o_ostream_t** slot) {

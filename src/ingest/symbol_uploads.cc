@@ -66,13 +66,18 @@ Status NotFoundUpload(std::string_view id) {
 
 }  // namespace
 
-Result<SymbolUploadState> SymbolUploads::Create(std::string_view app, uint64_t size) {
+Status SymbolUploads::CheckSize(uint64_t size) {
   if (size == 0) {
     return Status::InvalidArgument("size must be the symbol file's size in bytes, at least 1");
   }
   if (size > symbols::kMaxSymbolFileBytes) {
     return Status::TooLarge("symbol file is over " + MiB(symbols::kMaxSymbolFileBytes));
   }
+  return Status::Ok();
+}
+
+Result<SymbolUploadState> SymbolUploads::Create(std::string_view app, uint64_t size) {
+  VIGIL_RETURN_IF_ERROR(CheckSize(size));
   ExpireIdle();
   std::string id = RandomToken("up_", 16);
   // The file exists from the start, so that a finish of a complete upload always finds it.
@@ -92,7 +97,8 @@ Result<SymbolUploadState> SymbolUploads::Create(std::string_view app, uint64_t s
   return SymbolUploadState{id, size, 0};
 }
 
-Result<SymbolUploadState> SymbolUploads::Get(std::string_view app, std::string_view id) const {
+Result<SymbolUploadState> SymbolUploads::Get(std::string_view app, std::string_view id) {
+  ExpireIdle();
   std::lock_guard<std::mutex> lock(mu_);
   auto it = uploads_.find(id);
   if (it == uploads_.end() || it->second.app != app) return NotFoundUpload(id);
@@ -105,6 +111,7 @@ Result<SymbolUploadState> SymbolUploads::Write(std::string_view app, std::string
   if (data.size() > kChunkBytes) {
     return Status::TooLarge("a chunk is at most " + MiB(kChunkBytes) + " (chunk_bytes)");
   }
+  ExpireIdle();
   {
     std::lock_guard<std::mutex> lock(mu_);
     Upload* u = FindLocked(app, id);
@@ -155,6 +162,7 @@ Result<SymbolUploadState> SymbolUploads::Write(std::string_view app, std::string
 }
 
 Result<std::string> SymbolUploads::BeginFinish(std::string_view app, std::string_view id) {
+  ExpireIdle();
   std::lock_guard<std::mutex> lock(mu_);
   Upload* u = FindLocked(app, id);
   if (u == nullptr) return NotFoundUpload(id);
@@ -183,6 +191,7 @@ void SymbolUploads::EndFinish(std::string_view app, std::string_view id, bool ke
 }
 
 Status SymbolUploads::Remove(std::string_view app, std::string_view id) {
+  ExpireIdle();
   std::lock_guard<std::mutex> lock(mu_);
   auto it = uploads_.find(id);
   if (it == uploads_.end() || it->second.app != app) return NotFoundUpload(id);
@@ -214,7 +223,7 @@ size_t SymbolUploads::ExpireIdle() {
 uint64_t SymbolUploads::PendingBytes() const {
   std::lock_guard<std::mutex> lock(mu_);
   uint64_t bytes = 0;
-  for (const auto& [unused, u] : uploads_) bytes += u.size;
+  for (const auto& [unused, u] : uploads_) bytes += u.size - u.received;
   return bytes;
 }
 

@@ -10,7 +10,9 @@
 // received (a chunk sent again is written again: same bytes, same place), then finished: taken
 // out for conversion as one file. Uploads live in one directory, one file each; they do not
 // survive a restart (Open empties the directory) and expire after kIdleExpiryMs without a
-// chunk. Thread-safe; chunk writes block on the disk, so callers keep them off event loops.
+// chunk: every call but PendingBytes first deletes the uploads expired by then, so an expired
+// upload is never found, and its file goes at the next call for any upload. Thread-safe; chunk
+// writes block on the disk, so callers keep them off event loops.
 #pragma once
 
 #include <cstdint>
@@ -44,11 +46,13 @@ class SymbolUploads {
   // this object.
   static Result<std::unique_ptr<SymbolUploads>> Open(std::string dir, Clock* clock);
 
-  // A new, empty upload of `size` bytes for `app`. InvalidArgument for 0, TooLarge over the
-  // symbol file cap, Unavailable when `app` has kMaxOpenPerApp uploads open.
+  // InvalidArgument for a size of 0, TooLarge over the symbol file cap.
+  static Status CheckSize(uint64_t size);
+  // A new, empty upload of `size` bytes for `app`. CheckSize's errors; Unavailable when `app`
+  // has kMaxOpenPerApp uploads open.
   Result<SymbolUploadState> Create(std::string_view app, uint64_t size);
   // NotFound when `app` has no upload `id` (never made, finished, deleted or expired).
-  Result<SymbolUploadState> Get(std::string_view app, std::string_view id) const;
+  Result<SymbolUploadState> Get(std::string_view app, std::string_view id);
   // Writes `data` at `offset`. AlreadyExists (a conflict) when `offset` is past what was
   // received or the upload is being finished; TooLarge when the chunk is over kChunkBytes or
   // ends past the size; InvalidArgument for an empty chunk; Unavailable when the disk is full.
@@ -65,7 +69,7 @@ class SymbolUploads {
   // Deletes uploads that received nothing for kIdleExpiryMs; how many.
   size_t ExpireIdle();
 
-  // Bytes all open uploads will hold when complete (for the disk reserve).
+  // Bytes the open uploads still have to receive (for the disk reserve).
   uint64_t PendingBytes() const;
 
  private:

@@ -59,6 +59,7 @@ TEST_F(SymbolUploadsTest, RefusesWhatWouldLeaveAHoleOrOverflow) {
                 .code(),
             StatusCode::kTooLarge);
   ASSERT_TRUE(uploads_->Write("app1", id, 0, "12345").ok());
+  EXPECT_EQ(uploads_->PendingBytes(), 5u);  // what it still has to receive
   Result<std::string> early = uploads_->BeginFinish("app1", id);
   EXPECT_EQ(early.status().code(), StatusCode::kAlreadyExists);
   EXPECT_EQ(early.status().message(),
@@ -108,6 +109,11 @@ TEST_F(SymbolUploadsTest, IdleUploadsExpireAfterADay) {
   EXPECT_EQ(uploads_->Get("app1", idle).status().code(), StatusCode::kNotFound);
   EXPECT_TRUE(uploads_->Get("app1", busy).ok());
   EXPECT_EQ(ListDir(dir_.path() + "/up").value().size(), 1u);
+  // Past its time an upload is not found, chunk or finish, without waiting for a sweep.
+  clock_.AdvanceMs(SymbolUploads::kIdleExpiryMs);
+  EXPECT_EQ(uploads_->Write("app1", busy, 1, "y").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(uploads_->BeginFinish("app1", busy).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(ListDir(dir_.path() + "/up").value().size(), 0u);
 }
 
 TEST_F(SymbolUploadsTest, OpenEmptiesWhatAnEarlierRunLeft) {

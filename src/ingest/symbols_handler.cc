@@ -127,22 +127,19 @@ void SymbolsHandler::Upload(h2o_req_t* req, const App& app) {
   std::string version = QueryParam(req, "version");
   DeferredReply* reply = DeferredReply::Defer(req);
   converter_.Post([this, reply, data, name, version, app_id = app.id] {
-    (void)StoreAndReply(reply, app_id, *data, name, version);
+    Complete(reply, Store(app_id, *data, name, version));
   });
 }
 
-Status SymbolsHandler::StoreAndReply(DeferredReply* reply, const std::string& app,
-                                     std::string_view data, const std::string& name,
-                                     const std::string& version) {
+SymbolsHandler::Answer SymbolsHandler::Store(const std::string& app, std::string_view data,
+                                             const std::string& name, const std::string& version) {
   Status reserve = CheckReserve(data.size());
   Result<std::vector<symbols::StoredSymbolFile>> stored =
       reserve.ok() ? store_->Add(app, data, name, clock_->NowMs(), version)
                    : Result<std::vector<symbols::StoredSymbolFile>>(reserve);
   if (!stored.ok()) {
-    int status = StatusFor(stored.status());
-    metrics_->CountRequest(status);
-    reply->Complete(status, ErrorJson(stored.status().message()), RetryAfterFor(status));
-    return stored.status();
+    return {StatusFor(stored.status()), ErrorJson(stored.status().message()),
+            stored.status().code()};
   }
   std::string out;
   if (stored->size() == 1) {
@@ -153,9 +150,12 @@ Status SymbolsHandler::StoreAndReply(DeferredReply* reply, const std::string& ap
     for (const symbols::StoredSymbolFile& f : *stored) w.Raw(f.ToJson());
     w.EndArray().EndObject();
   }
-  metrics_->CountRequest(201);
-  reply->Complete(201, std::move(out));
-  return Status::Ok();
+  return {201, std::move(out), StatusCode::kOk};
+}
+
+void SymbolsHandler::Complete(DeferredReply* reply, Answer answer) {
+  metrics_->CountRequest(answer.status);
+  reply->Complete(answer.status, std::move(answer.body), RetryAfterFor(answer.status));
 }
 
 void SymbolsHandler::HandleChunked(h2o_req_t* req, const App& app, std::string_view rest) {
@@ -198,7 +198,11 @@ void SymbolsHandler::CreateUpload(h2o_req_t* req, const App& app) {
   if (!size) {
     return Error(req, 400, "?size= must be the symbol file's size in bytes, e.g. ?size=73400320");
   }
-  // Checked now, so that a client learns before sending anything that the disk cannot take it.
+  if (Status st = SymbolUploads::CheckSize(*size); !st.ok()) {
+    return Error(req, StatusFor(st), st.message());
+  }
+  // Checked now, so that a client learns before sending anything that the disk cannot take it
+  // (the bytes the other open uploads still need count too).
   if (Status reserve = CheckReserve(*size + uploads_->PendingBytes()); !reserve.ok()) {
     return Error(req, 503, reserve.message());
   }
@@ -222,18 +226,33 @@ void SymbolsHandler::WriteChunk(h2o_req_t* req, const App& app, std::string_view
                  "a chunk is at most " + std::to_string(SymbolUploads::kChunkBytes) +
                      " bytes (the upload's chunk_bytes)");
   }
-  auto data = std::make_shared<std::string>(req->entity.base, req->entity.len);
+  // What can be refused now is, before the chunk is copied and queued (Write checks again).
+  Result<SymbolUploadState> now = uploads_->Get(app.id, id);
+  if (!now.ok()) return Error(req, StatusFor(now.status()), now.status().message());
+  if (*offset > now->received) {
+    return Error(req, 409,
+                 "offset " + std::to_string(*offset) + " is past the " +
+                     std::to_string(now->received) + " bytes received: send the chunk at offset " +
+                     std::to_string(now->received));
+  }
+  // Chunks wait for one writer thread: the bytes waiting are bounded, as the log bounds its
+  // backlog.
+  const size_t len = req->entity.len;
+  if (queued_chunk_bytes_.fetch_add(len) + len > kMaxQueuedChunkBytes) {
+    queued_chunk_bytes_.fetch_sub(len);
+    return Error(req, 503, "symbol chunks are waiting for the disk; send this one again later");
+  }
+  auto data = std::make_shared<std::string>(req->entity.base, len);
   DeferredReply* reply = DeferredReply::Defer(req);
   chunk_writer_.Post([this, reply, data, app_id = app.id, id = std::string(id), at = *offset] {
-    Result<SymbolUploadState> state = uploads_->Write(app_id, id, at, *data);
-    if (!state.ok()) {
-      const int status = StatusFor(state.status());
-      metrics_->CountRequest(status);
-      reply->Complete(status, ErrorJson(state.status().message()), RetryAfterFor(status));
-      return;
-    }
-    metrics_->CountRequest(200);
-    reply->Complete(200, state->ToJson());
+    Status reserve = CheckReserve(data->size());
+    Result<SymbolUploadState> state =
+        reserve.ok() ? uploads_->Write(app_id, id, at, *data) : Result<SymbolUploadState>(reserve);
+    queued_chunk_bytes_.fetch_sub(data->size());
+    Complete(reply, state.ok()
+                        ? Answer{200, state->ToJson(), StatusCode::kOk}
+                        : Answer{StatusFor(state.status()), ErrorJson(state.status().message()),
+                                 state.status().code()});
   });
 }
 
@@ -252,12 +271,13 @@ void SymbolsHandler::FinishUpload(h2o_req_t* req, const App& app, std::string_vi
       reply->Complete(500, ErrorJson(file.status().message()));
       return;
     }
-    Status st = StoreAndReply(reply, app_id,
-                              std::string_view(static_cast<const char*>(file->data), file->size),
-                              name, version);
+    Answer answer = Store(
+        app_id, std::string_view(static_cast<const char*>(file->data), file->size), name, version);
     ::munmap(file->data, file->size);
-    // A full disk leaves the upload whole, so that the finish can be sent again later.
-    uploads_->EndFinish(app_id, id, /*keep=*/st.code() == StatusCode::kUnavailable);
+    // A full disk leaves the upload whole, so that the finish can be sent again later. Either
+    // way the upload is in its new state before the client hears the answer.
+    uploads_->EndFinish(app_id, id, /*keep=*/answer.code == StatusCode::kUnavailable);
+    Complete(reply, std::move(answer));
   });
 }
 

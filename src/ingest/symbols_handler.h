@@ -23,6 +23,7 @@
 #define H2O_USE_LIBUV 0
 #include <h2o.h>
 
+#include <atomic>
 #include <string>
 
 #include "common/clock.h"
@@ -46,7 +47,7 @@ class SymbolsHandler {
   ~SymbolsHandler() = default;
 
   // Loop thread. The router has checked the API token is `app`'s; `rest` follows
-  // /v1/apps/{app}/symbols: "", "/" or "/{id}".
+  // /v1/apps/{app}/symbols: "", "/", "/{id}", or "/uploads[/...]" for chunked uploads.
   void Handle(h2o_req_t* req, const App& app, std::string_view rest);
 
  private:
@@ -58,10 +59,18 @@ class SymbolsHandler {
   void CreateUpload(h2o_req_t* req, const App& app);
   void WriteChunk(h2o_req_t* req, const App& app, std::string_view id);
   void FinishUpload(h2o_req_t* req, const App& app, std::string_view id);
-  // Converter thread: stores `data` for `app` and completes `reply` with what was stored.
-  // Returns the status of the store (Unavailable: the disk reserve).
-  Status StoreAndReply(DeferredReply* reply, const std::string& app, std::string_view data,
-                       const std::string& name, const std::string& version);
+  // An answer to send: HTTP status, body, and the Status code it came from.
+  struct Answer {
+    int status;
+    std::string body;
+    StatusCode code;
+  };
+  // Converter thread: stores `data` for `app`; the answer says what was stored, or why not
+  // (code Unavailable: the disk reserve).
+  Answer Store(const std::string& app, std::string_view data, const std::string& name,
+               const std::string& version);
+  // Counts and sends `answer` (with Retry-After for a 503).
+  void Complete(DeferredReply* reply, Answer answer);
   // Unavailable, saying what to do, if storing an upload of `bytes` (kept as sent and
   // converted: about twice that) would take the disk under the reserve.
   Status CheckReserve(uint64_t bytes) const;
@@ -72,6 +81,9 @@ class SymbolsHandler {
   Metrics* const metrics_;
   Clock* const clock_;
   const uint64_t min_free_bytes_;
+  // Bytes of chunks copied and waiting for chunk_writer_; at most kMaxQueuedChunkBytes.
+  static constexpr size_t kMaxQueuedChunkBytes = size_t{64} << 20;
+  std::atomic<size_t> queued_chunk_bytes_{0};
   // Last, so that they finish their jobs while everything above is still there.
   JobThread converter_{"vigil-symbols"};
   JobThread chunk_writer_{"vigil-sym-write"};

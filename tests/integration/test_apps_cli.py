@@ -108,7 +108,9 @@ class AppsCliTest(ServerTestCase):
                 # No token given: the server generated one into <data>/admin-token.
                 cmd = [VIGIL, "apps", "list", "--json", "--server",
                        "http://127.0.0.1:%d" % server.port, "--data", data]
-                out = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+                env = dict(os.environ)
+                env.pop("VIGIL_ADMIN_TOKEN", None)  # --data must be where the token comes from
+                out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=env)
                 self.assertEqual(out.returncode, 0, out.stderr)
                 self.assertEqual([a["name"] for a in json.loads(out.stdout)["apps"]], ["demo"])
             finally:

@@ -63,6 +63,36 @@ class DiskReserveTest(unittest.TestCase):
                 return status, body
             time.sleep(0.1)
 
+    def test_chunked_symbol_uploads_keep_the_reserve_and_a_refused_finish_can_be_retried(self):
+        auth = {"Authorization": "Bearer " + self.app["api_token"]}
+        uploads = "/v1/apps/%s/symbols/uploads" % self.app["id"]
+        symbols = fixture("breakpad/linux_inline.new.sym")
+        status, _, created = self.server.json_request("POST", uploads + "?size=%d" % len(symbols),
+                                                      None, auth)
+        self.assertEqual(status, 201, created)
+        upload = uploads + "/" + created["upload_id"]
+        status, _, body = self.server.json_request("PUT", upload + "?offset=0", symbols, auth)
+        self.assertEqual((status, body["received"]), (200, len(symbols)), body)
+
+        self.leave_free(RESERVE_MB - 8)
+        for method, path, sent in (("POST", upload + "/finish", None),
+                                   ("PUT", upload + "?offset=0", symbols),
+                                   ("POST", uploads + "?size=%d" % len(symbols), None)):
+            status, headers, body = self.server.json_request(method, path, sent, auth)
+            self.assertEqual(status, 503, (method, path, body))
+            self.assertIn("retry-after", {k.lower() for k in headers})
+            self.assertIn("(min_free_disk_mb)", body["error"])
+        # The refused finish left the upload whole, as it was.
+        status, _, body = self.server.json_request("GET", upload, None, auth)
+        self.assertEqual((status, body["received"], body["size"]),
+                         (200, len(symbols), len(symbols)), body)
+
+        self.leave_free(RESERVE_MB + 32)
+        status, _, body = self.server.json_request("POST", upload + "/finish", None, auth)
+        self.assertEqual(status, 201, body)
+        self.assertEqual(body["debug_id"], "bba6fa10-b8aa-b33d-0000-000000000000")
+        self.assertEqual(self.server.json_request("GET", upload, None, auth)[0], 404)
+
     def test_ingest_keeps_the_reserve_and_retention_frees_consumed_segments_early(self):
         acked = []
         for b in range(5):
