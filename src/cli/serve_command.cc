@@ -220,6 +220,8 @@ int RunServeCommand(const std::vector<std::string>& args) {
   limits.batch.max_events = static_cast<size_t>(config.max_events_per_batch);
   ingest::QuotaLimiter quotas(SystemClock());
   metrics->AddRenderer([&quotas](std::string* out) { quotas.Render(out); });
+  metrics->AddRenderer(
+      [registry = apps->get()](std::string* out) { registry->RenderPreviousKeyUse(out); });
   ingest::EventsHandler events(apps->get(), log->get(), metrics.get(), SystemClock(), limits,
                                &quotas);
   ingest::AdminHandler admin(apps->get(), metrics.get(), *admin_digest);

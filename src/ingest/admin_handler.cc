@@ -23,7 +23,7 @@ std::string AppJson(const App& app, std::string_view api_token) {
   w.Key("previous_ingest_keys").BeginArray();
   for (const PreviousIngestKey& p : app.previous_ingest_keys) {
     w.BeginObject().Key("key").String(p.key).Key("retired_ms").Int(p.retired_ms);
-    const int64_t used = p.last_used_ms->load(std::memory_order_relaxed);
+    const int64_t used = p.use->last_ms.load(std::memory_order_relaxed);
     w.Key("last_used_ms");
     if (used > 0) {
       w.Int(used);

@@ -9,6 +9,7 @@
 
 #include "common/file_util.h"
 #include "common/json_writer.h"
+#include "common/prometheus_text.h"
 #include "common/secret.h"
 
 namespace vigil::ingest {
@@ -301,6 +302,20 @@ Status AppRegistry::RevokeIngestKey(std::string_view id, std::string_view key) {
     return true;
   }));
   return outcome;
+}
+
+void AppRegistry::RenderPreviousKeyUse(std::string* out) const {
+  AppendMetricHeader(out, "vigil_ingest_previous_key_batches_total", "counter",
+                     "Batches sent with a previous ingest key of their app since start, by app "
+                     "and key: when it stays flat, no installed version sends the key any more "
+                     "and it can be revoked.");
+  std::shared_lock lock(mu_);
+  for (const auto& app : apps_) {
+    for (const PreviousIngestKey& p : app->previous_ingest_keys) {
+      *out += "vigil_ingest_previous_key_batches_total{app=\"" + app->id + "\",key=\"" + p.key +
+              "\"} " + std::to_string(p.use->batches.load(std::memory_order_relaxed)) + "\n";
+    }
+  }
 }
 
 size_t AppRegistry::size() const {

@@ -44,10 +44,19 @@ struct AppQuota {
 struct PreviousIngestKey {
   std::string key;
   int64_t retired_ms = 0;  // when the app was given a new key
-  // When a batch last came with this key since the server started (0: not since), so that an
-  // admin can tell when no installed version sends it any more. Shared by every version of the
-  // App; stored by EventsHandler without the registry's lock.
-  std::shared_ptr<std::atomic<int64_t>> last_used_ms = std::make_shared<std::atomic<int64_t>>(0);
+  // Its use since the server started, so that an admin can tell when no installed version
+  // sends it any more: when a batch last came with it (0: none since) and how many did. Shared
+  // by every version of the App; updated by EventsHandler (NoteUse) without the registry's lock.
+  struct Use {
+    std::atomic<int64_t> last_ms{0};
+    std::atomic<uint64_t> batches{0};
+  };
+  std::shared_ptr<Use> use = std::make_shared<Use>();
+
+  void NoteUse(int64_t now_ms) const {
+    use->last_ms.store(now_ms, std::memory_order_relaxed);
+    use->batches.fetch_add(1, std::memory_order_relaxed);
+  }
 };
 
 struct App {
@@ -98,6 +107,9 @@ class AppRegistry {
   // that is not a previous key of the app; InvalidArgument for its current key.
   Status RevokeIngestKey(std::string_view id, std::string_view key);
   size_t size() const;
+  // vigil_ingest_previous_key_batches_total{app,key}: batches sent with each previous ingest
+  // key since start.
+  void RenderPreviousKeyUse(std::string* out) const;
 
  private:
   AppRegistry(std::string path, Clock* clock) : path_(std::move(path)), clock_(clock) {}

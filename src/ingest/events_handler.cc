@@ -35,7 +35,7 @@ int64_t MonotonicNs() { return SystemClock()->MonotonicNs(); }
 void NotePreviousKeyUse(const App& app, std::string_view key, int64_t now_ms) {
   for (const PreviousIngestKey& p : app.previous_ingest_keys) {
     if (p.key == key) {
-      p.last_used_ms->store(now_ms, std::memory_order_relaxed);
+      p.NoteUse(now_ms);
       return;
     }
   }

@@ -49,6 +49,9 @@ class IngestKeyRotationTest(unittest.TestCase):
         self.assertEqual((status, body.get("duplicate")), (202, True), body)
         listed = self.server.admin("GET", self.path.rstrip("/"))[2]
         self.assertGreaterEqual(listed["previous_ingest_keys"][0]["last_used_ms"], before)
+        # One batch came with it (its retry came with the new key).
+        self.assertEqual(self.server.metric('vigil_ingest_previous_key_batches_total{app="%s",'
+                                            'key="%s"}' % (self.app["id"], first)), 1)
         self.assertEqual(sorted(e["id"] for e in self.server.log_dump(self.app["id"])),
                          ["new-1-e", "old-1-e"])
 
