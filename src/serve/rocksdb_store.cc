@@ -65,6 +65,12 @@ Result<std::unique_ptr<RocksDbStore>> RocksDbStore::Open(const std::string& dir,
   options.compression = rocksdb::kZSTD;
   options.bottommost_compression = rocksdb::kZSTD;
   options.max_background_jobs = 2;
+  // No fallocate ahead of writes: RocksDB reserved write_buffer_size * 1.1 (about 70 MiB) for
+  // each new write-ahead log at its first write, a jump in used disk that the disk reserve
+  // (min_free_disk_mb) cannot foresee; on a disk near the reserve it left less free than the
+  // reserve, and ingest refusing batches, right after space came back. The log now grows as it
+  // is written; it is synced only every few seconds (speed's offset commits).
+  options.allow_fallocate = false;
   // Its messages to stderr, and no LOG file on the data disk: rocksdb_stderr_logger.h says why
   // (a full disk aborted the server).
   options.info_log = std::make_shared<RocksDbStderrLogger>();

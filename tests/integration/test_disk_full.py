@@ -22,7 +22,6 @@ from vigil_harness import Server, free_bytes, mount_small_filesystem  # noqa: E4
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "fixtures")
 EVENTS_PER_BATCH = 20
-# 160 MiB: RocksDB (the aggregates) preallocates its write-ahead log, about 70 MiB.
 FS_BYTES = 160 << 20
 LEFT_FREE = 3 << 20
 
@@ -69,7 +68,7 @@ class DiskFullTest(unittest.TestCase):
             status, _, body = self.post(batches["warm-%d" % b])
             self.assertEqual(status, 202, body)
             acked.add("warm-%d" % b)
-        time.sleep(1.5)  # the speed layer's first writes: the aggregates' log is preallocated
+        time.sleep(1.5)  # the speed layer's first writes (the aggregates' store)
 
         filler = os.path.join(self.mnt, "filler")
         subprocess.run(["fallocate", "-l", str(self.free_bytes() - LEFT_FREE), filler],

@@ -22,7 +22,7 @@ from test_disk_full import EVENTS_PER_BATCH, make_batch  # noqa: E402
 from test_symbols_api import fixture  # noqa: E402
 from vigil_harness import Server, free_bytes, mount_small_filesystem  # noqa: E402
 
-FS_BYTES = 256 << 20  # RocksDB preallocates about 70 MiB of it
+FS_BYTES = 256 << 20
 RESERVE_MB = 48
 
 
@@ -99,7 +99,7 @@ class DiskReserveTest(unittest.TestCase):
             status, _, body = self.post(make_batch("warm-%d" % b, b))
             self.assertEqual(status, 202, body)
             acked.append("warm-%d" % b)
-        time.sleep(1.5)  # the speed layer's first writes: the aggregates' log is preallocated
+        time.sleep(1.5)  # the speed layer's first writes (the aggregates' store)
 
         # 1. Under the reserve: refused, saying why and what to do.
         self.leave_free(RESERVE_MB - 8)
