@@ -105,30 +105,46 @@ Result<SymbolUploadState> SymbolUploads::Get(std::string_view app, std::string_v
   return SymbolUploadState{it->first, it->second.size, it->second.received};
 }
 
+Status SymbolUploads::ChunkFitsLocked(const Upload* u, std::string_view id, uint64_t offset,
+                                      size_t size) const {
+  if (size == 0) {
+    return Status::InvalidArgument("empty chunk: send the file's bytes from ?offset= as the body");
+  }
+  if (size > kChunkBytes) {
+    return Status::TooLarge("a chunk is at most " + std::to_string(kChunkBytes) +
+                            " bytes (the upload's chunk_bytes)");
+  }
+  if (u == nullptr) return NotFoundUpload(id);
+  if (u->finishing) return Status::AlreadyExists("this upload is being finished");
+  if (offset > u->received) {
+    return Status::AlreadyExists(
+        "offset " + std::to_string(offset) + " is past the " + std::to_string(u->received) +
+        " bytes received: send the chunk at offset " + std::to_string(u->received));
+  }
+  if (size > u->size - offset) {
+    return Status::TooLarge("the chunk ends at byte " + std::to_string(offset + size) +
+                            ", past the upload's size of " + std::to_string(u->size));
+  }
+  return Status::Ok();
+}
+
+Status SymbolUploads::CheckChunk(std::string_view app, std::string_view id, uint64_t offset,
+                                 size_t size) {
+  ExpireIdle();
+  std::lock_guard<std::mutex> lock(mu_);
+  return ChunkFitsLocked(FindLocked(app, id), id, offset, size);
+}
+
 Result<SymbolUploadState> SymbolUploads::Write(std::string_view app, std::string_view id,
                                                uint64_t offset, std::string_view data) {
-  if (data.empty()) return Status::InvalidArgument("empty chunk: send the bytes at ?offset=");
-  if (data.size() > kChunkBytes) {
-    return Status::TooLarge("a chunk is at most " + MiB(kChunkBytes) + " (chunk_bytes)");
-  }
   ExpireIdle();
   {
     std::lock_guard<std::mutex> lock(mu_);
     Upload* u = FindLocked(app, id);
-    if (u == nullptr) return NotFoundUpload(id);
-    if (u->finishing || u->writing) {
-      return Status::AlreadyExists(u->finishing ? "this upload is being finished"
-                                                : "another chunk of this upload is being "
-                                                  "written; send chunks one at a time");
-    }
-    if (offset > u->received) {
+    VIGIL_RETURN_IF_ERROR(ChunkFitsLocked(u, id, offset, data.size()));
+    if (u->writing) {
       return Status::AlreadyExists(
-          "offset " + std::to_string(offset) + " is past the " + std::to_string(u->received) +
-          " bytes received: send the chunk at offset " + std::to_string(u->received));
-    }
-    if (data.size() > u->size - offset) {
-      return Status::TooLarge("the chunk ends at byte " + std::to_string(offset + data.size()) +
-                              ", past the upload's size of " + std::to_string(u->size));
+          "another chunk of this upload is being written; send chunks one at a time");
     }
     u->writing = true;  // keeps Remove, ExpireIdle and other writes away from the file
   }

@@ -53,9 +53,13 @@ class SymbolUploads {
   Result<SymbolUploadState> Create(std::string_view app, uint64_t size);
   // NotFound when `app` has no upload `id` (never made, finished, deleted or expired).
   Result<SymbolUploadState> Get(std::string_view app, std::string_view id);
-  // Writes `data` at `offset`. AlreadyExists (a conflict) when `offset` is past what was
-  // received or the upload is being finished; TooLarge when the chunk is over kChunkBytes or
-  // ends past the size; InvalidArgument for an empty chunk; Unavailable when the disk is full.
+  // Whether a chunk of `size` bytes at `offset` fits the upload now: Write's refusals but the
+  // one for a chunk being written (a caller checks before it queues the chunk for Write).
+  Status CheckChunk(std::string_view app, std::string_view id, uint64_t offset, size_t size);
+  // Writes `data` at `offset`. NotFound as Get; AlreadyExists (a conflict) when `offset` is
+  // past what was received, the upload is being finished or another chunk is being written;
+  // TooLarge when the chunk is over kChunkBytes or ends past the size; InvalidArgument for an
+  // empty chunk; Unavailable when the disk is full.
   Result<SymbolUploadState> Write(std::string_view app, std::string_view id, uint64_t offset,
                                   std::string_view data);
   // Takes a complete upload for conversion: its file's path. AlreadyExists while bytes are
@@ -85,6 +89,8 @@ class SymbolUploads {
   std::string PathOf(std::string_view id) const;
   // The upload `id` of `app`, or null. Requires mu_.
   Upload* FindLocked(std::string_view app, std::string_view id);
+  // CheckChunk's refusals for upload `u` (null: not found). Requires mu_.
+  Status ChunkFitsLocked(const Upload* u, std::string_view id, uint64_t offset, size_t size) const;
   void RemoveLocked(std::map<std::string, Upload, std::less<>>::iterator it);
 
   const std::string dir_;

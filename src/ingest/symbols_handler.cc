@@ -218,26 +218,13 @@ void SymbolsHandler::WriteChunk(h2o_req_t* req, const App& app, std::string_view
                  "?offset= must be where the chunk starts in the file, in bytes: the "
                  "upload's \"received\"");
   }
-  if (req->entity.base == nullptr || req->entity.len == 0) {
-    return Error(req, 400, "empty chunk: send the file's bytes from ?offset= as the body");
-  }
-  if (req->entity.len > SymbolUploads::kChunkBytes) {
-    return Error(req, 413,
-                 "a chunk is at most " + std::to_string(SymbolUploads::kChunkBytes) +
-                     " bytes (the upload's chunk_bytes)");
-  }
   // What can be refused now is, before the chunk is copied and queued (Write checks again).
-  Result<SymbolUploadState> now = uploads_->Get(app.id, id);
-  if (!now.ok()) return Error(req, StatusFor(now.status()), now.status().message());
-  if (*offset > now->received) {
-    return Error(req, 409,
-                 "offset " + std::to_string(*offset) + " is past the " +
-                     std::to_string(now->received) + " bytes received: send the chunk at offset " +
-                     std::to_string(now->received));
+  const size_t len = req->entity.base == nullptr ? 0 : req->entity.len;
+  if (Status st = uploads_->CheckChunk(app.id, id, *offset, len); !st.ok()) {
+    return Error(req, StatusFor(st), st.message());
   }
   // Chunks wait for one writer thread: the bytes waiting are bounded, as the log bounds its
   // backlog.
-  const size_t len = req->entity.len;
   if (queued_chunk_bytes_.fetch_add(len) + len > kMaxQueuedChunkBytes) {
     queued_chunk_bytes_.fetch_sub(len);
     return Error(req, 503, "symbol chunks are waiting for the disk; send this one again later");
@@ -267,8 +254,7 @@ void SymbolsHandler::FinishUpload(h2o_req_t* req, const App& app, std::string_vi
     Result<MappedFile> file = MapFileReadOnly(path, 1, "a symbol file");
     if (!file.ok()) {
       uploads_->EndFinish(app_id, id, /*keep=*/false);
-      metrics_->CountRequest(500);
-      reply->Complete(500, ErrorJson(file.status().message()));
+      Complete(reply, {500, ErrorJson(file.status().message()), file.status().code()});
       return;
     }
     Answer answer = Store(
