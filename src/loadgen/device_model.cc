@@ -5,6 +5,8 @@
 // newest last), then the events are written with their type's fields.
 #include "loadgen/device_model.h"
 
+#include <xxhash.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -50,6 +52,16 @@ std::string Hex(uint64_t v, int digits) {
   std::string out(digits, '0');
   for (int i = digits - 1; i >= 0; --i, v >>= 4) out[i] = kDigits[v & 0xF];
   return out;
+}
+
+// A UUID (version 4 in form) made from a hash of `name`: random-looking as an SDK's, yet unique
+// per name and the same for the same seed.
+std::string UuidFor(std::string_view name) {
+  XXH128_hash_t h = XXH3_128bits(name.data(), name.size());
+  std::string hex = Hex((h.high64 & ~0xF000ull) | 0x4000ull, 16) +
+                    Hex((h.low64 & ~(3ull << 62)) | (2ull << 62), 16);
+  return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" +
+         hex.substr(16, 4) + "-" + hex.substr(20);
 }
 
 // Index in [0, n) with probability proportional to 1 / (i + 1)^s: a few popular values and a
@@ -112,19 +124,45 @@ constexpr AppVersion kAppVersions[] = {
     {"2.4.0", "2400", 1.5}, {"2.3.1", "2310", 1.0}, {"2.3.0", "2300", 1.1}, {"2.2.4", "2240", 0.9},
     {"2.2.1", "2210", 1.0}, {"2.1.0", "2100", 1.2}, {"2.0.3", "2030", 1.0}, {"1.9.8", "1980", 1.4},
 };
-constexpr const char* kAndroidModels[] = {
-    "SM-S918B", "Pixel 8",  "SM-A546B",   "Redmi Note 12", "Pixel 7a",
-    "SM-G991B", "moto g54", "OnePlus 11", "SM-A135F",      "Pixel 6",
+struct Model {
+  const char* name;
+  const char* manufacturer;
+  const char* screen;  // pixels, portrait
+  int memory_mb;
+};
+constexpr Model kAndroidModels[] = {
+    {"SM-S918B", "samsung", "1440x3088", 12288}, {"Pixel 8", "Google", "1080x2400", 8192},
+    {"SM-A546B", "samsung", "1080x2340", 6144},  {"Redmi Note 12", "Xiaomi", "1080x2400", 4096},
+    {"Pixel 7a", "Google", "1080x2400", 8192},   {"SM-G991B", "samsung", "1080x2400", 8192},
+    {"moto g54", "motorola", "1080x2400", 8192}, {"OnePlus 11", "OnePlus", "1440x3216", 16384},
+    {"SM-A135F", "samsung", "1080x2408", 4096},  {"Pixel 6", "Google", "1080x2400", 8192},
 };
 constexpr const char* kAndroidVersions[] = {"14", "13", "12", "11", "10", "9"};
-constexpr const char* kIosModels[] = {
-    "iPhone15,2", "iPhone16,1", "iPhone14,5", "iPhone14,7",
-    "iPhone15,4", "iPhone13,2", "iPhone12,1", "iPad13,1",
+constexpr Model kIosModels[] = {
+    {"iPhone15,2", "Apple", "1179x2556", 6144}, {"iPhone16,1", "Apple", "1179x2556", 8192},
+    {"iPhone14,5", "Apple", "1170x2532", 4096}, {"iPhone14,7", "Apple", "1170x2532", 6144},
+    {"iPhone15,4", "Apple", "1179x2556", 6144}, {"iPhone13,2", "Apple", "1170x2532", 4096},
+    {"iPhone12,1", "Apple", "828x1792", 4096},  {"iPad13,1", "Apple", "1640x2360", 4096},
 };
 constexpr const char* kIosVersions[] = {"17.4.1", "17.3.1", "16.7.5", "17.2", "16.6", "15.8.2"};
-constexpr const char* kLocales[] = {
-    "en_US", "en_GB", "de_DE", "pt_BR", "fr_FR", "es_ES",
-    "ja_JP", "hi_IN", "ko_KR", "it_IT", "nl_NL", "tr_TR",
+struct Locale {
+  const char* name;
+  const char* timezone;
+  const char* carriers[2];
+};
+constexpr Locale kLocales[] = {
+    {"en_US", "America/New_York", {"T-Mobile", "Verizon"}},
+    {"en_GB", "Europe/London", {"EE", "Vodafone UK"}},
+    {"de_DE", "Europe/Berlin", {"Telekom.de", "Vodafone.de"}},
+    {"pt_BR", "America/Sao_Paulo", {"VIVO", "Claro BR"}},
+    {"fr_FR", "Europe/Paris", {"Orange F", "SFR"}},
+    {"es_ES", "Europe/Madrid", {"Movistar", "Orange"}},
+    {"ja_JP", "Asia/Tokyo", {"NTT DOCOMO", "SoftBank"}},
+    {"hi_IN", "Asia/Kolkata", {"Jio 4G", "Airtel"}},
+    {"ko_KR", "Asia/Seoul", {"SKTelecom", "olleh"}},
+    {"it_IT", "Europe/Rome", {"TIM", "Vodafone IT"}},
+    {"nl_NL", "Europe/Amsterdam", {"KPN", "Odido"}},
+    {"tr_TR", "Europe/Istanbul", {"Turkcell", "Vodafone TR"}},
 };
 
 // ---- Errors ---------------------------------------------------------------------------------
@@ -432,6 +470,8 @@ void WriteNetwork(Rng& rng, JsonWriter& w) {
   w.Key("status").Int(status).Key("duration_ms").Int(static_cast<int64_t>(duration_ms));
   w.Key("bytes_sent").Int(bytes_sent).Key("bytes_received").Int(bytes_received);
   if (error != nullptr) w.Key("error").String(error);
+  // Most calls go through the app's traced HTTP client, which sends a W3C traceparent header.
+  if (Chance(rng, 0.8)) w.Key("trace_id").String(Hex(rng(), 16) + Hex(rng(), 16));
   w.EndObject();
 }
 
@@ -540,14 +580,17 @@ std::vector<Device> MakeDevices(uint64_t seed, int count) {
     Device d;
     d.id = "d" + Hex(rng(), 16);
     d.ios = Chance(rng, kIosShare);
-    if (d.ios) {
-      d.model = ZipfPick(rng, kIosModels);
-      d.os_version = ZipfPick(rng, kIosVersions, 1.3);
-    } else {
-      d.model = ZipfPick(rng, kAndroidModels);
-      d.os_version = ZipfPick(rng, kAndroidVersions, 1.3);
-    }
-    d.locale = ZipfPick(rng, kLocales, 1.2);
+    const Model& model = d.ios ? ZipfPick(rng, kIosModels) : ZipfPick(rng, kAndroidModels);
+    d.os_version = d.ios ? ZipfPick(rng, kIosVersions, 1.3) : ZipfPick(rng, kAndroidVersions, 1.3);
+    d.model = model.name;
+    d.manufacturer = model.manufacturer;
+    d.screen = model.screen;
+    d.memory_mb = model.memory_mb;
+    d.storage_gb = 64 << UniformInt(rng, 0, 3);
+    const Locale& locale = ZipfPick(rng, kLocales, 1.2);
+    d.locale = locale.name;
+    d.timezone = locale.timezone;
+    d.carrier = UniformPick(rng, locale.carriers);
     d.app_version = static_cast<int>(Zipf(rng, std::size(kAppVersions), 1.2));
     d.user_id = "u" + Hex(rng(), 12);
     d.sessions_per_day = static_cast<int>(UniformInt(rng, 1, 5));
@@ -582,8 +625,11 @@ GeneratedBatch BatchGenerator::Next(int64_t now_ms) {
   std::vector<Kind> kinds(n);
   std::vector<int64_t> ts(n);
   std::vector<int64_t> gap_before(n);
+  std::vector<uint64_t> session(n);
   for (int i = 0; i < n; ++i) {
     kinds[i] = NextKind(rng_, d);
+    if (kinds[i] == Kind::kSessionStart) ++d.sessions_made;
+    session[i] = d.sessions_made;
     if (kinds[i] == Kind::kSessionStart) {
       // The previous session ended hours ago; its tail is what the SDK sends at this launch.
       gap_before[i] = static_cast<int64_t>(kDayMs / d.sessions_per_day * (0.5 + Uniform(rng_)));
@@ -600,22 +646,39 @@ GeneratedBatch BatchGenerator::Next(int64_t now_ms) {
   GeneratedBatch batch;
   batch.batch_id = id_prefix + "b" + std::to_string(d.batches_made++);
   batch.event_count = n;
-  batch.body.reserve(512 + 300 * n);
+  batch.body.reserve(1024 + 400 * n);
   JsonWriter w(&batch.body);
   w.BeginObject();
   w.Key("batch_id").String(batch.batch_id).Key("sent_at").Int(now_ms);
   w.Key("device").BeginObject().Key("id").String(d.id).Key("model").String(d.model);
+  w.Key("manufacturer").String(d.manufacturer);
   w.Key("os").String(d.ios ? "ios" : "android").Key("os_version").String(d.os_version);
-  w.Key("locale").String(d.locale).EndObject();
+  w.Key("locale").String(d.locale).Key("timezone").String(d.timezone);
+  w.Key("screen")
+      .String(d.screen)
+      .Key("orientation")
+      .String(Chance(rng_, 0.9) ? "portrait" : "landscape");
+  w.Key("memory_mb").Int(d.memory_mb);
+  w.Key("free_memory_mb").Int(UniformInt(rng_, d.memory_mb / 20, d.memory_mb / 3));
+  w.Key("storage_gb").Int(d.storage_gb);
+  w.Key("free_storage_mb").Int(UniformInt(rng_, 500, d.storage_gb * 1024 / 2));
+  w.Key("battery_percent").Int(UniformInt(rng_, 3, 100)).Key("charging").Bool(Chance(rng_, 0.2));
+  bool wifi = Chance(rng_, 0.65);
+  w.Key("network").String(wifi ? "wifi" : "cellular");
+  if (!wifi) w.Key("carrier").String(d.carrier);
+  w.Key(d.ios ? "jailbroken" : "rooted").Bool(false).EndObject();
   const AppVersion& app = kAppVersions[d.app_version];
   w.Key("app").BeginObject().Key("version").String(app.version).Key("build").String(app.build);
   w.EndObject();
   w.Key("user").BeginObject().Key("id").String(d.user_id).EndObject();
+  w.Key("sdk").BeginObject().Key("name").String(d.ios ? "vigil-cocoa" : "vigil-android");
+  w.Key("version").String("3.4.1").EndObject();
   w.Key("events").BeginArray();
   for (int i = 0; i < n; ++i) {
     w.BeginObject();
-    w.Key("id").String(id_prefix + std::to_string(d.events_made++));
+    w.Key("id").String(UuidFor(id_prefix + std::to_string(d.events_made++)));
     w.Key("type").String(TypeName(kinds[i])).Key("ts").Int(ts[i]);
+    w.Key("session_id").String(UuidFor(id_prefix + "s" + std::to_string(session[i])));
     switch (kinds[i]) {
       case Kind::kSessionStart:
         break;

@@ -8,9 +8,16 @@
 // through flows; ~5% of devices were offline for days and send events 1-7 days old; ~2% have a
 // wrong clock (minutes to hours off, in `sent_at` and `ts` alike, for the server to correct).
 //
+// Batches carry what mobile SDKs send: the device's context (hardware, battery, network, ...),
+// the SDK's name and version, a random-looking UUID per event and per session (as Sentry's,
+// Firebase's and Amplitude's SDKs make them), and a W3C trace id on traced network calls. That
+// entropy is what makes a 20-event batch ~2 KB gzipped, the size docs/benchmarks assume, where
+// counters and repeated prefixes compressed to half that.
+//
 // Everything is drawn from std::mt19937_64 seeded by the caller, so a seed reproduces the same
 // fleet and the same sequence of batches (timestamps are relative to the `now_ms` passed in). Ids
-// also carry a run id, so two runs against the same server never collide on batch or event ids.
+// also carry a run id (batch ids in clear, event and session UUIDs through a hash), so two runs
+// against the same server never collide on batch or event ids.
 // The batch body follows the ingest contract in docs/architecture.md ("Contract").
 #pragma once
 
@@ -25,18 +32,25 @@ namespace vigil::loadgen {
 struct Device {
   std::string id;     // "d" + 16 hex digits; stable for a seed
   std::string model;  // "Pixel 8", "iPhone15,2", ...
+  std::string manufacturer;
+  std::string screen;  // "1080x2400"
+  int memory_mb = 0;
+  int storage_gb = 0;
   bool ios = false;
   std::string os_version;  // "14", "17.4.1", ...
   std::string locale;      // "en_US", ...
-  int app_version = 0;     // index into the app version table; 0 is the newest release
+  std::string timezone;    // "America/New_York", ...
+  std::string carrier;
+  int app_version = 0;  // index into the app version table; 0 is the newest release
   std::string user_id;
   int sessions_per_day = 1;    // 1-5
   int64_t offline_lag_ms = 0;  // > 0 for devices whose events are days old
   int64_t clock_skew_ms = 0;   // added to the device's clock readings (sent_at and ts)
 
   // Session state, advanced by BatchGenerator.
-  uint64_t events_made = 0;   // counter behind the device's event ids
-  uint64_t batches_made = 0;  // counter behind the device's batch ids
+  uint64_t events_made = 0;    // counter behind the device's event ids
+  uint64_t batches_made = 0;   // counter behind the device's batch ids
+  uint64_t sessions_made = 0;  // counter behind the device's session ids
   int session_events_left = 0;
   bool session_crashes = false;
 };
