@@ -126,7 +126,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
     return 1;
   }
 
-  // Signals are taken by sigwait below; block them before any thread starts.
+  // Signals are taken by sigtimedwait below; block them before any thread starts.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
@@ -497,8 +497,18 @@ int RunServeCommand(const std::vector<std::string>& args) {
   }
   std::fflush(stdout);
 
+  // Until a stop signal: every minute, when previous ingest keys were last used goes to
+  // apps.json, so that their last_used_ms outlives a restart (AppRegistry::SaveKeyUse).
   int sig = 0;
-  sigwait(&stop_signals, &sig);
+  for (;;) {
+    const timespec minute{60, 0};
+    sig = sigtimedwait(&stop_signals, nullptr, &minute);
+    if (sig > 0) break;
+    if (Status saved = (*apps)->SaveKeyUse(ingest::AppRegistry::kKeyUseSaveMs); !saved.ok()) {
+      std::fprintf(stderr, "vigil: cannot save when previous ingest keys were last used: %s\n",
+                   saved.ToString().c_str());
+    }
+  }
   std::fprintf(stderr, "vigil: %s received, draining the log\n",
                sig == SIGINT ? "SIGINT" : "SIGTERM");
   server.StopAccepting();
@@ -506,6 +516,10 @@ int RunServeCommand(const std::vector<std::string>& args) {
   usleep(200 * 1000);  // answers already on their way reach their loops
   server.Stop();
   if (api_server) api_server->Stop();
+  if (Status saved = (*apps)->SaveKeyUse(0); !saved.ok()) {
+    std::fprintf(stderr, "vigil: cannot save when previous ingest keys were last used: %s\n",
+                 saved.ToString().c_str());
+  }
   // Processing reads the raw log: stop it (committing its offsets) before the logs close.
   batch_api.Stop();
   batch_layer.Stop();

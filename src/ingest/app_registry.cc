@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <mutex>
 #include <type_traits>
+#include <utility>
+#include <vector>
 
 #include "common/file_util.h"
 #include "common/json_writer.h"
@@ -69,6 +71,10 @@ Status AppRegistry::Load() {
           return bad("an app's previous ingest key is missing a field");
         }
         previous.key = value;
+        if (int64_t last_used; !k["last_used_ms"].get_int64().get(last_used)) {
+          previous.use->last_ms = last_used;
+          previous.use->saved_ms = last_used;
+        }
         app->previous_ingest_keys.push_back(std::move(previous));
       }
     }
@@ -120,6 +126,7 @@ void AppRegistry::IndexLocked(std::shared_ptr<const App> app) {
 Status AppRegistry::SaveLocked() const {
   std::string out;
   JsonWriter w(&out);
+  std::vector<std::pair<PreviousIngestKey::Use*, int64_t>> written_use;
   w.BeginObject().Key("version").Int(1).Key("apps").BeginArray();
   for (const auto& a : apps_) {
     w.BeginObject()
@@ -147,7 +154,12 @@ Status AppRegistry::SaveLocked() const {
     if (!a->previous_ingest_keys.empty()) {
       w.Key("previous_ingest_keys").BeginArray();
       for (const PreviousIngestKey& p : a->previous_ingest_keys) {
-        w.BeginObject().Key("key").String(p.key).Key("retired_ms").Int(p.retired_ms).EndObject();
+        w.BeginObject().Key("key").String(p.key).Key("retired_ms").Int(p.retired_ms);
+        if (int64_t last_used = p.use->last_ms.load(std::memory_order_relaxed); last_used > 0) {
+          w.Key("last_used_ms").Int(last_used);
+          written_use.emplace_back(p.use.get(), last_used);
+        }
+        w.EndObject();
       }
       w.EndArray();
     }
@@ -156,7 +168,11 @@ Status AppRegistry::SaveLocked() const {
   }
   w.EndArray().EndObject();
   out.push_back('\n');
-  return WriteFileAtomically(path_, out, 0600);
+  Status st = WriteFileAtomically(path_, out, 0600);
+  if (st.ok()) {
+    for (auto [use, last_used] : written_use) use->saved_ms.store(last_used);
+  }
+  return st;
 }
 
 Result<CreatedApp> AppRegistry::Create(std::string_view name) {
@@ -316,6 +332,18 @@ void AppRegistry::RenderPreviousKeyUse(std::string* out) const {
               "\"} " + std::to_string(p.use->batches.load(std::memory_order_relaxed)) + "\n";
     }
   }
+}
+
+Status AppRegistry::SaveKeyUse(int64_t min_advance_ms) {
+  std::unique_lock lock(mu_);
+  for (const auto& app : apps_) {
+    for (const PreviousIngestKey& p : app->previous_ingest_keys) {
+      const int64_t last = p.use->last_ms.load(std::memory_order_relaxed);
+      const int64_t saved = p.use->saved_ms.load(std::memory_order_relaxed);
+      if (last > saved && last - saved >= min_advance_ms) return SaveLocked();
+    }
+  }
+  return Status::Ok();
 }
 
 size_t AppRegistry::size() const {

@@ -44,12 +44,14 @@ struct AppQuota {
 struct PreviousIngestKey {
   std::string key;
   int64_t retired_ms = 0;  // when the app was given a new key
-  // Its use since the server started, so that an admin can tell when no installed version
-  // sends it any more: when a batch last came with it (0: none since) and how many did. Shared
-  // by every version of the App; updated by EventsHandler (NoteUse) without the registry's lock.
+  // Its use, so that an admin can tell when no installed version sends it any more: when a
+  // batch last came with it (0: never), kept across restarts (AppRegistry::SaveKeyUse), and how
+  // many did since the server started. Shared by every version of the App; updated by
+  // EventsHandler (NoteUse) without the registry's lock.
   struct Use {
     std::atomic<int64_t> last_ms{0};
     std::atomic<uint64_t> batches{0};
+    std::atomic<int64_t> saved_ms{0};  // last_ms as apps.json holds it
   };
   std::shared_ptr<Use> use = std::make_shared<Use>();
 
@@ -110,6 +112,13 @@ class AppRegistry {
   // vigil_ingest_previous_key_batches_total{app,key}: batches sent with each previous ingest
   // key since start.
   void RenderPreviousKeyUse(std::string* out) const;
+  // Persists when each previous ingest key was last used, if that of one of them is at least
+  // `min_advance_ms` newer than what apps.json holds (0: any newer), so that its last_used_ms
+  // survives a restart. NoteUse on the ingest path only touches memory: `vigil serve` calls this
+  // every minute with kKeyUseSaveMs, and at shutdown with 0, so a kill -9 loses at most
+  // kKeyUseSaveMs of it (plus the minute). Ok without writing when nothing advanced that much.
+  Status SaveKeyUse(int64_t min_advance_ms);
+  static constexpr int64_t kKeyUseSaveMs = 10 * 60 * 1000;
 
  private:
   AppRegistry(std::string path, Clock* clock) : path_(std::move(path)), clock_(clock) {}

@@ -204,6 +204,53 @@ TEST_F(AppRegistryTest, ARotatedIngestKeyKeepsThePreviousOnesUntilRevoked) {
   EXPECT_EQ(app->previous_ingest_keys[0].retired_ms, 1700000002000);
 }
 
+TEST_F(AppRegistryTest, WhenAPreviousIngestKeyWasLastUsedSurvivesReopen) {
+  auto reg = AppRegistry::Open(dir_, &clock_);
+  ASSERT_TRUE(reg.ok());
+  std::string id = (*reg)->Create("rotating").value().app.id;
+  const std::string old_key = (*reg)->FindById(id)->ingest_key;
+  ASSERT_TRUE((*reg)->RotateIngestKey(id).ok());
+  auto last_used_on_disk = [&]() -> int64_t {
+    auto reopened = AppRegistry::Open(dir_, &clock_);
+    EXPECT_TRUE(reopened.ok());
+    return (*reopened)->FindById(id)->previous_ingest_keys.at(0).use->last_ms.load();
+  };
+  EXPECT_EQ(last_used_on_disk(), 0);
+  EXPECT_TRUE((*reg)->SaveKeyUse(0).ok());  // nothing to save: no write, nothing on disk
+  EXPECT_EQ(last_used_on_disk(), 0);
+
+  std::shared_ptr<const App> app = (*reg)->FindByIngestKey(old_key);
+  const PreviousIngestKey& previous = app->previous_ingest_keys.at(0);
+  const int64_t t1 = 1700000100000;
+  previous.NoteUse(t1);
+  ASSERT_TRUE((*reg)->SaveKeyUse(AppRegistry::kKeyUseSaveMs).ok());  // first use: saved at once
+  EXPECT_EQ(last_used_on_disk(), t1);
+
+  // A use less than kKeyUseSaveMs after the saved one waits for a later save or for shutdown.
+  previous.NoteUse(t1 + 60'000);
+  ASSERT_TRUE((*reg)->SaveKeyUse(AppRegistry::kKeyUseSaveMs).ok());
+  EXPECT_EQ(last_used_on_disk(), t1);
+  previous.NoteUse(t1 + AppRegistry::kKeyUseSaveMs);
+  ASSERT_TRUE((*reg)->SaveKeyUse(AppRegistry::kKeyUseSaveMs).ok());
+  EXPECT_EQ(last_used_on_disk(), t1 + AppRegistry::kKeyUseSaveMs);
+  previous.NoteUse(t1 + AppRegistry::kKeyUseSaveMs + 5);
+  ASSERT_TRUE((*reg)->SaveKeyUse(0).ok());
+  EXPECT_EQ(last_used_on_disk(), t1 + AppRegistry::kKeyUseSaveMs + 5);
+
+  // Any other change of the registry writes it too, and a reopened registry goes on from it.
+  previous.NoteUse(t1 + AppRegistry::kKeyUseSaveMs + 9);
+  ASSERT_TRUE((*reg)->SetDisabled(id, true).ok());
+  EXPECT_EQ(last_used_on_disk(), t1 + AppRegistry::kKeyUseSaveMs + 9);
+  reg->reset();
+  auto reopened = AppRegistry::Open(dir_, &clock_);
+  ASSERT_TRUE(reopened.ok());
+  EXPECT_TRUE((*reopened)->SaveKeyUse(0).ok());  // what it loaded counts as saved
+  std::shared_ptr<const App> loaded_app = (*reopened)->FindById(id);
+  const PreviousIngestKey& loaded = loaded_app->previous_ingest_keys.at(0);
+  EXPECT_EQ(loaded.use->last_ms.load(), t1 + AppRegistry::kKeyUseSaveMs + 9);
+  EXPECT_EQ(loaded.use->batches.load(), 0u);  // the count is per process, as its metric says
+}
+
 TEST_F(AppRegistryTest, AnAppKeepsAtMostEightPreviousIngestKeys) {
   auto reg = AppRegistry::Open(dir_, &clock_);
   ASSERT_TRUE(reg.ok());

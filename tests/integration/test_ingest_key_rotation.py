@@ -1,8 +1,9 @@
 """A new ingest key for an app (docs/protocol.md, admin API), against the real server over HTTP.
 
 App versions already installed send the key built into them: after a rotation the previous key
-must keep working, into the same app, until an admin revokes it, across restarts. Events are read
-back with `vigil log dump`.
+must keep working, into the same app, until an admin revokes it, across restarts, and when it was
+last used must survive restarts too (it tells the admin when it can go). Events are read back with
+`vigil log dump`.
 """
 import os
 import sys
@@ -58,9 +59,19 @@ class IngestKeyRotationTest(unittest.TestCase):
         status, _, third = self.server.admin("POST", self.path + "ingest-key")
         self.assertEqual(status, 200, third)
         self.assertEqual([p["key"] for p in third["previous_ingest_keys"]], [first, second])
-        # Kept across a restart, with the order of retirement.
+        # Kept across a restart, with the order of retirement and when each was last used.
+        # (A use after the registry's last write: only the save at shutdown keeps it.)
+        time.sleep(0.01)
+        self.assertEqual(self.post(first, "old-1b")[0], 202)
+        now = self.server.admin("GET", self.path.rstrip("/"))[2]
+        last_used = {p["key"]: p["last_used_ms"] for p in now["previous_ingest_keys"]}
+        self.assertGreater(last_used[first], listed["previous_ingest_keys"][0]["last_used_ms"])
+        self.assertIsNone(last_used[second])
         self.server.stop()
         self.server.start()
+        restarted = self.server.admin("GET", self.path.rstrip("/"))[2]
+        self.assertEqual({p["key"]: p["last_used_ms"] for p in restarted["previous_ingest_keys"]},
+                         last_used)
         for key, batch_id in ((first, "old-2"), (second, "mid-2"), (third["ingest_key"], "new-2")):
             self.assertEqual(self.post(key, batch_id)[0], 202, key)
 
@@ -77,7 +88,7 @@ class IngestKeyRotationTest(unittest.TestCase):
         self.assertEqual(self.post(second, "mid-4")[0], 202)
         self.assertEqual(sorted(e["id"] for e in self.server.log_dump(self.app["id"])),
                          ["mid-2-e", "mid-3-e", "mid-4-e", "new-1-e", "new-2-e", "old-1-e",
-                          "old-2-e"])
+                          "old-1b-e", "old-2-e"])
 
     def test_refusals(self):
         current = self.app["ingest_key"]
