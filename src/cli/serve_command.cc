@@ -232,7 +232,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
                  symbol_store.status().ToString().c_str());
     return 1;
   }
-  // Chunked symbol uploads in progress; they do not outlive the process.
+  // Chunked symbol uploads in progress, with what an earlier run left open.
   Result<std::unique_ptr<ingest::SymbolUploads>> symbol_uploads =
       ingest::SymbolUploads::Open(config.data_dir + "/symbols/.uploads", SystemClock());
   if (!symbol_uploads.ok()) {

@@ -124,7 +124,7 @@ Result<loadgen::HttpResponse> UploadInChunks(loadgen::HttpClient* client,
     client->Close();
     Result<loadgen::HttpResponse> asked = client->Request("GET", upload_path, auth, {});
     if (!asked.ok()) continue;
-    if (asked->status != 200) return asked;  // e.g. 404: the server restarted
+    if (asked->status != 200) return asked;  // e.g. 404: expired or deleted
     Result<UploadState> now = ParseUploadState(asked->body);
     if (!now.ok()) return now.status();
     offset = now->received;
@@ -144,7 +144,8 @@ int Upload(const std::vector<std::string>& args) {
       "into a symcache and answers what it stored; that answer is printed, one JSON\n"
       "object per line. A progress bar shows on stderr while a file is sent.\n"
       "Files over 8 MiB go in 8 MiB chunks (the server's /symbols/uploads API); after a\n"
-      "dropped connection the upload goes on from the last chunk the server received.");
+      "dropped connection (a restart of the server too) the upload goes on from the last\n"
+      "chunk the server received.");
   flags.String("server", &server, "the Vigil server, e.g. http://127.0.0.1:8080");
   flags.String("token", &token, "the app's API token (or VIGIL_API_TOKEN)");
   flags.String("app", &app, "the app id (default: the app the token belongs to)");

@@ -1,11 +1,17 @@
-// Chunked symbol uploads: one file per upload, written at the offsets the chunks name.
+// Chunked symbol uploads: one file per upload, written at the offsets the chunks name, and a
+// state file beside it that lets the upload go on after a restart.
 #include "ingest/symbol_uploads.h"
 
 #include <fcntl.h>
+#include <simdjson.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <vector>
 
 #include "common/file_util.h"
 #include "common/json_writer.h"
@@ -36,14 +42,90 @@ std::string SymbolUploadState::ToJson() const {
   return out;
 }
 
+namespace {
+
+constexpr std::string_view kPartSuffix = ".part";
+constexpr std::string_view kStateSuffix = ".state";
+
+bool EndsWith(std::string_view s, std::string_view suffix) {
+  return s.size() > suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<SymbolUploads>> SymbolUploads::Open(std::string dir, Clock* clock) {
-  if (Status st = RemoveTree(dir); !st.ok()) return st;
   if (Status st = MakeDirs(dir); !st.ok()) return st;
-  return std::unique_ptr<SymbolUploads>(new SymbolUploads(std::move(dir), clock));
+  std::unique_ptr<SymbolUploads> uploads(new SymbolUploads(std::move(dir), clock));
+  if (Status st = uploads->Load(); !st.ok()) return st;
+  return uploads;
+}
+
+Status SymbolUploads::Load() {
+  Result<std::vector<std::string>> names = ListDir(dir_);
+  if (!names.ok()) return names.status();
+  simdjson::dom::parser parser;
+  for (const std::string& name : *names) {
+    if (!EndsWith(name, kStateSuffix)) continue;
+    const std::string id = name.substr(0, name.size() - kStateSuffix.size());
+    Result<std::string> text = ReadFile(dir_ + "/" + name);
+    Upload u;
+    std::string_view app;
+    simdjson::dom::element doc;
+    struct stat part;
+    const bool usable =
+        text.ok() && text->size() < 4096 && !parser.parse(*text).get(doc) &&
+        !doc["app"].get_string().get(app) && !doc["size"].get_uint64().get(u.size) &&
+        !doc["received"].get_uint64().get(u.received) &&
+        !doc["touched_ms"].get_int64().get(u.touched_ms) && !app.empty() && u.size > 0 &&
+        u.size <= symbols::kMaxSymbolFileBytes && u.received <= u.size &&
+        ::stat(PathOf(id).c_str(), &part) == 0 && static_cast<uint64_t>(part.st_size) >= u.received;
+    if (!usable) {
+      std::fprintf(stderr, "vigil: dropping symbol upload %s: its files in %s are incomplete\n",
+                   id.c_str(), dir_.c_str());
+      continue;  // its files go below, with the other leftovers
+    }
+    u.app = app;
+    uploads_[id] = std::move(u);
+  }
+  // Everything else is left over: the part of an upload whose state is gone or unusable, a
+  // state file half written (.tmp), an upload removed while its chunk was being saved.
+  for (const std::string& name : *names) {
+    std::string_view id = name;
+    if (EndsWith(name, kStateSuffix)) {
+      id.remove_suffix(kStateSuffix.size());
+    } else if (EndsWith(name, kPartSuffix)) {
+      id.remove_suffix(kPartSuffix.size());
+    } else {
+      id = {};
+    }
+    if (id.empty() || !uploads_.contains(id)) ::unlink((dir_ + "/" + name).c_str());
+  }
+  return Status::Ok();
 }
 
 std::string SymbolUploads::PathOf(std::string_view id) const {
-  return dir_ + "/" + std::string(id) + ".part";
+  return dir_ + "/" + std::string(id) + std::string(kPartSuffix);
+}
+
+std::string SymbolUploads::StatePathOf(std::string_view id) const {
+  return dir_ + "/" + std::string(id) + std::string(kStateSuffix);
+}
+
+std::string SymbolUploads::StateJson(const Upload& u) {
+  std::string out;
+  JsonWriter(&out)
+      .BeginObject()
+      .Key("app")
+      .String(u.app)
+      .Key("size")
+      .Uint(u.size)
+      .Key("received")
+      .Uint(u.received)
+      .Key("touched_ms")
+      .Int(u.touched_ms)
+      .EndObject();
+  out.push_back('\n');
+  return out;
 }
 
 SymbolUploads::Upload* SymbolUploads::FindLocked(std::string_view app, std::string_view id) {
@@ -52,6 +134,8 @@ SymbolUploads::Upload* SymbolUploads::FindLocked(std::string_view app, std::stri
 }
 
 void SymbolUploads::RemoveLocked(std::map<std::string, Upload, std::less<>>::iterator it) {
+  // The state first: a part without one is a leftover that the next start deletes.
+  ::unlink(StatePathOf(it->first).c_str());
   ::unlink(PathOf(it->first).c_str());
   uploads_.erase(it);
 }
@@ -60,8 +144,8 @@ namespace {
 
 Status NotFoundUpload(std::string_view id) {
   return Status::NotFound("no symbol upload " + std::string(id) +
-                          " for this app: it was finished, deleted, idle for 24 h, or the "
-                          "server restarted; start a new upload");
+                          " for this app: it was finished, deleted or idle for 24 h; start a new "
+                          "upload");
 }
 
 }  // namespace
@@ -80,20 +164,28 @@ Result<SymbolUploadState> SymbolUploads::Create(std::string_view app, uint64_t s
   VIGIL_RETURN_IF_ERROR(CheckSize(size));
   ExpireIdle();
   std::string id = RandomToken("up_", 16);
-  // The file exists from the start, so that a finish of a complete upload always finds it.
+  const Upload upload{std::string(app), size, 0, clock_->NowMs(), false, false};
+  // The file exists from the start, so that a finish of a complete upload always finds it. Its
+  // state is written without a sync (this runs on an event loop): an upload that received
+  // nothing yet costs its client nothing if a machine crash loses it; each chunk syncs both.
   const int fd = ::open(PathOf(id).c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return Status::IoError("create " + PathOf(id) + ": " + std::strerror(errno));
   ::close(fd);
+  if (Status st = WriteFile(StatePathOf(id), StateJson(upload)); !st.ok()) {
+    ::unlink(PathOf(id).c_str());
+    return st;
+  }
   std::lock_guard<std::mutex> lock(mu_);
   size_t open = 0;
   for (const auto& [unused, u] : uploads_) open += u.app == app ? 1 : 0;
   if (open >= kMaxOpenPerApp) {
+    ::unlink(StatePathOf(id).c_str());
     ::unlink(PathOf(id).c_str());
     return Status::Unavailable(std::to_string(open) +
                                " symbol uploads of this app are open; finish or DELETE one, "
                                "or wait for idle ones to expire (24 h)");
   }
-  uploads_[id] = Upload{std::string(app), size, 0, clock_->NowMs(), false, false};
+  uploads_[id] = upload;
   return SymbolUploadState{id, size, 0};
 }
 
@@ -138,6 +230,7 @@ Status SymbolUploads::CheckChunk(std::string_view app, std::string_view id, uint
 Result<SymbolUploadState> SymbolUploads::Write(std::string_view app, std::string_view id,
                                                uint64_t offset, std::string_view data) {
   ExpireIdle();
+  Upload after;  // the upload once this chunk is in, as its state file will say
   {
     std::lock_guard<std::mutex> lock(mu_);
     Upload* u = FindLocked(app, id);
@@ -146,8 +239,11 @@ Result<SymbolUploadState> SymbolUploads::Write(std::string_view app, std::string
       return Status::AlreadyExists(
           "another chunk of this upload is being written; send chunks one at a time");
     }
-    u->writing = true;  // keeps Remove, ExpireIdle and other writes away from the file
+    u->writing = true;  // keeps Remove, ExpireIdle and other writes away from the files
+    after = *u;
   }
+  after.received = std::max(after.received, offset + data.size());
+  after.touched_ms = clock_->NowMs();
   Status st;
   const int fd = ::open(PathOf(id).c_str(), O_WRONLY | O_CLOEXEC);
   if (fd < 0) {
@@ -166,14 +262,19 @@ Result<SymbolUploadState> SymbolUploads::Write(std::string_view app, std::string
         done += static_cast<size_t>(n);
       }
     }
+    // The chunk is answered as received: it and the state saying so survive a crash.
+    if (st.ok() && ::fdatasync(fd) != 0) {
+      st = Status::IoError("fdatasync " + PathOf(id) + ": " + std::strerror(errno));
+    }
     ::close(fd);
   }
+  if (st.ok()) st = WriteFileAtomically(StatePathOf(id), StateJson(after), 0600);
   std::lock_guard<std::mutex> lock(mu_);
   Upload* u = FindLocked(app, id);  // still there: nothing removes an upload being written
   u->writing = false;
   if (!st.ok()) return st;
-  u->received = std::max(u->received, offset + data.size());
-  u->touched_ms = clock_->NowMs();
+  u->received = after.received;
+  u->touched_ms = after.touched_ms;
   return SymbolUploadState{std::string(id), u->size, u->received};
 }
 

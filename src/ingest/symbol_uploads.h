@@ -8,11 +8,14 @@
 //
 // An upload is created with its total size, filled by chunks at offsets up to what it has
 // received (a chunk sent again is written again: same bytes, same place), then finished: taken
-// out for conversion as one file. Uploads live in one directory, one file each; they do not
-// survive a restart (Open empties the directory) and expire after kIdleExpiryMs without a
-// chunk: every call but PendingBytes first deletes the uploads expired by then, so an expired
-// upload is never found, and its file goes at the next call for any upload. Thread-safe; chunk
-// writes block on the disk, so callers keep them off event loops.
+// out for conversion as one file. Uploads live in one directory: <id>.part, the bytes, and
+// <id>.state, its app, size, bytes received and last chunk's time. A chunk is answered once
+// both are synced, so an upload survives a restart or a kill -9 (a deploy in the middle of a
+// CI job's upload) with every chunk it acknowledged, and its client goes on from `received`.
+// Uploads expire after kIdleExpiryMs without a chunk: every call but PendingBytes first deletes
+// the uploads expired by then, so an expired upload is never found, and its files go at the
+// next call for any upload. Thread-safe; chunk writes block on the disk, so callers keep them
+// off event loops.
 #pragma once
 
 #include <cstdint>
@@ -42,8 +45,9 @@ class SymbolUploads {
   static constexpr size_t kMaxOpenPerApp = 16;
   static constexpr int64_t kIdleExpiryMs = int64_t{24} * 3600 * 1000;
 
-  // Opens `dir`, creating it, and deletes what an earlier run left in it. `clock` must outlive
-  // this object.
+  // Opens `dir`, creating it, with the uploads an earlier run left open; files of none (a
+  // state half written, a part without its state) are deleted. `clock` must outlive this
+  // object.
   static Result<std::unique_ptr<SymbolUploads>> Open(std::string dir, Clock* clock);
 
   // InvalidArgument for a size of 0, TooLarge over the symbol file cap.
@@ -86,7 +90,10 @@ class SymbolUploads {
     bool finishing = false;  // between BeginFinish and EndFinish
   };
   SymbolUploads(std::string dir, Clock* clock) : dir_(std::move(dir)), clock_(clock) {}
-  std::string PathOf(std::string_view id) const;
+  Status Load();
+  std::string PathOf(std::string_view id) const;       // <id>.part
+  std::string StatePathOf(std::string_view id) const;  // <id>.state
+  static std::string StateJson(const Upload& u);
   // The upload `id` of `app`, or null. Requires mu_.
   Upload* FindLocked(std::string_view app, std::string_view id);
   // CheckChunk's refusals for upload `u` (null: not found). Requires mu_.

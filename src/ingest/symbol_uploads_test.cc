@@ -1,5 +1,5 @@
 // SymbolUploads: chunks written at their offsets, the refusals that keep a file whole, expiry
-// with a fake clock, and the directory emptied at open.
+// with a fake clock, and uploads that go on after a reopen (leftovers of none deleted).
 #include "ingest/symbol_uploads.h"
 
 #include <gtest/gtest.h>
@@ -108,7 +108,7 @@ TEST_F(SymbolUploadsTest, IdleUploadsExpireAfterADay) {
   EXPECT_EQ(uploads_->ExpireIdle(), 1u);
   EXPECT_EQ(uploads_->Get("app1", idle).status().code(), StatusCode::kNotFound);
   EXPECT_TRUE(uploads_->Get("app1", busy).ok());
-  EXPECT_EQ(ListDir(dir_.path() + "/up").value().size(), 1u);
+  EXPECT_EQ(ListDir(dir_.path() + "/up").value().size(), 2u);  // its part and its state
   // Past its time an upload is not found, chunk or finish, without waiting for a sweep.
   clock_.AdvanceMs(SymbolUploads::kIdleExpiryMs);
   EXPECT_EQ(uploads_->Write("app1", busy, 1, "y").status().code(), StatusCode::kNotFound);
@@ -116,15 +116,69 @@ TEST_F(SymbolUploadsTest, IdleUploadsExpireAfterADay) {
   EXPECT_EQ(ListDir(dir_.path() + "/up").value().size(), 0u);
 }
 
-TEST_F(SymbolUploadsTest, OpenEmptiesWhatAnEarlierRunLeft) {
+TEST_F(SymbolUploadsTest, UploadsGoOnAfterAReopen) {
   std::string id = uploads_->Create("app1", 10).value().id;
+  std::string empty = uploads_->Create("app1", 4).value().id;
   ASSERT_TRUE(uploads_->Write("app1", id, 0, "abc").ok());
   uploads_.reset();
+  clock_.AdvanceMs(60'000);
   Result<std::unique_ptr<SymbolUploads>> reopened =
       SymbolUploads::Open(dir_.path() + "/up", &clock_);
-  ASSERT_TRUE(reopened.ok());
-  EXPECT_EQ(ListDir(dir_.path() + "/up").value().size(), 0u);
-  EXPECT_EQ((*reopened)->Get("app1", id).status().code(), StatusCode::kNotFound);
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  Result<SymbolUploadState> state = (*reopened)->Get("app1", id);
+  ASSERT_TRUE(state.ok()) << state.status().ToString();
+  EXPECT_EQ(state->size, 10u);
+  EXPECT_EQ(state->received, 3u);
+  EXPECT_EQ((*reopened)->Get("app2", id).status().code(), StatusCode::kNotFound);  // its app's
+  EXPECT_EQ((*reopened)->Get("app1", empty).value().received, 0u);
+  EXPECT_EQ((*reopened)->PendingBytes(), 7u + 4u);
+  // Past what it received, refused as before; from there, it goes on to a whole file.
+  EXPECT_EQ((*reopened)->Write("app1", id, 4, "x").status().code(), StatusCode::kAlreadyExists);
+  ASSERT_TRUE((*reopened)->Write("app1", id, 3, "defghij").ok());
+  Result<std::string> path = (*reopened)->BeginFinish("app1", id);
+  ASSERT_TRUE(path.ok()) << path.status().ToString();
+  EXPECT_EQ(Contents(*path), "abcdefghij");
+  (*reopened)->EndFinish("app1", id, /*keep=*/false);
+  EXPECT_EQ(ListDir(dir_.path() + "/up").value().size(), 2u);  // the empty upload's two files
+}
+
+TEST_F(SymbolUploadsTest, ReopenedUploadsCountTowardsTheLimitAndExpireByTheirLastChunk) {
+  std::string id = uploads_->Create("app1", 10).value().id;
+  for (size_t i = 1; i < SymbolUploads::kMaxOpenPerApp; ++i) {
+    ASSERT_TRUE(uploads_->Create("app1", 10).ok());
+  }
+  clock_.AdvanceMs(SymbolUploads::kIdleExpiryMs - 1000);
+  ASSERT_TRUE(uploads_->Write("app1", id, 0, "a").ok());
+  uploads_.reset();
+  auto reopened = SymbolUploads::Open(dir_.path() + "/up", &clock_).value();
+  EXPECT_EQ(reopened->Create("app1", 10).status().code(), StatusCode::kUnavailable);
+  clock_.AdvanceMs(1000);  // a day after the others' creation, a second after id's chunk
+  ASSERT_TRUE(reopened->Create("app1", 10).ok());
+  EXPECT_TRUE(reopened->Get("app1", id).ok());
+  EXPECT_EQ(ListDir(dir_.path() + "/up").value().size(), 4u);  // id's and the new one's files
+}
+
+TEST_F(SymbolUploadsTest, OpenDeletesWhatBelongsToNoUpload) {
+  std::string kept = uploads_->Create("app1", 10).value().id;
+  ASSERT_TRUE(uploads_->Write("app1", kept, 0, "abc").ok());
+  std::string garbled = uploads_->Create("app1", 10).value().id;
+  std::string short_part = uploads_->Create("app1", 10).value().id;
+  ASSERT_TRUE(uploads_->Write("app1", short_part, 0, "abcde").ok());
+  uploads_.reset();
+  const std::string up = dir_.path() + "/up/";
+  ASSERT_TRUE(WriteFile(up + garbled + ".state", "{\"app\": \"app1\", \"size\": ").ok());
+  // A state saying more was received than its part holds (a part restored from elsewhere).
+  ASSERT_TRUE(WriteFile(up + short_part + ".part", "abc").ok());
+  ASSERT_TRUE(WriteFile(up + "up_orphan.part", "xyz").ok());          // its state is gone
+  ASSERT_TRUE(WriteFile(up + kept + ".state.tmp", "{\"app\"").ok());  // a save cut short
+  ASSERT_TRUE(WriteFile(up + "notes.txt", "?").ok());
+  ASSERT_TRUE(WriteFile(up + ".state", "{}").ok());
+  auto reopened = SymbolUploads::Open(dir_.path() + "/up", &clock_).value();
+  EXPECT_EQ(ListDir(dir_.path() + "/up").value(),
+            (std::vector<std::string>{kept + ".part", kept + ".state"}));
+  EXPECT_EQ(reopened->Get("app1", kept).value().received, 3u);
+  EXPECT_EQ(reopened->Get("app1", garbled).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(reopened->Get("app1", short_part).status().code(), StatusCode::kNotFound);
 }
 
 }  // namespace

@@ -265,6 +265,50 @@ class ResumeTest(unittest.TestCase):
             self.assertEqual(hashlib.sha256(f.read()).digest(), hashlib.sha256(data).digest())
 
 
+    def test_an_upload_goes_on_after_a_kill9(self):
+        """A deploy in the middle of a CI job's upload: every acknowledged chunk survives."""
+        server = Server().start()
+        self.addCleanup(server.cleanup)
+        app = server.create_app("restart")
+        auth = {"Authorization": "Bearer " + app["api_token"]}
+        base = "/v1/apps/%s/symbols/uploads" % app["id"]
+        data = fixture("breakpad/linux_inline.new.sym")
+        half = len(data) // 2
+        status, _, body = server.json_request("POST", base + "?size=%d" % len(data), None, auth)
+        self.assertEqual(status, 201, body)
+        upload = base + "/" + body["upload_id"]
+        status, _, body = server.json_request("PUT", upload + "?offset=0", data[:half], auth)
+        self.assertEqual((status, body["received"]), (200, half), body)
+        status, _, body = server.json_request("POST", base + "?size=10", None, auth)
+        self.assertEqual(status, 201, body)
+        untouched = base + "/" + body["upload_id"]
+        server.kill9()
+        uploads_dir = os.path.join(server.data_dir, "symbols", ".uploads")
+        with open(os.path.join(uploads_dir, "up_orphan.part"), "wb") as f:
+            f.write(b"left by nobody")
+        server.start()
+        status, _, body = server.json_request("GET", upload, None, auth)
+        self.assertEqual((status, body["received"], body["size"]), (200, half, len(data)), body)
+        status, _, body = server.json_request("GET", untouched, None, auth)
+        self.assertEqual((status, body["received"]), (200, 0), body)
+        self.assertNotIn("up_orphan.part", os.listdir(uploads_dir))
+        status, _, body = server.json_request("PUT", upload + "?offset=%d" % half, data[half:],
+                                              auth)
+        self.assertEqual((status, body["received"]), (200, len(data)), body)
+        status, _, body = server.json_request("POST", upload + "/finish", None, auth)
+        self.assertEqual(status, 201, body)
+        self.assertEqual(body["functions"], count_functions(data))
+        with open(os.path.join(server.data_dir, "symbols", app["id"], body["id"], "original"),
+                  "rb") as f:
+            self.assertEqual(f.read(), data)
+        # Deleted, it is gone for good: after another restart too.
+        self.assertEqual(server.json_request("DELETE", untouched, None, auth)[0], 200)
+        server.stop()
+        server.start()
+        self.assertEqual(server.json_request("GET", untouched, None, auth)[0], 404)
+        self.assertEqual(os.listdir(uploads_dir), [])
+
+
 class IngestListenerCapTest(unittest.TestCase):
     def test_ingest_refuses_a_large_body_from_its_headers(self):
         server = Server().start()
@@ -302,22 +346,6 @@ class IngestListenerCapTest(unittest.TestCase):
         self.assertEqual(server.metric('vigil_http_requests_total{code="400"}'), 1)
         self.assertEqual(server.post_events(app["ingest_key"], batch("b1", [session("e1")]))[0],
                          202)
-
-    def test_uploads_do_not_outlive_a_restart(self):
-        server = Server().start()
-        self.addCleanup(server.cleanup)
-        app = server.create_app("restart")
-        auth = {"Authorization": "Bearer " + app["api_token"]}
-        base = "/v1/apps/%s/symbols/uploads" % app["id"]
-        status, _, body = server.json_request("POST", base + "?size=10", None, auth)
-        self.assertEqual(status, 201, body)
-        upload = base + "/" + body["upload_id"]
-        self.assertEqual(server.json_request("PUT", upload + "?offset=0", b"x" * 5, auth)[0], 200)
-        server.stop()
-        server.start()
-        status, _, body = server.json_request("GET", upload, None, auth)
-        self.assertEqual(status, 404, body)
-        self.assertEqual(os.listdir(os.path.join(server.data_dir, "symbols", ".uploads")), [])
 
 
 if __name__ == "__main__":
