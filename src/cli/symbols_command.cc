@@ -5,8 +5,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -67,16 +69,21 @@ Result<UploadState> ParseUploadState(const std::string& body) {
 }
 
 // Sends `data` in chunks: creates an upload under `symbols_path` (/v1/apps/{app}/symbols), PUTs
-// the chunks, then finishes it with `finish_query`. A dropped connection or a 409 is answered by
-// asking the server what it received and going on from there, a 503 by sending the chunk again
-// after its Retry-After (at most 60 s), up to kMaxRetries failures in a row.
+// the chunks, then finishes it with `finish_query`. A 409 is answered by asking the server what
+// it received and going on from there, a 503 by sending the chunk again after its Retry-After
+// (at most 60 s), up to kMaxRefusals of them in a row. A lost connection is answered the same
+// way as a 409, for as long as kReconnectFor since the server last answered: the upload outlives
+// a restart of the server (a deploy in the middle of a CI job's upload). So does a finish whose
+// answer was lost: while the upload is still there, it is finished again.
 // Returns the finish's answer, or the first answer that refused the upload.
 Result<loadgen::HttpResponse> UploadInChunks(loadgen::HttpClient* client,
                                              const std::string& symbols_path,
                                              const loadgen::HttpHeaders& auth,
                                              std::string_view data, const std::string& finish_query,
                                              const loadgen::HttpClient::Progress& progress) {
-  constexpr int kMaxRetries = 5;
+  using Clock = std::chrono::steady_clock;
+  constexpr int kMaxRefusals = 5;
+  constexpr auto kReconnectFor = std::chrono::seconds(120);
   Result<loadgen::HttpResponse> created = client->Request(
       "POST", symbols_path + "/uploads?size=" + std::to_string(data.size()), auth, {});
   if (!created.ok() || created->status != 201) return created;
@@ -89,8 +96,30 @@ Result<loadgen::HttpResponse> UploadInChunks(loadgen::HttpClient* client,
     (void)client->Request("DELETE", upload_path, auth, {});
     return answer;
   };
-  int failures = 0;
+  int failures = 0;  // in a row
+  Clock::time_point answered = Clock::now();
+  // After `r`, a refusal to wait out or a lost connection: whether to try again (after a pause
+  // that grows with the failures in a row, at most 5 s).
+  auto again = [&](const Result<loadgen::HttpResponse>& r) {
+    ++failures;
+    if (r.ok()) answered = Clock::now();
+    if (r.ok() ? failures > kMaxRefusals : Clock::now() - answered > kReconnectFor) return false;
+    ::sleep(static_cast<unsigned>(std::min(failures, 5)));
+    client->Close();
+    return true;
+  };
+  // What the server holds of the upload, into `offset`; an answer to return when it is not 200.
   uint64_t offset = 0;
+  auto ask = [&]() -> std::optional<Result<loadgen::HttpResponse>> {
+    Result<loadgen::HttpResponse> asked = client->Request("GET", upload_path, auth, {});
+    if (!asked.ok()) return std::nullopt;  // the next try tells
+    answered = Clock::now();
+    if (asked->status != 200) return asked;  // e.g. 404: expired or deleted
+    Result<UploadState> now = ParseUploadState(asked->body);
+    if (!now.ok()) return Result<loadgen::HttpResponse>(now.status());
+    offset = now->received;
+    return std::nullopt;
+  };
   while (offset < data.size()) {
     const size_t n =
         static_cast<size_t>(std::min<uint64_t>(state->chunk_bytes, data.size() - offset));
@@ -108,28 +137,57 @@ Result<loadgen::HttpResponse> UploadInChunks(loadgen::HttpClient* client,
       if (!now.ok()) return now.status();
       offset = now->received;
       failures = 0;
+      answered = Clock::now();
       continue;
     }
     if (r.ok() && r->status == 503) {  // disk or chunk queue full: the same chunk, later
-      if (++failures > kMaxRetries) return abandon(r);
+      answered = Clock::now();
+      if (++failures > kMaxRefusals) return abandon(r);
       const std::string after(r->Header("retry-after"));
       const long wait_s = after.empty() ? 5 : std::strtol(after.c_str(), nullptr, 10);
       ::sleep(static_cast<unsigned>(std::clamp(wait_s, 1L, 60L)));
       continue;
     }
     if (r.ok() && r->status != 409) return abandon(r);  // refused: the caller shows why
-    if (++failures > kMaxRetries) return abandon(r);
     // The connection dropped, or the server holds other bytes than we thought: ask it.
-    ::sleep(static_cast<unsigned>(failures));
-    client->Close();
-    Result<loadgen::HttpResponse> asked = client->Request("GET", upload_path, auth, {});
-    if (!asked.ok()) continue;
-    if (asked->status != 200) return asked;  // e.g. 404: expired or deleted
-    Result<UploadState> now = ParseUploadState(asked->body);
-    if (!now.ok()) return now.status();
-    offset = now->received;
+    if (!again(r)) return abandon(r);
+    if (std::optional<Result<loadgen::HttpResponse>> stop = ask()) return *stop;
   }
-  return client->Request("POST", upload_path + "/finish" + finish_query, auth, {});
+  failures = 0;
+  bool sent_again = false;
+  // A converting server answers each request meanwhile; this bounds the waiting all the same.
+  const Clock::time_point finish_deadline = Clock::now() + std::chrono::minutes(10);
+  for (;;) {
+    Result<loadgen::HttpResponse> r =
+        client->Request("POST", upload_path + "/finish" + finish_query, auth, {});
+    // Sent again, a 409 is the first finish still converting: waited out like a lost answer.
+    if (r.ok() && !(sent_again && r->status == 409)) return r;
+    if (r.ok()) answered = Clock::now();
+    // Its answer was lost (a restart while it converted?): is the upload still there?
+    for (;;) {
+      if (Clock::now() > finish_deadline ||
+          !again(Result<loadgen::HttpResponse>(Status::Unavailable("finish")))) {
+        return r;
+      }
+      Result<loadgen::HttpResponse> asked = client->Request("GET", upload_path, auth, {});
+      if (!asked.ok()) continue;
+      answered = Clock::now();
+      if (asked->status == 404) {
+        return Status::Unavailable(
+            "the answer to finishing upload " + state->id +
+            " was lost and the upload is gone: the file was most likely stored (GET " +
+            symbols_path + " lists what is)");
+      }
+      if (asked->status != 200) return asked;
+      Result<UploadState> now = ParseUploadState(asked->body);
+      if (!now.ok()) return now.status();
+      if (now->received != data.size()) {
+        return Status::Internal("upload " + state->id + " lost bytes it had acknowledged");
+      }
+      break;
+    }
+    sent_again = true;
+  }
 }
 
 int Upload(const std::vector<std::string>& args) {

@@ -46,6 +46,8 @@ namespace {
 
 constexpr std::string_view kPartSuffix = ".part";
 constexpr std::string_view kStateSuffix = ".state";
+// The state file's layout (docs/symbols.md); a state of another version is not loaded.
+constexpr int64_t kStateVersion = 1;
 
 bool EndsWith(std::string_view s, std::string_view suffix) {
   return s.size() > suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
@@ -72,8 +74,10 @@ Status SymbolUploads::Load() {
     std::string_view app;
     simdjson::dom::element doc;
     struct stat part;
+    int64_t version = 0;
     const bool usable =
         text.ok() && text->size() < 4096 && !parser.parse(*text).get(doc) &&
+        !doc["version"].get_int64().get(version) && version == kStateVersion &&
         !doc["app"].get_string().get(app) && !doc["size"].get_uint64().get(u.size) &&
         !doc["received"].get_uint64().get(u.received) &&
         !doc["touched_ms"].get_int64().get(u.touched_ms) && !app.empty() && u.size > 0 &&
@@ -100,6 +104,7 @@ Status SymbolUploads::Load() {
     }
     if (id.empty() || !uploads_.contains(id)) ::unlink((dir_ + "/" + name).c_str());
   }
+  ExpireIdle();  // what expired while the server was down, before PendingBytes counts it
   return Status::Ok();
 }
 
@@ -115,6 +120,8 @@ std::string SymbolUploads::StateJson(const Upload& u) {
   std::string out;
   JsonWriter(&out)
       .BeginObject()
+      .Key("version")
+      .Int(kStateVersion)
       .Key("app")
       .String(u.app)
       .Key("size")
@@ -164,28 +171,39 @@ Result<SymbolUploadState> SymbolUploads::Create(std::string_view app, uint64_t s
   VIGIL_RETURN_IF_ERROR(CheckSize(size));
   ExpireIdle();
   std::string id = RandomToken("up_", 16);
-  const Upload upload{std::string(app), size, 0, clock_->NowMs(), false, false};
-  // The file exists from the start, so that a finish of a complete upload always finds it. Its
+  Upload upload{std::string(app), size, 0, clock_->NowMs(), false, false};
+  {
+    // The slot is taken before any file is made, so that a refused upload costs no disk.
+    std::lock_guard<std::mutex> lock(mu_);
+    size_t open = 0;
+    for (const auto& [unused, u] : uploads_) open += u.app == app ? 1 : 0;
+    if (open >= kMaxOpenPerApp) {
+      return Status::Unavailable(std::to_string(open) +
+                                 " symbol uploads of this app are open; finish or DELETE one, "
+                                 "or wait for idle ones to expire (24 h)");
+    }
+    upload.writing = true;  // keeps the others off its files until they exist
+    uploads_[id] = upload;
+    upload.writing = false;
+  }
+  // The part exists from the start, so that a finish of a complete upload always finds it. The
   // state is written without a sync (this runs on an event loop): an upload that received
   // nothing yet costs its client nothing if a machine crash loses it; each chunk syncs both.
+  Status st;
   const int fd = ::open(PathOf(id).c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Status::IoError("create " + PathOf(id) + ": " + std::strerror(errno));
-  ::close(fd);
-  if (Status st = WriteFile(StatePathOf(id), StateJson(upload)); !st.ok()) {
-    ::unlink(PathOf(id).c_str());
-    return st;
+  if (fd < 0) {
+    st = Status::FromErrno("create " + PathOf(id), errno);
+  } else {
+    ::close(fd);
+    st = WriteFile(StatePathOf(id), StateJson(upload));
   }
   std::lock_guard<std::mutex> lock(mu_);
-  size_t open = 0;
-  for (const auto& [unused, u] : uploads_) open += u.app == app ? 1 : 0;
-  if (open >= kMaxOpenPerApp) {
-    ::unlink(StatePathOf(id).c_str());
-    ::unlink(PathOf(id).c_str());
-    return Status::Unavailable(std::to_string(open) +
-                               " symbol uploads of this app are open; finish or DELETE one, "
-                               "or wait for idle ones to expire (24 h)");
+  auto it = uploads_.find(id);
+  if (!st.ok()) {
+    RemoveLocked(it);
+    return st;
   }
-  uploads_[id] = upload;
+  it->second.writing = false;
   return SymbolUploadState{id, size, 0};
 }
 
@@ -247,7 +265,7 @@ Result<SymbolUploadState> SymbolUploads::Write(std::string_view app, std::string
   Status st;
   const int fd = ::open(PathOf(id).c_str(), O_WRONLY | O_CLOEXEC);
   if (fd < 0) {
-    st = Status::IoError("open " + PathOf(id) + ": " + std::strerror(errno));
+    st = Status::FromErrno("open " + PathOf(id), errno);
   } else {
     size_t done = 0;
     while (done < data.size() && st.ok()) {
@@ -263,9 +281,7 @@ Result<SymbolUploadState> SymbolUploads::Write(std::string_view app, std::string
       }
     }
     // The chunk is answered as received: it and the state saying so survive a crash.
-    if (st.ok() && ::fdatasync(fd) != 0) {
-      st = Status::IoError("fdatasync " + PathOf(id) + ": " + std::strerror(errno));
-    }
+    if (st.ok() && ::fdatasync(fd) != 0) st = Status::FromErrno("fdatasync " + PathOf(id), errno);
     ::close(fd);
   }
   if (st.ok()) st = WriteFileAtomically(StatePathOf(id), StateJson(after), 0600);

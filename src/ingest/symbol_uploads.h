@@ -14,8 +14,9 @@
 // CI job's upload) with every chunk it acknowledged, and its client goes on from `received`.
 // Uploads expire after kIdleExpiryMs without a chunk: every call but PendingBytes first deletes
 // the uploads expired by then, so an expired upload is never found, and its files go at the
-// next call for any upload. Thread-safe; chunk writes block on the disk, so callers keep them
-// off event loops.
+// next call for any upload. Removals are not synced: after a power loss a removed upload may
+// come back, and expires. Thread-safe. Chunk writes block on the disk (two syncs), so callers
+// keep them off event loops; Create writes two small files unsynced, and removals unlink two.
 #pragma once
 
 #include <cstdint>
@@ -53,7 +54,7 @@ class SymbolUploads {
   // InvalidArgument for a size of 0, TooLarge over the symbol file cap.
   static Status CheckSize(uint64_t size);
   // A new, empty upload of `size` bytes for `app`. CheckSize's errors; Unavailable when `app`
-  // has kMaxOpenPerApp uploads open.
+  // has kMaxOpenPerApp uploads open or the disk is full; IoError when its files cannot be made.
   Result<SymbolUploadState> Create(std::string_view app, uint64_t size);
   // NotFound when `app` has no upload `id` (never made, finished, deleted or expired).
   Result<SymbolUploadState> Get(std::string_view app, std::string_view id);
@@ -66,13 +67,13 @@ class SymbolUploads {
   // empty chunk; Unavailable when the disk is full.
   Result<SymbolUploadState> Write(std::string_view app, std::string_view id, uint64_t offset,
                                   std::string_view data);
-  // Takes a complete upload for conversion: its file's path. AlreadyExists while bytes are
+  // Takes a complete upload for conversion: its part's path. AlreadyExists while bytes are
   // missing or another finish runs. Until EndFinish, chunks and a second finish are refused.
   Result<std::string> BeginFinish(std::string_view app, std::string_view id);
   // After BeginFinish: `keep` leaves the upload as it was (a finish that may be retried, e.g.
-  // the disk was full); otherwise the upload and its file are gone.
+  // the disk was full); otherwise the upload and its files are gone.
   void EndFinish(std::string_view app, std::string_view id, bool keep);
-  // Deletes an upload and its file. NotFound as Get; AlreadyExists while it is being finished.
+  // Deletes an upload and its files. NotFound as Get; AlreadyExists while it is being finished.
   Status Remove(std::string_view app, std::string_view id);
   // Deletes uploads that received nothing for kIdleExpiryMs; how many.
   size_t ExpireIdle();

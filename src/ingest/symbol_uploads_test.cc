@@ -93,6 +93,7 @@ TEST_F(SymbolUploadsTest, AnAppHasABoundedNumberOpen) {
   }
   EXPECT_EQ(uploads_->PendingBytes(), 100 * SymbolUploads::kMaxOpenPerApp);
   EXPECT_EQ(uploads_->Create("app1", 1).status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(ListDir(dir_.path() + "/up").value().size(), 2 * ids.size());  // refused: no files
   EXPECT_TRUE(uploads_->Create("app2", 1).ok());  // other apps are not held back
   ASSERT_TRUE(uploads_->Remove("app1", ids[0]).ok());
   EXPECT_TRUE(uploads_->Create("app1", 1).ok());
@@ -164,8 +165,14 @@ TEST_F(SymbolUploadsTest, OpenDeletesWhatBelongsToNoUpload) {
   std::string garbled = uploads_->Create("app1", 10).value().id;
   std::string short_part = uploads_->Create("app1", 10).value().id;
   ASSERT_TRUE(uploads_->Write("app1", short_part, 0, "abcde").ok());
+  std::string future = uploads_->Create("app1", 10).value().id;
   uploads_.reset();
   const std::string up = dir_.path() + "/up/";
+  // A state of a version this server does not know (written by a newer one).
+  std::string state = Contents(up + future + ".state");
+  ASSERT_EQ(state.find("\"version\":1,"), 1u) << state;
+  state.replace(1, 12, "\"version\":2,");
+  ASSERT_TRUE(WriteFile(up + future + ".state", state).ok());
   ASSERT_TRUE(WriteFile(up + garbled + ".state", "{\"app\": \"app1\", \"size\": ").ok());
   // A state saying more was received than its part holds (a part restored from elsewhere).
   ASSERT_TRUE(WriteFile(up + short_part + ".part", "abc").ok());
@@ -179,6 +186,17 @@ TEST_F(SymbolUploadsTest, OpenDeletesWhatBelongsToNoUpload) {
   EXPECT_EQ(reopened->Get("app1", kept).value().received, 3u);
   EXPECT_EQ(reopened->Get("app1", garbled).status().code(), StatusCode::kNotFound);
   EXPECT_EQ(reopened->Get("app1", short_part).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(reopened->Get("app1", future).status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(SymbolUploadsTest, WhatExpiredWhileTheServerWasDownIsGoneAtOpen) {
+  std::string id = uploads_->Create("app1", 10).value().id;
+  ASSERT_TRUE(uploads_->Write("app1", id, 0, "abc").ok());
+  uploads_.reset();
+  clock_.AdvanceMs(SymbolUploads::kIdleExpiryMs);
+  auto reopened = SymbolUploads::Open(dir_.path() + "/up", &clock_).value();
+  EXPECT_EQ(reopened->PendingBytes(), 0u);  // not counted against the disk reserve
+  EXPECT_EQ(ListDir(dir_.path() + "/up").value().size(), 0u);
 }
 
 }  // namespace

@@ -13,8 +13,9 @@
 //   DELETE /v1/apps/{app}/symbols/uploads/{up}
 //
 // Converting a large binary takes seconds, so uploads run on the handler's own worker thread and
-// answer through a DeferredReply; chunks are written by a second one, so that they never wait
-// behind a conversion and the event loops never wait for the disk. docs/protocol.md has every
+// answer through a DeferredReply; chunks are written (and synced) by a second one, so that they
+// never wait behind a conversion and the event loops never wait for a sync (they only create
+// and unlink an upload's two small files). docs/protocol.md has every
 // answer. Symbol files go to the data directory's disk like the log: an upload that would leave
 // less free than the reserve kept for the stages behind ingest (min_free_disk_mb) is refused
 // with 503, as the log refuses batches.

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -91,8 +92,9 @@ class ChunkedUploadTest(ServerTestCase):
         status, _, body = self.call("GET", upload)
         self.assertEqual(status, 404, body)
         self.assertIn("start a new upload", body["error"])
-        self.assertNotIn(upload.rsplit("/", 1)[1] + ".part",
-                         os.listdir(os.path.join(self.server.data_dir, "symbols", ".uploads")))
+        left = os.listdir(os.path.join(self.server.data_dir, "symbols", ".uploads"))
+        self.assertNotIn(upload.rsplit("/", 1)[1] + ".part", left)
+        self.assertNotIn(upload.rsplit("/", 1)[1] + ".state", left)
 
     def test_refusals_say_what_to_send(self):
         status, _, body = self.call("POST", self.base)
@@ -188,8 +190,9 @@ class ChunkedUploadTest(ServerTestCase):
 
 
 class CuttingProxy:
-    """Forwards 127.0.0.1 connections to `port`, and once, when `cut_after` bytes from clients
-    have gone through, closes the connection carrying them: a network that drops mid-upload."""
+    """Forwards 127.0.0.1 connections to `port` (which a test may change: a restarted server),
+    and once, when `cut_after` bytes from clients have gone through, closes the connection
+    carrying them: a network that drops mid-upload."""
 
     def __init__(self, port, cut_after):
         self.port, self.cut_after, self.forwarded, self.cuts = port, cut_after, 0, 0
@@ -205,7 +208,11 @@ class CuttingProxy:
                 client, _ = self.listener.accept()
             except OSError:
                 return  # closed
-            server = socket.create_connection(("127.0.0.1", self.port))
+            try:
+                server = socket.create_connection(("127.0.0.1", self.port))
+            except OSError:  # the server is down (a restart): the client sees a closed one
+                client.close()
+                continue
             for src, dst, count in ((client, server, True), (server, client, False)):
                 t = threading.Thread(target=self.pump, args=(src, dst, count), daemon=True)
                 t.start()
@@ -307,6 +314,63 @@ class ResumeTest(unittest.TestCase):
         server.start()
         self.assertEqual(server.json_request("GET", untouched, None, auth)[0], 404)
         self.assertEqual(os.listdir(uploads_dir), [])
+
+
+    def test_the_cli_goes_on_after_the_server_restarts(self):
+        """A deploy (kill -9, a new process) while a CI job uploads: the job still succeeds."""
+        self.restart_during_upload(kill_at=CHUNK)
+
+    def test_the_cli_finishes_again_after_a_restart_while_converting(self):
+        """The same during the finish, which converts the whole file: its answer is lost, the
+        upload is not, and the CLI finishes it again."""
+        self.restart_during_upload(kill_at=None)
+
+    def restart_during_upload(self, kill_at):
+        """Kills the server once it has acknowledged `kill_at` bytes (None: all of them)."""
+        tmp = tempfile.mkdtemp(prefix="vigil-restart-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        server = Server().start()
+        self.addCleanup(server.cleanup)
+        app = server.create_app("deploy")
+        path = os.path.join(tmp, "libbig.so.sym")
+        big_breakpad_file(path, 450000)  # about 34 MiB: five chunks
+        with open(path, "rb") as f:
+            data = f.read()
+        proxy = CuttingProxy(server.port, cut_after=1 << 62)  # never cuts
+        self.addCleanup(proxy.close)
+        cli = subprocess.Popen(
+            [VIGIL, "symbols", "upload", "--server", "http://127.0.0.1:%d" % proxy.listen_port,
+             "--token", app["api_token"], "--app", app["id"], path],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: cli.poll() is None and cli.kill())
+        uploads = os.path.join(server.data_dir, "symbols", ".uploads")
+        kill_at = kill_at or len(data)
+        received, deadline = 0, time.time() + 120
+        while received < kill_at and time.time() < deadline:
+            for name in os.listdir(uploads):
+                try:
+                    with open(os.path.join(uploads, name)) as f:
+                        received = max(received, json.load(f)["received"])
+                except (OSError, ValueError, KeyError):
+                    pass  # not a state, or one being replaced
+            time.sleep(0.002)
+        self.assertGreaterEqual(received, kill_at)
+        server.kill9()
+        if kill_at < len(data):
+            self.assertLess(received, len(data))  # killed in the middle of the chunks
+        else:
+            self.assertIsNone(cli.poll())  # killed before the finish was answered
+        time.sleep(2)  # the CLI finds no server for a while
+        server.start()
+        proxy.port = server.port
+        out, err = cli.communicate(timeout=300)
+        self.assertEqual(cli.returncode, 0, err)
+        stored = json.loads(out)
+        self.assertEqual(stored["functions"], 450000)
+        with open(os.path.join(server.data_dir, "symbols", app["id"], stored["id"], "original"),
+                  "rb") as f:
+            self.assertEqual(hashlib.sha256(f.read()).digest(), hashlib.sha256(data).digest())
+        self.assertEqual(os.listdir(uploads), [])
 
 
 class IngestListenerCapTest(unittest.TestCase):
