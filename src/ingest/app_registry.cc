@@ -335,15 +335,24 @@ void AppRegistry::RenderPreviousKeyUse(std::string* out) const {
 }
 
 Status AppRegistry::SaveKeyUse(int64_t min_advance_ms) {
-  std::unique_lock lock(mu_);
-  for (const auto& app : apps_) {
-    for (const PreviousIngestKey& p : app->previous_ingest_keys) {
-      const int64_t last = p.use->last_ms.load(std::memory_order_relaxed);
-      const int64_t saved = p.use->saved_ms.load(std::memory_order_relaxed);
-      if (last > saved && last - saved >= min_advance_ms) return SaveLocked();
+  auto due = [&] {
+    for (const auto& app : apps_) {
+      for (const PreviousIngestKey& p : app->previous_ingest_keys) {
+        const int64_t last = p.use->last_ms.load(std::memory_order_relaxed);
+        const int64_t saved = p.use->saved_ms.load(std::memory_order_relaxed);
+        if (last > saved && last - saved >= min_advance_ms) return true;
+      }
     }
+    return false;
+  };
+  // Looked at under the shared lock, which ingest's key lookups share: they wait only when a
+  // save is due, for the write of apps.json.
+  {
+    std::shared_lock lock(mu_);
+    if (!due()) return Status::Ok();
   }
-  return Status::Ok();
+  std::unique_lock lock(mu_);
+  return due() ? SaveLocked() : Status::Ok();
 }
 
 size_t AppRegistry::size() const {

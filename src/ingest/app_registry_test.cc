@@ -2,6 +2,7 @@
 #include "ingest/app_registry.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/file_util.h"
@@ -216,8 +217,15 @@ TEST_F(AppRegistryTest, WhenAPreviousIngestKeyWasLastUsedSurvivesReopen) {
     return (*reopened)->FindById(id)->previous_ingest_keys.at(0).use->last_ms.load();
   };
   EXPECT_EQ(last_used_on_disk(), 0);
-  EXPECT_TRUE((*reg)->SaveKeyUse(0).ok());  // nothing to save: no write, nothing on disk
-  EXPECT_EQ(last_used_on_disk(), 0);
+  // A save replaces apps.json (a new inode): with nothing to save, none happens.
+  auto inode = [&] {
+    struct stat st {};
+    EXPECT_EQ(::stat((dir_ + "/apps.json").c_str(), &st), 0);
+    return st.st_ino;
+  };
+  const ino_t before = inode();
+  EXPECT_TRUE((*reg)->SaveKeyUse(0).ok());
+  EXPECT_EQ(inode(), before);
 
   std::shared_ptr<const App> app = (*reg)->FindByIngestKey(old_key);
   const PreviousIngestKey& previous = app->previous_ingest_keys.at(0);
@@ -228,7 +236,9 @@ TEST_F(AppRegistryTest, WhenAPreviousIngestKeyWasLastUsedSurvivesReopen) {
 
   // A use less than kKeyUseSaveMs after the saved one waits for a later save or for shutdown.
   previous.NoteUse(t1 + 60'000);
+  const ino_t saved = inode();
   ASSERT_TRUE((*reg)->SaveKeyUse(AppRegistry::kKeyUseSaveMs).ok());
+  EXPECT_EQ(inode(), saved);
   EXPECT_EQ(last_used_on_disk(), t1);
   previous.NoteUse(t1 + AppRegistry::kKeyUseSaveMs);
   ASSERT_TRUE((*reg)->SaveKeyUse(AppRegistry::kKeyUseSaveMs).ok());
