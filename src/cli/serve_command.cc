@@ -88,7 +88,8 @@ int RunServeCommand(const std::vector<std::string>& args) {
                 "from defaults, then --config (TOML), then VIGIL_* variables, then flags.\n"
                 "See docs/configuration.md.");
   flags.String("data", &from_flags.data_dir, "data directory");
-  flags.String("listen", &from_flags.listen, "address to listen on (port 0 picks a free one)");
+  flags.String("listen", &from_flags.listen,
+               "address to listen on: IP:PORT, or [IPv6]:PORT (port 0 picks a free one)");
   flags.String("api-listen", &from_flags.api_listen,
                "a second address, for symbol uploads (and the rest of the API); then --listen "
                "takes bodies up to max_body_bytes only");
@@ -456,7 +457,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
     std::string api_host;
     uint16_t unused_port;
     (void)ParseListen(config.api_listen, &api_host, &unused_port);
-    api_url = "http://" + api_host + ":" + std::to_string(api_server->port());
+    api_url = HttpUrlOf(api_host, api_server->port());
   }
   if (st.ok()) st = server.Start();
   if (!st.ok()) {
@@ -464,7 +465,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
     return 1;
   }
 
-  std::string url = "http://" + host + ":" + std::to_string(server.port());
+  std::string url = HttpUrlOf(host, server.port());
   std::printf("vigil: listening on %s (%d event loops%s), data in %s\n", url.c_str(),
               server.threads(), server.pinned() ? ", one per CPU" : "", config.data_dir.c_str());
   if (api_server) {

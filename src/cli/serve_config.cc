@@ -1,6 +1,8 @@
 // TOML and environment sources of ServeConfig.
 #include "cli/serve_config.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <toml++/toml.h>
 
 #include <charconv>
@@ -167,20 +169,53 @@ Status ValidateServeConfig(const ServeConfig& config) {
 }
 
 Status ParseListen(const std::string& listen, std::string* host, uint16_t* port) {
-  size_t colon = listen.rfind(':');
-  if (colon == std::string::npos || colon == 0) {
-    return Status::InvalidArgument("listen address must be HOST:PORT, e.g. 127.0.0.1:8080");
+  const std::string_view l = listen;
+  std::string_view h, p;
+  if (!l.empty() && l[0] == '[') {  // [IPv6]:PORT
+    const size_t close = l.find(']');
+    if (close == std::string_view::npos || close + 1 >= l.size() || l[close + 1] != ':') {
+      return Status::InvalidArgument("an IPv6 listen address is [ADDRESS]:PORT, e.g. [::]:8080");
+    }
+    h = l.substr(1, close - 1);
+    p = l.substr(close + 2);
+    in6_addr unused;
+    if (inet_pton(AF_INET6, std::string(h).c_str(), &unused) != 1) {
+      return Status::InvalidArgument("'" + std::string(h) + "' in listen is not an IPv6 address");
+    }
+    *host = h;
+  } else {
+    const size_t colon = l.rfind(':');
+    if (colon == std::string_view::npos || colon == 0) {
+      return Status::InvalidArgument(
+          "listen address must be HOST:PORT, e.g. 127.0.0.1:8080 (or [::]:8080 for IPv6)");
+    }
+    h = l.substr(0, colon);
+    p = l.substr(colon + 1);
+    if (h.find(':') != std::string_view::npos) {
+      return Status::InvalidArgument("an IPv6 listen address goes in brackets: [" + std::string(h) +
+                                     "]:PORT");
+    }
+    *host = h == "localhost" ? "127.0.0.1" : std::string(h);
+    in_addr unused;
+    if (inet_pton(AF_INET, host->c_str(), &unused) != 1) {
+      return Status::InvalidArgument(
+          "listen host must be an IP address of this machine (127.0.0.1, 0.0.0.0 for every "
+          "interface, or [::] for every interface over IPv6 and IPv4), not '" +
+          std::string(h) + "'");
+    }
   }
-  *host = listen.substr(0, colon);
-  if (*host == "localhost") *host = "127.0.0.1";
-  std::string_view p = std::string_view(listen).substr(colon + 1);
   unsigned v = 0;
   auto [ptr, ec] = std::from_chars(p.data(), p.data() + p.size(), v);
-  if (ec != std::errc() || ptr != p.data() + p.size() || v > 65535) {
+  if (p.empty() || ec != std::errc() || ptr != p.data() + p.size() || v > 65535) {
     return Status::InvalidArgument("listen port must be a number 0-65535 (0 picks a free one)");
   }
   *port = static_cast<uint16_t>(v);
   return Status::Ok();
+}
+
+std::string HttpUrlOf(const std::string& host, uint16_t port) {
+  const bool v6 = host.find(':') != std::string::npos;
+  return "http://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
 
 }  // namespace vigil::cli

@@ -45,7 +45,10 @@ Status ApplyTomlFile(const std::string& path, ServeConfig* config);
 Status ApplyEnvironment(ServeConfig* config);
 // InvalidArgument naming the first setting out of its range (the range and meaning included).
 Status ValidateServeConfig(const ServeConfig& config);
-// Splits "host:port". InvalidArgument if malformed.
+// Splits "HOST:PORT" (HOST an IPv4 address or localhost) or "[IPv6]:PORT" into the address,
+// without brackets, and the port. InvalidArgument saying what is wrong otherwise.
 Status ParseListen(const std::string& listen, std::string* host, uint16_t* port);
+// "http://HOST:PORT", with an IPv6 address in brackets.
+std::string HttpUrlOf(const std::string& host, uint16_t port);
 
 }  // namespace vigil::cli

@@ -206,7 +206,48 @@ TEST_F(ServeConfigTest, ApiListenMustBeAnAddressOtherThanListen) {
   EXPECT_TRUE(ValidateServeConfig(config).ok());
   config.api_listen = "8081";
   EXPECT_EQ(ValidateServeConfig(config).message(),
-            "api_listen: listen address must be HOST:PORT, e.g. 127.0.0.1:8080");
+            "api_listen: listen address must be HOST:PORT, e.g. 127.0.0.1:8080 (or [::]:8080 for "
+            "IPv6)");
+  config.listen = "[::1]:8080";
+  config.api_listen = "[::1]:8080";
+  EXPECT_FALSE(ValidateServeConfig(config).ok());
+  config.api_listen = "[::1]:8081";
+  EXPECT_TRUE(ValidateServeConfig(config).ok());
+}
+
+TEST_F(ServeConfigTest, ListenTakesIpv4AndBracketedIpv6AndSaysWhatIsWrong) {
+  std::string host;
+  uint16_t port = 1;
+  auto parse = [&](const std::string& listen) {
+    host = "?";
+    port = 1;
+    return ParseListen(listen, &host, &port);
+  };
+  ASSERT_TRUE(parse("0.0.0.0:8080").ok());
+  EXPECT_EQ((std::pair{host, port}), (std::pair<std::string, uint16_t>{"0.0.0.0", 8080}));
+  ASSERT_TRUE(parse("localhost:0").ok());
+  EXPECT_EQ((std::pair{host, port}), (std::pair<std::string, uint16_t>{"127.0.0.1", 0}));
+  ASSERT_TRUE(parse("[::]:9000").ok());
+  EXPECT_EQ((std::pair{host, port}), (std::pair<std::string, uint16_t>{"::", 9000}));
+  ASSERT_TRUE(parse("[fe80::1:2]:65535").ok());
+  EXPECT_EQ((std::pair{host, port}), (std::pair<std::string, uint16_t>{"fe80::1:2", 65535}));
+  EXPECT_EQ(HttpUrlOf("::1", 8080), "http://[::1]:8080");
+  EXPECT_EQ(HttpUrlOf("127.0.0.1", 80), "http://127.0.0.1:80");
+
+  EXPECT_EQ(parse("::1:8080").message(), "an IPv6 listen address goes in brackets: [::1]:PORT");
+  EXPECT_EQ(parse("[::1]8080").message(),
+            "an IPv6 listen address is [ADDRESS]:PORT, e.g. [::]:8080");
+  EXPECT_EQ(parse("[::1]").message(), "an IPv6 listen address is [ADDRESS]:PORT, e.g. [::]:8080");
+  EXPECT_EQ(parse("[10.0.0.1]:80").message(), "'10.0.0.1' in listen is not an IPv6 address");
+  EXPECT_EQ(parse("example.com:80").message(),
+            "listen host must be an IP address of this machine (127.0.0.1, 0.0.0.0 for every "
+            "interface, or [::] for every interface over IPv6 and IPv4), not 'example.com'");
+  EXPECT_EQ(parse("127.0.0.1:").message(),
+            "listen port must be a number 0-65535 (0 picks a free one)");
+  EXPECT_EQ(parse("[::]:65536").message(),
+            "listen port must be a number 0-65535 (0 picks a free one)");
+  EXPECT_EQ(parse(":80").message(),
+            "listen address must be HOST:PORT, e.g. 127.0.0.1:8080 (or [::]:8080 for IPv6)");
 }
 
 TEST_F(ServeConfigTest, AnOutOfRangeSettingIsNamedWithItsRangeMeaningAndVariable) {

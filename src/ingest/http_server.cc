@@ -322,18 +322,30 @@ void HttpServer::OnAcceptPauseEnd(h2o_timeout_entry_t* entry) {
   if (loop->listener != nullptr) h2o_socket_read_start(loop->listener, &HttpServer::OnAccept);
 }
 
+// `host` is an IPv4 or IPv6 address literal (no brackets).
 static int Listen(const std::string& host, uint16_t port, int* fd_out) {
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  if (inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) return EINVAL;
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_storage addr{};
+  socklen_t addr_len;
+  if (host.find(':') != std::string::npos) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&addr);
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons(port);
+    if (inet_pton(AF_INET6, host.c_str(), &a->sin6_addr) != 1) return EINVAL;
+    addr_len = sizeof(sockaddr_in6);
+  } else {
+    auto* a = reinterpret_cast<sockaddr_in*>(&addr);
+    a->sin_family = AF_INET;
+    a->sin_port = htons(port);
+    if (inet_pton(AF_INET, host.c_str(), &a->sin_addr) != 1) return EINVAL;
+    addr_len = sizeof(sockaddr_in);
+  }
+  int fd = ::socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return errno;
   int on = 1;
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on));
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), addr_len) != 0 ||
       ::listen(fd, SOMAXCONN) != 0) {
     int err = errno;
     ::close(fd);
@@ -341,6 +353,21 @@ static int Listen(const std::string& host, uint16_t port, int* fd_out) {
   }
   *fd_out = fd;
   return 0;
+}
+
+// What to do about a listen() that failed with `err`, for the error message.
+static const char* ListenHint(int err) {
+  switch (err) {
+    case EADDRINUSE:
+      return " (another server uses that port: pick another with --listen)";
+    case EADDRNOTAVAIL:
+      return " (no network interface of this machine has that address: use one it has, or "
+             "0.0.0.0 / [::] for all)";
+    case EACCES:
+      return " (ports under 1024 need privileges: pick a higher one)";
+    default:
+      return "";
+  }
 }
 
 Status HttpServer::Start() {
@@ -356,15 +383,18 @@ Status HttpServer::Start() {
     if (err != 0) {
       for (auto& l : loops_) ::close(l->listen_fd);
       loops_.clear();
-      return Status::IoError("cannot listen on " + options_.host + ":" + std::to_string(port_) +
-                             ": " + std::strerror(err) +
-                             " (is another server using the port? pick one with --listen)");
+      const bool v6 = options_.host.find(':') != std::string::npos;
+      return Status::IoError("cannot listen on " +
+                             (v6 ? "[" + options_.host + "]" : options_.host) + ":" +
+                             std::to_string(port_) + ": " + std::strerror(err) + ListenHint(err));
     }
     if (port_ == 0) {
-      sockaddr_in bound{};
+      sockaddr_storage bound{};
       socklen_t len = sizeof(bound);
       ::getsockname(loop->listen_fd, reinterpret_cast<sockaddr*>(&bound), &len);
-      port_ = ntohs(bound.sin_port);  // the other loops join the same port
+      // The other loops join the same port.
+      port_ = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                                                : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
     }
     loops_.push_back(std::move(loop));
   }
