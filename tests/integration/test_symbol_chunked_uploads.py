@@ -245,16 +245,26 @@ class CuttingProxy:
 
 
 class ResumeTest(unittest.TestCase):
-    def test_the_cli_resumes_after_a_dropped_connection(self):
+    def start_with_file(self, app_name, functions):
+        """A server, an app and a Breakpad file of `functions` functions (~78 bytes each):
+        (server, app, the file's path, its bytes)."""
         tmp = tempfile.mkdtemp(prefix="vigil-resume-")
         self.addCleanup(shutil.rmtree, tmp, True)
         server = Server().start()
         self.addCleanup(server.cleanup)
-        app = server.create_app("resume")
+        app = server.create_app(app_name)
         path = os.path.join(tmp, "libbig.so.sym")
-        big_breakpad_file(path, 200000)  # about 15 MiB: two chunks
+        big_breakpad_file(path, functions)
         with open(path, "rb") as f:
-            data = f.read()
+            return server, app, path, f.read()
+
+    def assertStoredAsSent(self, server, app, stored, data):
+        with open(os.path.join(server.data_dir, "symbols", app["id"], stored["id"], "original"),
+                  "rb") as f:
+            self.assertEqual(hashlib.sha256(f.read()).digest(), hashlib.sha256(data).digest())
+
+    def test_the_cli_resumes_after_a_dropped_connection(self):
+        server, app, path, data = self.start_with_file("resume", 200000)  # ~15 MiB: two chunks
         proxy = CuttingProxy(server.port, cut_after=CHUNK + (2 << 20))  # inside the second chunk
         self.addCleanup(proxy.close)
         out = subprocess.run(
@@ -267,9 +277,7 @@ class ResumeTest(unittest.TestCase):
         self.assertLess(proxy.forwarded, len(data) + (3 << 20))
         stored = json.loads(out.stdout)
         self.assertEqual(stored["functions"], 200000)
-        with open(os.path.join(server.data_dir, "symbols", app["id"], stored["id"], "original"),
-                  "rb") as f:
-            self.assertEqual(hashlib.sha256(f.read()).digest(), hashlib.sha256(data).digest())
+        self.assertStoredAsSent(server, app, stored, data)
 
 
     def test_an_upload_goes_on_after_a_kill9(self):
@@ -327,15 +335,7 @@ class ResumeTest(unittest.TestCase):
 
     def restart_during_upload(self, kill_at):
         """Kills the server once it has acknowledged `kill_at` bytes (None: all of them)."""
-        tmp = tempfile.mkdtemp(prefix="vigil-restart-")
-        self.addCleanup(shutil.rmtree, tmp, True)
-        server = Server().start()
-        self.addCleanup(server.cleanup)
-        app = server.create_app("deploy")
-        path = os.path.join(tmp, "libbig.so.sym")
-        big_breakpad_file(path, 450000)  # about 34 MiB: five chunks
-        with open(path, "rb") as f:
-            data = f.read()
+        server, app, path, data = self.start_with_file("deploy", 450000)  # ~34 MiB: five chunks
         proxy = CuttingProxy(server.port, cut_after=1 << 62)  # never cuts
         self.addCleanup(proxy.close)
         cli = subprocess.Popen(
@@ -367,9 +367,7 @@ class ResumeTest(unittest.TestCase):
         self.assertEqual(cli.returncode, 0, err)
         stored = json.loads(out)
         self.assertEqual(stored["functions"], 450000)
-        with open(os.path.join(server.data_dir, "symbols", app["id"], stored["id"], "original"),
-                  "rb") as f:
-            self.assertEqual(hashlib.sha256(f.read()).digest(), hashlib.sha256(data).digest())
+        self.assertStoredAsSent(server, app, stored, data)
         self.assertEqual(os.listdir(uploads), [])
 
 
