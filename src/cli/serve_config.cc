@@ -158,9 +158,10 @@ Status ValidateServeConfig(const ServeConfig& config) {
     Status st = ParseListen(config.api_listen, &api_host, &api_port);
     if (!st.ok()) return Status::InvalidArgument("api_listen: " + st.message());
     // Both listeners set SO_REUSEPORT: one address for both would split its connections
-    // between them at random, not fail.
+    // between them at random, not fail; so would a wildcard address and any other on the port.
+    auto wildcard = [](const std::string& h) { return h == "0.0.0.0" || h == "::"; };
     if (ParseListen(config.listen, &host, &port).ok() && port != 0 && port == api_port &&
-        host == api_host) {
+        (host == api_host || wildcard(host) || wildcard(api_host))) {
       return Status::InvalidArgument("api_listen must differ from listen (" + config.listen +
                                      "): give the API a port of its own, or leave it unset");
     }
@@ -178,9 +179,14 @@ Status ParseListen(const std::string& listen, std::string* host, uint16_t* port)
     }
     h = l.substr(1, close - 1);
     p = l.substr(close + 2);
-    in6_addr unused;
-    if (inet_pton(AF_INET6, std::string(h).c_str(), &unused) != 1) {
+    in6_addr addr;
+    if (inet_pton(AF_INET6, std::string(h).c_str(), &addr) != 1) {
       return Status::InvalidArgument("'" + std::string(h) + "' in listen is not an IPv6 address");
+    }
+    if (IN6_IS_ADDR_LINKLOCAL(&addr)) {  // binding one needs an interface, which is not taken
+      return Status::InvalidArgument("'" + std::string(h) +
+                                     "' is a link-local address, which Vigil cannot listen on: "
+                                     "use [::] or a global address");
     }
     *host = h;
   } else {

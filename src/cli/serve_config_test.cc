@@ -213,6 +213,17 @@ TEST_F(ServeConfigTest, ApiListenMustBeAnAddressOtherThanListen) {
   EXPECT_FALSE(ValidateServeConfig(config).ok());
   config.api_listen = "[::1]:8081";
   EXPECT_TRUE(ValidateServeConfig(config).ok());
+  // A wildcard takes the port on every address: any other address there overlaps it.
+  config.listen = "0.0.0.0:8080";
+  for (const char* api : {"[::]:8080", "127.0.0.1:8080", "[::1]:8080"}) {
+    config.api_listen = api;
+    EXPECT_FALSE(ValidateServeConfig(config).ok()) << api;
+  }
+  config.listen = "[::]:8080";
+  config.api_listen = "10.0.0.1:8080";
+  EXPECT_FALSE(ValidateServeConfig(config).ok());
+  config.api_listen = "10.0.0.1:8081";
+  EXPECT_TRUE(ValidateServeConfig(config).ok());
 }
 
 TEST_F(ServeConfigTest, ListenTakesIpv4AndBracketedIpv6AndSaysWhatIsWrong) {
@@ -229,8 +240,8 @@ TEST_F(ServeConfigTest, ListenTakesIpv4AndBracketedIpv6AndSaysWhatIsWrong) {
   EXPECT_EQ((std::pair{host, port}), (std::pair<std::string, uint16_t>{"127.0.0.1", 0}));
   ASSERT_TRUE(parse("[::]:9000").ok());
   EXPECT_EQ((std::pair{host, port}), (std::pair<std::string, uint16_t>{"::", 9000}));
-  ASSERT_TRUE(parse("[fe80::1:2]:65535").ok());
-  EXPECT_EQ((std::pair{host, port}), (std::pair<std::string, uint16_t>{"fe80::1:2", 65535}));
+  ASSERT_TRUE(parse("[2001:db8::1:2]:65535").ok());
+  EXPECT_EQ((std::pair{host, port}), (std::pair<std::string, uint16_t>{"2001:db8::1:2", 65535}));
   EXPECT_EQ(HttpUrlOf("::1", 8080), "http://[::1]:8080");
   EXPECT_EQ(HttpUrlOf("127.0.0.1", 80), "http://127.0.0.1:80");
 
@@ -239,6 +250,11 @@ TEST_F(ServeConfigTest, ListenTakesIpv4AndBracketedIpv6AndSaysWhatIsWrong) {
             "an IPv6 listen address is [ADDRESS]:PORT, e.g. [::]:8080");
   EXPECT_EQ(parse("[::1]").message(), "an IPv6 listen address is [ADDRESS]:PORT, e.g. [::]:8080");
   EXPECT_EQ(parse("[10.0.0.1]:80").message(), "'10.0.0.1' in listen is not an IPv6 address");
+  EXPECT_EQ(parse("[fe80::1]:80").message(),
+            "'fe80::1' is a link-local address, which Vigil cannot listen on: use [::] or a "
+            "global address");
+  EXPECT_EQ(parse("[fe80::1%eth0]:80").message(),
+            "'fe80::1%eth0' in listen is not an IPv6 address");
   EXPECT_EQ(parse("example.com:80").message(),
             "listen host must be an IP address of this machine (127.0.0.1, 0.0.0.0 for every "
             "interface, or [::] for every interface over IPv6 and IPv4), not 'example.com'");

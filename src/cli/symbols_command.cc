@@ -68,57 +68,104 @@ Result<UploadState> ParseUploadState(const std::string& body) {
   return state;
 }
 
+// Whether `r` stands for a server that is away rather than answering: no answer at all, or a
+// gateway's in its place (a reverse proxy or load balancer during a deploy: 502, 504, or a 503
+// without Retry-After, which vigil's own 503s always carry).
+bool ServerAway(const Result<loadgen::HttpResponse>& r) {
+  return !r.ok() || r->status == 502 || r->status == 504 ||
+         (r->status == 503 && r->Header("retry-after").empty());
+}
+
+// What went wrong in a row during an upload, and whether to try again.
+class UploadRetries {
+ public:
+  static constexpr int kMaxRefusals = 5;
+  static constexpr std::chrono::seconds kReconnectFor{120};
+
+  // The server answered: an outage, if there was one, is over.
+  void Answered() {
+    away_since_.reset();
+    away_tries_ = 0;
+  }
+  // ... and took the request: the refusals in a row end too.
+  void Took() {
+    Answered();
+    refusals_ = 0;
+  }
+  // A refusal to wait out (a 409, a 503 with Retry-After): whether to go on.
+  bool Refused() {
+    Answered();
+    return ++refusals_ <= kMaxRefusals;
+  }
+  // The server is away: whether to try again, for kReconnectFor from the first such try in a
+  // row (a deploy), after a pause that grows to 5 s.
+  bool Away() {
+    const auto now = std::chrono::steady_clock::now();
+    if (!away_since_) away_since_ = now;
+    if (now - *away_since_ > kReconnectFor) return false;
+    ::sleep(static_cast<unsigned>(std::min(++away_tries_, 5)));
+    return true;
+  }
+
+ private:
+  int refusals_ = 0;
+  int away_tries_ = 0;
+  std::optional<std::chrono::steady_clock::time_point> away_since_;
+};
+
 // Sends `data` in chunks: creates an upload under `symbols_path` (/v1/apps/{app}/symbols), PUTs
 // the chunks, then finishes it with `finish_query`. A 409 is answered by asking the server what
 // it received and going on from there, a 503 by sending the chunk again after its Retry-After
-// (at most 60 s), up to kMaxRefusals of them in a row. A lost connection is answered the same
-// way as a 409, for as long as kReconnectFor since the server last answered: the upload outlives
-// a restart of the server (a deploy in the middle of a CI job's upload). So does a finish whose
-// answer was lost: while the upload is still there, it is finished again.
+// (at most 60 s), up to UploadRetries::kMaxRefusals of them in a row. A server away (ServerAway)
+// is waited for, up to UploadRetries::kReconnectFor, then asked the same way: the upload
+// outlives a restart of the server (a deploy in the middle of a CI job's upload). So does a
+// finish whose answer was lost: while the upload is still there, it is finished again.
 // Returns the finish's answer, or the first answer that refused the upload.
 Result<loadgen::HttpResponse> UploadInChunks(loadgen::HttpClient* client,
                                              const std::string& symbols_path,
                                              const loadgen::HttpHeaders& auth,
                                              std::string_view data, const std::string& finish_query,
                                              const loadgen::HttpClient::Progress& progress) {
-  using Clock = std::chrono::steady_clock;
-  constexpr int kMaxRefusals = 5;
-  constexpr auto kReconnectFor = std::chrono::seconds(120);
   Result<loadgen::HttpResponse> created = client->Request(
       "POST", symbols_path + "/uploads?size=" + std::to_string(data.size()), auth, {});
   if (!created.ok() || created->status != 201) return created;
   Result<UploadState> state = ParseUploadState(created->body);
   if (!state.ok()) return state.status();
   const std::string upload_path = symbols_path + "/uploads/" + state->id;
-  // Given up on: the server need not keep the bytes until the upload expires (best effort).
+  // Refused: the server need not keep the bytes until the upload expires (best effort).
   auto abandon = [&](Result<loadgen::HttpResponse> answer) {
     client->Close();
     (void)client->Request("DELETE", upload_path, auth, {});
     return answer;
   };
-  int failures = 0;  // in a row
-  Clock::time_point answered = Clock::now();
-  // After `r`, a refusal to wait out or a lost connection: whether to try again (after a pause
-  // that grows with the failures in a row, at most 5 s).
-  auto again = [&](const Result<loadgen::HttpResponse>& r) {
-    ++failures;
-    if (r.ok()) answered = Clock::now();
-    if (r.ok() ? failures > kMaxRefusals : Clock::now() - answered > kReconnectFor) return false;
-    ::sleep(static_cast<unsigned>(std::min(failures, 5)));
-    client->Close();
-    return true;
+  // Away for too long: no DELETE (nothing answers it); the server drops the upload in 24 h.
+  auto gone = [&](const Result<loadgen::HttpResponse>& last) -> Result<loadgen::HttpResponse> {
+    return Status::Unavailable(
+        "the server did not answer for " + std::to_string(UploadRetries::kReconnectFor.count()) +
+        " s (last: " +
+        (last.ok() ? "HTTP " + std::to_string(last->status) : last.status().message()) +
+        "); upload " + state->id + " stays on the server for 24 h, but only a new upload can " +
+        "be sent from here: run the command again once the server is back");
   };
-  // What the server holds of the upload, into `offset`; an answer to return when it is not 200.
+  UploadRetries retries;
   uint64_t offset = 0;
+  // Asks the server what it holds of the upload, into `offset`, waiting while it is away.
+  // Returns an answer to end with when that is not 200 (e.g. 404: expired or deleted).
   auto ask = [&]() -> std::optional<Result<loadgen::HttpResponse>> {
-    Result<loadgen::HttpResponse> asked = client->Request("GET", upload_path, auth, {});
-    if (!asked.ok()) return std::nullopt;  // the next try tells
-    answered = Clock::now();
-    if (asked->status != 200) return asked;  // e.g. 404: expired or deleted
-    Result<UploadState> now = ParseUploadState(asked->body);
-    if (!now.ok()) return Result<loadgen::HttpResponse>(now.status());
-    offset = now->received;
-    return std::nullopt;
+    for (;;) {
+      client->Close();
+      Result<loadgen::HttpResponse> asked = client->Request("GET", upload_path, auth, {});
+      if (ServerAway(asked)) {
+        if (!retries.Away()) return gone(asked);
+        continue;
+      }
+      retries.Answered();
+      if (asked->status != 200) return asked;
+      Result<UploadState> now = ParseUploadState(asked->body);
+      if (!now.ok()) return Result<loadgen::HttpResponse>(now.status());
+      offset = now->received;
+      return std::nullopt;
+    }
   };
   while (offset < data.size()) {
     const size_t n =
@@ -132,59 +179,60 @@ Result<loadgen::HttpResponse> UploadInChunks(loadgen::HttpClient* client,
     Result<loadgen::HttpResponse> r =
         client->Request("PUT", upload_path + "?offset=" + std::to_string(offset), auth,
                         data.substr(offset, n), chunk_progress);
-    if (r.ok() && r->status == 200) {
+    if (ServerAway(r)) {
+      if (!retries.Away()) return gone(r);
+      if (std::optional<Result<loadgen::HttpResponse>> stop = ask()) return *stop;
+      continue;
+    }
+    if (r->status == 200) {
       Result<UploadState> now = ParseUploadState(r->body);
       if (!now.ok()) return now.status();
       offset = now->received;
-      failures = 0;
-      answered = Clock::now();
+      retries.Took();
       continue;
     }
-    if (r.ok() && r->status == 503) {  // disk or chunk queue full: the same chunk, later
-      answered = Clock::now();
-      if (++failures > kMaxRefusals) return abandon(r);
+    if (r->status == 503) {  // disk or chunk queue full: the same chunk, later
+      if (!retries.Refused()) return abandon(r);
       const std::string after(r->Header("retry-after"));
-      const long wait_s = after.empty() ? 5 : std::strtol(after.c_str(), nullptr, 10);
-      ::sleep(static_cast<unsigned>(std::clamp(wait_s, 1L, 60L)));
+      ::sleep(static_cast<unsigned>(std::clamp(std::strtol(after.c_str(), nullptr, 10), 1L, 60L)));
       continue;
     }
-    if (r.ok() && r->status != 409) return abandon(r);  // refused: the caller shows why
-    // The connection dropped, or the server holds other bytes than we thought: ask it.
-    if (!again(r)) return abandon(r);
+    if (r->status != 409) return abandon(r);  // refused: the caller shows why
+    // The server holds other bytes than we thought: ask it.
+    if (!retries.Refused()) return abandon(r);
     if (std::optional<Result<loadgen::HttpResponse>> stop = ask()) return *stop;
   }
-  failures = 0;
-  bool sent_again = false;
   // A converting server answers each request meanwhile; this bounds the waiting all the same.
-  const Clock::time_point finish_deadline = Clock::now() + std::chrono::minutes(10);
+  constexpr auto kFinishFor = std::chrono::minutes(10);
+  const auto finish_deadline = std::chrono::steady_clock::now() + kFinishFor;
+  bool sent_again = false;
   for (;;) {
     Result<loadgen::HttpResponse> r =
         client->Request("POST", upload_path + "/finish" + finish_query, auth, {});
     // Sent again, a 409 is the first finish still converting: waited out like a lost answer.
-    if (r.ok() && !(sent_again && r->status == 409)) return r;
-    if (r.ok()) answered = Clock::now();
+    const bool still_converting = sent_again && r.ok() && r->status == 409;
+    if (!ServerAway(r) && !still_converting) return r;
+    if (std::chrono::steady_clock::now() > finish_deadline) {
+      return Status::Unavailable("gave up after " + std::to_string(kFinishFor.count()) +
+                                 " minutes waiting for upload " + state->id +
+                                 " to be finished; GET " + symbols_path + " lists what is stored");
+    }
+    if (still_converting) {
+      retries.Answered();
+      ::sleep(2);
+    } else if (!retries.Away()) {
+      return gone(r);
+    }
     // Its answer was lost (a restart while it converted?): is the upload still there?
-    for (;;) {
-      if (Clock::now() > finish_deadline ||
-          !again(Result<loadgen::HttpResponse>(Status::Unavailable("finish")))) {
-        return r;
-      }
-      Result<loadgen::HttpResponse> asked = client->Request("GET", upload_path, auth, {});
-      if (!asked.ok()) continue;
-      answered = Clock::now();
-      if (asked->status == 404) {
-        return Status::Unavailable(
-            "the answer to finishing upload " + state->id +
-            " was lost and the upload is gone: the file was most likely stored (GET " +
-            symbols_path + " lists what is)");
-      }
-      if (asked->status != 200) return asked;
-      Result<UploadState> now = ParseUploadState(asked->body);
-      if (!now.ok()) return now.status();
-      if (now->received != data.size()) {
-        return Status::Internal("upload " + state->id + " lost bytes it had acknowledged");
-      }
-      break;
+    if (std::optional<Result<loadgen::HttpResponse>> stop = ask()) {
+      if (!stop->ok() || (*stop)->status != 404) return *stop;
+      return Status::Unavailable("the answer to finishing upload " + state->id +
+                                 " was lost and the upload is gone: the file was stored, or its "
+                                 "conversion failed; GET " +
+                                 symbols_path + " lists what is stored");
+    }
+    if (offset != data.size()) {
+      return Status::Internal("upload " + state->id + " lost bytes it had acknowledged");
     }
     sent_again = true;
   }

@@ -7,6 +7,7 @@ original compared byte for byte with what was sent.
 import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -189,13 +190,19 @@ class ChunkedUploadTest(ServerTestCase):
                          hashlib.sha256(data).hexdigest())
 
 
+REQUEST_LINE = re.compile(rb"(GET|PUT|POST|DELETE) (/\S*) HTTP/1\.1\r\n")
+
+
 class CuttingProxy:
     """Forwards 127.0.0.1 connections to `port` (which a test may change: a restarted server),
-    and once, when `cut_after` bytes from clients have gone through, closes the connection
-    carrying them: a network that drops mid-upload."""
+    as a reverse proxy would: while nothing listens there, it answers 502 itself. Once, when
+    `cut_after` bytes from clients have gone through, it closes the connection carrying them: a
+    network that drops mid-upload. `on_request(method, path)`, called for each request it sees
+    (all are kept in `requests`), may hold it and return True to drop it, connection and all."""
 
-    def __init__(self, port, cut_after):
+    def __init__(self, port, cut_after, on_request=None):
         self.port, self.cut_after, self.forwarded, self.cuts = port, cut_after, 0, 0
+        self.on_request, self.requests = on_request, []
         self.lock = threading.Lock()
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.listen_port = self.listener.getsockname()[1]
@@ -210,12 +217,22 @@ class CuttingProxy:
                 return  # closed
             try:
                 server = socket.create_connection(("127.0.0.1", self.port))
-            except OSError:  # the server is down (a restart): the client sees a closed one
-                client.close()
+            except OSError:  # the server is down (a restart)
+                threading.Thread(target=self.bad_gateway, args=(client,), daemon=True).start()
                 continue
             for src, dst, count in ((client, server, True), (server, client, False)):
                 t = threading.Thread(target=self.pump, args=(src, dst, count), daemon=True)
                 t.start()
+
+    def bad_gateway(self, client):
+        try:
+            client.settimeout(10)
+            client.recv(65536)  # the request's head, at least
+            client.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n"
+                           b"Connection: close\r\n\r\n")
+        except OSError:
+            pass
+        client.close()
 
     def pump(self, src, dst, count):
         try:
@@ -224,10 +241,16 @@ class CuttingProxy:
                 if not data:
                     break
                 if count:
+                    cut = False
+                    for m in REQUEST_LINE.finditer(data):
+                        request = (m.group(1).decode(), m.group(2).decode())
+                        with self.lock:
+                            self.requests.append(request)
+                        cut = cut or bool(self.on_request and self.on_request(*request))
                     with self.lock:
                         self.forwarded += len(data)
-                        cut = self.cuts == 0 and self.forwarded >= self.cut_after
-                        self.cuts += cut
+                        if self.cuts == 0 and self.forwarded >= self.cut_after:
+                            self.cuts, cut = 1, True
                     if cut:
                         break
                 dst.sendall(data)
@@ -326,41 +349,49 @@ class ResumeTest(unittest.TestCase):
 
     def test_the_cli_goes_on_after_the_server_restarts(self):
         """A deploy (kill -9, a new process) while a CI job uploads: the job still succeeds."""
-        self.restart_during_upload(kill_at=CHUNK)
+        proxy = self.restart_during_upload("PUT", "?offset=%d" % CHUNK)
+        # The second chunk, dropped with the server, was sent again once the CLI had asked the
+        # restarted server where to go on (the HTTP client may also have tried it once more at
+        # once, and got the proxy's 502).
+        second = [i for i, (m, p) in enumerate(proxy.requests)
+                  if m == "PUT" and p.endswith("?offset=%d" % CHUNK)]
+        asked = [i for i, (m, _) in enumerate(proxy.requests) if m == "GET"]
+        self.assertGreaterEqual(len(second), 2, proxy.requests)
+        self.assertTrue(asked and second[0] < asked[-1] < second[-1], proxy.requests)
 
     def test_the_cli_finishes_again_after_a_restart_while_converting(self):
-        """The same during the finish, which converts the whole file: its answer is lost, the
-        upload is not, and the CLI finishes it again."""
-        self.restart_during_upload(kill_at=None)
+        """The same during the finish: its answer is lost, the upload is not, and the CLI
+        finishes it again."""
+        proxy = self.restart_during_upload("POST", "/finish")
+        finishes = [p for m, p in proxy.requests if m == "POST" and "/finish" in p]
+        self.assertEqual(len(finishes), 2, proxy.requests)  # the one lost, the one sent again
 
-    def restart_during_upload(self, kill_at):
-        """Kills the server once it has acknowledged `kill_at` bytes (None: all of them)."""
-        server, app, path, data = self.start_with_file("deploy", 450000)  # ~34 MiB: five chunks
-        proxy = CuttingProxy(server.port, cut_after=1 << 62)  # never cuts
+    def restart_during_upload(self, method, path_part):
+        """Uploads a file of five chunks through a CuttingProxy. The first request `method` with
+        `path_part` in its path is dropped, the server killed -9 meanwhile, and restarted 2 s
+        later on a new port (the proxy answers 502 until then): the CLI must still store the
+        file as sent. Returns the proxy."""
+        server, app, path, data = self.start_with_file("deploy", 450000)  # ~34 MiB
+        seen, killed = threading.Event(), threading.Event()
+
+        def on_request(m, p):
+            if seen.is_set() or m != method or path_part not in p:
+                return False
+            seen.set()
+            killed.wait(120)  # the server goes before the request could reach it
+            return True
+
+        proxy = CuttingProxy(server.port, cut_after=1 << 62, on_request=on_request)
         self.addCleanup(proxy.close)
         cli = subprocess.Popen(
             [VIGIL, "symbols", "upload", "--server", "http://127.0.0.1:%d" % proxy.listen_port,
              "--token", app["api_token"], "--app", app["id"], path],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.addCleanup(lambda: cli.poll() is None and cli.kill())
-        uploads = os.path.join(server.data_dir, "symbols", ".uploads")
-        kill_at = kill_at or len(data)
-        received, deadline = 0, time.time() + 120
-        while received < kill_at and time.time() < deadline:
-            for name in os.listdir(uploads):
-                try:
-                    with open(os.path.join(uploads, name)) as f:
-                        received = max(received, json.load(f)["received"])
-                except (OSError, ValueError, KeyError):
-                    pass  # not a state, or one being replaced
-            time.sleep(0.002)
-        self.assertGreaterEqual(received, kill_at)
+        self.assertTrue(seen.wait(300), "the CLI never sent %s ...%s" % (method, path_part))
         server.kill9()
-        if kill_at < len(data):
-            self.assertLess(received, len(data))  # killed in the middle of the chunks
-        else:
-            self.assertIsNone(cli.poll())  # killed before the finish was answered
-        time.sleep(2)  # the CLI finds no server for a while
+        killed.set()
+        time.sleep(2)  # the CLI finds only the proxy's 502s for a while
         server.start()
         proxy.port = server.port
         out, err = cli.communicate(timeout=300)
@@ -368,8 +399,8 @@ class ResumeTest(unittest.TestCase):
         stored = json.loads(out)
         self.assertEqual(stored["functions"], 450000)
         self.assertStoredAsSent(server, app, stored, data)
-        self.assertEqual(os.listdir(uploads), [])
-
+        self.assertEqual(os.listdir(os.path.join(server.data_dir, "symbols", ".uploads")), [])
+        return proxy
 
 class IngestListenerCapTest(unittest.TestCase):
     def test_ingest_refuses_a_large_body_from_its_headers(self):
