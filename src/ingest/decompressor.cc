@@ -1,4 +1,5 @@
-// gzip via libdeflate (whole-buffer, ~1.7x zlib here) and zstd via its streaming API, both capped.
+// gzip via libdeflate (whole-buffer, ~1.7x zlib here); zstd in one call when its one frame states
+// its size, else streamed; all capped.
 #include "ingest/decompressor.h"
 
 #include <strings.h>
@@ -100,6 +101,26 @@ Status Decompressor::Gunzip(std::string_view in, size_t max_output, std::string*
 Status Decompressor::Unzstd(std::string_view in, size_t max_output, std::string* out) {
   out->clear();
   ZSTD_DCtx_reset(zstd_, ZSTD_reset_session_only);
+  // One frame stating its size, as SDKs' one-shot compressors write it: decoded in one call
+  // into a buffer of that size (bench/ingest's batches: 5.9 against 6.5 us streamed). The
+  // stated size is untrusted: it is checked against the cap first, and a frame whose content
+  // does not fill exactly that much is an error of the decoder. Anything else streams below.
+  const unsigned long long stated = ZSTD_getFrameContentSize(in.data(), in.size());
+  if (stated != ZSTD_CONTENTSIZE_UNKNOWN && stated != ZSTD_CONTENTSIZE_ERROR &&
+      ZSTD_findFrameCompressedSize(in.data(), in.size()) == in.size()) {
+    if (stated > max_output) {
+      return Status::TooLarge("decompressed body is over " + std::to_string(max_output) + " bytes");
+    }
+    ResizeWithin(out, static_cast<size_t>(stated), max_output + 1);
+    const size_t n = ZSTD_decompressDCtx(zstd_, out->data(), out->size(), in.data(), in.size());
+    if (ZSTD_isError(n) || n != stated) {
+      out->clear();
+      return Status::InvalidArgument(
+          std::string("body is not a valid zstd stream: ") +
+          (ZSTD_isError(n) ? ZSTD_getErrorName(n) : "its frame holds less than it says"));
+    }
+    return Status::Ok();
+  }
   ZSTD_inBuffer input{in.data(), in.size(), 0};
   size_t last = 1;
   while (input.pos < input.size) {

@@ -1,7 +1,8 @@
 // Decompressor: request bodies in gzip, zstd or identity encoding, with a hard output cap.
 //
 // The cap is enforced while decompressing, so a decompression bomb costs at most `max_output`
-// bytes of memory and the time to produce them. One Decompressor per thread (it keeps a
+// bytes of memory and the time to produce them (a zstd frame stating a size over the cap costs
+// nothing: it is refused from its header). One Decompressor per thread (it keeps a
 // libdeflate and a zstd context); not thread-safe.
 #pragma once
 

@@ -57,6 +57,53 @@ TEST(DecompressorTest, BombsStopAtTheCap) {
   EXPECT_LE(out.capacity(), size_t{17} << 20);
 }
 
+TEST(DecompressorTest, ZstdFramesWithAndWithoutAStatedSize) {
+  Decompressor d;
+  std::string out;
+  const std::string a = "{\"batch_id\":\"a\"}" + std::string(3000, ' ');
+  const std::string b = std::string(2000, 'b');
+  // Streamed without a pledged size: the frame does not state it (the streaming path).
+  ZSTD_CCtx* c = ZSTD_createCCtx();
+  std::string streamed(ZSTD_compressBound(a.size()), '\0');
+  ZSTD_outBuffer o{streamed.data(), streamed.size(), 0};
+  ZSTD_inBuffer i{a.data(), a.size(), 0};
+  // Fed first, ended after (one call with ZSTD_e_end would learn the size and state it).
+  ASSERT_FALSE(ZSTD_isError(ZSTD_compressStream2(c, &o, &i, ZSTD_e_continue)));
+  ZSTD_inBuffer none{nullptr, 0, 0};
+  ASSERT_EQ(ZSTD_compressStream2(c, &o, &none, ZSTD_e_end), 0u);
+  ZSTD_freeCCtx(c);
+  streamed.resize(o.pos);
+  ASSERT_EQ(ZSTD_getFrameContentSize(streamed.data(), streamed.size()), ZSTD_CONTENTSIZE_UNKNOWN);
+  ASSERT_TRUE(d.Decompress(ContentEncoding::kZstd, streamed, 1 << 20, &out).ok());
+  EXPECT_EQ(out, a);
+  // Two frames, each stating its size: both, one after the other.
+  ASSERT_TRUE(d.Decompress(ContentEncoding::kZstd, Zstd(a) + Zstd(b), 1 << 20, &out).ok());
+  EXPECT_EQ(out, a + b);
+  // A stated size over the cap is refused before anything is decoded or allocated.
+  std::string small_out;
+  EXPECT_EQ(d.Decompress(ContentEncoding::kZstd, Zstd(a), 1000, &small_out).code(),
+            StatusCode::kTooLarge);
+  EXPECT_LE(small_out.capacity(), 1001u);
+}
+
+TEST(DecompressorTest, LyingZstdContentSizeIsAnError) {
+  Decompressor d;
+  const std::string text(200, 'z');
+  std::string zs = Zstd(text);
+  // Magic (4 bytes), frame header descriptor, then (single segment, content under 256) the
+  // content size in one byte.
+  ASSERT_EQ(ZSTD_getFrameContentSize(zs.data(), zs.size()), 200u);
+  ASSERT_EQ(static_cast<uint8_t>(zs[5]), 200);
+  std::string out;
+  for (uint8_t lie : {150, 250}) {
+    zs[5] = static_cast<char>(lie);
+    ASSERT_EQ(ZSTD_getFrameContentSize(zs.data(), zs.size()), lie);
+    Status st = d.Decompress(ContentEncoding::kZstd, zs, 1 << 20, &out);
+    EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << int{lie};
+    EXPECT_EQ(st.message().rfind("body is not a valid zstd stream: ", 0), 0u) << st.message();
+  }
+}
+
 TEST(DecompressorTest, LyingGzipSizeTrailerIsHandled) {
   Decompressor d;
   std::string text(100000, 'b');
