@@ -500,15 +500,18 @@ int RunServeCommand(const std::vector<std::string>& args) {
 
   // Until a stop signal: every minute, when previous ingest keys were last used goes to
   // apps.json, so that their last_used_ms outlives a restart (AppRegistry::SaveKeyUse).
+  auto save_key_use = [&apps](int64_t min_advance_ms) {
+    if (Status saved = (*apps)->SaveKeyUse(min_advance_ms); !saved.ok()) {
+      std::fprintf(stderr, "vigil: cannot save when previous ingest keys were last used: %s\n",
+                   saved.ToString().c_str());
+    }
+  };
   int sig = 0;
   for (;;) {
     const timespec minute{60, 0};
     sig = sigtimedwait(&stop_signals, nullptr, &minute);
     if (sig > 0) break;
-    if (Status saved = (*apps)->SaveKeyUse(ingest::AppRegistry::kKeyUseSaveMs); !saved.ok()) {
-      std::fprintf(stderr, "vigil: cannot save when previous ingest keys were last used: %s\n",
-                   saved.ToString().c_str());
-    }
+    save_key_use(ingest::AppRegistry::kKeyUseSaveMs);
   }
   std::fprintf(stderr, "vigil: %s received, draining the log\n",
                sig == SIGINT ? "SIGINT" : "SIGTERM");
@@ -517,10 +520,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
   usleep(200 * 1000);  // answers already on their way reach their loops
   server.Stop();
   if (api_server) api_server->Stop();
-  if (Status saved = (*apps)->SaveKeyUse(0); !saved.ok()) {
-    std::fprintf(stderr, "vigil: cannot save when previous ingest keys were last used: %s\n",
-                 saved.ToString().c_str());
-  }
+  save_key_use(0);
   // Processing reads the raw log: stop it (committing its offsets) before the logs close.
   batch_api.Stop();
   batch_layer.Stop();

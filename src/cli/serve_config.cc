@@ -8,6 +8,8 @@
 #include <charconv>
 #include <cstdlib>
 
+#include "ingest/http_server.h"
+
 namespace vigil::cli {
 
 namespace {
@@ -220,8 +222,7 @@ Status ParseListen(const std::string& listen, std::string* host, uint16_t* port)
 }
 
 std::string HttpUrlOf(const std::string& host, uint16_t port) {
-  const bool v6 = host.find(':') != std::string::npos;
-  return "http://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  return "http://" + ingest::HostPortText(host, port);
 }
 
 }  // namespace vigil::cli

@@ -355,6 +355,11 @@ static int Listen(const std::string& host, uint16_t port, int* fd_out) {
   return 0;
 }
 
+std::string HostPortText(const std::string& host, uint16_t port) {
+  const bool v6 = host.find(':') != std::string::npos;
+  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
 // What to do about a listen() that failed with `err`, for the error message.
 static const char* ListenHint(int err) {
   switch (err) {
@@ -383,10 +388,8 @@ Status HttpServer::Start() {
     if (err != 0) {
       for (auto& l : loops_) ::close(l->listen_fd);
       loops_.clear();
-      const bool v6 = options_.host.find(':') != std::string::npos;
-      return Status::IoError("cannot listen on " +
-                             (v6 ? "[" + options_.host + "]" : options_.host) + ":" +
-                             std::to_string(port_) + ": " + std::strerror(err) + ListenHint(err));
+      return Status::IoError("cannot listen on " + HostPortText(options_.host, port_) + ": " +
+                             std::strerror(err) + ListenHint(err));
     }
     if (port_ == 0) {
       sockaddr_storage bound{};

@@ -66,6 +66,8 @@ inline std::string_view RequestMethod(h2o_req_t* req) {
 }
 // The value of `key` in the query string, percent- and '+'-decoded; "" if absent.
 std::string QueryParam(h2o_req_t* req, std::string_view key);
+// "HOST:PORT" for a listen address, with an IPv6 address in brackets ("[::1]:8080").
+std::string HostPortText(const std::string& host, uint16_t port);
 
 // A reply to be sent later. Created on the loop thread with Defer(); Complete() must be called
 // exactly once, from any thread; the object deletes itself. Inside a WakeupBatch
