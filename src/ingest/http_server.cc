@@ -322,8 +322,9 @@ void HttpServer::OnAcceptPauseEnd(h2o_timeout_entry_t* entry) {
   if (loop->listener != nullptr) h2o_socket_read_start(loop->listener, &HttpServer::OnAccept);
 }
 
-// `host` is an IPv4 or IPv6 address literal (no brackets).
-static int Listen(const std::string& host, uint16_t port, int* fd_out) {
+// Binds a new socket to `host` (an IPv4 or IPv6 address literal, no brackets) and `port`.
+// `share`: with SO_REUSEPORT, so that every loop's listener binds the same port.
+static int Bind(const std::string& host, uint16_t port, bool share, int* fd_out) {
   sockaddr_storage addr{};
   socklen_t addr_len;
   if (host.find(':') != std::string::npos) {
@@ -343,15 +344,40 @@ static int Listen(const std::string& host, uint16_t port, int* fd_out) {
   if (fd < 0) return errno;
   int on = 1;
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on));
-  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), addr_len) != 0 ||
-      ::listen(fd, SOMAXCONN) != 0) {
+  if (share) ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on));
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), addr_len) != 0) {
     int err = errno;
     ::close(fd);
     return err;
   }
   *fd_out = fd;
+  return 0;
+}
+
+// A listener of one loop, sharing the port with the others (SO_REUSEPORT).
+static int Listen(const std::string& host, uint16_t port, int* fd_out) {
+  int fd;
+  if (int err = Bind(host, port, /*share=*/true, &fd); err != 0) return err;
+  int on = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+  if (::listen(fd, SOMAXCONN) != 0) {
+    int err = errno;
+    ::close(fd);
+    return err;
+  }
+  *fd_out = fd;
+  return 0;
+}
+
+// 0 if no server listens on `host`:`port` (or on a wildcard address covering it), else the
+// bind error (EADDRINUSE). SO_REUSEPORT lets any process of the same user join a port its
+// listeners share: a second vigil started on this port (another data directory) would take
+// half of its connections, silently. A socket bound without it is refused by every listener
+// there, ours or not (SO_REUSEADDR still lets it past connections closing in TIME_WAIT).
+static int ProbePortFree(const std::string& host, uint16_t port) {
+  int fd;
+  if (int err = Bind(host, port, /*share=*/false, &fd); err != 0) return err;
+  ::close(fd);
   return 0;
 }
 
@@ -381,6 +407,14 @@ Status HttpServer::Start() {
                                      : static_cast<int>(std::thread::hardware_concurrency());
   if (threads <= 0) threads = 1;
   port_ = options_.port;
+  auto cannot_listen = [this](int err) {
+    return Status::IoError("cannot listen on " + HostPortText(options_.host, port_) + ": " +
+                           std::strerror(err) + ListenHint(err));
+  };
+  // Port 0 picks a free one; the loops then join the port the first one got.
+  if (int err = port_ == 0 ? 0 : ProbePortFree(options_.host, port_); err != 0) {
+    return cannot_listen(err);
+  }
   for (int i = 0; i < threads; ++i) {
     auto loop = std::make_unique<Loop>();
     loop->server = this;
@@ -388,8 +422,7 @@ Status HttpServer::Start() {
     if (err != 0) {
       for (auto& l : loops_) ::close(l->listen_fd);
       loops_.clear();
-      return Status::IoError("cannot listen on " + HostPortText(options_.host, port_) + ": " +
-                             std::strerror(err) + ListenHint(err));
+      return cannot_listen(err);
     }
     if (port_ == 0) {
       sockaddr_storage bound{};

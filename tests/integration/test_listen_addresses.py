@@ -38,15 +38,15 @@ class ListenAddressTest(unittest.TestCase):
         self.addCleanup(shutil.rmtree, self.data, True)
         self.env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0")
 
-    def serve(self, listen):
+    def serve(self, listen, data=None):
         return subprocess.Popen(
-            [VIGIL, "serve", "--data", self.data, "--listen", listen, "--admin-token",
+            [VIGIL, "serve", "--data", data or self.data, "--listen", listen, "--admin-token",
              ADMIN_TOKEN, "--threads", "2"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self.env, text=True)
 
-    def refused(self, listen):
+    def refused(self, listen, data=None):
         """The exit code and stderr of a server that must not start."""
-        proc = self.serve(listen)
+        proc = self.serve(listen, data)
         try:
             _, err = proc.communicate(timeout=60)
         except subprocess.TimeoutExpired:
@@ -117,6 +117,33 @@ class ListenAddressTest(unittest.TestCase):
         self.assertIn("cannot listen on 192.0.2.1:0: Cannot assign requested address (no network "
                       "interface of this machine has that address: use one it has, or 0.0.0.0 / "
                       "[::] for all)", err)
+
+    def test_a_second_server_on_the_same_port_is_refused(self):
+        # vigil's loops share their port through SO_REUSEPORT, which any process of the same
+        # user may join: a second vigil (another data directory) used to take half of the
+        # first one's connections, silently.
+        first = self.serve("127.0.0.1:0")
+        self.addCleanup(lambda: first.poll() is None and first.kill())
+        self.assertTrue(select.select([first.stdout], [], [], 60)[0], "no banner in 60 s")
+        m = re.search(r"listening on http://127\.0\.0\.1:(\d+) ", first.stdout.readline())
+        self.assertIsNotNone(m)
+        port = int(m.group(1))
+        other = tempfile.mkdtemp(prefix="vigil-listen-other-")
+        self.addCleanup(shutil.rmtree, other, True)
+        code, err = self.refused("127.0.0.1:%d" % port, data=other)
+        self.assertEqual(code, 1)
+        self.assertIn("cannot listen on 127.0.0.1:%d: Address already in use (another server "
+                      "uses that port: pick another with --listen)" % port, err)
+        # The first one still answers every connection.
+        for _ in range(8):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            conn.request("GET", "/healthz")
+            self.assertEqual(conn.getresponse().status, 200)
+            conn.close()
+        first.send_signal(signal.SIGTERM)
+        self.assertEqual(first.wait(timeout=60), 0)
+        first.stdout.close()
+        first.stderr.close()
 
 
 if __name__ == "__main__":
