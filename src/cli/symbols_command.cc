@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <optional>
 #include <string>
 #include <vector>
@@ -76,6 +77,58 @@ bool ServerAway(const Result<loadgen::HttpResponse>& r) {
          (r->status == 503 && r->Header("retry-after").empty());
 }
 
+// The server's clock when it sent `r` (its Date header), in ms since the epoch; nullopt without
+// a Date header it can read.
+std::optional<int64_t> ServerDateMs(const loadgen::HttpResponse& r) {
+  const std::string date(r.Header("date"));
+  std::tm tm{};
+  const char* end = ::strptime(date.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  if (end == nullptr || *end != '\0') return std::nullopt;
+  return static_cast<int64_t>(::timegm(&tm)) * 1000;
+}
+
+// The server's answer for a file of `size` bytes stored under `symbols_path` at or after
+// `since_ms` (its clock), as its finish would have given it: the entry, or {"symbols": [...]}
+// for the several of one universal Mach-O (stored together, at one time); nullopt if none is.
+Result<std::optional<std::string>> FindStored(loadgen::HttpClient* client,
+                                              const std::string& symbols_path,
+                                              const loadgen::HttpHeaders& auth, uint64_t size,
+                                              int64_t since_ms) {
+  Result<loadgen::HttpResponse> listed = client->Request("GET", symbols_path, auth, {});
+  if (!listed.ok()) return listed.status();
+  if (listed->status != 200) {
+    return Status::Unavailable("GET " + symbols_path + ": HTTP " + std::to_string(listed->status) +
+                               " " + listed->body);
+  }
+  simdjson::dom::parser parser;
+  simdjson::dom::array symbols;
+  if (parser.parse(listed->body)["symbols"].get(symbols) != simdjson::SUCCESS) {
+    return Status::Corruption("unexpected answer listing symbols: " + listed->body);
+  }
+  std::vector<simdjson::dom::element> found;
+  int64_t newest = 0;
+  for (simdjson::dom::element entry : symbols) {
+    uint64_t bytes = 0;
+    int64_t uploaded_ms = 0;
+    if (entry["bytes"].get(bytes) != simdjson::SUCCESS ||
+        entry["uploaded_ms"].get(uploaded_ms) != simdjson::SUCCESS || bytes != size ||
+        uploaded_ms < since_ms || uploaded_ms < newest) {
+      continue;
+    }
+    if (uploaded_ms > newest) found.clear();
+    newest = uploaded_ms;
+    found.push_back(entry);
+  }
+  if (found.empty()) return std::optional<std::string>();
+  if (found.size() == 1) return std::optional<std::string>(simdjson::to_string(found[0]));
+  std::string all = "{\"symbols\":[";
+  for (size_t i = 0; i < found.size(); ++i) {
+    if (i > 0) all += ",";
+    all += simdjson::to_string(found[i]);
+  }
+  return std::optional<std::string>(all + "]}");
+}
+
 // What went wrong in a row during an upload, and whether to try again.
 class UploadRetries {
  public:
@@ -132,6 +185,9 @@ Result<loadgen::HttpResponse> UploadInChunks(loadgen::HttpClient* client,
   Result<UploadState> state = ParseUploadState(created->body);
   if (!state.ok()) return state.status();
   const std::string upload_path = symbols_path + "/uploads/" + state->id;
+  // When the upload began by the server's clock (its Date header's second, less a second that
+  // h2o's cached date may lag): a file stored since then, of this size, is this one.
+  const std::optional<int64_t> began_ms = ServerDateMs(*created);
   // Refused: the server need not keep the bytes until the upload expires (best effort).
   auto abandon = [&](Result<loadgen::HttpResponse> answer) {
     client->Close();
@@ -205,11 +261,44 @@ Result<loadgen::HttpResponse> UploadInChunks(loadgen::HttpClient* client,
   // A converting server answers each request meanwhile; this bounds the waiting all the same.
   constexpr auto kFinishFor = std::chrono::minutes(10);
   const auto finish_deadline = std::chrono::steady_clock::now() + kFinishFor;
+  // A finish whose answer was lost, and the upload gone: it stored the file, or its conversion
+  // failed. The stored symbols say which.
+  auto vanished = [&]() -> Result<loadgen::HttpResponse> {
+    const std::string lost = "the answer to finishing upload " + state->id + " was lost";
+    Result<std::optional<std::string>> stored =
+        began_ms ? FindStored(client, symbols_path, auth, data.size(), *began_ms - 1000)
+                 : Status::Unavailable("the server sent no Date header to tell it by");
+    if (!stored.ok()) {
+      return Status::Unavailable(lost + " and the upload is gone: the file was stored, or its " +
+                                 "conversion failed (" + stored.status().message() + "); GET " +
+                                 symbols_path + " lists what is stored");
+    }
+    if (!*stored) {
+      return Status::Unavailable(lost + " and the upload is gone, and no file of its size was " +
+                                 "stored since it began: its conversion failed; upload the file " +
+                                 "again to see why");
+    }
+    std::fprintf(stderr,
+                 "vigil symbols upload: %s; the file is among the stored symbols (%zu bytes, "
+                 "stored since the upload began)\n",
+                 lost.c_str(), data.size());
+    loadgen::HttpResponse found;
+    found.status = 201;
+    found.body = std::move(**stored);
+    return found;
+  };
+  // The finish goes on a new connection: on a kept-alive one, the HTTP client sends a request
+  // whose answer never came once more at once, and a finish sent again while the first converts
+  // is refused (409), or after it stored the file, unknown (404). Lost, its answer is handled
+  // here instead.
+  client->Close();
   bool sent_again = false;
   for (;;) {
     Result<loadgen::HttpResponse> r =
         client->Request("POST", upload_path + "/finish" + finish_query, auth, {});
-    // Sent again, a 409 is the first finish still converting: waited out like a lost answer.
+    // Sent again, a 404 is the first finish done (the upload is gone), and a 409 the first
+    // finish still converting: waited out like a lost answer.
+    if (sent_again && r.ok() && r->status == 404) return vanished();
     const bool still_converting = sent_again && r.ok() && r->status == 409;
     if (!ServerAway(r) && !still_converting) return r;
     if (std::chrono::steady_clock::now() > finish_deadline) {
@@ -226,10 +315,7 @@ Result<loadgen::HttpResponse> UploadInChunks(loadgen::HttpClient* client,
     // Its answer was lost (a restart while it converted?): is the upload still there?
     if (std::optional<Result<loadgen::HttpResponse>> stop = ask()) {
       if (!stop->ok() || (*stop)->status != 404) return *stop;
-      return Status::Unavailable("the answer to finishing upload " + state->id +
-                                 " was lost and the upload is gone: the file was stored, or its "
-                                 "conversion failed; GET " +
-                                 symbols_path + " lists what is stored");
+      return vanished();
     }
     if (offset != data.size()) {
       return Status::Internal("upload " + state->id + " lost bytes it had acknowledged");

@@ -193,12 +193,17 @@ class ChunkedUploadTest(ServerTestCase):
 REQUEST_LINE = re.compile(rb"(GET|PUT|POST|DELETE) (/\S*) HTTP/1\.1\r\n")
 
 
+LOSE_ANSWER = "lose the answer"
+
+
 class CuttingProxy:
     """Forwards 127.0.0.1 connections to `port` (which a test may change: a restarted server),
     as a reverse proxy would: while nothing listens there, it answers 502 itself. Once, when
     `cut_after` bytes from clients have gone through, it closes the connection carrying them: a
     network that drops mid-upload. `on_request(method, path)`, called for each request it sees
-    (all are kept in `requests`), may hold it and return True to drop it, connection and all."""
+    (all are kept in `requests`), may hold it and return True to drop it, connection and all,
+    or LOSE_ANSWER to let it through and drop the connection when the answer comes back (a
+    load balancer timing out a slow request)."""
 
     def __init__(self, port, cut_after, on_request=None):
         self.port, self.cut_after, self.forwarded, self.cuts = port, cut_after, 0, 0
@@ -220,8 +225,9 @@ class CuttingProxy:
             except OSError:  # the server is down (a restart)
                 threading.Thread(target=self.bad_gateway, args=(client,), daemon=True).start()
                 continue
+            conn = {"lose_answer": False}
             for src, dst, count in ((client, server, True), (server, client, False)):
-                t = threading.Thread(target=self.pump, args=(src, dst, count), daemon=True)
+                t = threading.Thread(target=self.pump, args=(src, dst, count, conn), daemon=True)
                 t.start()
 
     def bad_gateway(self, client):
@@ -234,11 +240,13 @@ class CuttingProxy:
             pass
         client.close()
 
-    def pump(self, src, dst, count):
+    def pump(self, src, dst, count, conn):
         try:
             while True:
                 data = src.recv(65536)
                 if not data:
+                    break
+                if not count and conn["lose_answer"]:
                     break
                 if count:
                     cut = False
@@ -246,7 +254,11 @@ class CuttingProxy:
                         request = (m.group(1).decode(), m.group(2).decode())
                         with self.lock:
                             self.requests.append(request)
-                        cut = cut or bool(self.on_request and self.on_request(*request))
+                        verdict = self.on_request and self.on_request(*request)
+                        if verdict == LOSE_ANSWER:
+                            conn["lose_answer"] = True
+                        else:
+                            cut = cut or bool(verdict)
                     with self.lock:
                         self.forwarded += len(data)
                         if self.cuts == 0 and self.forwarded >= self.cut_after:
@@ -365,6 +377,41 @@ class ResumeTest(unittest.TestCase):
         proxy = self.restart_during_upload("POST", "/finish")
         finishes = [p for m, p in proxy.requests if m == "POST" and "/finish" in p]
         self.assertEqual(len(finishes), 2, proxy.requests)  # the one lost, the one sent again
+
+    def test_the_cli_finds_the_file_when_the_finish_answer_is_lost(self):
+        """A proxy drops the connection while the server converts (a load balancer's timeout on
+        a slow finish): the server stores the file and forgets the upload, and the CLI, asking
+        about it, finds the file among the stored symbols and answers as the finish would."""
+        server, app, path, data = self.start_with_file("lost", 200000)  # ~15 MiB: two chunks
+        lost = []
+
+        def on_request(m, p):
+            if m == "POST" and "/finish" in p and not lost:
+                lost.append(p)
+                return LOSE_ANSWER
+            return False
+
+        proxy = CuttingProxy(server.port, cut_after=1 << 62, on_request=on_request)
+        self.addCleanup(proxy.close)
+        out = subprocess.run(
+            [VIGIL, "symbols", "upload", "--server", "http://127.0.0.1:%d" % proxy.listen_port,
+             "--token", app["api_token"], "--app", app["id"], path],
+            capture_output=True, text=True, timeout=300)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(len(lost), 1)
+        upload_id = lost[0].split("?")[0].split("/")[-2]
+        self.assertIn("the answer to finishing upload %s was lost; the file is among the "
+                      "stored symbols" % upload_id, out.stderr)
+        stored = json.loads(out.stdout)
+        self.assertEqual((stored["functions"], stored["bytes"], stored["name"]),
+                         (200000, len(data), "libbig.so"))
+        self.assertStoredAsSent(server, app, stored, data)
+        # What it printed is the server's own entry for the file.
+        status, _, listed = server.json_request(
+            "GET", "/v1/apps/%s/symbols" % app["id"], None,
+            {"Authorization": "Bearer " + app["api_token"]})
+        self.assertEqual(status, 200)
+        self.assertEqual(listed["symbols"], [stored])
 
     def restart_during_upload(self, method, path_part):
         """Uploads a file of five chunks through a CuttingProxy. The first request `method` with
