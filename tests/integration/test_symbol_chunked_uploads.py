@@ -196,6 +196,12 @@ REQUEST_LINE = re.compile(rb"(GET|PUT|POST|DELETE) (/\S*) HTTP/1\.1\r\n")
 LOSE_ANSWER = "lose the answer"
 
 
+def upload_through(proxy, app, path):
+    """The command line that uploads `path` for `app` through CuttingProxy `proxy`."""
+    return [VIGIL, "symbols", "upload", "--server", "http://127.0.0.1:%d" % proxy.listen_port,
+            "--token", app["api_token"], "--app", app["id"], path]
+
+
 class CuttingProxy:
     """Forwards 127.0.0.1 connections to `port` (which a test may change: a restarted server),
     as a reverse proxy would: while nothing listens there, it answers 502 itself. Once, when
@@ -303,8 +309,7 @@ class ResumeTest(unittest.TestCase):
         proxy = CuttingProxy(server.port, cut_after=CHUNK + (2 << 20))  # inside the second chunk
         self.addCleanup(proxy.close)
         out = subprocess.run(
-            [VIGIL, "symbols", "upload", "--server", "http://127.0.0.1:%d" % proxy.listen_port,
-             "--token", app["api_token"], "--app", app["id"], path],
+            upload_through(proxy, app, path),
             capture_output=True, text=True, timeout=300)
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertEqual(proxy.cuts, 1)
@@ -394,8 +399,7 @@ class ResumeTest(unittest.TestCase):
         proxy = CuttingProxy(server.port, cut_after=1 << 62, on_request=on_request)
         self.addCleanup(proxy.close)
         out = subprocess.run(
-            [VIGIL, "symbols", "upload", "--server", "http://127.0.0.1:%d" % proxy.listen_port,
-             "--token", app["api_token"], "--app", app["id"], path],
+            upload_through(proxy, app, path),
             capture_output=True, text=True, timeout=300)
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertEqual(len(lost), 1)
@@ -431,8 +435,7 @@ class ResumeTest(unittest.TestCase):
         proxy = CuttingProxy(server.port, cut_after=1 << 62, on_request=on_request)
         self.addCleanup(proxy.close)
         cli = subprocess.Popen(
-            [VIGIL, "symbols", "upload", "--server", "http://127.0.0.1:%d" % proxy.listen_port,
-             "--token", app["api_token"], "--app", app["id"], path],
+            upload_through(proxy, app, path),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.addCleanup(lambda: cli.poll() is None and cli.kill())
         self.assertTrue(seen.wait(300), "the CLI never sent %s ...%s" % (method, path_part))
