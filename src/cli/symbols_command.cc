@@ -261,10 +261,18 @@ Result<loadgen::HttpResponse> UploadInChunks(loadgen::HttpClient* client,
   // A converting server answers each request meanwhile; this bounds the waiting all the same.
   constexpr auto kFinishFor = std::chrono::minutes(10);
   const auto finish_deadline = std::chrono::steady_clock::now() + kFinishFor;
-  // A finish whose answer was lost, and the upload gone: it stored the file, or its conversion
-  // failed. The stored symbols say which.
+  // A finish whose answer was lost, and the upload gone. The server keeps a finished upload's
+  // answer for a day, and answers a finish sent again with it; one that restarted meanwhile has
+  // forgotten it (404), and then the stored symbols tell whether the file is among them.
   auto vanished = [&]() -> Result<loadgen::HttpResponse> {
     const std::string lost = "the answer to finishing upload " + state->id + " was lost";
+    Result<loadgen::HttpResponse> again =
+        client->Request("POST", upload_path + "/finish" + finish_query, auth, {});
+    if (again.ok() && again->status != 404 && !ServerAway(again)) {
+      std::fprintf(stderr, "vigil symbols upload: %s; the server answered it again\n",
+                   lost.c_str());
+      return again;
+    }
     Result<std::optional<std::string>> stored =
         began_ms ? FindStored(client, symbols_path, auth, data.size(), *began_ms - 1000)
                  : Status::Unavailable("the server sent no Date header to tell it by");
@@ -274,13 +282,14 @@ Result<loadgen::HttpResponse> UploadInChunks(loadgen::HttpClient* client,
                                  symbols_path + " lists what is stored");
     }
     if (!*stored) {
-      return Status::Unavailable(lost + " and the upload is gone, and no file of its size was " +
-                                 "stored since it began: its conversion failed; upload the file " +
-                                 "again to see why");
+      return Status::Unavailable(
+          lost + " and the upload is gone, and no file of its size is listed as stored since " +
+          "it began (by the server's Date header): its conversion probably failed; GET " +
+          symbols_path + " lists what is stored, and uploading the file again says why");
     }
     std::fprintf(stderr,
-                 "vigil symbols upload: %s; the file is among the stored symbols (%zu bytes, "
-                 "stored since the upload began)\n",
+                 "vigil symbols upload: %s and the server no longer knows the upload; a file of "
+                 "its size (%zu bytes) is listed as stored since the upload began\n",
                  lost.c_str(), data.size());
     loadgen::HttpResponse found;
     found.status = 201;

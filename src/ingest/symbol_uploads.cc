@@ -314,13 +314,30 @@ Result<std::string> SymbolUploads::BeginFinish(std::string_view app, std::string
   return PathOf(id);
 }
 
-void SymbolUploads::EndFinish(std::string_view app, std::string_view id, bool keep) {
+void SymbolUploads::EndFinish(std::string_view app, std::string_view id, bool keep, Answer answer) {
+  const int64_t now = clock_->NowMs();
   std::lock_guard<std::mutex> lock(mu_);
   auto it = uploads_.find(id);
   if (it == uploads_.end() || it->second.app != app) return;
   it->second.finishing = false;
-  it->second.touched_ms = clock_->NowMs();
-  if (!keep) RemoveLocked(it);
+  it->second.touched_ms = now;
+  if (keep) return;
+  RemoveLocked(it);
+  if (finished_by_time_.size() >= kMaxFinishedKept) {
+    finished_.erase(finished_by_time_.begin()->second);
+    finished_by_time_.erase(finished_by_time_.begin());
+  }
+  finished_by_time_.emplace(now, std::string(id));
+  finished_.insert_or_assign(std::string(id), Finished{std::string(app), std::move(answer), now});
+}
+
+std::optional<SymbolUploads::Answer> SymbolUploads::FinishedAnswer(std::string_view app,
+                                                                   std::string_view id) {
+  ExpireIdle();
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = finished_.find(id);
+  if (it == finished_.end() || it->second.app != app) return std::nullopt;
+  return it->second.answer;
 }
 
 Status SymbolUploads::Remove(std::string_view app, std::string_view id) {
@@ -349,6 +366,11 @@ size_t SymbolUploads::ExpireIdle() {
     } else {
       ++it;
     }
+  }
+  // Finished answers, oldest first.
+  while (!finished_by_time_.empty() && now - finished_by_time_.begin()->first >= kIdleExpiryMs) {
+    finished_.erase(finished_by_time_.begin()->second);
+    finished_by_time_.erase(finished_by_time_.begin());
   }
   return expired;
 }

@@ -15,14 +15,21 @@
 // Uploads expire after kIdleExpiryMs without a chunk: every call but PendingBytes first deletes
 // the uploads expired by then, so an expired upload is never found, and its files go at the
 // next call for any upload. Removals are not synced: after a power loss a removed upload may
-// come back, and expires. Thread-safe. Chunk writes block on the disk (two syncs), so callers
-// keep them off event loops; Create writes two small files unsynced, and removals unlink two.
+// come back, and expires.
+//
+// Finished uploads: the answer of a finish that ended an upload is kept, in memory, for
+// kIdleExpiryMs (at most kMaxFinishedKept of them, the oldest go first), and a finish sent
+// again gets it: a client whose connection a load balancer cut while a large file converted
+// learns what was stored instead of "no such upload". A restart forgets them. Thread-safe. Chunk
+// writes block on the disk (two syncs), so callers keep them off event loops; Create writes two
+// small files unsynced, and removals unlink two.
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -45,6 +52,7 @@ class SymbolUploads {
   static constexpr uint64_t kChunkBytes = uint64_t{8} << 20;
   static constexpr size_t kMaxOpenPerApp = 16;
   static constexpr int64_t kIdleExpiryMs = int64_t{24} * 3600 * 1000;
+  static constexpr size_t kMaxFinishedKept = 4096;
 
   // Opens `dir`, creating it, with the uploads an earlier run left open; files of none (a
   // state half written, a part without its state) are deleted. `clock` must outlive this
@@ -71,8 +79,15 @@ class SymbolUploads {
   // missing or another finish runs. Until EndFinish, chunks and a second finish are refused.
   Result<std::string> BeginFinish(std::string_view app, std::string_view id);
   // After BeginFinish: `keep` leaves the upload as it was (a finish that may be retried, e.g.
-  // the disk was full); otherwise the upload and its files are gone.
-  void EndFinish(std::string_view app, std::string_view id, bool keep);
+  // the disk was full); otherwise the upload and its files are gone, and `answer` is what a
+  // finish sent again gets (FinishedAnswer).
+  struct Answer {
+    int status = 0;
+    std::string body;
+  };
+  void EndFinish(std::string_view app, std::string_view id, bool keep, Answer answer);
+  // The answer of the finish that ended upload `id` of `app`, if it is still kept.
+  std::optional<Answer> FinishedAnswer(std::string_view app, std::string_view id);
   // Deletes an upload and its files. NotFound as Get; AlreadyExists while it is being finished.
   Status Remove(std::string_view app, std::string_view id);
   // Deletes uploads that received nothing for kIdleExpiryMs; how many.
@@ -105,6 +120,13 @@ class SymbolUploads {
   Clock* const clock_;
   mutable std::mutex mu_;
   std::map<std::string, Upload, std::less<>> uploads_;  // by id
+  struct Finished {
+    std::string app;
+    Answer answer;
+    int64_t finished_ms = 0;
+  };
+  std::map<std::string, Finished, std::less<>> finished_;  // by id
+  std::multimap<int64_t, std::string> finished_by_time_;   // finished_ms → id
 };
 
 }  // namespace vigil::ingest

@@ -1,5 +1,6 @@
 // SymbolUploads: chunks written at their offsets, the refusals that keep a file whole, expiry
-// with a fake clock, and uploads that go on after a reopen (leftovers of none deleted).
+// with a fake clock, uploads that go on after a reopen (leftovers of none deleted), and the
+// answers kept of finished ones.
 #include "ingest/symbol_uploads.h"
 
 #include <gtest/gtest.h>
@@ -42,10 +43,45 @@ TEST_F(SymbolUploadsTest, ChunksAtTheirOffsetsMakeTheFile) {
   Result<std::string> path = uploads_->BeginFinish("app1", up->id);
   ASSERT_TRUE(path.ok()) << path.status().ToString();
   EXPECT_EQ(Contents(*path), "0123456789");
-  uploads_->EndFinish("app1", up->id, /*keep=*/false);
+  uploads_->EndFinish("app1", up->id, /*keep=*/false, {201, "{\"id\":\"stored\"}"});
   EXPECT_FALSE(FileExists(*path));
   EXPECT_EQ(uploads_->Get("app1", up->id).status().code(), StatusCode::kNotFound);
   EXPECT_EQ(uploads_->PendingBytes(), 0u);
+}
+
+TEST_F(SymbolUploadsTest, AFinishedUploadsAnswerIsKeptForADayForItsAppOnly) {
+  std::string id = uploads_->Create("app1", 2).value().id;
+  ASSERT_TRUE(uploads_->Write("app1", id, 0, "ab").ok());
+  EXPECT_FALSE(uploads_->FinishedAnswer("app1", id));  // not finished yet
+  ASSERT_TRUE(uploads_->BeginFinish("app1", id).ok());
+  EXPECT_FALSE(uploads_->FinishedAnswer("app1", id));  // converting
+  uploads_->EndFinish("app1", id, /*keep=*/false, {400, "{\"error\":\"not symbols\"}"});
+  std::optional<SymbolUploads::Answer> answer = uploads_->FinishedAnswer("app1", id);
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->status, 400);
+  EXPECT_EQ(answer->body, "{\"error\":\"not symbols\"}");
+  EXPECT_EQ(uploads_->BeginFinish("app1", id).status().code(), StatusCode::kNotFound);
+  EXPECT_FALSE(uploads_->FinishedAnswer("app2", id));
+  clock_.AdvanceMs(SymbolUploads::kIdleExpiryMs - 1);
+  EXPECT_TRUE(uploads_->FinishedAnswer("app1", id));
+  clock_.AdvanceMs(1);
+  EXPECT_FALSE(uploads_->FinishedAnswer("app1", id));
+}
+
+TEST_F(SymbolUploadsTest, TheOldestFinishedAnswersGoFirst) {
+  std::vector<std::string> ids;
+  for (size_t i = 0; i <= SymbolUploads::kMaxFinishedKept; ++i) {
+    std::string id = uploads_->Create("app1", 1).value().id;
+    ASSERT_TRUE(uploads_->Write("app1", id, 0, "x").ok());
+    ASSERT_TRUE(uploads_->BeginFinish("app1", id).ok());
+    uploads_->EndFinish("app1", id, /*keep=*/false, {201, std::to_string(i)});
+    ids.push_back(id);
+    clock_.AdvanceMs(1);
+  }
+  EXPECT_FALSE(uploads_->FinishedAnswer("app1", ids.front()));
+  EXPECT_EQ(uploads_->FinishedAnswer("app1", ids[1])->body, "1");
+  EXPECT_EQ(uploads_->FinishedAnswer("app1", ids.back())->body,
+            std::to_string(SymbolUploads::kMaxFinishedKept));
 }
 
 TEST_F(SymbolUploadsTest, RefusesWhatWouldLeaveAHoleOrOverflow) {
@@ -80,7 +116,8 @@ TEST_F(SymbolUploadsTest, AFinishingUploadTakesNoChunksAndCanBeKeptForARetry) {
   EXPECT_EQ(uploads_->BeginFinish("app1", id).status().code(), StatusCode::kAlreadyExists);
   EXPECT_EQ(uploads_->Write("app1", id, 0, "abc").status().code(), StatusCode::kAlreadyExists);
   EXPECT_EQ(uploads_->Remove("app1", id).code(), StatusCode::kAlreadyExists);
-  uploads_->EndFinish("app1", id, /*keep=*/true);  // e.g. the disk was full
+  uploads_->EndFinish("app1", id, /*keep=*/true, {503, "{}"});  // e.g. the disk was full
+  EXPECT_FALSE(uploads_->FinishedAnswer("app1", id));           // kept: finished again for real
   Result<std::string> again = uploads_->BeginFinish("app1", id);
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(Contents(*again), "abc");
@@ -139,7 +176,7 @@ TEST_F(SymbolUploadsTest, UploadsGoOnAfterAReopen) {
   Result<std::string> path = (*reopened)->BeginFinish("app1", id);
   ASSERT_TRUE(path.ok()) << path.status().ToString();
   EXPECT_EQ(Contents(*path), "abcdefghij");
-  (*reopened)->EndFinish("app1", id, /*keep=*/false);
+  (*reopened)->EndFinish("app1", id, /*keep=*/false, {201, "{}"});
   EXPECT_EQ(ListDir(dir_.path() + "/up").value().size(), 2u);  // the empty upload's two files
 }
 

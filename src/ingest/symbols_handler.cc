@@ -245,6 +245,12 @@ void SymbolsHandler::WriteChunk(h2o_req_t* req, const App& app, std::string_view
 
 void SymbolsHandler::FinishUpload(h2o_req_t* req, const App& app, std::string_view id) {
   Result<std::string> path = uploads_->BeginFinish(app.id, id);
+  if (!path.ok() && path.status().code() == StatusCode::kNotFound) {
+    // Finished already, its answer lost on the way (SymbolUploads, "Finished uploads").
+    if (std::optional<SymbolUploads::Answer> done = uploads_->FinishedAnswer(app.id, id)) {
+      return Reply(req, done->status, done->body);
+    }
+  }
   if (!path.ok()) return Error(req, StatusFor(path.status()), path.status().message());
   std::string name = QueryParam(req, "name");
   std::string version = QueryParam(req, "version");
@@ -253,8 +259,9 @@ void SymbolsHandler::FinishUpload(h2o_req_t* req, const App& app, std::string_vi
                    id = std::string(id)] {
     Result<MappedFile> file = MapFileReadOnly(path, 1, "a symbol file");
     if (!file.ok()) {
-      uploads_->EndFinish(app_id, id, /*keep=*/false);
-      Complete(reply, {500, ErrorJson(file.status().message()), file.status().code()});
+      Answer failed{500, ErrorJson(file.status().message()), file.status().code()};
+      uploads_->EndFinish(app_id, id, /*keep=*/false, {failed.status, failed.body});
+      Complete(reply, std::move(failed));
       return;
     }
     Answer answer = Store(
@@ -262,7 +269,8 @@ void SymbolsHandler::FinishUpload(h2o_req_t* req, const App& app, std::string_vi
     ::munmap(file->data, file->size);
     // A full disk leaves the upload whole, so that the finish can be sent again later. Either
     // way the upload is in its new state before the client hears the answer.
-    uploads_->EndFinish(app_id, id, /*keep=*/answer.code == StatusCode::kUnavailable);
+    uploads_->EndFinish(app_id, id, /*keep=*/answer.code == StatusCode::kUnavailable,
+                        {answer.status, answer.body});
     Complete(reply, std::move(answer));
   });
 }

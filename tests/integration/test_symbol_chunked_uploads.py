@@ -383,10 +383,10 @@ class ResumeTest(unittest.TestCase):
         finishes = [p for m, p in proxy.requests if m == "POST" and "/finish" in p]
         self.assertEqual(len(finishes), 2, proxy.requests)  # the one lost, the one sent again
 
-    def test_the_cli_finds_the_file_when_the_finish_answer_is_lost(self):
+    def test_a_finish_whose_answer_was_lost_is_answered_again(self):
         """A proxy drops the connection while the server converts (a load balancer's timeout on
-        a slow finish): the server stores the file and forgets the upload, and the CLI, asking
-        about it, finds the file among the stored symbols and answers as the finish would."""
+        a slow finish): the server stores the file and keeps the finish's answer, and the CLI,
+        finding the upload gone, finishes it again and gets that answer."""
         server, app, path, data = self.start_with_file("lost", 200000)  # ~15 MiB: two chunks
         lost = []
 
@@ -398,24 +398,70 @@ class ResumeTest(unittest.TestCase):
 
         proxy = CuttingProxy(server.port, cut_after=1 << 62, on_request=on_request)
         self.addCleanup(proxy.close)
-        out = subprocess.run(
-            upload_through(proxy, app, path),
-            capture_output=True, text=True, timeout=300)
+        out = subprocess.run(upload_through(proxy, app, path), capture_output=True, text=True,
+                             timeout=300)
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertEqual(len(lost), 1)
-        upload_id = lost[0].split("?")[0].split("/")[-2]
-        self.assertIn("the answer to finishing upload %s was lost; the file is among the "
-                      "stored symbols" % upload_id, out.stderr)
+        finish = lost[0].split("?")[0]
+        self.assertIn("the answer to finishing upload %s was lost; the server answered it again"
+                      % finish.split("/")[-2], out.stderr)
         stored = json.loads(out.stdout)
         self.assertEqual((stored["functions"], stored["bytes"], stored["name"]),
                          (200000, len(data), "libbig.so"))
         self.assertStoredAsSent(server, app, stored, data)
-        # What it printed is the server's own entry for the file.
-        status, _, listed = server.json_request(
+        auth = {"Authorization": "Bearer " + app["api_token"]}
+        self.assertEqual(self.listed(server, app), [stored])
+        # The server's own part: a finish sent again gets the first one's answer, for its app.
+        status, _, body = server.json_request("POST", finish, None, auth)
+        self.assertEqual((status, body), (201, stored))
+        other = server.create_app("other")
+        status, _, body = server.json_request(
+            "POST", finish.replace(app["id"], other["id"]), None,
+            {"Authorization": "Bearer " + other["api_token"]})
+        self.assertEqual(status, 404, body)
+
+    def test_after_a_restart_the_cli_finds_the_file_among_the_stored_symbols(self):
+        """The same, and the server restarts after storing the file: it has forgotten the
+        answer, and the CLI finds the file among the stored symbols by its size and time."""
+        server, app, path, data = self.start_with_file("forgot", 200000)
+        lost, restarted = [], threading.Event()
+
+        def on_request(m, p):
+            if m == "POST" and "/finish" in p and not lost:
+                lost.append(p)
+                return LOSE_ANSWER
+            if lost and not restarted.is_set():
+                restarted.wait(120)  # the CLI asks only once the server is back
+                return True
+            return False
+
+        proxy = CuttingProxy(server.port, cut_after=1 << 62, on_request=on_request)
+        self.addCleanup(proxy.close)
+        cli = subprocess.Popen(upload_through(proxy, app, path), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: cli.poll() is None and cli.kill())
+        deadline = time.time() + 300
+        while not self.listed(server, app):
+            self.assertLess(time.time(), deadline, "the file was never stored")
+            time.sleep(0.1)
+        server.kill9()
+        server.start()
+        proxy.port = server.port
+        restarted.set()
+        out, err = cli.communicate(timeout=300)
+        self.assertEqual(cli.returncode, 0, err)
+        self.assertIn("the server no longer knows the upload; a file of its size (%d bytes) is "
+                      "listed as stored since the upload began" % len(data), err)
+        stored = json.loads(out)
+        self.assertEqual(self.listed(server, app), [stored])
+        self.assertStoredAsSent(server, app, stored, data)
+
+    def listed(self, server, app):
+        status, _, body = server.json_request(
             "GET", "/v1/apps/%s/symbols" % app["id"], None,
             {"Authorization": "Bearer " + app["api_token"]})
-        self.assertEqual(status, 200)
-        self.assertEqual(listed["symbols"], [stored])
+        self.assertEqual(status, 200, body)
+        return body["symbols"]
 
     def restart_during_upload(self, method, path_part):
         """Uploads a file of five chunks through a CuttingProxy. The first request `method` with
