@@ -439,6 +439,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
   if (api_apart) {
     ingest::HttpServerOptions api = http;
     (void)ParseListen(config.api_listen, &api.host, &api.port);  // checked by ValidateServeConfig
+    api.listen_flag = "--api-listen";
     api.threads = 1;
     api.pin_loops = false;
     api.max_request_bytes = symbols::kMaxSymbolFileBytes + (1 << 20);

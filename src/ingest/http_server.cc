@@ -373,7 +373,9 @@ static int Listen(const std::string& host, uint16_t port, int* fd_out) {
 // bind error (EADDRINUSE). SO_REUSEPORT lets any process of the same user join a port its
 // listeners share: a second vigil started on this port (another data directory) would take
 // half of its connections, silently. A socket bound without it is refused by every listener
-// there, ours or not (SO_REUSEADDR still lets it past connections closing in TIME_WAIT).
+// there, ours or not (SO_REUSEADDR still lets it past connections closing in TIME_WAIT). Two
+// servers starting in the same microseconds could both pass it; the data directory's lock does
+// not cover that (another directory), and the window is the few syscalls to the first listen.
 static int ProbePortFree(const std::string& host, uint16_t port) {
   int fd;
   if (int err = Bind(host, port, /*share=*/false, &fd); err != 0) return err;
@@ -386,11 +388,12 @@ std::string HostPortText(const std::string& host, uint16_t port) {
   return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
 
-// What to do about a listen() that failed with `err`, for the error message.
-static const char* ListenHint(int err) {
+// What to do about a listen() that failed with `err`, for the error message; `flag` chose the
+// address.
+static std::string ListenHint(int err, const std::string& flag) {
   switch (err) {
     case EADDRINUSE:
-      return " (another server uses that port: pick another with --listen)";
+      return " (another server uses that port: pick another with " + flag + ")";
     case EADDRNOTAVAIL:
       return " (no network interface of this machine has that address: use one it has, or "
              "0.0.0.0 / [::] for all)";
@@ -409,7 +412,7 @@ Status HttpServer::Start() {
   port_ = options_.port;
   auto cannot_listen = [this](int err) {
     return Status::IoError("cannot listen on " + HostPortText(options_.host, port_) + ": " +
-                           std::strerror(err) + ListenHint(err));
+                           std::strerror(err) + ListenHint(err, options_.listen_flag));
   };
   // Port 0 picks a free one; the loops then join the port the first one got.
   if (int err = port_ == 0 ? 0 : ProbePortFree(options_.host, port_); err != 0) {

@@ -25,7 +25,9 @@ namespace vigil::ingest {
 struct HttpServerOptions {
   std::string host = "127.0.0.1";  // an IPv4 or IPv6 address, without brackets
   uint16_t port = 8080;            // 0: an ephemeral port (see HttpServer::port)
-  int threads = 0;                 // 0: one per core
+  // The setting that chose host and port, named in the fix of a listen error.
+  std::string listen_flag = "--listen";
+  int threads = 0;  // 0: one per core
   // Pins loop i to the i-th CPU the process may run on, when there are exactly as many loops as
   // such CPUs (and pins nothing otherwise). Unpinned, the kernel now and then ran both loops of
   // a 2-core VM on one CPU, one waiting for the other: at half the peak ingest rate, p99

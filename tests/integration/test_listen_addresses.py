@@ -134,6 +134,15 @@ class ListenAddressTest(unittest.TestCase):
         self.assertEqual(code, 1)
         self.assertIn("cannot listen on 127.0.0.1:%d: Address already in use (another server "
                       "uses that port: pick another with --listen)" % port, err)
+        # Its API listener likewise, named by its own flag.
+        proc = subprocess.Popen(
+            [VIGIL, "serve", "--data", other, "--listen", "127.0.0.1:0", "--api-listen",
+             "127.0.0.1:%d" % port, "--admin-token", ADMIN_TOKEN, "--threads", "2"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self.env, text=True)
+        _, err = proc.communicate(timeout=60)
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("cannot listen on 127.0.0.1:%d: Address already in use (another server "
+                      "uses that port: pick another with --api-listen)" % port, err)
         # The first one still answers every connection.
         for _ in range(8):
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
