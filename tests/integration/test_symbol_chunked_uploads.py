@@ -440,8 +440,11 @@ class ResumeTest(unittest.TestCase):
         cli = subprocess.Popen(upload_through(proxy, app, path), stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
         self.addCleanup(lambda: cli.poll() is None and cli.kill())
+        # Stored, and the upload's files gone (the finish ended). Killed between the two, the
+        # server would find the whole upload again at start, and the CLI would finish it anew.
+        uploads_dir = os.path.join(server.data_dir, "symbols", ".uploads")
         deadline = time.time() + 300
-        while not self.listed(server, app):
+        while not (self.listed(server, app) and not os.listdir(uploads_dir)):
             self.assertLess(time.time(), deadline, "the file was never stored")
             time.sleep(0.1)
         server.kill9()
