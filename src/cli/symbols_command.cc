@@ -264,15 +264,8 @@ Result<loadgen::HttpResponse> UploadInChunks(loadgen::HttpClient* client,
   // A finish whose answer was lost, and the upload gone. The server keeps a finished upload's
   // answer for a day, and answers a finish sent again with it; one that restarted meanwhile has
   // forgotten it (404), and then the stored symbols tell whether the file is among them.
-  auto vanished = [&]() -> Result<loadgen::HttpResponse> {
-    const std::string lost = "the answer to finishing upload " + state->id + " was lost";
-    Result<loadgen::HttpResponse> again =
-        client->Request("POST", upload_path + "/finish" + finish_query, auth, {});
-    if (again.ok() && again->status != 404 && !ServerAway(again)) {
-      std::fprintf(stderr, "vigil symbols upload: %s; the server answered it again\n",
-                   lost.c_str());
-      return again;
-    }
+  const std::string lost = "the answer to finishing upload " + state->id + " was lost";
+  auto look_for_stored = [&]() -> Result<loadgen::HttpResponse> {
     Result<std::optional<std::string>> stored =
         began_ms ? FindStored(client, symbols_path, auth, data.size(), *began_ms - 1000)
                  : Status::Unavailable("the server sent no Date header to tell it by");
@@ -296,6 +289,16 @@ Result<loadgen::HttpResponse> UploadInChunks(loadgen::HttpClient* client,
     found.body = std::move(**stored);
     return found;
   };
+  auto vanished = [&]() -> Result<loadgen::HttpResponse> {
+    Result<loadgen::HttpResponse> again =
+        client->Request("POST", upload_path + "/finish" + finish_query, auth, {});
+    if (again.ok() && again->status != 404 && !ServerAway(again)) {
+      std::fprintf(stderr, "vigil symbols upload: %s; the server answered it again\n",
+                   lost.c_str());
+      return again;
+    }
+    return look_for_stored();
+  };
   // The finish goes on a new connection: on a kept-alive one, the HTTP client sends a request
   // whose answer never came once more at once, and a finish sent again while the first converts
   // is refused (409), or after it stored the file, unknown (404). Lost, its answer is handled
@@ -305,9 +308,9 @@ Result<loadgen::HttpResponse> UploadInChunks(loadgen::HttpClient* client,
   for (;;) {
     Result<loadgen::HttpResponse> r =
         client->Request("POST", upload_path + "/finish" + finish_query, auth, {});
-    // Sent again, a 404 is the first finish done (the upload is gone), and a 409 the first
-    // finish still converting: waited out like a lost answer.
-    if (sent_again && r.ok() && r->status == 404) return vanished();
+    // Sent again, a 404 is the first finish done and its answer forgotten (the server
+    // restarted), and a 409 the first finish still converting: waited out like a lost answer.
+    if (sent_again && r.ok() && r->status == 404) return look_for_stored();
     const bool still_converting = sent_again && r.ok() && r->status == 409;
     if (!ServerAway(r) && !still_converting) return r;
     if (std::chrono::steady_clock::now() > finish_deadline) {

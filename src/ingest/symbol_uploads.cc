@@ -323,12 +323,14 @@ void SymbolUploads::EndFinish(std::string_view app, std::string_view id, bool ke
   it->second.touched_ms = now;
   if (keep) return;
   RemoveLocked(it);
-  if (finished_by_time_.size() >= kMaxFinishedKept) {
-    finished_.erase(finished_by_time_.begin()->second);
-    finished_by_time_.erase(finished_by_time_.begin());
-  }
-  finished_by_time_.emplace(now, std::string(id));
+  if (finished_order_.size() >= kMaxFinishedKept) DropOldestFinishedLocked();
+  finished_order_.emplace_back(id);
   finished_.insert_or_assign(std::string(id), Finished{std::string(app), std::move(answer), now});
+}
+
+void SymbolUploads::DropOldestFinishedLocked() {
+  finished_.erase(finished_order_.front());
+  finished_order_.pop_front();
 }
 
 std::optional<SymbolUploads::Answer> SymbolUploads::FinishedAnswer(std::string_view app,
@@ -368,9 +370,9 @@ size_t SymbolUploads::ExpireIdle() {
     }
   }
   // Finished answers, oldest first.
-  while (!finished_by_time_.empty() && now - finished_by_time_.begin()->first >= kIdleExpiryMs) {
-    finished_.erase(finished_by_time_.begin()->second);
-    finished_by_time_.erase(finished_by_time_.begin());
+  while (!finished_order_.empty() &&
+         now - finished_.find(finished_order_.front())->second.finished_ms >= kIdleExpiryMs) {
+    DropOldestFinishedLocked();
   }
   return expired;
 }

@@ -26,6 +26,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -126,7 +127,9 @@ class SymbolUploads {
     int64_t finished_ms = 0;
   };
   std::map<std::string, Finished, std::less<>> finished_;  // by id
-  std::multimap<int64_t, std::string> finished_by_time_;   // finished_ms → id
+  std::deque<std::string> finished_order_;                 // their ids, oldest first
+  // Forgets the oldest finished answer. Requires mu_ and one to forget.
+  void DropOldestFinishedLocked();
 };
 
 }  // namespace vigil::ingest
